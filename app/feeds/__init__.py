@@ -1,0 +1,1 @@
+"""The outside world: guarded HTTP fetching, feed parsing, OPML."""
