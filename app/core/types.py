@@ -79,6 +79,10 @@ class ParsedEntry:
     published_at: datetime | None = None
     updated_at: datetime | None = None
     language: str | None = None
+    # The feed's date was later than now + 1 day; ``published_at`` was clamped to now.
+    date_clamped: bool = False
+    # The date text as the feed gave it (capped), kept when it was unusable or clamped.
+    published_raw: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,8 @@ class ParsedFeed:
     bozo_reason: str | None = None
     # A fatal problem: nothing usable (not a feed, parse budget exceeded, ...).
     error: str | None = None
+    # Entries beyond the per-parse cap that were left out (the oldest ones).
+    entries_dropped: int = 0
 
 
 @dataclass(frozen=True, slots=True)
