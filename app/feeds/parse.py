@@ -1,0 +1,352 @@
+"""Feed bytes -> ``ParsedFeed``: feedparser for the XML, nh3 for the HTML.
+
+``parse_feed`` never raises and never touches the file system or the network:
+feedparser only ever receives ``io.BytesIO(body)`` (given a str or bytes it would
+first try ``open()`` on it, given a URL it would fetch it). ``ParsePool`` runs it in
+worker processes with a time budget, because feedparser has a quadratic
+author-email regex (feedparser#562) and has been reported to hang.
+This module does not decide identity, duplicates or relevance (``core`` does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import io
+import multiprocessing
+import os
+import signal
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import feedparser
+
+from app.core.normalize import (
+    AUTHOR_MAX,
+    CONTENT_MAX,
+    GUID_MAX,
+    SUMMARY_MAX,
+    TITLE_MAX,
+    cap,
+    clean_text,
+    from_time_tuple,
+    normalise_date,
+    parse_date,
+    strip_controls,
+)
+from app.core.text import html_to_text
+from app.core.types import ParsedEntry, ParsedFeed
+from app.feeds.sanitize import safe_link, sanitize_html
+
+MAX_ENTRIES = 1_000
+_HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
+_PERIOD_SECONDS = {
+    "hourly": 3_600,
+    "daily": 86_400,
+    "weekly": 604_800,
+    "monthly": 2_592_000,
+    "yearly": 31_536_000,
+}
+_MAX_TTL = 30 * 86_400
+_LANGUAGE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def parse_feed(
+    body: bytes,
+    *,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    now: datetime,
+    max_entries: int = MAX_ENTRIES,
+) -> ParsedFeed:
+    """Parse, sanitise and normalise one feed document. Never raises."""
+    if not body.strip():
+        return _failed("not a feed: empty body")
+    try:
+        return _parse(body, url=url, headers=headers or {}, now=now, max_entries=max_entries)
+    except Exception as exc:  # one hostile document must not crash the poller
+        return _failed(f"parse failed: {type(exc).__name__}: {exc}"[:500])
+
+
+def _failed(error: str) -> ParsedFeed:
+    return ParsedFeed(title=None, site_url=None, entries=(), error=error)
+
+
+def _parse(
+    body: bytes, *, url: str, headers: Mapping[str, str], now: datetime, max_entries: int
+) -> ParsedFeed:
+    response_headers = {key.lower(): value for key, value in headers.items()}
+    # Without a type feedparser flags every document; application/xml (unlike
+    # text/xml) lets the XML prolog name the encoding. No content-location: that
+    # would make feedparser resolve bare GUIDs into fake links.
+    response_headers.setdefault("content-type", "application/xml")
+    result = feedparser.parse(
+        io.BytesIO(body),
+        response_headers=response_headers,
+        sanitize_html=False,  # nh3 does it: faster, and feedparser's leaks
+        resolve_relative_uris=False,  # sanitize_html resolves against the entry's base
+    )
+    bozo = _bozo_reason(result)
+    if not result.get("version") and not result.entries:
+        return _failed(f"not a feed: {bozo or 'no RSS or Atom root element'}")
+    feed = result.feed
+    site_url = safe_link(feed.get("link"), url)
+    language = _language(feed.get("language"))
+    raw_entries = list(result.entries)
+    entries = [_entry(raw, site_url or url, language, now) for raw in raw_entries]
+    dropped = max(0, len(entries) - max_entries)
+    if dropped:
+        entries = _newest(entries, max_entries)
+    return ParsedFeed(
+        title=_plain(feed.get("title"), TITLE_MAX) or None,
+        site_url=site_url,
+        entries=tuple(entries),
+        language=language,
+        ttl_seconds=_ttl_seconds(feed),
+        bozo_reason=bozo,
+        entries_dropped=dropped,
+    )
+
+
+def _bozo_reason(result: Any) -> str | None:
+    if not result.get("bozo"):
+        return None
+    exc = result.get("bozo_exception")
+    return clean_text(f"{type(exc).__name__}: {exc}", 500) if exc else "ill-formed document"
+
+
+def _newest(entries: list[ParsedEntry], limit: int) -> list[ParsedEntry]:
+    """The ``limit`` newest entries, undated ones last, otherwise in document order."""
+    ranked = sorted(
+        range(len(entries)),
+        key=lambda i: (entries[i].published_at is None, _timestamp(entries[i]), i),
+    )
+    keep = sorted(ranked[:limit])
+    return [entries[i] for i in keep]
+
+
+def _timestamp(entry: ParsedEntry) -> float:
+    return -entry.published_at.timestamp() if entry.published_at else 0.0
+
+
+def _entry(raw: Any, feed_base: str, feed_language: str | None, now: datetime) -> ParsedEntry:
+    url = _entry_link(raw, feed_base)
+    base = url or feed_base
+    title = _plain(raw.get("title"), TITLE_MAX)
+    summary_html = _html(raw.get("summary_detail"), raw.get("summary"), base, SUMMARY_MAX)
+    content_detail = _main_content(raw.get("content") or [])
+    content_html = _html(content_detail, None, base, CONTENT_MAX)
+    published, clamped, raw_date = _entry_date(raw, now)
+    return ParsedEntry(
+        guid=cap(clean_text(str(raw.get("id") or ""), GUID_MAX), GUID_MAX) or None,
+        url=url,
+        title=title,
+        summary_html=summary_html,
+        content_html=content_html,
+        text=_entry_text(title, summary_html, content_html),
+        author=_author(raw),
+        published_at=published,
+        updated_at=normalise_date(from_time_tuple(dict.get(raw, "updated_parsed")), now=now).value,
+        language=_entry_language(raw, content_detail) or feed_language,
+        date_clamped=clamped,
+        published_raw=raw_date,
+    )
+
+
+def _entry_link(raw: Any, base: str) -> str | None:
+    link = raw.get("link")
+    if raw.get("guidislink") and link == raw.get("id"):
+        # feedparser copies a permalink GUID into ``link``; a bare token like
+        # "item-1" is no address, so do not resolve it against the feed.
+        return safe_link(link, None)
+    return safe_link(link, base)
+
+
+def _main_content(contents: list[Any]) -> Any:
+    """The longest HTML content (some feeds send a plain-text twin too)."""
+    if not contents:
+        return None
+    return max(contents, key=lambda c: (_is_html(c), len(c.get("value") or "")))
+
+
+def _is_html(detail: Any) -> bool:
+    return bool(detail) and str(detail.get("type") or "").lower() in _HTML_TYPES
+
+
+def _html(detail: Any, fallback: str | None, base: str, limit: int) -> str:
+    value = (detail.get("value") if detail else fallback) or ""
+    if not value:
+        return ""
+    # Cap before sanitising: nh3 closes whatever the cut leaves open.
+    value = value[:limit]
+    if detail is not None and not _is_html(detail):
+        value = html.escape(value).replace("\n\n", "<br><br>")
+    detail_base = detail.get("base") if detail else None
+    clean = sanitize_html(value, base_url=safe_link(detail_base, base) or base)
+    return cap(clean, limit) if len(clean) > limit else clean
+
+
+def _plain(value: Any, limit: int) -> str:
+    """Title-like fields are text: markup in them is reduced to its text."""
+    if not value:
+        return ""
+    return clean_text(html_to_text(strip_controls(str(value))[: limit * 4]), limit)
+
+
+def _author(raw: Any) -> str | None:
+    detail = raw.get("author_detail") or {}
+    # The name only: an e-mail address is personal data we have no use for.
+    name = detail.get("name") or (None if detail.get("email") else raw.get("author"))
+    return _plain(name, AUTHOR_MAX) or None
+
+
+def _entry_text(title: str, summary_html: str, content_html: str) -> str:
+    summary = html_to_text(summary_html) if summary_html else ""
+    content = html_to_text(content_html) if content_html else ""
+    if summary and content and _is_lead_of(summary, content):
+        summary = ""
+    return "\n\n".join(part for part in (title, summary, content) if part)
+
+
+def _is_lead_of(summary: str, content: str) -> bool:
+    """True if the summary is the start of the content (maybe cut with an ellipsis)."""
+    lead = summary.rstrip(" .…[]").strip()
+    return content.startswith(lead) or content.replace("\n\n", " ").startswith(lead)
+
+
+def _entry_date(raw: Any, now: datetime) -> tuple[datetime | None, bool, str | None]:
+    # dict.get: FeedParserDict.get("updated*") warns and falls back to "published*".
+    raw_text = raw.get("published") or dict.get(raw, "updated")
+    parsed = from_time_tuple(raw.get("published_parsed") or dict.get(raw, "updated_parsed"))
+    if parsed is None and raw_text:
+        parsed = parse_date(str(raw_text))
+    date = normalise_date(parsed, now=now)
+    keep_raw = raw_text is not None and (date.value is None or date.clamped)
+    return date.value, date.clamped, clean_text(str(raw_text), 100) if keep_raw else None
+
+
+def _entry_language(raw: Any, content_detail: Any) -> str | None:
+    for detail in (content_detail, raw.get("summary_detail"), raw.get("title_detail")):
+        if detail and detail.get("language"):
+            return _language(detail.get("language"))
+    return None
+
+
+def _language(value: Any) -> str | None:
+    """A BCP 47-looking tag, lower-cased, or None."""
+    tag = str(value or "").strip().lower().replace("_", "-")[:35]
+    if not tag or not set(tag) <= _LANGUAGE_CHARS or not tag[0].isalpha():
+        return None
+    return tag
+
+
+def _ttl_seconds(feed: Any) -> int | None:
+    ttl = _positive_int(feed.get("ttl"))
+    if ttl is not None:
+        return min(ttl * 60, _MAX_TTL)
+    period = _PERIOD_SECONDS.get(str(feed.get("sy_updateperiod") or "").strip().lower())
+    if period is None:
+        return None
+    frequency = _positive_int(feed.get("sy_updatefrequency")) or 1
+    return min(max(period // frequency, 60), _MAX_TTL)
+
+
+def _positive_int(value: Any) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if 0 < number < 10**7 else None
+
+
+class ParsePool:
+    """``parse_feed`` in worker processes, each call under a wall-clock budget.
+
+    One single-process executor per worker, so a worker that runs over budget can
+    be killed and replaced without failing the other workers' jobs. Use as
+    ``async with ParsePool(2) as pool: await pool.parse(...)``. ``processes=0``
+    parses in-process without a budget (tests and tools only).
+    """
+
+    def __init__(self, processes: int | None = None) -> None:
+        self._size = os.cpu_count() or 1 if processes is None else processes
+        # spawn: forking a process that already runs threads (the event loop's
+        # executor) can deadlock the child.
+        self._context = multiprocessing.get_context("spawn")
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._workers: set[_Worker] = set()
+
+    async def __aenter__(self) -> ParsePool:
+        started = await asyncio.gather(*(self._start() for _ in range(self._size)))
+        for worker in started:
+            self._idle.put_nowait(worker)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        workers, self._workers = self._workers, set()
+        await asyncio.gather(*(asyncio.to_thread(w.executor.shutdown, True) for w in workers))
+
+    async def parse(
+        self,
+        body: bytes,
+        *,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        now: datetime,
+        budget_seconds: float = 10.0,
+    ) -> ParsedFeed:
+        """Like ``parse_feed``; over budget -> ``ParsedFeed(error=...)``, worker replaced."""
+        if self._size == 0:
+            return parse_feed(body, url=url, headers=headers, now=now)
+        worker = await self._idle.get()
+        try:
+            job = worker.executor.submit(_parse_job, body, url, dict(headers or {}), now)
+            try:
+                return await asyncio.wait_for(asyncio.wrap_future(job), budget_seconds)
+            except TimeoutError:
+                worker = await self._replace(worker)
+                return _failed(f"parse time budget exceeded ({budget_seconds:g} s)")
+            except Exception as exc:  # the worker died (OOM killer, segfault)
+                worker = await self._replace(worker)
+                return _failed(f"parse worker failed: {type(exc).__name__}")
+        finally:
+            self._idle.put_nowait(worker)
+
+    async def _start(self) -> _Worker:
+        executor = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
+        # The pid lets us kill exactly this worker; asking for it also starts it now.
+        pid = await asyncio.wrap_future(executor.submit(os.getpid))
+        worker = _Worker(executor, pid)
+        self._workers.add(worker)
+        return worker
+
+    async def _replace(self, worker: _Worker) -> _Worker:
+        self._workers.discard(worker)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGKILL)
+        await asyncio.to_thread(worker.executor.shutdown, True, cancel_futures=True)
+        return await self._start()
+
+
+class _Worker:
+    __slots__ = ("executor", "pid")
+
+    def __init__(self, executor: ProcessPoolExecutor, pid: int) -> None:
+        self.executor = executor
+        self.pid = pid
+
+
+def _parse_job(body: bytes, url: str, headers: dict[str, str], now: datetime) -> ParsedFeed:
+    return parse_feed(body, url=url, headers=headers, now=now)
