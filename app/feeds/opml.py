@@ -79,12 +79,16 @@ def export_opml(feeds: Iterable[OpmlFeed], *, title: str = "newsmon subscription
         if feed.site_url:
             attrs["htmlUrl"] = feed.site_url
         ET.SubElement(body, "outline", attrs)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    output: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return output
 
 
 def _parse_xml(data: bytes) -> ET.Element:
     try:
-        return fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+        root: ET.Element = fromstring(
+            data, forbid_dtd=False, forbid_entities=True, forbid_external=True
+        )
+        return root
     except DefusedXmlException as exc:
         raise InvalidInput(
             f"OPML rejected: entity declarations and external references are not allowed "
