@@ -147,7 +147,7 @@ def _entry(raw: Any, feed_base: str, feed_language: str | None, now: datetime) -
         title=title,
         summary_html=summary_html,
         content_html=content_html,
-        text=_entry_text(title, summary_html, content_html),
+        text=cap(_entry_text(title, summary_html, content_html), CONTENT_MAX),
         author=_author(raw),
         published_at=published,
         updated_at=normalise_date(from_time_tuple(dict.get(raw, "updated_parsed")), now=now).value,
