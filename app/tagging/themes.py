@@ -1,0 +1,63 @@
+"""Theme scores from theme hits: weighted, boosted in the lead, damped on repeats.
+
+A theme is "discussed" when its evidence adds up to a threshold: one stray
+word in the body never does, a sentence of two or three theme terms or a
+strong term in the headline does. Pure; hits come from ``matcher``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from app.core.types import Evidence, ThemeTag
+from app.tagging.matcher import Hit
+from app.tagging.taxonomy import THEMES, ThemeParams
+
+_FIELD_ORDER = {"title": 0, "summary": 1, "text": 2}
+
+
+def score_themes(
+    hits: Sequence[Hit], params: ThemeParams
+) -> tuple[tuple[ThemeTag, ...], dict[str, float]]:
+    """Tags over their threshold (with evidence) and every theme's score."""
+    tags: list[ThemeTag] = []
+    scores: dict[str, float] = {}
+    for theme in THEMES:
+        own = strongest_first([h for h in hits if h.rule.group == theme])
+        score = _score(own, params)
+        scores[theme] = score
+        if score >= params.thresholds[theme]:
+            evidence = tuple(Evidence(h.rule.term, h.field, h.start, h.end) for h in own)
+            tags.append(ThemeTag(key=theme, score=score, evidence=evidence, origin="tagger"))
+    return tuple(tags), scores
+
+
+def strongest_first(hits: Iterable[Hit]) -> list[Hit]:
+    """Hits in reading order, keeping only the heaviest of overlapping ones.
+
+    "Datensicherheit" matches both ``Datensicherheit`` and ``Sicherheit``; one
+    word of text is one piece of evidence.
+    """
+    kept: list[Hit] = []
+    ranked = sorted(hits, key=lambda h: (-h.rule.weight, h.start - h.end, _pos(h), h.rule.term))
+    for hit in ranked:
+        if not any(k.field == hit.field and k.start < hit.end and hit.start < k.end for k in kept):
+            kept.append(hit)
+    return sorted(kept, key=lambda h: (*_pos(h), h.rule.term))
+
+
+def _pos(hit: Hit) -> tuple[int, int, int]:
+    return _FIELD_ORDER[hit.field], hit.start, hit.end
+
+
+def _score(hits: Sequence[Hit], params: ThemeParams) -> float:
+    seen: Counter[str] = Counter()
+    total = 0.0
+    # Lead hits first, so a term's undamped weight goes to its most prominent use.
+    for hit in sorted(hits, key=_pos):
+        total += (
+            hit.rule.weight * params.boosts[hit.field] * params.repeat_decay ** seen[hit.rule.term]
+        )
+        seen[hit.rule.term] += 1
+    return round(total, 3)
