@@ -1,0 +1,242 @@
+import asyncio
+import runpy
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.core.identity import dedupe_batch
+from app.feeds.parse import ParsePool, parse_feed
+
+DATA = Path(__file__).parent.parent / "data" / "feeds"
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+URL = "https://example.com/feed.xml"
+
+
+def parse(name: str, **kwargs: object) -> object:
+    return parse_feed((DATA / name).read_bytes(), url=URL, now=NOW, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["full.rss", "atom.xml"])
+def test_golden(name: str) -> None:
+    expected = runpy.run_path(str(DATA / f"{name}.py"))
+    body = (DATA / name).read_bytes()
+    assert parse_feed(body, url=expected["URL"], now=expected["NOW"]) == expected["feed"]
+
+
+def test_xss_feed_is_neutralised() -> None:
+    feed = parse_feed((DATA / "xss.xml").read_bytes(), url=URL, now=NOW)
+    entry = feed.entries[0]
+    assert feed.title == '">XSS feed'
+    assert feed.site_url is None  # javascript: site link
+    assert entry.url is None  # javascript: entry link
+    assert entry.title == '">Title'
+    assert entry.author == '">Mallory'
+    html = entry.summary_html.lower()
+    for needle in ("script", "onclick", "onerror", "style", "javascript", "vbscript", "file:"):
+        assert needle not in html
+    for needle in ("data:", "<form", "<input", "<iframe", "<object", "<embed", "srcset", "target"):
+        assert needle not in html
+    assert '<a href="https://example.com/relative" rel="noopener noreferrer nofollow">' in html
+
+
+def test_svg_and_math_dropped() -> None:
+    entry = parse_feed((DATA / "svg-xss.xml").read_bytes(), url=URL, now=NOW).entries[0]
+    assert "<svg" not in entry.content_html
+    assert "javascript" not in entry.content_html
+    assert "<math" not in entry.content_html
+    assert "<p>before</p>" in entry.content_html
+    assert "<p>after</p>" in entry.content_html
+
+
+@pytest.mark.parametrize("name", ["lol.xml", "xxe.xml"])
+def test_entity_attacks_are_bounded_and_read_nothing(name: str) -> None:
+    canary = DATA / "canary.txt"
+    body = (DATA / name).read_bytes().replace(b"CANARY_PATH", str(canary.resolve()).encode())
+    started = time.perf_counter()
+    feed = parse_feed(body, url=URL, now=NOW)
+    assert time.perf_counter() - started < 2
+    assert feed.bozo_reason is not None
+    assert "undefined entity" in feed.bozo_reason
+    for entry in feed.entries:
+        assert "CANARY" not in entry.text
+        assert "lollol" not in entry.text
+
+
+def test_body_equal_to_a_local_path_is_not_opened() -> None:
+    canary = (DATA / "canary.txt").resolve()
+    feed = parse_feed(str(canary).encode(), url=URL, now=NOW)
+    assert feed.error is not None
+    assert feed.error.startswith("not a feed")
+    assert "CANARY" not in repr(feed)
+
+
+def test_url_body_is_not_fetched() -> None:
+    feed = parse_feed(b"http://127.0.0.1:9/feed.xml", url=URL, now=NOW)
+    assert feed.error is not None
+    assert feed.error.startswith("not a feed")
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ((DATA / "html-not-feed.html").read_bytes(), "not a feed:"),
+        (b"", "not a feed: empty body"),
+        (b"  \n", "not a feed: empty body"),
+        (b'{"version": "https://jsonfeed.org/version/1"}', "not a feed:"),
+    ],
+)
+def test_not_a_feed(body: bytes, error: str) -> None:
+    feed = parse_feed(body, url=URL, headers={"Content-Type": "text/html"}, now=NOW)
+    assert feed.error is not None
+    assert feed.error.startswith(error)
+    assert feed.entries == ()
+
+
+def test_latin1_labelled_utf8_recovers_text() -> None:
+    feed = parse_feed((DATA / "latin1-as-utf8.xml").read_bytes(), url=URL, now=NOW)
+    assert feed.entries[0].title == "Müller Café"
+    assert feed.entries[0].summary_html == "Grüße aus Köln"
+    assert feed.bozo_reason is not None
+
+
+def test_nul_bytes_and_controls_stripped() -> None:
+    feed = parse_feed((DATA / "nul-bytes.xml").read_bytes(), url=URL, now=NOW)
+    entry = feed.entries[0]
+    assert entry.title == "nulherevt \u202eRTL\u200b"  # RTL/zero-width kept, escaped later
+    assert entry.author == "Null"
+    assert entry.summary_html == "<p>ab</p>"
+    assert "\x00" not in entry.text
+
+
+def test_huge_fields_capped() -> None:
+    entry = parse_feed((DATA / "huge-fields.xml").read_bytes(), url=URL, now=NOW).entries[0]
+    assert len(entry.title) == 1_000
+    assert entry.title.endswith("…")
+    assert entry.url is None  # 5 KB URL: dropped, not cut
+    assert len(entry.author or "") == 200
+    assert len(entry.summary_html) <= 20_000
+    assert len(entry.content_html) <= 500_000
+    assert len(entry.text) <= 500_000
+
+
+def test_dates() -> None:
+    entries = parse_feed((DATA / "future-dates.xml").read_bytes(), url=URL, now=NOW).entries
+    got = [(e.published_at, e.date_clamped, e.published_raw) for e in entries]
+    assert got == [
+        (NOW, True, "Tue, 01 Jan 2099 00:00:00 GMT"),
+        (None, False, "not a date"),
+        (datetime(2024, 3, 1, 12, tzinfo=UTC), False, None),  # no zone: UTC
+        (None, False, "Mon, 01 Jan 0001 00:00:00 GMT"),
+        (None, False, "Thu, 01 Jan 1970 00:00:00 GMT"),
+        (NOW, True, "Fri, 31 Dec 9999 23:59:59 +0000"),
+        (datetime(2024, 5, 1, 8, tzinfo=UTC), False, None),
+        (None, False, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "urls", "kept"),
+    [
+        # duplicate GUIDs with different links stay distinct; the same link collapses
+        ("dup-guid.xml", 4, ["first", "second", "longer"]),
+        ("same-guid-all.xml", 3, ["item 0", "item 1", "item 2"]),
+        ("no-guid.xml", 1, ["no guid no link", "no guid no link 2", "link only", "bare…"]),
+    ],
+)
+def test_identity_fixtures(name: str, urls: int, kept: list[str]) -> None:
+    first = parse_feed((DATA / name).read_bytes(), url=URL, now=NOW)
+    second = parse_feed((DATA / name).read_bytes(), url=URL, now=NOW)
+    assert sum(1 for e in first.entries if e.url) == urls
+    batch = dedupe_batch(first.entries, URL)
+    assert [k.entry.title for k in batch] == [
+        t.replace("bare…", "bare permalink guid") for t in kept
+    ]
+    assert [k.key for k in batch] == [k.key for k in dedupe_batch(second.entries, URL)]
+
+
+def test_bare_guid_is_not_turned_into_a_link() -> None:
+    entries = parse_feed((DATA / "no-guid.xml").read_bytes(), url=URL, now=NOW).entries
+    assert (entries[3].guid, entries[3].url) == ("item-7", None)
+
+
+@pytest.mark.parametrize(
+    ("channel", "ttl"),
+    [
+        ("<ttl>60</ttl>", 3600),
+        ("<ttl>junk</ttl>", None),
+        (
+            "<sy:updatePeriod>daily</sy:updatePeriod><sy:updateFrequency>4</sy:updateFrequency>",
+            21600,
+        ),
+        ("<sy:updatePeriod>hourly</sy:updatePeriod>", 3600),
+        ("<sy:updatePeriod>never</sy:updatePeriod>", None),
+        ("", None),
+    ],
+)
+def test_ttl(channel: str, ttl: int | None) -> None:
+    body = (
+        '<rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">'
+        f"<channel><title>t</title>{channel}<item><title>a</title></item></channel></rss>"
+    ).encode()
+    assert parse_feed(body, url=URL, now=NOW).ttl_seconds == ttl
+
+
+def _items(count: int) -> bytes:
+    items = "".join(
+        f"<item><title>Item {i}</title><link>https://example.com/{i}</link>"
+        f"<guid>g{i}</guid><pubDate>Wed, 01 May 2024 {i % 24:02d}:00:00 GMT</pubDate>"
+        f"<description>&lt;p&gt;Paragraph {i} with a &lt;a href='/x{i}'&gt;link&lt;/a&gt;"
+        f" and some words to make it an ordinary summary.&lt;/p&gt;</description></item>"
+        for i in range(count)
+    )
+    return f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
+def test_many_items_capped_to_newest() -> None:
+    feed = parse_feed(_items(3_000), url=URL, now=NOW, max_entries=100)
+    assert len(feed.entries) == 100
+    assert feed.entries_dropped == 2_900
+    assert all(e.published_at and e.published_at.hour == 23 for e in feed.entries[:5])
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(
+    st.binary(max_size=300)
+    | st.builds(lambda s: _items(1).replace(b"Item 0", s), st.binary(max_size=40))
+)
+def test_parse_feed_never_raises(body: bytes) -> None:
+    feed = parse_feed(body, url=URL, now=NOW)
+    assert feed.error is not None or feed.entries is not None
+
+
+def test_pool_kills_a_worker_over_budget_and_keeps_serving() -> None:
+    redos = (DATA / "redos-author.xml").read_bytes()
+    good = _items(2)
+
+    async def run() -> tuple[str | None, int, int]:
+        async with ParsePool(2) as pool:
+            slow, fast = await asyncio.gather(
+                pool.parse(redos, url=URL, now=NOW, budget_seconds=1.0),
+                pool.parse(good, url=URL, now=NOW),
+            )
+            again = await pool.parse(good, url=URL, now=NOW, budget_seconds=5.0)
+            return slow.error, len(fast.entries), len(again.entries)
+
+    started = time.perf_counter()
+    error, fast, again = asyncio.run(run())
+    assert error is not None
+    assert error.startswith("parse time budget exceeded")
+    assert (fast, again) == (2, 2)
+    assert time.perf_counter() - started < 15
+
+
+def test_pool_without_processes_parses_inline() -> None:
+    async def run() -> int:
+        async with ParsePool(0) as pool:
+            return len((await pool.parse(_items(3), url=URL, now=NOW)).entries)
+
+    assert asyncio.run(run()) == 3
