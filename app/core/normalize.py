@@ -98,7 +98,8 @@ def from_time_tuple(parts: tuple[int, ...] | None) -> datetime | None:
     if parts is None or len(parts) < 6:
         return None
     try:
-        return datetime(*parts[:6], tzinfo=UTC)
+        year, month, day, hour, minute, second = parts[:6]
+        return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
     except (TypeError, ValueError, OverflowError):
         return None
 
