@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from app.core.text import html_to_text
-from app.tagging import TagResult, Tagger, load_tagger
+from app.tagging import Tagger, TagResult, load_tagger
 from app.tagging.taxonomy import THEMES
 
 

@@ -13,7 +13,34 @@ from typing import Protocol, cast
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
 
-DETECTABLE = "en de fr es it pt nl pl sv da no fi cs sk hu ro el tr ru uk bg hr sl et lv lt".split()
+DETECTABLE = [
+    "en",
+    "de",
+    "fr",
+    "es",
+    "it",
+    "pt",
+    "nl",
+    "pl",
+    "sv",
+    "da",
+    "no",
+    "fi",
+    "cs",
+    "sk",
+    "hu",
+    "ro",
+    "el",
+    "tr",
+    "ru",
+    "uk",
+    "bg",
+    "hr",
+    "sl",
+    "et",
+    "lv",
+    "lt",
+]
 MIN_CONFIDENCE = 0.9
 _SAMPLE_CHARS = 2000
 

@@ -15,6 +15,7 @@ from app.tagging.matcher import Hit
 from app.tagging.taxonomy import THEMES, ThemeParams
 
 _FIELD_ORDER = {"title": 0, "summary": 1, "text": 2}
+_SUPPORT_WEIGHT = 1.0
 
 
 def score_themes(
@@ -52,10 +53,15 @@ def _pos(hit: Hit) -> tuple[int, int, int]:
 
 
 def _score(hits: Sequence[Hit], params: ThemeParams) -> float:
+    # Weak words ("price", "data", "risk") only count in a sentence that is
+    # already about the theme: alone they are everyday vocabulary.
+    supported = {(h.field, h.sentence) for h in hits if h.rule.weight >= _SUPPORT_WEIGHT}
     seen: Counter[str] = Counter()
     total = 0.0
     # Lead hits first, so a term's undamped weight goes to its most prominent use.
     for hit in sorted(hits, key=_pos):
+        if hit.rule.weight < _SUPPORT_WEIGHT and (hit.field, hit.sentence) not in supported:
+            continue
         total += (
             hit.rule.weight * params.boosts[hit.field] * params.repeat_decay ** seen[hit.rule.term]
         )

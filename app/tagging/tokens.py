@@ -19,8 +19,54 @@ _TOKEN = re.compile(r"[^\W_]+")
 # sentence; single capitals before a dot ("EE. UU.", "z. B.") are not ends.
 _SENTENCE_END = re.compile(r"(?<![\s.][A-Za-z])(?<![\s.][A-Z][a-z])[.!?;:]+[\"'”»)]*\s+")
 LEMMA_LANGUAGES = frozenset(
-    "bg ca cs cy da de el en es et fa fi fr ga gd gl gv hu hy id is it ka la lb lt lv mk ms "
-    "nb nl nn pl pt ro ru se sk sl sq sr sv sw tl tr uk".split()
+    [
+        "bg",
+        "ca",
+        "cs",
+        "cy",
+        "da",
+        "de",
+        "el",
+        "en",
+        "es",
+        "et",
+        "fa",
+        "fi",
+        "fr",
+        "ga",
+        "gd",
+        "gl",
+        "gv",
+        "hu",
+        "hy",
+        "id",
+        "is",
+        "it",
+        "ka",
+        "la",
+        "lb",
+        "lt",
+        "lv",
+        "mk",
+        "ms",
+        "nb",
+        "nl",
+        "nn",
+        "pl",
+        "pt",
+        "ro",
+        "ru",
+        "se",
+        "sk",
+        "sl",
+        "sq",
+        "sr",
+        "sv",
+        "sw",
+        "tl",
+        "tr",
+        "uk",
+    ]
 )
 
 
