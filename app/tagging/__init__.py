@@ -70,7 +70,7 @@ class Tagger:
         matcher = self._matchers.get(lang) or self._matchers[ANY_LANGUAGE]
         found: list[Hit] = []
         for name, value in fields.items():
-            found.extend(matcher.find(matcher.field(name, value)))
+            found.extend(matcher.find(name, value))
         vetoes = [h for h in found if h.rule.group.startswith("veto:")]
         kept = [h for h in found if not h.rule.group.startswith("veto:")]
         return drop_vetoed(kept, vetoes)

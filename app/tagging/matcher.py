@@ -1,21 +1,20 @@
 """Applying a ``RuleIndex`` to one field: hits with offsets into that field.
 
-Pure apart from a per-index memo of token keys, which only ever caches a
-deterministic function of (word, language).
+Pure apart from a per-matcher memo of word entries, which only ever caches a
+deterministic function of (word, language, rules).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from app.tagging.rules import MIN_COMPOUND_REST, Rule, RuleIndex
-from app.tagging.tokens import Token, lemma_of, tokenize
+from app.tagging.tokens import Tokens, lemma_of, tokenize
 
-_KEY_CACHE_LIMIT = 300_000
+_CACHE_LIMIT = 300_000
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     rule: Rule
     field: str
     start: int
@@ -26,12 +25,15 @@ class Hit:
     paragraph: int
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
-    name: str
-    text: str
-    tokens: tuple[Token, ...]
-    keys: tuple[frozenset[str], ...]
+class _Entry(NamedTuple):
+    """What one distinct word can do: its keys and the rules anchored on it."""
+
+    keys: frozenset[str]
+    singles: tuple[Rule, ...]  # one-token rules this word satisfies on its own
+    anchored: tuple[Rule, ...]  # phrase and proximity rules to check around it
+
+
+_EMPTY: tuple[Rule, ...] = ()
 
 
 class Matcher:
@@ -40,78 +42,100 @@ class Matcher:
     def __init__(self, index: RuleIndex, lang: str) -> None:
         self.index = index
         self.lang = lang
-        self._keys: dict[str, frozenset[str]] = {}
+        self._entries: dict[str, _Entry] = {}
 
-    def field(self, name: str, text: str) -> Field:
-        tokens = tuple(tokenize(text))
-        return Field(name, text, tokens, tuple(self.keys_of(t.text) for t in tokens))
+    def entry(self, word: str) -> _Entry:
+        # Memoised per distinct word: news vocabulary repeats, so the compound
+        # splitting and lemmatising below run once per word, not per token.
+        found = self._entries.get(word)
+        if found is None:
+            found = self._compute_entry(word)
+            if len(self._entries) < _CACHE_LIMIT:
+                self._entries[word] = found
+        return found
 
-    def keys_of(self, word: str) -> frozenset[str]:
-        keys = self._keys.get(word)
-        if keys is None:
-            keys = self._compute_keys(word)
-            if len(self._keys) < _KEY_CACHE_LIMIT:
-                self._keys[word] = keys
-        return keys
+    def _compute_entry(self, word: str) -> _Entry:
+        keys = self._compute_keys(word)
+        rules: dict[int, Rule] = {}
+        for key in sorted(keys):
+            for rule in self.index.by_key.get(key, ()):
+                rules.setdefault(id(rule), rule)
+        ordered = sorted(rules.values(), key=lambda r: (r.group, r.term))
+        singles = tuple(r for r in ordered if len(r.pattern) == 1)
+        anchored = tuple(r for r in ordered if len(r.pattern) > 1)
+        return _Entry(keys, singles or _EMPTY, anchored or _EMPTY)
 
     def _compute_keys(self, word: str) -> frozenset[str]:
         lower = word.lower()
         lemma = lemma_of(word, self.lang)
         keys = {"f:" + lower, "l:" + lemma}
+        prefixes, suffixes = self.index.prefixes, self.index.suffixes
         for form in {lower, lemma}:
             for i in range(MIN_COMPOUND_REST, len(form) - MIN_COMPOUND_REST + 1):
-                if form[:i] in self.index.prefixes:
+                if form[:i] in prefixes:
                     keys.add("p:" + form[:i])
-                if form[i:] in self.index.suffixes:
+                if form[i:] in suffixes:
                     keys.add("s:" + form[i:])
-        # A bare word also satisfies its own prefix/suffix rule ("*sicherheit").
-        for form in (lower, lemma):
-            if form in self.index.prefixes:
+            # A bare word also satisfies its own prefix/suffix rule ("*sicherheit").
+            if form in prefixes:
                 keys.add("p:" + form)
-            if form in self.index.suffixes:
+            if form in suffixes:
                 keys.add("s:" + form)
         return frozenset(keys)
 
-    def find(self, fld: Field) -> list[Hit]:
+    def find(self, name: str, text: str) -> list[Hit]:
+        """Every rule occurrence in ``text``, the field called ``name``."""
+        toks = tokenize(text)
+        entries = [self.entry(w) for w in toks.words]
         hits: list[Hit] = []
-        by_key = self.index.by_key
-        for i, keys in enumerate(fld.keys):
-            seen: set[int] = set()
-            for key in keys:
-                for rule in by_key.get(key, ()):
-                    if id(rule) in seen:
-                        continue
-                    seen.add(id(rule))
-                    hit = self._match_at(rule, fld, i)
-                    if hit is not None:
-                        hits.append(hit)
+        for i, entry in enumerate(entries):
+            for rule in entry.singles:
+                hits.append(_hit(rule, name, toks, i, i))
+            for rule in entry.anchored:
+                span = (
+                    _near_at(rule, toks, entries, i)
+                    if rule.near
+                    else _phrase_at(rule, toks, entries, i)
+                )
+                if span is not None:
+                    hits.append(_hit(rule, name, toks, *span))
         return hits
 
-    def _match_at(self, rule: Rule, fld: Field, i: int) -> Hit | None:
-        if rule.near:
-            return self._match_near(rule, fld, i)
-        last = i + len(rule.pattern) - 1
-        if last >= len(fld.tokens):
-            return None
-        sentence = fld.tokens[i].sentence
-        for offset in range(1, len(rule.pattern)):
-            j = i + offset
-            if fld.tokens[j].sentence != sentence or not (rule.pattern[offset] & fld.keys[j]):
-                return None
-        return _hit(rule, fld, i, last)
 
-    def _match_near(self, rule: Rule, fld: Field, i: int) -> Hit | None:
-        sentence = fld.tokens[i].sentence
-        lo, hi = max(0, i - rule.near), min(len(fld.tokens), i + rule.near + 1)
-        for j in range(lo, hi):
-            if j != i and fld.tokens[j].sentence == sentence and rule.pattern[1] & fld.keys[j]:
-                return _hit(rule, fld, min(i, j), max(i, j))
+def _phrase_at(rule: Rule, toks: Tokens, entries: list[_Entry], i: int) -> tuple[int, int] | None:
+    first = i - rule.anchor
+    last = first + len(rule.pattern) - 1
+    if first < 0 or last >= len(entries):
         return None
+    sentence = toks.sentences[i]
+    for offset, wanted in enumerate(rule.pattern):
+        j = first + offset
+        if j != i and (toks.sentences[j] != sentence or not wanted & entries[j].keys):
+            return None
+    return first, last
 
 
-def _hit(rule: Rule, fld: Field, first: int, last: int) -> Hit:
-    a, b = fld.tokens[first], fld.tokens[last]
-    return Hit(rule, fld.name, a.start, b.end, first, last, a.sentence, a.paragraph)
+def _near_at(rule: Rule, toks: Tokens, entries: list[_Entry], i: int) -> tuple[int, int] | None:
+    wanted = rule.pattern[1 - rule.anchor]
+    sentence = toks.sentences[i]
+    lo, hi = max(0, i - rule.near), min(len(entries), i + rule.near + 1)
+    for j in range(lo, hi):
+        if j != i and toks.sentences[j] == sentence and wanted & entries[j].keys:
+            return min(i, j), max(i, j)
+    return None
+
+
+def _hit(rule: Rule, name: str, toks: Tokens, first: int, last: int) -> Hit:
+    return Hit(
+        rule,
+        name,
+        toks.starts[first],
+        toks.ends[last],
+        first,
+        last,
+        toks.sentences[first],
+        toks.paragraphs[first],
+    )
 
 
 def drop_vetoed(hits: list[Hit], vetoes: list[Hit]) -> list[Hit]:

@@ -46,6 +46,9 @@ class Rule:
     weight: float
     pattern: tuple[frozenset[str], ...]  # acceptable keys per token position
     near: int = 0  # >0: two-token proximity rule
+    # The position indexed: the most selective token, so phrases starting
+    # with "the" or "in" are not tried at every "the" and "in".
+    anchor: int = 0
 
 
 @dataclass(slots=True)
@@ -57,7 +60,7 @@ class RuleIndex:
     suffixes: set[str] = field(default_factory=set)
 
     def add(self, rule: Rule) -> None:
-        for key in rule.pattern[0]:
+        for key in rule.pattern[rule.anchor]:
             self.by_key[key].append(rule)
         for keys in rule.pattern:
             for key in keys:
@@ -78,7 +81,8 @@ def compile_term(term: str, lang: str, group: str, weight: float) -> Rule:
     pattern = tuple(_token_keys(p, lang, compound) for p in parts)
     if not all(pattern):
         raise ValueError(f"empty term in {group!r}: {term!r}")
-    return Rule(term=term, group=group, weight=weight, pattern=pattern, near=near)
+    anchor = max(range(len(parts)), key=lambda k: (len(parts[k].strip("!=*")), -k))
+    return Rule(term, group, weight, pattern, near, anchor)
 
 
 def _token_keys(word: str, lang: str, compound: bool) -> frozenset[str]:

@@ -41,9 +41,12 @@ def strongest_first(hits: Iterable[Hit]) -> list[Hit]:
     word of text is one piece of evidence.
     """
     kept: list[Hit] = []
-    ranked = sorted(hits, key=lambda h: (-h.rule.weight, h.start - h.end, _pos(h), h.rule.term))
+    taken: set[tuple[str, int]] = set()  # (field, token index) already evidence
+    ranked = sorted(hits, key=lambda h: (-h.rule.weight, h.first - h.last, _pos(h), h.rule.term))
     for hit in ranked:
-        if not any(k.field == hit.field and k.start < hit.end and hit.start < k.end for k in kept):
+        span = [(hit.field, t) for t in range(hit.first, hit.last + 1)]
+        if taken.isdisjoint(span):
+            taken.update(span)
             kept.append(hit)
     return sorted(kept, key=lambda h: (*_pos(h), h.rule.term))
 

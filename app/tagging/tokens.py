@@ -9,7 +9,7 @@ handled by the prefix/suffix keys of the rule index, not here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import simplemma
@@ -70,13 +70,18 @@ LEMMA_LANGUAGES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    start: int
-    end: int
-    text: str
-    sentence: int  # index over the whole field
-    paragraph: int
+@dataclass(slots=True)
+class Tokens:
+    """Tokens of one text as parallel lists (cheaper than one object per token)."""
+
+    words: list[str] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    sentences: list[int] = field(default_factory=list)  # index over the whole text
+    paragraphs: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.words)
 
 
 @lru_cache(maxsize=200_000)
@@ -87,17 +92,20 @@ def lemma_of(word: str, lang: str) -> str:
     return str(simplemma.lemmatize(word, lang=lang)).lower()
 
 
-def tokenize(text: str) -> list[Token]:
+def tokenize(text: str) -> Tokens:
     """Tokens of ``text`` with sentence and paragraph indices."""
-    tokens: list[Token] = []
+    out = Tokens()
     sentence = 0
     for paragraph, (p_start, p_text) in enumerate(_paragraph_spans(text)):
         for s_start, s_end in _sentence_spans(p_text):
             for m in _TOKEN.finditer(p_text, s_start, s_end):
-                start = p_start + m.start()
-                tokens.append(Token(start, p_start + m.end(), m.group(), sentence, paragraph))
+                out.words.append(m.group())
+                out.starts.append(p_start + m.start())
+                out.ends.append(p_start + m.end())
+                out.sentences.append(sentence)
+                out.paragraphs.append(paragraph)
             sentence += 1
-    return tokens
+    return out
 
 
 def _paragraph_spans(text: str) -> list[tuple[int, str]]:
