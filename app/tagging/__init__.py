@@ -43,7 +43,9 @@ class Tagger:
     def __init__(self, taxonomy: Taxonomy) -> None:
         self.version = taxonomy.version
         self._taxonomy = taxonomy
-        indexes = build_indexes(taxonomy.terms, DETECTABLE)
+        # Only languages with their own terms get an index; the rest share the
+        # language-neutral one (names, acronyms) and load no lemma data up front.
+        indexes = build_indexes(taxonomy.terms, ())
         self._matchers = {
             lang: Matcher(indexes.get(lang, indexes[ANY_LANGUAGE]), lang)
             for lang in {*DETECTABLE, *indexes}

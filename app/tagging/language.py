@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Protocol, cast
 
-from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 DETECTABLE = [
     "en",

@@ -86,7 +86,8 @@ class Matcher:
     def find(self, name: str, text: str) -> list[Hit]:
         """Every rule occurrence in ``text``, the field called ``name``."""
         toks = tokenize(text)
-        entries = [self.entry(w) for w in toks.words]
+        known = self._entries.get
+        entries = [known(w) or self.entry(w) for w in toks.words]
         hits: list[Hit] = []
         for i, entry in enumerate(entries):
             for rule in entry.singles:
@@ -130,7 +131,7 @@ def _hit(rule: Rule, name: str, toks: Tokens, first: int, last: int) -> Hit:
         rule,
         name,
         toks.starts[first],
-        toks.ends[last],
+        toks.starts[last] + len(toks.words[last]),
         first,
         last,
         toks.sentences[first],

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as _field
 
 from app.core.types import Evidence
 from app.tagging.matcher import Hit
@@ -26,9 +27,9 @@ _STRONG_CUE = 2.0
 class _Sentence:
     field: str
     context: tuple[str, int]  # lead, or the body paragraph it sits in
-    mentions: dict[str, list[Hit]] = field(default_factory=lambda: {e: [] for e in ENTITIES})
-    pair: list[Hit] = field(default_factory=list)
-    cues: list[Hit] = field(default_factory=list)
+    mentions: dict[str, list[Hit]] = _field(default_factory=lambda: {e: [] for e in ENTITIES})
+    pair: list[Hit] = _field(default_factory=list)
+    cues: list[Hit] = _field(default_factory=list)
     compete: bool = False
 
     def usable_cues(self) -> list[Hit]:

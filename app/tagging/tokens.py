@@ -75,8 +75,7 @@ class Tokens:
     """Tokens of one text as parallel lists (cheaper than one object per token)."""
 
     words: list[str] = field(default_factory=list)
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)  # a token ends at start + len(word)
     sentences: list[int] = field(default_factory=list)  # index over the whole text
     paragraphs: list[int] = field(default_factory=list)
 
@@ -98,12 +97,11 @@ def tokenize(text: str) -> Tokens:
     sentence = 0
     for paragraph, (p_start, p_text) in enumerate(_paragraph_spans(text)):
         for s_start, s_end in _sentence_spans(p_text):
-            for m in _TOKEN.finditer(p_text, s_start, s_end):
-                out.words.append(m.group())
-                out.starts.append(p_start + m.start())
-                out.ends.append(p_start + m.end())
-                out.sentences.append(sentence)
-                out.paragraphs.append(paragraph)
+            found = list(_TOKEN.finditer(p_text, s_start, s_end))
+            out.words += [m.group() for m in found]
+            out.starts += [p_start + m.start() for m in found]
+            out.sentences += [sentence] * len(found)
+            out.paragraphs += [paragraph] * len(found)
             sentence += 1
     return out
 

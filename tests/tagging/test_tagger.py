@@ -1,0 +1,233 @@
+"""Traps, compounds, offsets and determinism of the tagger (pure: no fixtures)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.tagging import TagResult, load_tagger
+from app.tagging.language import detect_language
+
+
+def tag(title: str, summary: str = "", text: str = "", language: str | None = None) -> TagResult:
+    return load_tagger().tag(title=title, summary=summary, text=text, language=language)
+
+
+def evidence_terms(result: TagResult, theme: str) -> set[str]:
+    return {e.term for t in result.themes if t.key == theme for e in t.evidence}
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "theme", "expected"),
+    [
+        # German "sicher" = "certainly" is not security; "Sicherheit" compounds are.
+        (
+            "Sicher ist nur, dass der Kanal Volumen bringt. Sicher kein Spektakel.",
+            "de",
+            "security",
+            False,
+        ),
+        ("Mit Sicherheit werden viele Händler mehr Geld ausgeben.", "de", "security", False),
+        (
+            "Kritiker warnen vor Datensicherheitsbedenken und Risiken für Nutzerdaten.",
+            "de",
+            "security",
+            True,
+        ),
+        # "Markt" as a place or a weekly market is not the market theme.
+        (
+            "Der Wochenmarkt in Markt Schwaben zieht am Samstag viele Besucher an.",
+            "de",
+            "market",
+            False,
+        ),
+        ("Am Marktplatz neben dem Rathaus steht ein Brunnen.", "de", "market", False),
+        (
+            "Händler melden höhere Umsätze, der Wettbewerb um Marktanteile wird schärfer.",
+            "de",
+            "market",
+            True,
+        ),
+        # English traps.
+        ("Amazon moved quickly to secure a deal before the summer.", "en", "security", False),
+        ("Retirees living on Social Security cut spending on essentials.", "en", "security", False),
+        (
+            "Creators met by the Saturday farmers market; the selection committee gave awards.",
+            "en",
+            "market",
+            False,
+        ),
+        (
+            "Creators met by the Saturday farmers market; the selection committee gave awards.",
+            "en",
+            "regulatory",
+            False,
+        ),
+        (
+            "Privacy experts warn that user data could flow to ByteDance and the Chinese state.",
+            "en",
+            "security",
+            True,
+        ),
+        (
+            "The House Select Committee held a hearing on the divest-or-ban law.",
+            "en",
+            "regulatory",
+            True,
+        ),
+        (
+            "Sellers report revenue growth and advertisers shift budgets as competition grows.",
+            "en",
+            "market",
+            True,
+        ),
+        # Other languages.
+        ("Bien sûr, la conversion est meilleure.", "fr", "security", False),
+        (
+            "La sécurité nationale et la protection des données inquiètent les élus.",
+            "fr",
+            "security",
+            True,
+        ),
+        ("Seguro que muchos pensaban que lo importante eran los efectos.", "es", "security", False),
+        (
+            "El Congreso aprobó una ley que obliga a vender; el tribunal confirmó la prohibición.",
+            "es",
+            "regulatory",
+            True,
+        ),
+        (
+            "Il Garante per la privacy apre un'indagine sulla protezione dei dati personali.",
+            "it",
+            "security",
+            True,
+        ),
+    ],
+)
+def test_theme_traps(text: str, lang: str, theme: str, expected: bool) -> None:
+    result = tag("", text=text, language=lang)
+    assert (theme in {t.key for t in result.themes}) is expected, result.theme_scores
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "expected"),
+    [
+        ("Platforms such as Amazon, TikTok and Temu court young shoppers", "", False),
+        (
+            "Retail media grows",
+            "Marketers chase data of companies like Amazon, Walmart and Target. "
+            "Video on platforms such as TikTok, YouTube and Instagram grows too.",
+            False,
+        ),
+        ("TikTok Shop takes on Temu, Shein and Amazon in holiday push", "", False),
+        ("Amazon earnings beat forecasts", "Amazon reported higher revenue. AWS grew.", False),
+        ("The river guide who films the Amazon for TikTok", "He films along the Amazon.", False),
+        (
+            "Amazon and TikTok strike shopping partnership",
+            "Amazon and TikTok agreed an integration that lets users buy Amazon products "
+            "without leaving TikTok.\n\nThe partnership links accounts for checkout.",
+            True,
+        ),
+        (
+            "Amazon-Kooperation mit TikTok in der Kritik",
+            "Die Zusammenarbeit von Amazon und TikTok stößt auf Kritik.",
+            True,
+        ),
+    ],
+)
+def test_relevance(title: str, text: str, expected: bool) -> None:
+    result = tag(title, text=text)
+    assert result.relevant is expected, result.relevance_reason
+
+
+@pytest.mark.parametrize(
+    ("word", "terms", "theme"),
+    [
+        ("Datensicherheitsbedenken", {"Datensicherheit", "Sicherheitsbedenken"}, "security"),
+        ("Kongressanhörung", {"Anhörung", "Kongress"}, "regulatory"),
+        ("Kongressanhörungen", {"Anhörung", "Kongress"}, "regulatory"),
+        ("Verbotsmaßnahmen", {"Verbot"}, "regulatory"),
+        ("Onlinehändlern", {"Händler"}, "market"),
+        ("Cybersicherheitsexperten", {"Cybersicherheit", "Sicherheit"}, "security"),
+    ],
+)
+def test_german_compounds_match_their_parts(word: str, terms: set[str], theme: str) -> None:
+    title = f"Neue {word}"
+    result = tag(title, summary=f"{word} im Fokus.", language="de")
+    tagged = {t.key: t for t in result.themes}
+    assert theme in tagged, result.theme_scores
+    evidence = tagged[theme].evidence[0]
+    assert evidence.term in terms
+    assert title[evidence.start : evidence.end] == word
+
+
+def test_compound_part_needs_a_real_rest() -> None:
+    # "rechtzeitig" must not count as "Recht" + "zeitig"; "Recht" is =exact.
+    result = tag("", text="Er will rechtzeitig verkaufen und rechtzeitig liefern.", language="de")
+    assert result.theme_scores["regulatory"] == 0
+
+
+def test_evidence_offsets_point_at_the_matched_text() -> None:
+    title = "Amazon und TikTok: Kongressanhörung zur Partnerschaft"
+    summary = "Kritiker sehen ein Sicherheitsrisiko."
+    text = (
+        "Die Zusammenarbeit von Amazon und TikTok wird kritisiert.\n\n"
+        "Händler fürchten Umsatzeinbußen."
+    )
+    result = tag(title, summary, text, language="de")
+    fields = {"title": title, "summary": summary, "text": text}
+    evidence = [*result.relevance_evidence, *(e for t in result.themes for e in t.evidence)]
+    assert evidence
+    for e in evidence:
+        matched = fields[e.field][e.start : e.end]
+        assert matched, e
+        head = e.term.strip("=!*").split()[0].lower()[:4]
+        assert head in matched.lower() or matched.lower()[:4] in e.term.lower() or " " in e.term, e
+
+
+def test_tagging_is_deterministic_and_independent_of_previous_calls() -> None:
+    args = {
+        "title": "Amazon and TikTok face a congressional hearing over data security",
+        "summary": "Sellers worry about revenue.",
+        "text": "The partnership between Amazon and TikTok links accounts.",
+    }
+    first = tag(**args)
+    tag("Something else entirely", text="Der Markt in Markt Schwaben.", language="de")
+    assert tag(**args) == first
+    assert load_tagger() is load_tagger()
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Amazon and TikTok have agreed an integration that lets shoppers buy products.", "en"),
+        ("Amazon und TikTok arbeiten künftig beim Onlinehandel zusammen, bestätigten beide.", "de"),
+        (
+            "Les utilisateurs américains peuvent acheter des produits Amazon dans l'application.",
+            "fr",
+        ),
+        (
+            "Los usuarios estadounidenses pueden comprar productos de Amazon sin salir de la app.",
+            "es",
+        ),
+        ("Gli utenti americani possono acquistare i prodotti Amazon senza uscire dall'app.", "it"),
+    ],
+)
+def test_language_detection(text: str, lang: str) -> None:
+    assert detect_language(text) == lang
+    assert tag("", text=text).language == lang
+
+
+def test_language_hint_wins_when_text_is_too_short() -> None:
+    assert detect_language("TikTok", hint="de-AT") == "de"
+    assert tag("TikTok", language="fr").language == "fr"
+
+
+def test_result_shape() -> None:
+    result = tag(
+        "Amazon and TikTok partnership", text="Privacy and national security worries grow."
+    )
+    assert set(result.theme_scores) == {"security", "regulatory", "market"}
+    assert all(t.origin == "tagger" and t.evidence for t in result.themes)
+    assert result.version == load_tagger().version
+    assert result.version.startswith("themes-")
+    assert "+topic-" in result.version
