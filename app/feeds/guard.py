@@ -1,0 +1,274 @@
+"""The SSRF guard: which URLs and addresses newsmon may fetch.
+
+One address rule (``address_refusal``) serves two callers: ``check_url`` at subscribe
+time, and ``GuardedBackend.connect_tcp`` at every connection of every fetch. The
+backend resolves the host once, vets each address and connects to the vetted IP
+literal, so a second DNS answer (rebinding) can never be the one dialled; TLS SNI and
+the Host header still carry the name. Hostname strings are never trusted: ``127.1``,
+``2130706433`` and friends are only judged after ``getaddrinfo`` has turned them into
+addresses.
+
+This module does not send requests, follow redirects or read bodies (``feeds.http``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import httpcore
+import httpx
+
+from app import __version__
+from app.core.errors import BlockedURL, InvalidInput
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# host, port -> addresses as strings; a seam so tests can simulate DNS answers.
+Resolver = Callable[[str, int], list[str]]
+
+ALLOWED_SCHEMES = ("http", "https")
+DEFAULT_USER_AGENT = f"newsmon/{__version__} (+https://github.com/newsmon/newsmon)"
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_SETTING = "private networks are not allowed (NEWSMON_ALLOW_PRIVATE_NETWORKS)"
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Limits for all outbound HTTP; built from settings, shared by every fetch."""
+
+    allow_private_networks: bool = False
+    # "10.0.0.0/8" (CIDR) or "127.0.0.1:8123" (address:port); these pass the address rule.
+    allowlist: tuple[str, ...] = ()
+    max_bytes: int = 10 * 1024 * 1024  # decoded body
+    connect_timeout: float = 10
+    read_timeout: float = 20
+    deadline: float = 30  # the whole fetch: every hop, headers and body
+    max_redirects: int = 5
+    max_connections: int = 100
+    max_per_host: int = 4
+    user_agent: str = DEFAULT_USER_AGENT
+    # Extra trust anchors (PEM file) instead of certifi's bundle; admin-only.
+    ca_file: str | None = None
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Resolve like the C library does, so every odd IPv4 spelling is normalised."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address really reaches (mapped, NAT64, 6to4)."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
+
+
+def _kind(ip: IPAddress) -> str | None:
+    """Name the first rule that makes ``ip`` non-public, or None when it is public."""
+    checks = (
+        (ip.is_unspecified, "an unspecified"),
+        (ip.is_loopback, "a loopback"),
+        (ip.is_link_local, "a link-local"),
+        (ip.is_multicast, "a multicast"),
+        (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT, "a shared (CGNAT)"),
+        (ip.is_private, "a private"),
+        (ip.is_reserved, "a reserved"),
+        (not ip.is_global, "a non-global"),
+    )
+    return next((name for hit, name in checks if hit), None)
+
+
+def _allowlisted(ip: IPAddress, port: int, allowlist: Iterable[str]) -> bool:
+    for entry in allowlist:
+        if "/" in entry:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+            continue
+        host, _, entry_port = entry.rpartition(":")
+        same_port = entry_port.isdigit() and int(entry_port) == port
+        if same_port and ipaddress.ip_address(host.strip("[]")) == ip:
+            return True
+    return False
+
+
+def address_refusal(address: str, port: int, policy: FetchPolicy) -> str | None:
+    """Why ``address:port`` may not be dialled under ``policy``, or None if it may."""
+    raw = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
+    inner = _embedded_ipv4(raw)
+    candidates = [raw] if inner is None else [raw, inner]
+    if policy.allow_private_networks or any(
+        _allowlisted(ip, port, policy.allowlist) for ip in candidates
+    ):
+        return None
+    for ip in reversed(candidates):  # judge the embedded IPv4 first: it is the real target
+        kind = _kind(ip)
+        if kind is not None:
+            shown = str(raw) if ip is raw else f"{raw} ({ip})"
+            return f"{shown} is {kind} address; {_SETTING}"
+    return None
+
+
+def validate_url(url: str | httpx.URL) -> httpx.URL:
+    """Check the URL's shape (scheme, host, no credentials) without any I/O."""
+    text = str(url)
+    try:
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise BlockedURL(f"invalid URL {text!r}: {exc}", field="url") from None
+    if parsed.scheme not in ALLOWED_SCHEMES:
+        what = f"scheme {parsed.scheme!r}" if parsed.scheme else "a bare path"
+        raise BlockedURL(f"only http and https URLs are allowed, got {what}", field="url")
+    if not parsed.host:
+        raise BlockedURL(f"URL {text!r} has no host", field="url")
+    if parsed.userinfo:
+        raise BlockedURL("credentials in URLs are not allowed", field="url")
+    return parsed.copy_with(fragment=None)
+
+
+def check_url(url: str, policy: FetchPolicy, *, resolver: Resolver = system_resolver) -> str:
+    """Validate a URL at subscribe time; return it normalised or raise ``BlockedURL``.
+
+    Polling re-checks at connect time, so this is early feedback, not the guard itself.
+    A host that does not resolve raises ``InvalidInput`` (not a guard refusal).
+    """
+    parsed = validate_url(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        addresses = resolver(parsed.host, port)
+    except OSError as exc:
+        raise InvalidInput(f"cannot resolve host {parsed.host!r}: {exc}", field="url") from None
+    refusals = [address_refusal(address, port, policy) for address in addresses]
+    if all(refusals):  # every address refused, or none at all
+        raise BlockedURL(next(filter(None, refusals), f"{parsed.host} has no address"))
+    return str(parsed)
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Dial only vetted addresses: resolve once, check, connect to the IP literal."""
+
+    def __init__(
+        self,
+        policy: FetchPolicy,
+        *,
+        resolver: Resolver = system_resolver,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self._policy = policy
+        self._resolver = resolver
+        self._inner = inner if inner is not None else httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self._resolve(host, port, timeout)
+        allowed = [a for a in addresses if address_refusal(a, port, self._policy) is None]
+        if not allowed:
+            reason = address_refusal(addresses[0], port, self._policy) if addresses else None
+            raise BlockedURL(reason or f"{host} has no address")
+        last_error: Exception | None = None
+        for address in allowed:  # fall back like happy eyeballs, but only to vetted IPs
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        assert last_error is not None
+        raise last_error
+
+    async def _resolve(self, host: str, port: int, limit: float | None) -> list[str]:
+        try:
+            with anyio.fail_after(limit):
+                # A cancelled lookup is abandoned: getaddrinfo cannot be interrupted.
+                return await anyio.to_thread.run_sync(
+                    self._resolver, host, port, abandon_on_cancel=True
+                )
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"DNS lookup of {host} timed out") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve host {host!r}: {exc}") from None
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedURL("unix sockets are not allowed")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+@contextlib.contextmanager
+def _httpx_errors() -> Iterator[None]:
+    """Re-raise httpcore's errors as httpx's classes of the same name."""
+    try:
+        yield
+    except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
+        mapped = getattr(httpx, type(exc).__name__, httpx.TransportError)
+        raise mapped(str(exc)) from exc
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _httpx_errors():
+            async for part in self._inner:
+                yield part
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over an httpcore pool; exists because httpx's own transport
+    takes no ``network_backend``."""
+
+    def __init__(self, pool: httpcore.AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _httpx_errors():
+            response = await self._pool.handle_async_request(core_request)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response.stream),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()

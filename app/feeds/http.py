@@ -1,0 +1,430 @@
+"""The one guarded outbound HTTP client of newsmon.
+
+``GuardedClient.fetch`` turns every network or HTTP problem into a ``FetchOutcome``;
+it never raises for them. Guards, and why each exists (docs/RELIABILITY.md §1):
+
+* SSRF: every connection goes through ``guard.GuardedBackend`` (resolve once, vet, dial
+  the vetted IP), so redirects and keep-alive reuse are covered too.
+* Redirects are followed here, not by httpx, so 3xx bodies are closed unread (httpx
+  decodes them in full) and each hop gets the scheme and downgrade checks.
+* Bodies are decoded here from ``aiter_raw()``: one content coding at most, inflated
+  with a per-call output limit, so a gzip bomb never exceeds the cap in memory.
+* One overall deadline wraps the fetch: httpx timeouts are per socket operation.
+* Proxies from the environment are ignored (``trust_env=False``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import importlib
+import re
+import ssl
+import time
+import zlib
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from types import TracebackType
+from typing import Any
+
+import anyio
+import certifi
+import httpcore
+import httpx
+
+from app.core.errors import BlockedURL
+from app.core.types import FetchKind, FetchOutcome
+from app.feeds.guard import (
+    FetchPolicy,
+    GuardedBackend,
+    GuardedTransport,
+    Resolver,
+    check_url,
+    system_resolver,
+    validate_url,
+)
+
+__all__ = [
+    "FetchPolicy",
+    "GuardedClient",
+    "GuardedTransport",
+    "check_url",
+    "make_guarded_client",
+    "parse_retry_after",
+]
+
+MAX_RETRY_AFTER = 7 * 24 * 3600.0
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_CODES = frozenset({301, 308})
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
+)
+
+
+def _load_brotli() -> Any:
+    """The brotli module, only if it can bound its output per call (brotli >= 1.2)."""
+    try:
+        module = importlib.import_module("brotli")
+    except ImportError:
+        return None
+    return module if hasattr(module.Decompressor, "can_accept_more_data") else None
+
+
+_BROTLI = _load_brotli()
+ACCEPT_ENCODING = "gzip, deflate, br" if _BROTLI is not None else "gzip, deflate"
+
+
+class _Refused(Exception):
+    """Ends a fetch early with a given outcome kind; never leaves this module."""
+
+    def __init__(self, kind: FetchKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+# --- bounded decoding ------------------------------------------------------------------
+
+
+class _Decoder:
+    """Decode one content coding incrementally, never holding more than ``cap`` bytes."""
+
+    def __init__(self, coding: str, cap: int) -> None:
+        self._coding, self._cap, self._total = coding, cap, 0
+        self._zlib: Any = None
+        self._brotli: Any = None
+        if coding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif coding == "deflate":
+            self._zlib = zlib.decompressobj()
+        elif coding == "br" and _BROTLI is not None:
+            self._brotli = _BROTLI.Decompressor()
+        elif coding != "identity":
+            raise _Refused(FetchKind.HTTP_ERROR, f"unsupported content coding {coding!r}")
+
+    def feed(self, data: bytes) -> bytes:
+        if self._zlib is not None:
+            return self._inflate(data)
+        if self._brotli is not None:
+            return self._unbrotli(data)
+        return self._count(data)
+
+    def _count(self, piece: bytes) -> bytes:
+        self._total += len(piece)
+        if self._total > self._cap:
+            raise _Refused(
+                FetchKind.TOO_LARGE, f"decompressed size exceeds the cap of {self._cap} bytes"
+            )
+        return piece
+
+    def _inflate(self, data: bytes) -> bytes:
+        out = bytearray()
+        while data:
+            try:
+                piece = self._zlib.decompress(data, self._cap - self._total + 1)
+            except zlib.error as exc:
+                if self._coding == "deflate" and self._total == 0 and not out:
+                    # Many servers send raw deflate under "deflate"; retry headerless.
+                    self._zlib, self._coding = zlib.decompressobj(-zlib.MAX_WBITS), "raw"
+                    continue
+                raise _Refused(
+                    FetchKind.HTTP_ERROR, f"corrupt {self._coding} body: {exc}"
+                ) from None
+            out += self._count(piece)
+            data = self._zlib.unconsumed_tail
+        return bytes(out)
+
+    def _unbrotli(self, data: bytes) -> bytes:
+        out = bytearray()
+        limit = self._cap - self._total + 1
+        out += self._count(self._brotli.process(data, output_buffer_limit=limit))
+        while not self._brotli.can_accept_more_data():
+            limit = self._cap - self._total + 1
+            out += self._count(self._brotli.process(b"", output_buffer_limit=limit))
+        return bytes(out)
+
+
+def _decoder_for(response: httpx.Response, cap: int) -> _Decoder:
+    codings = [
+        c.strip().lower()
+        for c in response.headers.get_list("content-encoding", split_commas=True)
+        if c.strip() and c.strip().lower() != "identity"
+    ]
+    if len(codings) > 1:
+        # Each extra layer multiplies a bomb (661 bytes -> 300 MB with gzip, gzip).
+        raise _Refused(FetchKind.TOO_LARGE, "stacked content codings are refused")
+    return _Decoder(codings[0] if codings else "identity", cap)
+
+
+async def _read_body(response: httpx.Response, cap: int) -> bytes:
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > cap:
+        raise _Refused(FetchKind.TOO_LARGE, f"Content-Length {length} exceeds the cap of {cap}")
+    decoder = _decoder_for(response, cap)
+    raw = _Decoder("identity", cap)  # the wire size is capped too
+    body = bytearray()
+    async for chunk in response.aiter_raw():
+        raw.feed(chunk)
+        body += decoder.feed(chunk)
+    return bytes(body)
+
+
+# --- HTTP semantics --------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds from ``now`` (delta-seconds or HTTP-date), clamped to
+    [0, 7 days]; None when absent or unparseable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"[0-9]+", value):
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _status_text(status: int) -> str:
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+@dataclass
+class _Chain:
+    """Where a fetch has got to; kept outside the deadline so a timeout can report it."""
+
+    asked: str
+    url: str
+    visited: set[str] = field(default_factory=set)
+    all_permanent: bool = True
+    hops: int = 0
+
+    def advance(self, target: str, status: int) -> None:
+        self.visited.add(self.url)
+        self.url, self.hops = target, self.hops + 1
+        self.all_permanent = self.all_permanent and status in PERMANENT_CODES
+
+    def outcome(self, kind: FetchKind, **values: Any) -> FetchOutcome:
+        # Only a usable answer is a reason to move the subscription.
+        usable = kind in (FetchKind.OK, FetchKind.NOT_MODIFIED)
+        permanent = self.url if usable and self.hops and self.all_permanent else None
+        return FetchOutcome(
+            kind=kind, url=self.asked, final_url=self.url, permanent_redirect=permanent, **values
+        )
+
+
+def _next_hop(response: httpx.Response, chain: _Chain, max_redirects: int) -> str:
+    location = response.headers.get("location", "")
+    try:
+        target = validate_url(response.url.join(location))
+    except BlockedURL as exc:
+        raise _Refused(FetchKind.BLOCKED, f"redirect to {location!r} refused: {exc}") from None
+    except httpx.InvalidURL as exc:
+        raise _Refused(FetchKind.REDIRECT_ERROR, f"bad redirect target: {exc}") from None
+    if response.url.scheme == "https" and target.scheme == "http":
+        raise _Refused(FetchKind.REDIRECT_ERROR, f"refused redirect from https to http ({target})")
+    if str(target) in chain.visited or str(target) == chain.url:
+        raise _Refused(FetchKind.REDIRECT_ERROR, f"redirect loop: {target} was already visited")
+    if chain.hops >= max_redirects:
+        raise _Refused(FetchKind.REDIRECT_ERROR, f"too many redirects (more than {max_redirects})")
+    return str(target)
+
+
+def _failure_message(exc: BaseException, policy: FetchPolicy) -> tuple[FetchKind, str]:
+    """Classify a transport error and word it for a human reading the feed's log."""
+    if isinstance(exc, BlockedURL):
+        return FetchKind.BLOCKED, str(exc)
+    if isinstance(exc, httpx.ConnectTimeout):
+        return FetchKind.TIMEOUT, f"connect timed out after {policy.connect_timeout:g}s"
+    if isinstance(exc, httpx.TimeoutException):
+        return FetchKind.TIMEOUT, f"no data for {policy.read_timeout:g}s (read timeout)"
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return FetchKind.NETWORK_ERROR, f"TLS certificate rejected: {cause.verify_message}"
+    if cause is not None:
+        return FetchKind.NETWORK_ERROR, f"TLS error: {cause.reason or cause}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return FetchKind.NETWORK_ERROR, f"connection broken before the response was complete: {exc}"
+    if isinstance(exc, httpx.ReadError):
+        return FetchKind.NETWORK_ERROR, f"connection lost while reading the response: {exc}"
+    return FetchKind.NETWORK_ERROR, f"network error: {exc or type(exc).__name__}"
+
+
+class _HostLimiter:
+    """At most ``per_host`` requests in flight per host; idle hosts are forgotten."""
+
+    def __init__(self, per_host: int) -> None:
+        self._per_host = per_host
+        self._slots: dict[str, tuple[anyio.Semaphore, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def limit(self, host: str) -> AsyncIterator[None]:
+        semaphore, users = self._slots.get(host, (anyio.Semaphore(self._per_host), 0))
+        self._slots[host] = (semaphore, users + 1)
+        try:
+            async with semaphore:
+                yield
+        finally:
+            semaphore, users = self._slots[host]
+            if users == 1:
+                del self._slots[host]
+            else:
+                self._slots[host] = (semaphore, users - 1)
+
+
+class GuardedClient:
+    """All outbound HTTP of newsmon. Use as ``async with make_guarded_client(policy)``."""
+
+    def __init__(self, policy: FetchPolicy, *, resolver: Resolver = system_resolver) -> None:
+        self.policy = policy
+        pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl.create_default_context(cafile=policy.ca_file or certifi.where()),
+            max_connections=policy.max_connections,
+            max_keepalive_connections=policy.max_connections,
+            keepalive_expiry=30.0,
+            network_backend=GuardedBackend(policy, resolver=resolver),
+        )
+        self._client = httpx.AsyncClient(
+            transport=GuardedTransport(pool),
+            trust_env=False,  # proxies are an admin decision, never the environment's
+            follow_redirects=False,
+            # A cookie jar that refuses every cookie: feeds must not track each other.
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
+            timeout=httpx.Timeout(
+                connect=policy.connect_timeout,
+                read=policy.read_timeout,
+                write=policy.read_timeout,
+                pool=policy.deadline,
+            ),
+            headers={
+                "user-agent": policy.user_agent,
+                "accept": ACCEPT,
+                "accept-encoding": ACCEPT_ENCODING,
+            },
+        )
+        self._global = anyio.Semaphore(policy.max_connections)
+        self._hosts = _HostLimiter(policy.max_per_host)
+
+    async def __aenter__(self) -> GuardedClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchOutcome:
+        """GET ``url`` under the policy; every failure is returned, never raised."""
+        started = time.monotonic()
+        chain = _Chain(asked=url, url=url)
+        try:
+            chain.url = str(validate_url(url))
+            async with self._global:  # queueing for a slot does not eat the deadline
+                with anyio.fail_after(self.policy.deadline):
+                    outcome = await self._follow(chain, etag, last_modified)
+        except TimeoutError:
+            message = f"overall deadline of {self.policy.deadline:g}s exceeded"
+            outcome = chain.outcome(FetchKind.TIMEOUT, error=message)
+        except _Refused as exc:
+            outcome = chain.outcome(exc.kind, error=str(exc))
+        except (BlockedURL, httpx.HTTPError, OSError) as exc:
+            kind, message = _failure_message(exc, self.policy)
+            outcome = chain.outcome(kind, error=message)
+        return replace(outcome, elapsed_seconds=time.monotonic() - started)
+
+    async def fetch_many(self, urls: Iterable[str]) -> list[FetchOutcome]:
+        """Fetch concurrently (bounded by the policy); results in the order given."""
+        wanted = list(urls)
+        results: dict[int, FetchOutcome] = {}
+
+        async def one(index: int, url: str) -> None:
+            results[index] = await self.fetch(url)
+
+        async with anyio.create_task_group() as group:
+            for index, url in enumerate(wanted):
+                group.start_soon(one, index, url)
+        return [results[index] for index in range(len(wanted))]
+
+    async def _follow(
+        self, chain: _Chain, etag: str | None, last_modified: str | None
+    ) -> FetchOutcome:
+        headers = {"if-none-match": etag, "if-modified-since": last_modified}
+        sent = {name: value for name, value in headers.items() if value}
+        while True:
+            request = self._client.build_request("GET", chain.url, headers=sent)
+            async with self._hosts.limit(request.url.host):
+                response = await self._client.send(request, stream=True)
+                try:
+                    if response.status_code not in REDIRECT_CODES or not response.headers.get(
+                        "location"
+                    ):
+                        return await self._finish(response, chain, etag, last_modified)
+                    target = _next_hop(response, chain, self.policy.max_redirects)
+                finally:
+                    await response.aclose()  # a 3xx body is dropped unread, never decoded
+            chain.advance(target, response.status_code)
+
+    async def _finish(
+        self, response: httpx.Response, chain: _Chain, etag: str | None, last_modified: str | None
+    ) -> FetchOutcome:
+        status, got = response.status_code, response.headers
+        common: dict[str, Any] = {
+            "status": status,
+            "headers": tuple((k.lower(), v) for k, v in got.multi_items()),
+        }
+        if status == 304:
+            # A 304 may omit validators; the old ones then remain valid (RFC 9110 15.4.5).
+            return chain.outcome(
+                FetchKind.NOT_MODIFIED,
+                etag=got.get("etag") or etag,
+                last_modified=got.get("last-modified") or last_modified,
+                **common,
+            )
+        if status == 410:
+            return chain.outcome(FetchKind.GONE, error=_status_text(status), **common)
+        if status in (429, 503):
+            delay = parse_retry_after(got.get("retry-after"), datetime.now(UTC))
+            return chain.outcome(
+                FetchKind.RATE_LIMITED,
+                error=_status_text(status),
+                retry_after_seconds=delay,
+                **common,
+            )
+        if not 200 <= status < 300:
+            return chain.outcome(FetchKind.HTTP_ERROR, error=_status_text(status), **common)
+        body = await _read_body(response, self.policy.max_bytes)
+        return chain.outcome(
+            FetchKind.OK,
+            body=body,
+            etag=got.get("etag"),
+            last_modified=got.get("last-modified"),
+            **common,
+        )
+
+
+def make_guarded_client(
+    policy: FetchPolicy, *, resolver: Resolver = system_resolver
+) -> GuardedClient:
+    """Build the client; ``resolver`` is a seam for tests (DNS answers), nothing else."""
+    return GuardedClient(policy, resolver=resolver)
