@@ -53,9 +53,9 @@ class Tagger:
 
     def tag(self, *, title: str, summary: str, text: str, language: str | None = None) -> TagResult:
         lang = detect_language(f"{title}\n\n{summary}\n\n{text}", hint=language)
-        hits = self._hits(lang, title=title, summary=summary, text=text)
+        hits = strongest_first(self._hits(lang, title=title, summary=summary, text=text))
         topic = [h for h in hits if h.rule.group in _TOPIC_GROUPS]
-        relevance = score_relevance(_dedupe_topic(topic), self._taxonomy.relevance)
+        relevance = score_relevance(topic, self._taxonomy.relevance)
         themes, scores = score_themes(hits, self._taxonomy.themes)
         return TagResult(
             language=lang,
@@ -76,14 +76,6 @@ class Tagger:
         vetoes = [h for h in found if h.rule.group.startswith("veto:")]
         kept = [h for h in found if not h.rule.group.startswith("veto:")]
         return drop_vetoed(kept, vetoes)
-
-
-def _dedupe_topic(hits: list[Hit]) -> list[Hit]:
-    """One hit per group and span ("TikTok Shop" and "TikTok" are one mention)."""
-    out: list[Hit] = []
-    for group in _TOPIC_GROUPS:
-        out.extend(strongest_first(h for h in hits if h.rule.group == group))
-    return sorted(out, key=lambda h: (h.field, h.start, h.rule.group, h.rule.term))
 
 
 @lru_cache(maxsize=8)

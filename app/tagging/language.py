@@ -42,8 +42,11 @@ DETECTABLE = [
     "lt",
 ]
 MIN_CONFIDENCE = 0.9
-# Enough for a confident guess on news prose; the per-byte scan is the cost.
-_SAMPLE_CHARS = 300
+# Headline and lead are enough for a confident guess on news prose, and the
+# classifier's per-byte scan is a third of the tagging time; a longer sample
+# is tried only when the short one is unsure.
+_SAMPLE_CHARS = 200
+_LONG_SAMPLE_CHARS = 1000
 
 
 class _Identifier(Protocol):
@@ -64,6 +67,8 @@ def detect_language(text: str, hint: str | None = None) -> str:
     if len(sample) < 20:
         return fallback
     lang, confidence = _identifier().classify(sample)
+    if confidence < MIN_CONFIDENCE and len(text) > len(sample):
+        lang, confidence = _identifier().classify(text[:_LONG_SAMPLE_CHARS])
     if confidence < MIN_CONFIDENCE and hint:
         return fallback
     return "nb" if lang == "no" else str(lang)

@@ -21,11 +21,19 @@ _SUPPORT_WEIGHT = 1.0
 def score_themes(
     hits: Sequence[Hit], params: ThemeParams
 ) -> tuple[tuple[ThemeTag, ...], dict[str, float]]:
-    """Tags over their threshold (with evidence) and every theme's score."""
+    """Tags over their threshold (with evidence) and every theme's score.
+
+    ``hits`` must already be de-duplicated (``strongest_first``).
+    """
+    by_theme: dict[str, list[Hit]] = {theme: [] for theme in THEMES}
+    for hit in hits:
+        bucket = by_theme.get(hit.rule.group)
+        if bucket is not None:
+            bucket.append(hit)
     tags: list[ThemeTag] = []
     scores: dict[str, float] = {}
     for theme in THEMES:
-        own = strongest_first([h for h in hits if h.rule.group == theme])
+        own = by_theme[theme]
         score = _score(own, params)
         scores[theme] = score
         if score >= params.thresholds[theme]:
@@ -35,20 +43,22 @@ def score_themes(
 
 
 def strongest_first(hits: Iterable[Hit]) -> list[Hit]:
-    """Hits in reading order, keeping only the heaviest of overlapping ones.
+    """Hits in reading order, keeping the heaviest of those overlapping in one group.
 
-    "Datensicherheit" matches both ``Datensicherheit`` and ``Sicherheit``; one
-    word of text is one piece of evidence.
+    "Datensicherheit" matches both ``Datensicherheit`` and ``Sicherheit``, and
+    "TikTok Shop" both ``TikTok Shop`` and ``TikTok``: one word of text is one
+    piece of evidence for a group.
     """
     kept: list[Hit] = []
-    taken: set[tuple[str, int]] = set()  # (field, token index) already evidence
+    taken: set[tuple[str, str, int]] = set()  # (group, field, token index)
     ranked = sorted(hits, key=lambda h: (-h.rule.weight, h.first - h.last, _pos(h), h.rule.term))
     for hit in ranked:
-        span = [(hit.field, t) for t in range(hit.first, hit.last + 1)]
+        group, name = hit.rule.group, hit.field
+        span = [(group, name, t) for t in range(hit.first, hit.last + 1)]
         if taken.isdisjoint(span):
             taken.update(span)
             kept.append(hit)
-    return sorted(kept, key=lambda h: (*_pos(h), h.rule.term))
+    return sorted(kept, key=lambda h: (*_pos(h), h.rule.group, h.rule.term))
 
 
 def _pos(hit: Hit) -> tuple[int, int, int]:
@@ -61,8 +71,9 @@ def _score(hits: Sequence[Hit], params: ThemeParams) -> float:
     supported = {(h.field, h.sentence) for h in hits if h.rule.weight >= _SUPPORT_WEIGHT}
     seen: Counter[str] = Counter()
     total = 0.0
-    # Lead hits first, so a term's undamped weight goes to its most prominent use.
-    for hit in sorted(hits, key=_pos):
+    # Hits come in reading order: a term's undamped weight goes to its most
+    # prominent use (title, then summary).
+    for hit in hits:
         if hit.rule.weight < _SUPPORT_WEIGHT and (hit.field, hit.sentence) not in supported:
             continue
         total += (
