@@ -112,11 +112,11 @@ def address_refusal(address: str, port: int, policy: FetchPolicy) -> str | None:
         _allowlisted(ip, port, policy.allowlist) for ip in candidates
     ):
         return None
-    for ip in reversed(candidates):  # judge the embedded IPv4 first: it is the real target
-        kind = _kind(ip)
-        if kind is not None:
-            shown = str(raw) if ip is raw else f"{raw} ({ip})"
-            return f"{shown} is {kind} address; {_SETTING}"
+    ip = raw if inner is None else inner  # an embedded IPv4 is what the packets reach
+    kind = _kind(ip)
+    if kind is not None:
+        shown = address if inner is None else f"{address} ({inner})"
+        return f"{shown} is {kind} address; {_SETTING}"
     return None
 
 
