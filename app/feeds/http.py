@@ -339,10 +339,13 @@ class GuardedClient:
         started = time.monotonic()
         chain = _Chain(asked=url, url=url)
         try:
-            chain.url = str(validate_url(url))
-            async with self._global:  # queueing for a slot does not eat the deadline
+            parsed = validate_url(url)
+            chain.url = str(parsed)
+            # Queueing does not eat the deadline; the host slot comes first so that tasks
+            # waiting for a busy host do not sit on global slots other hosts could use.
+            async with self._hosts.limit(parsed.host), self._global:
                 with anyio.fail_after(self.policy.deadline):
-                    outcome = await self._follow(chain, etag, last_modified)
+                    outcome = await self._follow(chain, parsed.host, etag, last_modified)
         except TimeoutError:
             message = f"overall deadline of {self.policy.deadline:g}s exceeded"
             outcome = chain.outcome(FetchKind.TIMEOUT, error=message)
@@ -367,13 +370,15 @@ class GuardedClient:
         return [results[index] for index in range(len(wanted))]
 
     async def _follow(
-        self, chain: _Chain, etag: str | None, last_modified: str | None
+        self, chain: _Chain, held_host: str, etag: str | None, last_modified: str | None
     ) -> FetchOutcome:
         headers = {"if-none-match": etag, "if-modified-since": last_modified}
         sent = {name: value for name, value in headers.items() if value}
         while True:
             request = self._client.build_request("GET", chain.url, headers=sent)
-            async with self._hosts.limit(request.url.host):
+            host = request.url.host
+            slot = self._hosts.limit(host) if host != held_host else contextlib.nullcontext()
+            async with slot:
                 response = await self._client.send(request, stream=True)
                 try:
                     if response.status_code not in REDIRECT_CODES or not response.headers.get(

@@ -392,3 +392,33 @@ async def test_requests_overall_are_limited(
         outcomes = await client.fetch_many([feed_server.url("/inflight?hold=0.1")] * 3)
     assert all(o.ok for o in outcomes)
     assert feed_server.max_inflight == 1
+
+
+async def test_waiting_for_a_busy_host_does_not_count_against_the_deadline(
+    feed_server: FeedServer, feed_policy: FetchPolicy
+) -> None:
+    # Six fetches of 0.2 s queue for 1.2 s in all, each well inside its own 1 s deadline.
+    policy = replace(feed_policy, max_per_host=1, deadline=1)
+    async with make_guarded_client(policy) as client:
+        outcomes = await client.fetch_many([feed_server.url("/inflight?hold=0.2")] * 6)
+    assert [o.kind for o in outcomes] == [FetchKind.OK] * 6
+
+
+async def test_unresolvable_hosts_and_refused_connections_are_network_errors(
+    feed_policy: FetchPolicy,
+) -> None:
+    def resolver(host: str, port: int) -> list[str]:
+        if host == "nowhere.test":
+            raise OSError("Name or service not known")
+        return ["127.0.0.1"]
+
+    with FeedServer() as closed:
+        port = closed.port  # nothing listens here once the server is closed
+    policy = replace(feed_policy, allowlist=(f"127.0.0.1:{port}",))
+    async with make_guarded_client(policy, resolver=resolver) as client:
+        unresolved = await client.fetch("http://nowhere.test/feed.xml")
+        refused = await client.fetch(f"http://127.0.0.1:{port}/feed.xml")
+    assert unresolved.kind is FetchKind.NETWORK_ERROR
+    assert "cannot resolve host 'nowhere.test'" in (unresolved.error or "")
+    assert refused.kind is FetchKind.NETWORK_ERROR
+    assert refused.error
