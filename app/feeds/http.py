@@ -241,6 +241,19 @@ def _next_hop(response: httpx.Response, chain: _Chain, max_redirects: int) -> st
     return str(target)
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it was raised from, outermost first (as a traceback shows them)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        # httpcore wraps errors as ``ConnectError(original)`` with the cause suppressed.
+        wrapped = next((a for a in current.args if isinstance(a, BaseException)), None)
+        context = None if current.__suppress_context__ else current.__context__
+        current = current.__cause__ or wrapped or context
+    return chain
+
+
 def _failure_message(exc: BaseException, policy: FetchPolicy) -> tuple[FetchKind, str]:
     """Classify a transport error and word it for a human reading the feed's log."""
     if isinstance(exc, BlockedURL):
@@ -249,13 +262,14 @@ def _failure_message(exc: BaseException, policy: FetchPolicy) -> tuple[FetchKind
         return FetchKind.TIMEOUT, f"connect timed out after {policy.connect_timeout:g}s"
     if isinstance(exc, httpx.TimeoutException):
         return FetchKind.TIMEOUT, f"no data for {policy.read_timeout:g}s (read timeout)"
-    cause: BaseException | None = exc
-    while cause is not None and not isinstance(cause, ssl.SSLError):
-        cause = cause.__cause__ or cause.__context__
-    if isinstance(cause, ssl.SSLCertVerificationError):
-        return FetchKind.NETWORK_ERROR, f"TLS certificate rejected: {cause.verify_message}"
-    if cause is not None:
-        return FetchKind.NETWORK_ERROR, f"TLS error: {cause.reason or cause}"
+    causes = _causes(exc)
+    tls = next((c for c in causes if isinstance(c, ssl.SSLError)), None)
+    if isinstance(tls, ssl.SSLCertVerificationError):
+        return FetchKind.NETWORK_ERROR, f"TLS certificate rejected: {tls.verify_message}"
+    if tls is not None:
+        return FetchKind.NETWORK_ERROR, f"TLS error: {tls.reason or tls}"
+    if isinstance(exc, httpx.ConnectError):
+        return FetchKind.NETWORK_ERROR, f"could not connect: {causes[-1] or exc}"
     if isinstance(exc, httpx.RemoteProtocolError):
         return FetchKind.NETWORK_ERROR, f"connection broken before the response was complete: {exc}"
     if isinstance(exc, httpx.ReadError):

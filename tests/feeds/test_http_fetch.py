@@ -421,4 +421,4 @@ async def test_unresolvable_hosts_and_refused_connections_are_network_errors(
     assert unresolved.kind is FetchKind.NETWORK_ERROR
     assert "cannot resolve host 'nowhere.test'" in (unresolved.error or "")
     assert refused.kind is FetchKind.NETWORK_ERROR
-    assert refused.error
+    assert "Connect call failed" in (refused.error or "")
