@@ -73,9 +73,10 @@ class Tagger:
         found: list[Hit] = []
         for name, value in fields.items():
             found.extend(matcher.find(name, value))
-        vetoes = [h for h in found if h.rule.group.startswith("veto:")]
-        kept = [h for h in found if not h.rule.group.startswith("veto:")]
-        return drop_vetoed(kept, vetoes)
+        vetoes = [h for h in found if h.rule.veto]
+        if not vetoes:
+            return found
+        return drop_vetoed([h for h in found if not h.rule.veto], vetoes)
 
 
 @lru_cache(maxsize=8)

@@ -31,6 +31,7 @@ class _Entry(NamedTuple):
     keys: frozenset[str]
     singles: tuple[Rule, ...]  # one-token rules this word satisfies on its own
     anchored: tuple[Rule, ...]  # phrase and proximity rules to check around it
+    active: bool  # has any rule at all (most words have none)
 
 
 _EMPTY: tuple[Rule, ...] = ()
@@ -63,7 +64,7 @@ class Matcher:
         ordered = sorted(rules.values(), key=lambda r: (r.group, r.term))
         singles = tuple(r for r in ordered if len(r.pattern) == 1)
         anchored = tuple(r for r in ordered if len(r.pattern) > 1)
-        return _Entry(keys, singles or _EMPTY, anchored or _EMPTY)
+        return _Entry(keys, singles or _EMPTY, anchored or _EMPTY, bool(singles or anchored))
 
     def _compute_keys(self, word: str) -> frozenset[str]:
         lower = word.lower()
@@ -89,15 +90,12 @@ class Matcher:
         known = self._entries.get
         entries = [known(w) or self.entry(w) for w in toks.words]
         hits: list[Hit] = []
-        for i, entry in enumerate(entries):
+        for i in [i for i, e in enumerate(entries) if e.active]:
+            entry = entries[i]
             for rule in entry.singles:
                 hits.append(_hit(rule, name, toks, i, i))
             for rule in entry.anchored:
-                span = (
-                    _near_at(rule, toks, entries, i)
-                    if rule.near
-                    else _phrase_at(rule, toks, entries, i)
-                )
+                span = (_near_at if rule.near else _phrase_at)(rule, toks, entries, i)
                 if span is not None:
                     hits.append(_hit(rule, name, toks, *span))
         return hits
@@ -127,27 +125,33 @@ def _near_at(rule: Rule, toks: Tokens, entries: list[_Entry], i: int) -> tuple[i
 
 
 def _hit(rule: Rule, name: str, toks: Tokens, first: int, last: int) -> Hit:
-    return Hit(
-        rule,
-        name,
-        toks.starts[first],
-        toks.starts[last] + len(toks.words[last]),
-        first,
-        last,
-        toks.sentences[first],
-        toks.paragraphs[first],
+    # tuple.__new__ skips NamedTuple's Python-level constructor: hits are many.
+    return _new_tuple(
+        Hit,
+        (
+            rule,
+            name,
+            toks.starts[first],
+            toks.starts[last] + len(toks.words[last]),
+            first,
+            last,
+            toks.sentences[first],
+            toks.paragraphs[first],
+        ),
     )
+
+
+_new_tuple = tuple.__new__
 
 
 def drop_vetoed(hits: list[Hit], vetoes: list[Hit]) -> list[Hit]:
     """Hits that overlap no veto span of their own group family."""
     if not vetoes:
         return hits
-    spans = [(v.field, v.rule.group.removeprefix("veto:"), v.start, v.end) for v in vetoes]
+    spans = [(v.field, v.rule.family, v.start, v.end) for v in vetoes]
     return [h for h in hits if not any(_overlaps(h, s) for s in spans)]
 
 
 def _overlaps(hit: Hit, span: tuple[str, str, int, int]) -> bool:
     fld, group, start, end = span
-    family = hit.rule.group.split(":", 1)[0]
-    return fld == hit.field and family == group and hit.start < end and start < hit.end
+    return fld == hit.field and hit.rule.family == group and hit.start < end and start < hit.end

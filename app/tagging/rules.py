@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app.tagging.tokens import lemma_of
 
@@ -49,6 +49,8 @@ class Rule:
     # The position indexed: the most selective token, so phrases starting
     # with "the" or "in" are not tried at every "the" and "in".
     anchor: int = 0
+    veto: bool = False  # group is "veto:<family>": cancels overlapping hits
+    family: str = ""  # "veto:security" and "security" are both "security"
 
 
 @dataclass(slots=True)
@@ -82,7 +84,8 @@ def compile_term(term: str, lang: str, group: str, weight: float) -> Rule:
     if not all(pattern):
         raise ValueError(f"empty term in {group!r}: {term!r}")
     anchor = max(range(len(parts)), key=lambda k: (len(parts[k].strip("!=*")), -k))
-    return Rule(term, group, weight, pattern, near, anchor)
+    veto = group.startswith("veto:")
+    return Rule(term, group, weight, pattern, near, anchor, veto, group.removeprefix("veto:"))
 
 
 def _token_keys(word: str, lang: str, compound: bool) -> frozenset[str]:
@@ -115,13 +118,29 @@ def build_indexes(
         by_lang[lang].append((group, term, weight))
     indexes: dict[str, RuleIndex] = {}
     for lang in {*languages, *by_lang} - {ANY_LANGUAGE}:
-        index = RuleIndex()
-        for src in (lang, ANY_LANGUAGE):
-            for group, term, weight in by_lang.get(src, ()):
-                index.add(compile_term(term, lang, group, weight))
-        indexes[lang] = index
-    neutral = RuleIndex()
-    for group, term, weight in by_lang.get(ANY_LANGUAGE, ()):
-        neutral.add(compile_term(term, "xx", group, weight))
-    indexes[ANY_LANGUAGE] = neutral
+        rows = [*by_lang.get(lang, ()), *by_lang.get(ANY_LANGUAGE, ())]
+        indexes[lang] = _index([compile_term(t, lang, g, w) for g, t, w in rows])
+    neutral = by_lang.get(ANY_LANGUAGE, ())
+    indexes[ANY_LANGUAGE] = _index([compile_term(t, "xx", g, w) for g, t, w in neutral])
     return indexes
+
+
+def _index(rules: list[Rule]) -> RuleIndex:
+    # Function words ("the", "de") and words that are terms on their own
+    # ("Amazon", "data") are frequent in text; a phrase is anchored on its most
+    # selective word ("Amazon Fire" on "Fire", "the partners" on "partners").
+    common = {key for r in rules if len(r.pattern) == 1 for key in r.pattern[0]}
+    index = RuleIndex()
+    for rule in rules:
+        if len(rule.pattern) > 1:
+            anchor = min(
+                range(len(rule.pattern)),
+                key=lambda k: (_is_short(rule.pattern[k]), bool(rule.pattern[k] & common), k),
+            )
+            rule = replace(rule, anchor=anchor)
+        index.add(rule)
+    return index
+
+
+def _is_short(keys: frozenset[str]) -> bool:
+    return max(len(k) for k in keys) <= 5  # "f:the", "l:de": function words

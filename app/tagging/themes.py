@@ -14,7 +14,7 @@ from app.core.types import Evidence, ThemeTag
 from app.tagging.matcher import Hit
 from app.tagging.taxonomy import THEMES, ThemeParams
 
-_FIELD_ORDER = {"title": 0, "summary": 1, "text": 2}
+_ORDER = {"title": 0, "summary": 1, "text": 2}
 _SUPPORT_WEIGHT = 1.0
 
 
@@ -51,18 +51,27 @@ def strongest_first(hits: Iterable[Hit]) -> list[Hit]:
     """
     kept: list[Hit] = []
     taken: set[tuple[str, str, int]] = set()  # (group, field, token index)
-    ranked = sorted(hits, key=lambda h: (-h.rule.weight, h.first - h.last, _pos(h), h.rule.term))
+    ranked = sorted(
+        hits, key=lambda h: (-h.rule.weight, h.first - h.last, _ORDER[h.field], h.start)
+    )
     for hit in ranked:
         group, name = hit.rule.group, hit.field
+        if hit.first == hit.last:
+            key = (group, name, hit.first)
+            if key not in taken:
+                taken.add(key)
+                kept.append(hit)
+            continue
         span = [(group, name, t) for t in range(hit.first, hit.last + 1)]
         if taken.isdisjoint(span):
             taken.update(span)
             kept.append(hit)
-    return sorted(kept, key=lambda h: (*_pos(h), h.rule.group, h.rule.term))
+    kept.sort(key=lambda h: (_ORDER[h.field], h.start, h.end, h.rule.group, h.rule.term))
+    return kept
 
 
 def _pos(hit: Hit) -> tuple[int, int, int]:
-    return _FIELD_ORDER[hit.field], hit.start, hit.end
+    return _ORDER[hit.field], hit.start, hit.end
 
 
 def _score(hits: Sequence[Hit], params: ThemeParams) -> float:
