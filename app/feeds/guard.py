@@ -1,4 +1,4 @@
-"""The SSRF guard: which URLs and addresses newsmon may fetch.
+"""The guards under ``feeds.http``: which addresses may be dialled, how far a body may grow.
 
 One address rule (``address_refusal``) serves two callers: ``check_url`` at subscribe
 time, and ``GuardedBackend.connect_tcp`` at every connection of every fetch. The
@@ -14,8 +14,10 @@ This module does not send requests, follow redirects or read bodies (``feeds.htt
 from __future__ import annotations
 
 import contextlib
+import importlib
 import ipaddress
 import socket
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +29,7 @@ import httpx
 
 from app import __version__
 from app.core.errors import BlockedURL, InvalidInput
+from app.core.types import FetchKind
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # host, port -> addresses as strings; a seam so tests can simulate DNS answers.
@@ -272,3 +275,109 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+
+
+# --- bounded bodies ---------------------------------------------------------------------
+
+
+def _load_brotli() -> Any:
+    """The brotli module, only if it can bound its output per call (brotli >= 1.2)."""
+    try:
+        module = importlib.import_module("brotli")
+    except ImportError:
+        return None
+    return module if hasattr(module.Decompressor, "can_accept_more_data") else None
+
+
+_BROTLI = _load_brotli()
+ACCEPT_ENCODING = "gzip, deflate, br" if _BROTLI is not None else "gzip, deflate"
+
+
+class FetchRefused(Exception):
+    """Ends a fetch early with the given outcome kind; ``feeds.http`` turns it into data."""
+
+    def __init__(self, kind: FetchKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class BoundedDecoder:
+    """Decode one content coding incrementally, never holding more than ``cap`` bytes."""
+
+    def __init__(self, coding: str, cap: int) -> None:
+        self._coding, self._cap, self._total = coding, cap, 0
+        self._zlib: Any = None
+        self._brotli: Any = None
+        if coding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif coding == "deflate":
+            self._zlib = zlib.decompressobj()
+        elif coding == "br" and _BROTLI is not None:
+            self._brotli = _BROTLI.Decompressor()
+        elif coding != "identity":
+            raise FetchRefused(FetchKind.HTTP_ERROR, f"unsupported content coding {coding!r}")
+
+    def feed(self, data: bytes) -> bytes:
+        if self._zlib is not None:
+            return self._inflate(data)
+        if self._brotli is not None:
+            return self._unbrotli(data)
+        return self._count(data)
+
+    def _count(self, piece: bytes) -> bytes:
+        self._total += len(piece)
+        if self._total > self._cap:
+            what = "body" if self._coding == "identity" else "decompressed size"
+            raise FetchRefused(FetchKind.TOO_LARGE, f"{what} exceeds the cap of {self._cap} bytes")
+        return piece
+
+    def _inflate(self, data: bytes) -> bytes:
+        out = bytearray()
+        while data:
+            try:
+                piece = self._zlib.decompress(data, self._cap - self._total + 1)
+            except zlib.error as exc:
+                if self._coding == "deflate" and self._total == 0 and not out:
+                    # Many servers send raw deflate under "deflate"; retry headerless.
+                    self._zlib, self._coding = zlib.decompressobj(-zlib.MAX_WBITS), "raw deflate"
+                    continue
+                raise FetchRefused(
+                    FetchKind.HTTP_ERROR, f"corrupt {self._coding} body: {exc}"
+                ) from None
+            out += self._count(piece)
+            data = self._zlib.unconsumed_tail
+        return bytes(out)
+
+    def _unbrotli(self, data: bytes) -> bytes:
+        out = bytearray()
+        limit = self._cap - self._total + 1
+        out += self._count(self._brotli.process(data, output_buffer_limit=limit))
+        while not self._brotli.can_accept_more_data():
+            limit = self._cap - self._total + 1
+            out += self._count(self._brotli.process(b"", output_buffer_limit=limit))
+        return bytes(out)
+
+
+def decoder_for(response: httpx.Response, cap: int) -> BoundedDecoder:
+    codings = [
+        c.strip().lower()
+        for c in response.headers.get_list("content-encoding", split_commas=True)
+        if c.strip() and c.strip().lower() != "identity"
+    ]
+    if len(codings) > 1:
+        # Each extra layer multiplies a bomb (661 bytes -> 300 MB with gzip, gzip).
+        raise FetchRefused(FetchKind.TOO_LARGE, "stacked content codings are refused")
+    return BoundedDecoder(codings[0] if codings else "identity", cap)
+
+
+async def read_capped_body(response: httpx.Response, cap: int) -> bytes:
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > cap:
+        raise FetchRefused(FetchKind.TOO_LARGE, f"Content-Length {length} exceeds the cap of {cap}")
+    decoder = decoder_for(response, cap)
+    raw = BoundedDecoder("identity", cap)  # the wire size is capped too
+    body = bytearray()
+    async for chunk in response.aiter_raw():
+        raw.feed(chunk)
+        body += decoder.feed(chunk)
+    return bytes(body)

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import importlib
 import re
 import ssl
 import time
-import zlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -38,11 +36,14 @@ import httpx
 from app.core.errors import BlockedURL
 from app.core.types import FetchKind, FetchOutcome
 from app.feeds.guard import (
+    ACCEPT_ENCODING,
     FetchPolicy,
+    FetchRefused,
     GuardedBackend,
     GuardedTransport,
     Resolver,
     check_url,
+    read_capped_body,
     system_resolver,
     validate_url,
 )
@@ -62,113 +63,6 @@ PERMANENT_CODES = frozenset({301, 308})
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
 )
-
-
-def _load_brotli() -> Any:
-    """The brotli module, only if it can bound its output per call (brotli >= 1.2)."""
-    try:
-        module = importlib.import_module("brotli")
-    except ImportError:
-        return None
-    return module if hasattr(module.Decompressor, "can_accept_more_data") else None
-
-
-_BROTLI = _load_brotli()
-ACCEPT_ENCODING = "gzip, deflate, br" if _BROTLI is not None else "gzip, deflate"
-
-
-class _Refused(Exception):
-    """Ends a fetch early with a given outcome kind; never leaves this module."""
-
-    def __init__(self, kind: FetchKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-# --- bounded decoding ------------------------------------------------------------------
-
-
-class _Decoder:
-    """Decode one content coding incrementally, never holding more than ``cap`` bytes."""
-
-    def __init__(self, coding: str, cap: int) -> None:
-        self._coding, self._cap, self._total = coding, cap, 0
-        self._zlib: Any = None
-        self._brotli: Any = None
-        if coding in ("gzip", "x-gzip"):
-            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif coding == "deflate":
-            self._zlib = zlib.decompressobj()
-        elif coding == "br" and _BROTLI is not None:
-            self._brotli = _BROTLI.Decompressor()
-        elif coding != "identity":
-            raise _Refused(FetchKind.HTTP_ERROR, f"unsupported content coding {coding!r}")
-
-    def feed(self, data: bytes) -> bytes:
-        if self._zlib is not None:
-            return self._inflate(data)
-        if self._brotli is not None:
-            return self._unbrotli(data)
-        return self._count(data)
-
-    def _count(self, piece: bytes) -> bytes:
-        self._total += len(piece)
-        if self._total > self._cap:
-            raise _Refused(
-                FetchKind.TOO_LARGE, f"decompressed size exceeds the cap of {self._cap} bytes"
-            )
-        return piece
-
-    def _inflate(self, data: bytes) -> bytes:
-        out = bytearray()
-        while data:
-            try:
-                piece = self._zlib.decompress(data, self._cap - self._total + 1)
-            except zlib.error as exc:
-                if self._coding == "deflate" and self._total == 0 and not out:
-                    # Many servers send raw deflate under "deflate"; retry headerless.
-                    self._zlib, self._coding = zlib.decompressobj(-zlib.MAX_WBITS), "raw"
-                    continue
-                raise _Refused(
-                    FetchKind.HTTP_ERROR, f"corrupt {self._coding} body: {exc}"
-                ) from None
-            out += self._count(piece)
-            data = self._zlib.unconsumed_tail
-        return bytes(out)
-
-    def _unbrotli(self, data: bytes) -> bytes:
-        out = bytearray()
-        limit = self._cap - self._total + 1
-        out += self._count(self._brotli.process(data, output_buffer_limit=limit))
-        while not self._brotli.can_accept_more_data():
-            limit = self._cap - self._total + 1
-            out += self._count(self._brotli.process(b"", output_buffer_limit=limit))
-        return bytes(out)
-
-
-def _decoder_for(response: httpx.Response, cap: int) -> _Decoder:
-    codings = [
-        c.strip().lower()
-        for c in response.headers.get_list("content-encoding", split_commas=True)
-        if c.strip() and c.strip().lower() != "identity"
-    ]
-    if len(codings) > 1:
-        # Each extra layer multiplies a bomb (661 bytes -> 300 MB with gzip, gzip).
-        raise _Refused(FetchKind.TOO_LARGE, "stacked content codings are refused")
-    return _Decoder(codings[0] if codings else "identity", cap)
-
-
-async def _read_body(response: httpx.Response, cap: int) -> bytes:
-    length = response.headers.get("content-length", "")
-    if length.isdigit() and int(length) > cap:
-        raise _Refused(FetchKind.TOO_LARGE, f"Content-Length {length} exceeds the cap of {cap}")
-    decoder = _decoder_for(response, cap)
-    raw = _Decoder("identity", cap)  # the wire size is capped too
-    body = bytearray()
-    async for chunk in response.aiter_raw():
-        raw.feed(chunk)
-        body += decoder.feed(chunk)
-    return bytes(body)
 
 
 # --- HTTP semantics --------------------------------------------------------------------
@@ -229,15 +123,19 @@ def _next_hop(response: httpx.Response, chain: _Chain, max_redirects: int) -> st
     try:
         target = validate_url(response.url.join(location))
     except BlockedURL as exc:
-        raise _Refused(FetchKind.BLOCKED, f"redirect to {location!r} refused: {exc}") from None
+        raise FetchRefused(FetchKind.BLOCKED, f"redirect to {location!r} refused: {exc}") from None
     except httpx.InvalidURL as exc:
-        raise _Refused(FetchKind.REDIRECT_ERROR, f"bad redirect target: {exc}") from None
+        raise FetchRefused(FetchKind.REDIRECT_ERROR, f"bad redirect target: {exc}") from None
     if response.url.scheme == "https" and target.scheme == "http":
-        raise _Refused(FetchKind.REDIRECT_ERROR, f"refused redirect from https to http ({target})")
+        raise FetchRefused(
+            FetchKind.REDIRECT_ERROR, f"refused redirect from https to http ({target})"
+        )
     if str(target) in chain.visited or str(target) == chain.url:
-        raise _Refused(FetchKind.REDIRECT_ERROR, f"redirect loop: {target} was already visited")
+        raise FetchRefused(FetchKind.REDIRECT_ERROR, f"redirect loop: {target} was already visited")
     if chain.hops >= max_redirects:
-        raise _Refused(FetchKind.REDIRECT_ERROR, f"too many redirects (more than {max_redirects})")
+        raise FetchRefused(
+            FetchKind.REDIRECT_ERROR, f"too many redirects (more than {max_redirects})"
+        )
     return str(target)
 
 
@@ -363,7 +261,7 @@ class GuardedClient:
         except TimeoutError:
             message = f"overall deadline of {self.policy.deadline:g}s exceeded"
             outcome = chain.outcome(FetchKind.TIMEOUT, error=message)
-        except _Refused as exc:
+        except FetchRefused as exc:
             outcome = chain.outcome(exc.kind, error=str(exc))
         except (BlockedURL, httpx.HTTPError, OSError) as exc:
             kind, message = _failure_message(exc, self.policy)
@@ -432,7 +330,7 @@ class GuardedClient:
             )
         if not 200 <= status < 300:
             return chain.outcome(FetchKind.HTTP_ERROR, error=_status_text(status), **common)
-        body = await _read_body(response, self.policy.max_bytes)
+        body = await read_capped_body(response, self.policy.max_bytes)
         return chain.outcome(
             FetchKind.OK,
             body=body,

@@ -257,7 +257,7 @@ async def test_a_huge_chunked_body_is_too_large(
     async with make_guarded_client(policy) as client:
         outcome = await client.fetch(feed_server.url("/huge"))
     assert outcome.kind is FetchKind.TOO_LARGE
-    assert outcome.error == "decompressed size exceeds the cap of 1048576 bytes"
+    assert outcome.error == "body exceeds the cap of 1048576 bytes"
     assert outcome.body is None
 
 
