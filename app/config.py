@@ -1,0 +1,90 @@
+"""Settings: environment variables with the ``NEWSMON_`` prefix, or a ``.env`` file.
+
+No module-level instance: ``load_settings()`` builds one, ``create_app`` and the CLI
+call it. Every field has a default and a help text (shown in the README table).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSMON_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        "sqlite:///data/newsmon.db",
+        description="SQLAlchemy URL of the database (SQLite file or postgresql+psycopg://...).",
+    )
+    data_dir: Path = Field(
+        Path("data"), description="Directory for the SQLite file, the secret key and backups."
+    )
+    host: str = Field("127.0.0.1", description="Address `newsmon serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `newsmon serve` listens on.")
+    secret_key: str = Field(
+        "",
+        description="Key for signing cursors and CSRF tokens; generated into data/secret_key "
+        "on first run when unset.",
+    )
+    poll: bool = Field(True, description="Run the poller inside `newsmon serve`.")
+    poll_interval_seconds: int = Field(
+        60, ge=5, description="How often the in-process poller looks for due feeds."
+    )
+    allow_private_networks: bool = Field(
+        False,
+        description="Let feeds point at loopback/private addresses (intranet feeds, tests).",
+    )
+    fetch_allowlist: list[str] = Field(
+        default_factory=list,
+        description="CIDRs or host:port pairs allowed despite the private-network rule "
+        '(JSON list, e.g. ["10.1.0.0/16", "127.0.0.1:8080"]).',
+    )
+    max_feed_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Cap on a feed's decoded size in bytes."
+    )
+    fetch_deadline_seconds: float = Field(
+        30.0, gt=0, description="Overall deadline for one feed fetch, redirects included."
+    )
+    fetch_concurrency: int = Field(50, ge=1, description="Feeds fetched at once, in total.")
+    fetch_per_host: int = Field(4, ge=1, description="Feeds fetched at once from one host.")
+    parse_workers: int = Field(
+        0, ge=0, description="Processes that parse feeds (0 = one per CPU core)."
+    )
+    min_interval_minutes: int = Field(15, ge=1, description="Shortest interval between polls.")
+    max_interval_minutes: int = Field(360, ge=1, description="Longest interval between polls.")
+    default_feeds: bool = Field(
+        True, description="Register the bundled default feeds and sample feed on first start."
+    )
+    public_read: bool = Field(
+        True, description="Let anyone who can reach the server read the timeline and API."
+    )
+    log_level: str = Field("INFO", description="Logging level (DEBUG, INFO, WARNING, ...).")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (and ``.env``), then apply ``overrides``."""
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if not settings.secret_key:
+        settings.secret_key = _stored_secret(settings.data_dir)
+    return settings
+
+
+def _stored_secret(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key, encoding="utf-8")
+    return key
