@@ -55,7 +55,8 @@ def strongest_first(hits: Iterable[Hit]) -> list[Hit]:
         hits, key=lambda h: (-h.rule.weight, h.first - h.last, _ORDER[h.field], h.start)
     )
     for hit in ranked:
-        group, name = hit.rule.group, hit.field
+        # Proximity rules are context on top of a phrase, not a rival reading of it.
+        group, name = hit.rule.group + ("~" if hit.rule.near else ""), hit.field
         if hit.first == hit.last:
             key = (group, name, hit.first)
             if key not in taken:
