@@ -122,6 +122,27 @@ def test_theme_traps(text: str, lang: str, theme: str, expected: bool) -> None:
         ("Amazon earnings beat forecasts", "Amazon reported higher revenue. AWS grew.", False),
         ("The river guide who films the Amazon for TikTok", "He films along the Amazon.", False),
         (
+            "Amazon shuts down Inspire, its TikTok-like feed",
+            "Amazon is closing Inspire, a shopping feed it launched to mimic TikTok.",
+            False,
+        ),
+        (
+            "Amazon vs TikTok: the battle for young shoppers",
+            "Amazon and TikTok compete for shoppers; TikTok Shop is a rival to Amazon.",
+            False,
+        ),
+        (
+            "Amazon explores bid for TikTok",
+            "Amazon has held talks about acquiring TikTok's US operations.",
+            True,
+        ),
+        (
+            "Amazon e TikTok, accordo per lo shopping",
+            "L'accordo tra Amazon e TikTok permette di acquistare prodotti Amazon senza uscire "
+            "dall'app.",
+            True,
+        ),
+        (
             "Amazon and TikTok strike shopping partnership",
             "Amazon and TikTok agreed an integration that lets users buy Amazon products "
             "without leaving TikTok.\n\nThe partnership links accounts for checkout.",
