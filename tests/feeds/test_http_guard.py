@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import replace
 from typing import Any
 
 import httpcore
@@ -19,7 +20,7 @@ from app.core.types import FetchKind
 from app.feeds.guard import GuardedBackend, address_refusal
 from app.feeds.http import FetchPolicy, check_url, make_guarded_client
 from tests.support.feedsrv import FeedServer
-from tests.support.fixtures import TEST_LIMITS
+from tests.support.fixtures import TEST_POLICY
 
 pytestmark = pytest.mark.anyio
 
@@ -98,7 +99,7 @@ def test_check_url_refuses_every_loopback_spelling(spelling: str) -> None:
 async def test_fetch_refuses_every_loopback_spelling_without_touching_the_sentinel(
     spelling: str, sentinel_server: FeedServer
 ) -> None:
-    async with make_guarded_client(FetchPolicy(**TEST_LIMITS)) as client:
+    async with make_guarded_client(TEST_POLICY) as client:
         outcome = await client.fetch(f"http://{spelling}:{sentinel_server.port}/feed.xml")
     assert outcome.kind is FetchKind.BLOCKED
     assert re.search(REFUSED, outcome.error or "")
@@ -110,7 +111,7 @@ async def test_fetch_refuses_every_loopback_spelling_without_touching_the_sentin
 async def test_control_the_same_spellings_reach_the_sentinel_when_allowed(
     spelling: str, sentinel_server: FeedServer
 ) -> None:
-    policy = FetchPolicy(allow_private_networks=True, **TEST_LIMITS)
+    policy = replace(TEST_POLICY, allow_private_networks=True)
     async with make_guarded_client(policy) as client:
         outcome = await client.fetch(f"http://{spelling}:{sentinel_server.port}/feed.xml")
     assert outcome.kind is FetchKind.OK
@@ -122,7 +123,7 @@ async def test_control_the_same_spellings_reach_the_sentinel_when_allowed(
 )
 async def test_non_loopback_private_targets_are_refused_before_connecting(host: str) -> None:
     # Without the guard these would time out or fail to connect instead of being BLOCKED.
-    async with make_guarded_client(FetchPolicy(**TEST_LIMITS)) as client:
+    async with make_guarded_client(TEST_POLICY) as client:
         outcome = await client.fetch(f"http://{host}/latest/meta-data/")
     assert outcome.kind is FetchKind.BLOCKED, outcome.error
 
@@ -259,7 +260,7 @@ async def test_dns_rebinding_after_subscribe_is_caught_at_poll_time(
     resolver = _Rebinding()
     url = f"http://rebind.test:{sentinel_server.port}/feed.xml"
     assert check_url(url, DEFAULT, resolver=resolver) == url
-    async with make_guarded_client(FetchPolicy(**TEST_LIMITS), resolver=resolver) as client:
+    async with make_guarded_client(TEST_POLICY, resolver=resolver) as client:
         outcome = await client.fetch(url)
     assert outcome.kind is FetchKind.BLOCKED
     assert sentinel_server.connections == 0

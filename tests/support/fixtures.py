@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from app.feeds.http import FetchPolicy
 from tests.support.feedsrv import FeedServer
 
 # Small limits keep hostile-route tests fast; they are bounds, never timing assertions.
-TEST_LIMITS = {"connect_timeout": 2.0, "read_timeout": 2.0, "deadline": 5.0}
+TEST_POLICY = FetchPolicy(connect_timeout=2.0, read_timeout=2.0, deadline=5.0)
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def sentinel_server() -> Iterator[FeedServer]:
 
 @pytest.fixture
 def feed_policy(feed_server: FeedServer) -> FetchPolicy:
-    return FetchPolicy(allowlist=(f"127.0.0.1:{feed_server.port}",), **TEST_LIMITS)
+    return replace(TEST_POLICY, allowlist=(f"127.0.0.1:{feed_server.port}",))
 
 
 @pytest.fixture(scope="session")
