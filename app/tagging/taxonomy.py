@@ -73,9 +73,9 @@ def _theme_terms(doc: Mapping[str, Any]) -> Iterator[TermRow]:
 
 def _topic_terms(doc: Mapping[str, Any]) -> Iterator[TermRow]:
     for name, entity in doc["entities"].items():
-        yield from _by_lang(entity.get("aliases", {}), name, 1.0)
+        yield from _names(_by_lang(entity.get("aliases", {}), name, 1.0))
         yield from _by_lang(entity.get("veto", {}), "veto:" + name, 0.0)
-    yield from _by_lang(doc["others"]["names"], "other", 0.0)
+    yield from _names(_by_lang(doc["others"]["names"], "other", 0.0))
     yield from _by_lang(doc["pair"], "pair", 1.0)
     yield from _by_lang(doc["competition"], "compete", 0.0)
     for lang, table in doc["cues"].items():
@@ -88,6 +88,13 @@ def _by_lang(table: Mapping[str, list[str]], group: str, weight: float) -> Itera
     for lang, terms in table.items():
         for term in terms:
             yield lang, group, term, weight
+
+
+def _names(rows: Iterator[TermRow]) -> Iterator[TermRow]:
+    """Company names match their exact form: a lemmatiser has opinions about
+    "X" (Italian "per") or "Target" that have nothing to do with the firms."""
+    for lang, group, term, weight in rows:
+        yield lang, group, " ".join(w if w[0] in "!=" else "!" + w for w in term.split()), weight
 
 
 def _theme_params(doc: Mapping[str, Any]) -> ThemeParams:
