@@ -70,9 +70,7 @@ class Tagger:
 
     def _hits(self, lang: str, **fields: str) -> list[Hit]:
         matcher = self._matchers.get(lang) or self._matchers[ANY_LANGUAGE]
-        found: list[Hit] = []
-        for name, value in fields.items():
-            found.extend(matcher.find(name, value))
+        found = matcher.find(fields)
         vetoes = [h for h in found if h.rule.veto]
         if not vetoes:
             return found
