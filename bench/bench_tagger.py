@@ -1,7 +1,9 @@
 """Tagging throughput on one core: the dev set repeated to 10,000 articles.
 
 Run: ``python bench/bench_tagger.py``. HTML is converted to text before the
-clock starts; only ``Tagger.tag`` (language detection included) is timed.
+clock starts; only ``Tagger.tag`` (language detection included) is timed, as
+CPU time of this process (one thread, so one core), best of ``PASSES`` runs so
+that other load on a shared machine does not count against the tagger.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from app.tagging import load_tagger
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "labels" / "articles.jsonl"
 N_ARTICLES = 10_000
+PASSES = 3
 
 
 def _articles() -> list[dict[str, str]]:
@@ -37,11 +40,13 @@ def main() -> None:
     for a in articles:  # warm the lemma and token-key caches once, as a running poller would
         tagger.tag(**a)
     batch = list(itertools.islice(itertools.cycle(articles), N_ARTICLES))
-    start = time.perf_counter()
-    for a in batch:
-        tagger.tag(**a)
-    elapsed = time.perf_counter() - start
-    print(f"{N_ARTICLES} articles in {elapsed:.2f} s: {N_ARTICLES / elapsed:,.0f} articles/s")
+    best = float("inf")
+    for _ in range(PASSES):
+        start = time.process_time()
+        for a in batch:
+            tagger.tag(**a)
+        best = min(best, time.process_time() - start)
+    print(f"{N_ARTICLES} articles in {best:.2f} s CPU: {N_ARTICLES / best:,.0f} articles/s")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ MIN_CONFIDENCE = 0.9
 # Headline and lead are enough for a confident guess on news prose, and the
 # classifier's per-byte scan is a third of the tagging time; a longer sample
 # is tried only when the short one is unsure.
-_SAMPLE_CHARS = 120
+_SAMPLE_CHARS = 100
 _LONG_SAMPLE_CHARS = 1000
 
 

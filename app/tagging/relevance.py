@@ -48,6 +48,8 @@ class Relevance:
 
 def score_relevance(hits: Sequence[Hit], params: RelevanceParams) -> Relevance:
     """Relevance of an article from its (vetoed, de-duplicated) topic hits."""
+    if not all(any(h.rule.group == e for h in hits) for e in ENTITIES):
+        return Relevance(False, 0.0, _reason(hits, [], False, 0.0), ())
     sentences = _sentences(hits, params.list_window)
     contexts = _context_entities(sentences.values())
     both_named = set().union(*contexts.values()) >= set(ENTITIES) if contexts else False
@@ -77,7 +79,9 @@ def _sentences(hits: Iterable[Hit], window: int) -> dict[tuple[str, int], _Sente
     for hit in hits:
         key = (hit.field, hit.sentence)
         context = ("lead", 0) if hit.field != "text" else ("text", hit.paragraph)
-        sent = out.setdefault(key, _Sentence(hit.field, context))
+        sent = out.get(key)
+        if sent is None:
+            sent = out[key] = _Sentence(hit.field, context)
         group = hit.rule.group
         if group in ENTITIES and not _listed(hit, others, window):
             sent.mentions[group].append(hit)

@@ -33,11 +33,10 @@ def score_themes(
     tags: list[ThemeTag] = []
     scores: dict[str, float] = {}
     for theme in THEMES:
-        own = by_theme[theme]
-        score = _score(own, params)
+        score, counted = _score(by_theme[theme], params)
         scores[theme] = score
         if score >= params.thresholds[theme]:
-            evidence = tuple(Evidence(h.rule.term, h.field, h.start, h.end) for h in own)
+            evidence = tuple(Evidence(h.rule.term, h.field, h.start, h.end) for h in counted)
             tags.append(ThemeTag(key=theme, score=score, evidence=evidence, origin="tagger"))
     return tuple(tags), scores
 
@@ -75,11 +74,13 @@ def _pos(hit: Hit) -> tuple[int, int, int]:
     return _ORDER[hit.field], hit.start, hit.end
 
 
-def _score(hits: Sequence[Hit], params: ThemeParams) -> float:
+def _score(hits: Sequence[Hit], params: ThemeParams) -> tuple[float, list[Hit]]:
+    """The theme's score and the hits that made it (the evidence shown)."""
     # Weak words ("price", "data", "risk") only count in a sentence that is
     # already about the theme: alone they are everyday vocabulary.
     supported = {(h.field, h.sentence) for h in hits if h.rule.weight >= _SUPPORT_WEIGHT}
     seen: Counter[str] = Counter()
+    counted: list[Hit] = []
     total = 0.0
     # Hits come in reading order: a term's undamped weight goes to its most
     # prominent use (title, then summary).
@@ -90,4 +91,5 @@ def _score(hits: Sequence[Hit], params: ThemeParams) -> float:
             hit.rule.weight * params.boosts[hit.field] * params.repeat_decay ** seen[hit.rule.term]
         )
         seen[hit.rule.term] += 1
-    return round(total, 3)
+        counted.append(hit)
+    return round(total, 3), counted
