@@ -1,14 +1,14 @@
 """Domain errors. Only ``web/errors.py`` maps them to HTTP status codes.
 
-    NewsmonError
-    ├── InvalidInput          bad value from a user or a file (400/422)
-    │   └── BlockedURL        scheme or SSRF guard refused a URL (400)
-    ├── NotFound              no such object (404)
-    ├── Conflict              the object exists / state forbids it (409)
-    ├── Unauthenticated       no or bad credentials (401)
-    ├── PermissionDenied      authenticated, but the role may not (403)
-    ├── RateLimited           too many attempts; ``retry_after`` seconds (429)
-    └── StorageBusy           the database stayed locked past the timeout (503)
+NewsmonError
+├── InvalidInput          bad value from a user or a file (400/422)
+│   └── BlockedURL        scheme or SSRF guard refused a URL (400)
+├── NotFound              no such object (404)
+├── Conflict              the object exists / state forbids it (409)
+├── Unauthenticated       no or bad credentials (401)
+├── PermissionDenied      authenticated, but the role may not (403)
+├── RateLimited           too many attempts; ``retry_after`` seconds (429)
+└── StorageBusy           the database stayed locked past the timeout (503)
 """
 
 from __future__ import annotations

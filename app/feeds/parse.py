@@ -17,11 +17,11 @@ import io
 import multiprocessing
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import feedparser
 
@@ -41,6 +41,8 @@ from app.core.normalize import (
 from app.core.text import html_to_text
 from app.core.types import ParsedEntry, ParsedFeed
 from app.feeds.sanitize import safe_link, sanitize_html
+
+_T = TypeVar("_T")
 
 MAX_ENTRIES = 1_000
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
@@ -308,19 +310,42 @@ class ParsePool:
         budget_seconds: float = 10.0,
     ) -> ParsedFeed:
         """Like ``parse_feed``; over budget -> ``ParsedFeed(error=...)``, worker replaced."""
+        return await self.run(
+            _parse_job,
+            body,
+            url,
+            dict(headers or {}),
+            now,
+            budget_seconds=budget_seconds,
+            on_failure=_failed,
+        )
+
+    async def run(
+        self,
+        job: Callable[..., _T],
+        *args: Any,
+        budget_seconds: float,
+        on_failure: Callable[[str], _T],
+    ) -> _T:
+        """Run picklable ``job(*args)`` in a worker under a wall-clock budget.
+
+        Over budget, or if the worker dies, the worker is killed and replaced and
+        ``on_failure(reason)`` is returned: a pathological feed costs one worker
+        restart, never a stalled poller.
+        """
         if self._size == 0:
-            return parse_feed(body, url=url, headers=headers, now=now)
+            return job(*args)
         worker = await self._idle.get()
         try:
-            job = worker.executor.submit(_parse_job, body, url, dict(headers or {}), now)
+            future = worker.executor.submit(job, *args)
             try:
-                return await asyncio.wait_for(asyncio.wrap_future(job), budget_seconds)
+                return await asyncio.wait_for(asyncio.wrap_future(future), budget_seconds)
             except TimeoutError:
                 worker = await self._replace(worker)
-                return _failed(f"parse time budget exceeded ({budget_seconds:g} s)")
+                return on_failure(f"parse time budget exceeded ({budget_seconds:g} s)")
             except Exception as exc:  # the worker died (OOM killer, segfault)
                 worker = await self._replace(worker)
-                return _failed(f"parse worker failed: {type(exc).__name__}")
+                return on_failure(f"parse worker failed: {type(exc).__name__}")
         finally:
             self._idle.put_nowait(worker)
 

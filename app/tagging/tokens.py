@@ -9,6 +9,7 @@ handled by the prefix/suffix keys of the rule index, not here.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate
@@ -18,8 +19,9 @@ import simplemma
 # Splitting keeps the tokens at odd positions and what lies between them at
 # even ones: one C-level pass instead of a match object per token.
 _SPLIT = re.compile(r"([^\W_]+)")
-# Between two tokens, a sentence ends at . ! ? ; : followed by white space.
-_SENTENCE_GAP = re.compile(r"[.!?;:][\"'”»)\]]*\s")
+# A paragraph break, or a sentence end: . ! ? ; : (and closing quotes or
+# brackets) before white space.
+_BOUNDARY = re.compile(r"\n\n|[.!?;:][\"'”»)\]]*(?=\s)")
 LEMMA_LANGUAGES = frozenset(
     [
         "bg",
@@ -97,19 +99,11 @@ def tokenize(text: str) -> Tokens:
     """Tokens of ``text`` with sentence and paragraph indices."""
     parts = _SPLIT.split(text)
     words = parts[1::2]
-    gaps = parts[0::2]  # gaps[k] comes before words[k]
     starts = list(accumulate(map(len, parts)))[0::2][: len(words)]
     out = Tokens(words, starts)
     sentence = paragraph = done = 0
-    # Only gaps with more than a space can end a sentence: few, so the Python
-    # work is per boundary, not per token.
-    for k in [k for k in range(1, len(words)) if len(gaps[k]) > 1 and gaps[k].strip(" ")]:
-        gap = gaps[k]
-        new_paragraph = "\n\n" in gap
-        if not new_paragraph and (
-            _SENTENCE_GAP.search(gap) is None or _is_abbreviation(words[k - 1])
-        ):
-            continue
+    # Boundaries are few: the Python work is per boundary, not per token.
+    for k, new_paragraph in _cuts(text, words, starts):
         out.sentences += [sentence] * (k - done)
         out.paragraphs += [paragraph] * (k - done)
         done = k
@@ -118,6 +112,20 @@ def tokenize(text: str) -> Tokens:
     out.sentences += [sentence] * (len(words) - done)
     out.paragraphs += [paragraph] * (len(words) - done)
     return out
+
+
+def _cuts(text: str, words: list[str], starts: list[int]) -> list[tuple[int, bool]]:
+    """(index of the first token of a new sentence, whether it opens a paragraph)."""
+    cuts: dict[int, bool] = {}
+    for m in _BOUNDARY.finditer(text):
+        k = bisect_left(starts, m.end())
+        if k == 0 or k >= len(words):
+            continue
+        new_paragraph = m.group() == "\n\n"
+        if not new_paragraph and _is_abbreviation(words[k - 1]):
+            continue
+        cuts[k] = cuts.get(k, False) or new_paragraph
+    return sorted(cuts.items())
 
 
 def _is_abbreviation(word: str) -> bool:

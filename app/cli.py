@@ -1,0 +1,294 @@
+"""The ``newsmon`` command: the only place that wires settings, database and parts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from app.config import Settings, load_settings
+from app.core.errors import NewsmonError
+from app.store.db import Database
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    settings = load_settings()
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("alembic", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        code: int = args.handler(args, settings)
+        return code
+    except NewsmonError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsmon", description=__doc__)
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="upgrade the database and serve the dashboard")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(handler=cmd_serve)
+
+    poll = sub.add_parser("poll", help="poll due feeds")
+    poll.add_argument("--once", action="store_true", help="poll what is due now, then exit")
+    poll.add_argument("--all", action="store_true", help="treat every feed as due")
+    poll.set_defaults(handler=cmd_poll)
+
+    feeds = sub.add_parser("feeds", help="manage feeds").add_subparsers(metavar="ACTION")
+    add = feeds.add_parser("add", help="subscribe to a feed URL")
+    add.add_argument("url")
+    add.add_argument("--title")
+    add.set_defaults(handler=cmd_feeds_add)
+    lst = feeds.add_parser("list", help="feeds and their health")
+    lst.set_defaults(handler=cmd_feeds_list)
+    rm = feeds.add_parser("remove", help="unsubscribe (by id or URL) and drop its articles")
+    rm.add_argument("feed")
+    rm.set_defaults(handler=cmd_feeds_remove)
+    imp = feeds.add_parser("import", help="subscribe to every feed of an OPML file")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(handler=cmd_feeds_import)
+    exp = feeds.add_parser("export", help="print the subscriptions as OPML")
+    exp.set_defaults(handler=cmd_feeds_export)
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(metavar="ACTION")
+    up = db.add_parser("upgrade", help="apply migrations up to head")
+    up.set_defaults(handler=cmd_db_upgrade)
+    backup = db.add_parser("backup", help="consistent copy of a live SQLite database")
+    backup.add_argument("path", type=Path)
+    backup.set_defaults(handler=cmd_db_backup)
+
+    ev = sub.add_parser("eval", help="score the tagger on a labelled JSONL file")
+    ev.add_argument("file", type=Path)
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(handler=cmd_eval)
+
+    retag = sub.add_parser("retag", help="re-apply the topic and taxonomy to stored articles")
+    retag.add_argument("--batch", type=int, default=1000)
+    retag.set_defaults(handler=cmd_retag)
+    return parser
+
+
+def open_db(settings: Settings) -> Database:
+    return Database.from_url(settings.database_url)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.web.app import create_app
+    from app.wiring import prepare_database
+
+    db = open_db(settings)
+    prepare_database(settings, db)
+    db.dispose()
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"newsmon: serving http://{host}:{port}/ (database {_safe_url(settings)})")
+    uvicorn.run(
+        lambda: create_app(settings),
+        factory=True,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
+    from app.cli_progress import poll_with_progress
+    from app.store.lock import poller_lock
+    from app.wiring import make_poller, prepare_database
+
+    db = open_db(settings)
+    prepare_database(settings, db)
+    if args.all:
+        _make_all_due(db)
+    with poller_lock(settings.database_url):
+        poller = make_poller(settings, db)
+        if args.once:
+            summary = asyncio.run(poll_with_progress(poller))
+            print(summary.line())
+            return 0
+        from app.poller import run_forever
+
+        stop = asyncio.Event()
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_forever(poller, settings.poll_interval_seconds, stop))
+    return 0
+
+
+def _make_all_due(db: Database) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from app.store.tables import Feed
+
+    with db.write() as session:
+        session.execute(update(Feed).values(next_poll_at=datetime.now(UTC)))
+
+
+def cmd_feeds_add(args: argparse.Namespace, settings: Settings) -> int:
+    from app.wiring import prepare_database, subscribe
+
+    db = open_db(settings)
+    prepare_database(settings, db)
+    feed = subscribe(settings, db, args.url, args.title)
+    print(f"added feed {feed.id}: {feed.url}")
+    return 0
+
+
+def cmd_feeds_list(args: argparse.Namespace, settings: Settings) -> int:
+    from app.store.feeds import FeedStore
+    from app.wiring import prepare_database
+
+    db = open_db(settings)
+    prepare_database(settings, db)
+    with db.read() as session:
+        feeds = FeedStore(session).all()
+    if not feeds:
+        print("no feeds; add one with `newsmon feeds add URL`")
+        return 0
+    print(f"{'ID':>4}  {'STATUS':<13} {'FAIL':>4} {'ARTICLES':>8}  {'NEXT POLL (UTC)':<16}  FEED")
+    for f in feeds:
+        status = "disabled" if f.disabled_reason else (f.last_status or "new")
+        nxt = f.next_poll_at.strftime("%Y-%m-%d %H:%M")
+        print(
+            f"{f.id:>4}  {status:<13} {f.consecutive_failures:>4} {f.article_count:>8}  "
+            f"{nxt:<16}  {f.name} <{f.url}>"
+        )
+        problem = f.disabled_reason or f.last_error
+        if problem:
+            print(f"{'':>6}└ {problem}")
+    return 0
+
+
+def cmd_feeds_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from app.store.feeds import FeedStore
+
+    db = open_db(settings)
+    with db.write() as session:
+        store = FeedStore(session)
+        feed = store.find(args.feed)
+        store.remove(feed.id)
+    print(f"removed feed {feed.id}: {feed.name}")
+    return 0
+
+
+def cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
+    from app.core.errors import Conflict, InvalidInput
+    from app.feeds.opml import read_opml
+    from app.wiring import prepare_database, subscribe
+
+    db = open_db(settings)
+    prepare_database(settings, db)
+    result = read_opml(args.file.read_bytes())
+    added = 0
+    for feed in result.feeds:
+        try:
+            subscribe(settings, db, feed.url, feed.title)
+            added += 1
+        except Conflict:
+            pass
+        except InvalidInput as exc:
+            print(f"skipped {feed.url}: {exc}", file=sys.stderr)
+    for rejected in result.rejected:
+        print(f"skipped {rejected}", file=sys.stderr)
+    print(f"imported {added} of {len(result.feeds)} feeds")
+    return 0
+
+
+def cmd_feeds_export(args: argparse.Namespace, settings: Settings) -> int:
+    from app.feeds.opml import OpmlFeed, export_opml
+    from app.store.feeds import FeedStore
+
+    db = open_db(settings)
+    with db.read() as session:
+        feeds = [f for f in FeedStore(session).all() if not f.is_sample]
+    sys.stdout.buffer.write(export_opml([OpmlFeed(f.url, f.title, f.site_url) for f in feeds]))
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from app.store import migrate
+
+    db = open_db(settings)
+    migrate.upgrade(db.engine)
+    print("database is at the latest revision")
+    return 0
+
+
+def cmd_db_backup(args: argparse.Namespace, settings: Settings) -> int:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database:
+        print(
+            "error: `db backup` copies SQLite databases; for PostgreSQL use pg_dump "
+            "(see the README)",
+            file=sys.stderr,
+        )
+        return 1
+    backup_sqlite(Path(url.database), args.path)
+    print(f"backed up {url.database} to {args.path}")
+    return 0
+
+
+def backup_sqlite(source: Path, target: Path) -> None:
+    """Online backup API: a consistent copy even while a poller writes (WAL included)."""
+    if not source.exists():
+        raise NewsmonError(f"no database at {source}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".partial")
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(tmp)
+    try:
+        src.execute("PRAGMA busy_timeout=10000")
+        src.backup(dst, pages=1024)
+        dst.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        dst.close()
+        src.close()
+    tmp.replace(target)
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from app.tagging.evaluate import run_eval
+
+    return run_eval(args.file, as_json=args.json)
+
+
+def cmd_retag(args: argparse.Namespace, settings: Settings) -> int:
+    from app.retag import retag_all
+
+    db = open_db(settings)
+    count = retag_all(db, batch=args.batch, progress=sys.stderr.isatty())
+    print(f"retagged {count} articles")
+    return 0
+
+
+def _safe_url(settings: Settings) -> str:
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""When to poll a feed next, and what a fetch outcome does to the feed's health.
+
+Pure: the poller passes ``now`` and a random number in [0, 1) for jitter, gets a
+``PollDecision`` back and writes it. This module does not fetch, store or sleep.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from app.core.types import FetchKind, FetchOutcome
+
+# A permanent redirect must be seen this many polls in a row before the URL moves,
+# so one misconfigured deploy on the publisher's side cannot hijack a subscription.
+REDIRECT_REPEATS = 3
+MAX_RETRY_AFTER = 7 * 24 * 3600
+MAX_BACKOFF = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulePolicy:
+    min_interval: int = 15 * 60
+    max_interval: int = 6 * 3600
+    jitter: float = 0.1  # +/- this fraction of the interval
+
+    def clamp(self, seconds: float) -> int:
+        return int(min(max(seconds, self.min_interval), self.max_interval))
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    url: str
+    interval_seconds: int
+    consecutive_failures: int = 0
+    redirect_url: str | None = None
+    redirect_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PollDecision:
+    next_poll_at: datetime
+    interval_seconds: int
+    consecutive_failures: int
+    status: str
+    error: str | None
+    disabled_reason: str | None = None
+    redirect_url: str | None = None
+    redirect_count: int = 0
+    move_to_url: str | None = None  # the feed's URL changes to this one
+
+
+def publishing_interval(published: Sequence[datetime], policy: SchedulePolicy) -> int | None:
+    """Half the median gap between recent entries: a feed that posts hourly is polled
+    every 30 minutes. None when there are too few dated entries to tell."""
+    stamps = sorted({p.timestamp() for p in published}, reverse=True)[:20]
+    if len(stamps) < 3:
+        return None
+    gaps = [a - b for a, b in itertools.pairwise(stamps) if a > b]
+    if not gaps:
+        return None
+    return policy.clamp(statistics.median(gaps) / 2)
+
+
+def cache_lifetime(outcome: FetchOutcome) -> int | None:
+    """``Cache-Control: max-age`` of the response, if any."""
+    value = outcome.header("cache-control")
+    if not value:
+        return None
+    for part in value.split(","):
+        name, _, arg = part.strip().partition("=")
+        if name.lower() == "max-age" and arg.strip().isdigit():
+            return int(arg.strip())
+    return None
+
+
+def decide_schedule(
+    state: FeedState,
+    outcome: FetchOutcome,
+    *,
+    now: datetime,
+    rand: float,
+    published: Sequence[datetime] = (),
+    ttl_seconds: int | None = None,
+    policy: SchedulePolicy = SchedulePolicy(),
+) -> PollDecision:
+    if outcome.kind in (FetchKind.OK, FetchKind.NOT_MODIFIED):
+        return _on_success(state, outcome, now, rand, published, ttl_seconds, policy)
+    return _on_failure(state, outcome, now, rand, policy)
+
+
+def _on_success(
+    state: FeedState,
+    outcome: FetchOutcome,
+    now: datetime,
+    rand: float,
+    published: Sequence[datetime],
+    ttl_seconds: int | None,
+    policy: SchedulePolicy,
+) -> PollDecision:
+    interval = publishing_interval(published, policy) or state.interval_seconds
+    # The publisher's own hints (RSS <ttl>, Cache-Control) lengthen, never shorten.
+    for hint in (ttl_seconds, cache_lifetime(outcome)):
+        if hint:
+            interval = max(interval, hint)
+    interval = policy.clamp(interval)
+    redirect_url, redirect_count, move_to = _redirects(state, outcome)
+    return PollDecision(
+        next_poll_at=now + timedelta(seconds=_jittered(interval, rand, policy)),
+        interval_seconds=interval,
+        consecutive_failures=0,
+        status=outcome.kind.value,
+        error=None,
+        redirect_url=redirect_url,
+        redirect_count=redirect_count,
+        move_to_url=move_to,
+    )
+
+
+def _on_failure(
+    state: FeedState, outcome: FetchOutcome, now: datetime, rand: float, policy: SchedulePolicy
+) -> PollDecision:
+    failures = state.consecutive_failures + 1
+    delay = min(policy.min_interval * 2 ** min(failures - 1, 16), MAX_BACKOFF)
+    delay = _jittered(delay, rand, policy)
+    if outcome.retry_after_seconds is not None:
+        delay = max(delay, min(outcome.retry_after_seconds, MAX_RETRY_AFTER))
+    disabled = None
+    if outcome.kind is FetchKind.GONE:
+        disabled = f"the feed is gone (HTTP 410) since {now:%Y-%m-%d %H:%M} UTC"
+    return PollDecision(
+        next_poll_at=now + timedelta(seconds=delay),
+        interval_seconds=state.interval_seconds,
+        consecutive_failures=failures,
+        status=outcome.kind.value,
+        error=outcome.error or outcome.kind.value,
+        disabled_reason=disabled,
+        redirect_url=state.redirect_url,
+        redirect_count=state.redirect_count,
+    )
+
+
+def _redirects(state: FeedState, outcome: FetchOutcome) -> tuple[str | None, int, str | None]:
+    target = outcome.permanent_redirect
+    if not target or target == state.url:
+        return None, 0, None
+    count = state.redirect_count + 1 if target == state.redirect_url else 1
+    if count >= REDIRECT_REPEATS:
+        return None, 0, target
+    return target, count, None
+
+
+def _jittered(seconds: float, rand: float, policy: SchedulePolicy) -> float:
+    return seconds * (1 + policy.jitter * (2 * rand - 1))

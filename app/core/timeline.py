@@ -1,0 +1,89 @@
+"""The one timeline filter, from query string to store, and its keyset cursor.
+
+``TimelineFilter`` is built from query parameters by ``web.params`` and read by
+``ArticleStore.timeline``; the cursor is an opaque, validated position
+(published time and id of the last item shown). Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.core.errors import InvalidInput
+
+THEMES = ("security", "regulatory", "market")
+THEME_BITS = {key: 1 << i for i, key in enumerate(THEMES)}
+FLAG_KINDS = ("important", "irrelevant", "wrong-theme", "follow-up")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    published_at: datetime
+    id: int
+
+    def encode(self) -> str:
+        raw = json.dumps([self.published_at.isoformat(), self.id], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            stamp, ident = json.loads(raw)
+            when = datetime.fromisoformat(stamp)
+            if when.tzinfo is None or not isinstance(ident, int) or isinstance(ident, bool):
+                raise ValueError("bad cursor fields")
+            return cls(when.astimezone(UTC), ident)
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+            raise InvalidInput("invalid cursor", field="cursor") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineFilter:
+    themes: tuple[str, ...] = ()
+    themes_mode: str = "any"  # any | all
+    sources: tuple[int, ...] = ()  # feed ids
+    languages: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    q: str | None = None
+    flagged: str | None = None  # a flag kind, or "any"
+    relevance: str = "relevant"  # relevant | all
+    limit: int = DEFAULT_LIMIT
+    cursor: Cursor | None = None
+    updated_since: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for theme in self.themes:
+            if theme not in THEMES:
+                raise InvalidInput(f"unknown theme {theme!r}", field="theme")
+        if self.themes_mode not in ("any", "all"):
+            raise InvalidInput("themes_mode must be 'any' or 'all'", field="themes_mode")
+        if self.relevance not in ("relevant", "all"):
+            raise InvalidInput("relevance must be 'relevant' or 'all'", field="relevance")
+        if self.flagged is not None and self.flagged not in (*FLAG_KINDS, "any"):
+            raise InvalidInput(f"unknown flag kind {self.flagged!r}", field="flagged")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        if self.since and self.until and self.since > self.until:
+            raise InvalidInput("since must not be after until", field="since")
+
+    @property
+    def theme_mask(self) -> int:
+        mask = 0
+        for theme in self.themes:
+            mask |= THEME_BITS[theme]
+        return mask
+
+
+def theme_mask(themes: tuple[str, ...] | list[str] | set[str]) -> int:
+    mask = 0
+    for theme in themes:
+        mask |= THEME_BITS.get(theme, 0)
+    return mask

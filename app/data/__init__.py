@@ -1,0 +1,1 @@
+"""Bundled data: the default feeds and the offline sample feed."""

@@ -1,0 +1,83 @@
+"""The CPU-bound half of ingest, run inside parse workers: bytes → tagged drafts.
+
+parse (``feeds.parse``) → decide (``core.decide``) → tag (``tagging``). Everything a
+worker returns is a small picklable value; nothing here touches the network or
+the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.core.decide import ArticleDraft, Tags, plan_articles
+from app.core.text import html_to_text
+from app.core.types import ParsedFeed
+from app.feeds.parse import parse_feed
+from app.tagging import Tagger, TagResult, load_tagger
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedFeed:
+    title: str | None
+    site_url: str | None
+    language: str | None
+    ttl_seconds: int | None
+    bozo_reason: str | None
+    error: str | None
+    drafts: tuple[ArticleDraft, ...]
+
+
+def failed(reason: str) -> PreparedFeed:
+    return PreparedFeed(None, None, None, None, None, reason, ())
+
+
+def tags_of(result: TagResult) -> Tags:
+    return Tags(
+        language=result.language,
+        relevant=result.relevant,
+        relevance_score=result.relevance_score,
+        relevance_reason=result.relevance_reason,
+        relevance_evidence=result.relevance_evidence,
+        themes=result.themes,
+        theme_scores=dict(result.theme_scores),
+        version=result.version,
+    )
+
+
+def tag_article(
+    tagger: Tagger, *, title: str, summary_html: str, text: str, language: str | None
+) -> Tags:
+    """Tag one article as stored: evidence offsets index ``title``, the plain
+    summary (``html_to_text(summary_html)``) and ``text``."""
+    summary = html_to_text(summary_html) if summary_html else ""
+    if summary and text.startswith(summary):
+        summary = ""  # the lead is already the start of the body; count it once
+    return tags_of(tagger.tag(title=title, summary=summary, text=text, language=language))
+
+
+def prepare_feed(body: bytes, url: str, headers: dict[str, str], now: datetime) -> PreparedFeed:
+    parsed = parse_feed(body, url=url, headers=headers, now=now)
+    return prepare_parsed(parsed, url=url, now=now, tagger=load_tagger())
+
+
+def prepare_parsed(parsed: ParsedFeed, *, url: str, now: datetime, tagger: Tagger) -> PreparedFeed:
+    if parsed.error:
+        return failed(parsed.error)
+    drafts = tuple(
+        d.with_tags(
+            tag_article(
+                tagger, title=d.title, summary_html=d.summary, text=d.text, language=d.language
+            )
+        )
+        for d in plan_articles(parsed, feed_url=url, now=now)
+    )
+    return PreparedFeed(
+        parsed.title,
+        parsed.site_url,
+        parsed.language,
+        parsed.ttl_seconds,
+        parsed.bozo_reason,
+        None,
+        drafts,
+    )

@@ -1,0 +1,489 @@
+"""ArticleStore: atomic, idempotent ingest and the timeline queries.
+
+Ingest is one statement family per batch: ``INSERT … ON CONFLICT DO NOTHING``
+keyed by the article's hash (never check-then-insert), so pollers may run at once.
+Batches arrive deduplicated (``core.identity.dedupe_batch``). The caller owns the
+session and commits; this module makes no decisions about what to store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, delete, exists, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from app.core.decide import ArticleDraft, Tags
+from app.core.fingerprint import is_same_story, story_terms
+from app.core.timeline import THEME_BITS, TimelineFilter
+from app.core.types import Article as ArticleValue
+from app.core.types import Evidence, Page, Source, ThemeTag
+from app.store.tables import Article, ArticleSource, ArticleTheme, Feed, Flag, ThemeOverride
+
+log = logging.getLogger(__name__)
+CHUNK = 200
+CLUSTER_WINDOW = timedelta(days=7)
+MAX_CANDIDATES = 12
+
+
+@dataclass(slots=True)
+class UpsertResult:
+    new_ids: list[int] = field(default_factory=list)
+    updated_ids: list[int] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # reasons for poison entries
+
+    @property
+    def new(self) -> int:
+        return len(self.new_ids)
+
+    @property
+    def updated(self) -> int:
+        return len(self.updated_ids)
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+class ArticleStore:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- ingest ---------------------------------------------------------------
+
+    def upsert_batch(
+        self, feed_id: int, drafts: Sequence[ArticleDraft], *, now: datetime
+    ) -> UpsertResult:
+        """Store a feed's (deduplicated) drafts; the same batch twice changes nothing."""
+        result = UpsertResult()
+        for start in range(0, len(drafts), CHUNK):
+            chunk = drafts[start : start + CHUNK]
+            try:
+                with self.session.begin_nested():
+                    self._upsert_chunk(feed_id, chunk, now, result)
+            except DBAPIError as exc:
+                log.warning(
+                    "batch for feed %s failed (%s); retrying entry by entry", feed_id, exc.orig
+                )
+                for draft in chunk:
+                    self._upsert_one(feed_id, draft, now, result)
+        return result
+
+    def _upsert_one(
+        self, feed_id: int, draft: ArticleDraft, now: datetime, result: UpsertResult
+    ) -> None:
+        try:
+            with self.session.begin_nested():
+                self._upsert_chunk(feed_id, [draft], now, result)
+        except DBAPIError as exc:
+            reason = f"entry {draft.url or draft.guid or draft.title[:60]!r} skipped: {exc.orig}"
+            log.warning("feed %s: %s", feed_id, reason)
+            result.skipped.append(reason[:500])
+
+    def _upsert_chunk(
+        self, feed_id: int, drafts: Sequence[ArticleDraft], now: datetime, result: UpsertResult
+    ) -> None:
+        by_key = {d.key: d for d in drafts}
+        existing = self._existing(by_key)
+        fresh = [d for d in drafts if d.key not in existing]
+        inserted = self._insert_new(fresh, now)
+        # Lost a race with another poller: those rows exist now, treat them as existing.
+        raced = [d.key for d in fresh if d.key not in inserted]
+        if raced:
+            existing.update(self._existing({k: by_key[k] for k in raced}))
+        changed = [
+            (existing[d.key][0], d)
+            for d in drafts
+            if d.key in existing and existing[d.key][1:] != (d.title, d.summary, d.content)
+        ]
+        for article_id, draft in changed:
+            self.session.execute(
+                update(Article)
+                .where(Article.id == article_id)
+                .values(
+                    title=draft.title,
+                    summary=draft.summary,
+                    content=draft.content,
+                    text=draft.text,
+                    author=draft.author,
+                    updated_at=now,
+                )
+            )
+        all_ids = [inserted.get(d.key) or existing[d.key][0] for d in drafts]
+        self._add_sources(feed_id, all_ids, now)
+        tagged = {inserted[d.key]: d.tags for d in fresh if d.key in inserted}
+        tagged.update({article_id: d.tags for article_id, d in changed})
+        self.apply_tags(tagged, now=now)
+        new_ids = [inserted[d.key] for d in fresh if d.key in inserted]
+        self._cluster(new_ids, [d for d in fresh if d.key in inserted])
+        result.new_ids.extend(new_ids)
+        result.updated_ids.extend(article_id for article_id, _ in changed)
+
+    def _existing(self, by_key: dict[str, ArticleDraft]) -> dict[str, tuple[Any, ...]]:
+        rows = self.session.execute(
+            select(
+                Article.url_hash, Article.id, Article.title, Article.summary, Article.content
+            ).where(Article.url_hash.in_(list(by_key)))
+        )
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+    def _insert_new(self, drafts: Sequence[ArticleDraft], now: datetime) -> dict[str, int]:
+        if not drafts:
+            return {}
+        values = [_row(d, now) for d in drafts]
+        stmt = (
+            _insert(self.session)(Article)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["url_hash"])
+            .returning(Article.url_hash, Article.id)
+        )
+        return {key: ident for key, ident in self.session.execute(stmt).tuples()}
+
+    def _add_sources(self, feed_id: int, article_ids: Sequence[int], now: datetime) -> None:
+        rows = [{"article_id": a, "feed_id": feed_id, "first_seen_at": now} for a in article_ids]
+        if rows:
+            stmt = _insert(self.session)(ArticleSource).values(rows).on_conflict_do_nothing()
+            self.session.execute(stmt)
+
+    # -- tags -----------------------------------------------------------------
+
+    def apply_tags(self, tags_by_id: dict[int, Tags], *, now: datetime) -> None:
+        """Replace the tagger's themes and relevance; editors' overrides still win."""
+        if not tags_by_id:
+            return
+        ids = list(tags_by_id)
+        overrides = self._theme_overrides(ids)
+        current = {
+            row[0]: row[1:]
+            for row in self.session.execute(
+                select(Article.id, Article.relevant_override, Article.language).where(
+                    Article.id.in_(ids)
+                )
+            ).tuples()
+        }
+        self.session.execute(
+            delete(ArticleTheme).where(
+                ArticleTheme.article_id.in_(ids), ArticleTheme.origin == "tagger"
+            )
+        )
+        theme_rows: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for article_id, tags in tags_by_id.items():
+            if article_id not in current:
+                continue
+            override, language = current[article_id]
+            decided = overrides.get(article_id, {})
+            keys = {t.key for t in tags.themes if decided.get(t.key, True)}
+            keys |= {k for k, present in decided.items() if present}
+            theme_rows.extend(
+                _theme_row(article_id, t, tags.version) for t in tags.themes if t.key not in decided
+            )
+            updates.append(
+                {
+                    "id": article_id,
+                    "language": tags.language or language,
+                    "tagger_relevant": tags.relevant,
+                    "relevant": tags.relevant if override is None else override,
+                    "relevance_score": tags.relevance_score,
+                    "relevance_reason": tags.relevance_reason,
+                    "relevance_evidence": [_evidence_json(e) for e in tags.relevance_evidence],
+                    "theme_scores": dict(tags.theme_scores),
+                    "theme_mask": sum(THEME_BITS[k] for k in keys if k in THEME_BITS),
+                    "tag_version": tags.version,
+                }
+            )
+        if updates:
+            # ORM bulk UPDATE by primary key: one executemany, not one statement per row.
+            self.session.execute(update(Article), updates)
+        if theme_rows:
+            stmt = _insert(self.session)(ArticleTheme).values(theme_rows).on_conflict_do_nothing()
+            self.session.execute(stmt)
+
+    def _theme_overrides(self, ids: Sequence[int]) -> dict[int, dict[str, bool]]:
+        found: dict[int, dict[str, bool]] = {}
+        rows = self.session.execute(
+            select(ThemeOverride.article_id, ThemeOverride.theme, ThemeOverride.present).where(
+                ThemeOverride.article_id.in_(ids)
+            )
+        )
+        for article_id, theme, present in rows.tuples():
+            found.setdefault(article_id, {})[theme] = present
+        return found
+
+    # -- story clusters -------------------------------------------------------
+
+    def _cluster(self, new_ids: Sequence[int], drafts: Sequence[ArticleDraft]) -> None:
+        for article_id, draft in zip(new_ids, drafts, strict=True):
+            if not draft.bands:
+                continue
+            match = self._find_story(article_id, draft)
+            if match is None:
+                continue
+            other_id, other_cluster = match
+            cluster = other_cluster or other_id
+            if other_cluster is None:
+                self.session.execute(
+                    update(Article).where(Article.id == other_id).values(cluster_id=cluster)
+                )
+            self.session.execute(
+                update(Article).where(Article.id == article_id).values(cluster_id=cluster)
+            )
+
+    def _find_story(self, article_id: int, draft: ArticleDraft) -> tuple[int, int | None] | None:
+        band_columns = (Article.band0, Article.band1, Article.band2, Article.band3)
+        stmt = (
+            select(Article.id, Article.cluster_id, Article.text)
+            .where(
+                Article.id != article_id,
+                or_(*(col == band for col, band in zip(band_columns, draft.bands, strict=False))),
+                Article.published_at.between(
+                    draft.published_at - CLUSTER_WINDOW, draft.published_at + CLUSTER_WINDOW
+                ),
+            )
+            .order_by(Article.id)
+            .limit(MAX_CANDIDATES)
+        )
+        terms = story_terms(draft.text)
+        for other_id, cluster_id, text in self.session.execute(stmt).tuples():
+            if is_same_story(terms, story_terms(text)):
+                return other_id, cluster_id
+        return None
+
+    # -- reading --------------------------------------------------------------
+
+    def timeline(self, flt: TimelineFilter) -> Page[ArticleValue]:
+        stmt = self._filtered(select(Article), flt)
+        if flt.cursor is not None:
+            stmt = stmt.where(
+                tuple_(Article.published_at, Article.id)
+                < tuple_(flt.cursor.published_at, flt.cursor.id)
+            )
+        stmt = stmt.order_by(Article.published_at.desc(), Article.id.desc()).limit(flt.limit + 1)
+        rows = list(self.session.scalars(stmt))
+        more = len(rows) > flt.limit
+        rows = rows[: flt.limit]
+        items = self.to_values(rows)
+        next_cursor = None
+        if more and rows:
+            from app.core.timeline import Cursor
+
+            next_cursor = Cursor(rows[-1].published_at, rows[-1].id).encode()
+        return Page(items=tuple(items), next_cursor=next_cursor)
+
+    def _filtered(self, stmt: Select[Any], flt: TimelineFilter) -> Select[Any]:
+        if flt.relevance == "relevant":
+            stmt = stmt.where(Article.relevant.is_(True))
+        if flt.themes:
+            mask = flt.theme_mask
+            if flt.themes_mode == "all":
+                stmt = stmt.where(Article.theme_mask.op("&")(mask) == mask)
+            else:
+                stmt = stmt.where(Article.theme_mask.op("&")(mask) != 0)
+        if flt.languages:
+            stmt = stmt.where(Article.language.in_(flt.languages))
+        if flt.sources:
+            stmt = stmt.where(
+                exists().where(
+                    ArticleSource.article_id == Article.id, ArticleSource.feed_id.in_(flt.sources)
+                )
+            )
+        if flt.since:
+            stmt = stmt.where(Article.published_at >= flt.since)
+        if flt.until:
+            stmt = stmt.where(Article.published_at < flt.until)
+        if flt.updated_since:
+            stmt = stmt.where(Article.updated_at >= flt.updated_since)
+        if flt.flagged:
+            cond = [Flag.article_id == Article.id, Flag.resolved_at.is_(None)]
+            if flt.flagged != "any":
+                cond.append(Flag.kind == flt.flagged)
+            stmt = stmt.where(exists().where(*cond))
+        if flt.q:
+            like = f"%{_escape_like(flt.q)}%"
+            stmt = stmt.where(
+                or_(Article.title.ilike(like, escape="\\"), Article.text.ilike(like, escape="\\"))
+            )
+        return stmt
+
+    def get(self, article_id: int) -> ArticleValue | None:
+        row = self.session.get(Article, article_id)
+        return self.to_values([row], with_content=True)[0] if row else None
+
+    def to_values(
+        self, rows: Sequence[Article], *, with_content: bool = False
+    ) -> list[ArticleValue]:
+        ids = [r.id for r in rows]
+        sources = self._sources(rows)
+        themes = self._themes(ids)
+        flags = self._open_flags(ids)
+        return [
+            ArticleValue(
+                id=r.id,
+                url=r.url,
+                title=r.title,
+                summary=r.summary,
+                language=r.language,
+                published_at=r.published_at,
+                published_estimated=r.published_estimated,
+                first_seen_at=r.first_seen_at,
+                relevant=r.relevant,
+                relevance_score=r.relevance_score,
+                relevance_reason=r.relevance_reason,
+                sources=tuple(sources.get(r.id, ())),
+                themes=tuple(themes.get(r.id, ())),
+                cluster_id=r.cluster_id,
+                cluster_size=len(sources.get(r.id, ())) or 1,
+                content=r.content if with_content else "",
+                flags=tuple(flags.get(r.id, ())),
+            )
+            for r in rows
+        ]
+
+    def _sources(self, rows: Sequence[Article]) -> dict[int, list[Source]]:
+        """Feeds that carried each article, or any article of its story cluster."""
+        clusters = {r.cluster_id for r in rows if r.cluster_id is not None}
+        member_of: dict[int, list[int]] = {r.id: [r.id] for r in rows}
+        if clusters:
+            members = self.session.execute(
+                select(Article.cluster_id, Article.id).where(Article.cluster_id.in_(clusters))
+            ).tuples()
+            by_cluster: dict[int, list[int]] = {}
+            for cluster_id, member in members:
+                if cluster_id is None:
+                    continue
+                by_cluster.setdefault(cluster_id, []).append(member)
+            for r in rows:
+                if r.cluster_id is not None:
+                    member_of[r.id] = sorted(set(by_cluster.get(r.cluster_id, [])) | {r.id})
+        all_ids = {m for ms in member_of.values() for m in ms}
+        feeds_of: dict[int, list[Source]] = {}
+        if all_ids:
+            found = self.session.execute(
+                select(ArticleSource.article_id, Feed.id, Feed.title, Feed.url)
+                .join(Feed, Feed.id == ArticleSource.feed_id)
+                .where(ArticleSource.article_id.in_(all_ids))
+                .order_by(ArticleSource.first_seen_at, Feed.id)
+            ).tuples()
+            for article_id, feed_id, title, url in found:
+                feeds_of.setdefault(article_id, []).append(Source(feed_id, title or url))
+        result: dict[int, list[Source]] = {}
+        for article_id, members_ in member_of.items():
+            seen: dict[int, Source] = {}
+            for member in [article_id, *members_]:
+                for src in feeds_of.get(member, []):
+                    seen.setdefault(src.feed_id, src)
+            result[article_id] = list(seen.values())
+        return result
+
+    def _themes(self, ids: Sequence[int]) -> dict[int, list[ThemeTag]]:
+        found: dict[int, list[ThemeTag]] = {}
+        if not ids:
+            return found
+        rows = self.session.scalars(
+            select(ArticleTheme)
+            .where(ArticleTheme.article_id.in_(ids))
+            .order_by(ArticleTheme.theme)
+        )
+        for t in rows:
+            evidence = tuple(Evidence(**e) for e in t.evidence or [])
+            found.setdefault(t.article_id, []).append(
+                ThemeTag(t.theme, t.score, evidence, t.origin)
+            )
+        return found
+
+    def _open_flags(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        found: dict[int, list[str]] = {}
+        if not ids:
+            return found
+        rows = self.session.execute(
+            select(Flag.article_id, Flag.kind).where(
+                Flag.article_id.in_(ids), Flag.resolved_at.is_(None)
+            )
+        ).tuples()
+        for article_id, kind in rows:
+            if kind not in found.setdefault(article_id, []):
+                found[article_id].append(kind)
+        return found
+
+    def iter_for_retag(
+        self, *, after_id: int, limit: int
+    ) -> list[tuple[int, str, str, str, str | None]]:
+        rows = self.session.execute(
+            select(Article.id, Article.title, Article.summary, Article.text, Article.language)
+            .where(Article.id > after_id)
+            .order_by(Article.id)
+            .limit(limit)
+        ).tuples()
+        return list(rows)
+
+    def count(self, *, relevant_only: bool = False) -> int:
+        from sqlalchemy import func
+
+        stmt = select(func.count()).select_from(Article)
+        if relevant_only:
+            stmt = stmt.where(Article.relevant.is_(True))
+        return self.session.scalar(stmt) or 0
+
+
+def delete_orphans(session: Session) -> int:
+    """Delete articles that no feed carries any more (after a feed was removed)."""
+    orphan = ~exists().where(ArticleSource.article_id == Article.id)
+    result = session.execute(delete(Article).where(orphan))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _row(d: ArticleDraft, now: datetime) -> dict[str, Any]:
+    bands: Iterable[int | None] = d.bands or (None, None, None, None)
+    b0, b1, b2, b3 = bands
+    return {
+        "url": d.url,
+        "url_hash": d.key,
+        "key_kind": d.key_kind,
+        "guid": d.guid,
+        "title": d.title,
+        "author": d.author,
+        "summary": d.summary,
+        "content": d.content,
+        "text": d.text,
+        "language": d.language,
+        "published_at": d.published_at,
+        "published_estimated": d.published_estimated,
+        "first_seen_at": now,
+        "updated_at": now,
+        "relevance_score": 0.0,
+        "relevance_reason": "",
+        "relevance_evidence": [],
+        "tagger_relevant": False,
+        "relevant": False,
+        "theme_mask": 0,
+        "theme_scores": {},
+        "band0": b0,
+        "band1": b1,
+        "band2": b2,
+        "band3": b3,
+    }
+
+
+def _theme_row(article_id: int, tag: ThemeTag, version: str) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "theme": tag.key,
+        "score": tag.score,
+        "evidence": [_evidence_json(e) for e in tag.evidence],
+        "origin": "tagger",
+        "tag_version": version,
+    }
+
+
+def _evidence_json(e: Evidence) -> dict[str, Any]:
+    return {"term": e.term, "field": e.field, "start": e.start, "end": e.end}
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,290 @@
+"""FeedStore: feeds, their health, claims for polling, and the fetch log.
+
+Stores make no decisions: the schedule comes from ``core.schedule``; this module
+only writes what it is given. The caller owns the session and the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.core.errors import Conflict, NotFound
+from app.core.schedule import FeedState, PollDecision
+from app.core.types import FetchOutcome
+from app.core.urls import url_hash
+from app.store.tables import ArticleSource, Feed, FetchLog
+
+SAMPLE_SCHEME = "newsmon:"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedView:
+    """A feed and its health, as the CLI, the /feeds page and the API show it."""
+
+    id: int
+    url: str
+    title: str | None
+    site_url: str | None
+    last_status: str | None
+    last_http_status: int | None
+    last_error: str | None
+    consecutive_failures: int
+    last_polled_at: datetime | None
+    last_success_at: datetime | None
+    next_poll_at: datetime
+    interval_seconds: int
+    disabled_reason: str | None
+    article_count: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.title or self.url
+
+    @property
+    def is_sample(self) -> bool:
+        return self.url.startswith(SAMPLE_SCHEME)
+
+
+@dataclass(frozen=True, slots=True)
+class DueFeed:
+    id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+    state: FeedState
+
+
+def feed_key(url: str) -> str:
+    return url_hash(url)
+
+
+class FeedStore:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, url: str, *, now: datetime, title: str | None = None) -> FeedView:
+        if self.session.scalar(select(Feed.id).where(Feed.url_hash == feed_key(url))):
+            raise Conflict(f"feed already subscribed: {url}")
+        feed = Feed(
+            url=url,
+            url_hash=feed_key(url),
+            title=title,
+            created_at=now,
+            next_poll_at=now,
+            interval_seconds=3600,
+            consecutive_failures=0,
+            redirect_count=0,
+        )
+        self.session.add(feed)
+        self.session.flush()
+        return _view(feed)
+
+    def exists(self, url: str) -> bool:
+        return (
+            self.session.scalar(select(Feed.id).where(Feed.url_hash == feed_key(url))) is not None
+        )
+
+    def count(self) -> int:
+        return self.session.scalar(select(func.count()).select_from(Feed)) or 0
+
+    def get(self, feed_id: int) -> FeedView:
+        feed = self.session.get(Feed, feed_id)
+        if feed is None:
+            raise NotFound(f"no feed with id {feed_id}")
+        return _view(feed, self._article_counts([feed_id]).get(feed_id, 0))
+
+    def find(self, id_or_url: str) -> FeedView:
+        if id_or_url.isdigit():
+            return self.get(int(id_or_url))
+        feed_id = self.session.scalar(select(Feed.id).where(Feed.url_hash == feed_key(id_or_url)))
+        if feed_id is None:
+            raise NotFound(f"no feed with URL {id_or_url}")
+        return self.get(feed_id)
+
+    def all(self) -> list[FeedView]:
+        feeds = self.session.scalars(select(Feed).order_by(Feed.id)).all()
+        counts = self._article_counts([f.id for f in feeds])
+        return [_view(f, counts.get(f.id, 0)) for f in feeds]
+
+    def remove(self, feed_id: int) -> None:
+        """Drop the feed, its sources and the articles no other feed carries."""
+        from app.store.articles import delete_orphans
+
+        result = self.session.execute(delete(Feed).where(Feed.id == feed_id))
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise NotFound(f"no feed with id {feed_id}")
+        delete_orphans(self.session)
+
+    def claim_due(
+        self, *, now: datetime, owner: str, lease: timedelta, limit: int
+    ) -> list[DueFeed]:
+        """Claim up to ``limit`` due feeds for ``owner`` until ``now + lease``.
+
+        On PostgreSQL the rows are locked with SKIP LOCKED, so several pollers
+        share the work without polling one feed twice; an expired lease (a
+        poller killed mid-run) makes the feed claimable again.
+        """
+        stmt = (
+            select(Feed)
+            .where(
+                Feed.disabled_reason.is_(None),
+                Feed.next_poll_at <= now,
+                or_(Feed.lease_until.is_(None), Feed.lease_until < now),
+            )
+            .order_by(Feed.next_poll_at, Feed.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        feeds = self.session.scalars(stmt).all()
+        for feed in feeds:
+            feed.lease_until = now + lease
+            feed.lease_owner = owner
+        self.session.flush()
+        return [
+            DueFeed(
+                f.id,
+                f.url,
+                f.etag,
+                f.last_modified,
+                FeedState(
+                    f.url,
+                    f.interval_seconds,
+                    f.consecutive_failures,
+                    f.redirect_url,
+                    f.redirect_count,
+                ),
+            )
+            for f in feeds
+        ]
+
+    def release(self, feed_ids: Sequence[int], owner: str) -> None:
+        self.session.execute(
+            update(Feed)
+            .where(Feed.id.in_(feed_ids), Feed.lease_owner == owner)
+            .values(lease_until=None, lease_owner=None)
+        )
+
+    def record_poll(
+        self,
+        feed_id: int,
+        *,
+        outcome: FetchOutcome,
+        decision: PollDecision,
+        now: datetime,
+        title: str | None = None,
+        site_url: str | None = None,
+        language: str | None = None,
+        ttl_seconds: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        feed = self.session.get(Feed, feed_id)
+        if feed is None:  # removed while it was being polled
+            return
+        feed.last_polled_at = now
+        feed.last_status = decision.status
+        feed.last_http_status = outcome.status
+        feed.last_error = error or decision.error
+        feed.consecutive_failures = decision.consecutive_failures
+        feed.next_poll_at = decision.next_poll_at
+        feed.interval_seconds = decision.interval_seconds
+        feed.redirect_url = decision.redirect_url
+        feed.redirect_count = decision.redirect_count
+        feed.lease_until = None
+        feed.lease_owner = None
+        if decision.disabled_reason:
+            feed.disabled_reason = decision.disabled_reason
+        if decision.move_to_url and not self.exists(decision.move_to_url):
+            feed.url, feed.url_hash = decision.move_to_url, feed_key(decision.move_to_url)
+        if outcome.ok:
+            feed.last_success_at = now
+            feed.etag, feed.last_modified = outcome.etag, outcome.last_modified
+            feed.title = title or feed.title
+            feed.site_url = site_url or feed.site_url
+            feed.language = language or feed.language
+            feed.ttl_seconds = ttl_seconds
+        elif outcome.kind.value == "not_modified":
+            feed.last_success_at = now
+            feed.etag = outcome.etag or feed.etag
+            feed.last_modified = outcome.last_modified or feed.last_modified
+
+    def log_fetch(
+        self,
+        feed_id: int,
+        *,
+        started_at: datetime,
+        duration_ms: int,
+        outcome: str,
+        http_status: int | None,
+        error: str | None,
+        new: int = 0,
+        updated: int = 0,
+        skipped: int = 0,
+    ) -> None:
+        self.session.add(
+            FetchLog(
+                feed_id=feed_id,
+                started_at=started_at,
+                duration_ms=duration_ms,
+                outcome=outcome,
+                http_status=http_status,
+                error=error,
+                new_count=new,
+                updated_count=updated,
+                skipped_count=skipped,
+            )
+        )
+
+    def prune_fetch_log(self, *, before: datetime) -> int:
+        result = self.session.execute(delete(FetchLog).where(FetchLog.started_at < before))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def fetch_log(self, feed_id: int, limit: int = 20) -> list[FetchLog]:
+        return list(
+            self.session.scalars(
+                select(FetchLog)
+                .where(FetchLog.feed_id == feed_id)
+                .order_by(FetchLog.started_at.desc(), FetchLog.id.desc())
+                .limit(limit)
+            )
+        )
+
+    def due_count(self, now: datetime) -> int:
+        stmt = select(func.count()).where(
+            and_(Feed.disabled_reason.is_(None), Feed.next_poll_at <= now)
+        )
+        return self.session.scalar(stmt) or 0
+
+    def _article_counts(self, feed_ids: Sequence[int]) -> dict[int, int]:
+        if not feed_ids:
+            return {}
+        rows = self.session.execute(
+            select(ArticleSource.feed_id, func.count())
+            .where(ArticleSource.feed_id.in_(feed_ids))
+            .group_by(ArticleSource.feed_id)
+        )
+        return {feed_id: count for feed_id, count in rows.tuples()}
+
+
+def _view(feed: Feed, article_count: int = 0) -> FeedView:
+    return FeedView(
+        id=feed.id,
+        url=feed.url,
+        title=feed.title,
+        site_url=feed.site_url,
+        last_status=feed.last_status,
+        last_http_status=feed.last_http_status,
+        last_error=feed.last_error,
+        consecutive_failures=feed.consecutive_failures,
+        last_polled_at=feed.last_polled_at,
+        last_success_at=feed.last_success_at,
+        next_poll_at=feed.next_poll_at,
+        interval_seconds=feed.interval_seconds,
+        disabled_reason=feed.disabled_reason,
+        article_count=article_count,
+    )

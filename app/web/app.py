@@ -1,0 +1,94 @@
+"""``create_app``: the ASGI application factory (uvicorn runs it with ``--factory``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from app import __version__
+from app.config import Settings, load_settings
+from app.metrics import Metrics
+from app.store.db import Database
+from app.web import api, errors, pages
+from app.web.security import SecurityHeaders
+
+log = logging.getLogger("newsmon.web")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_templates() -> Jinja2Templates:
+    # autoescape=True for every template name: select_autoescape() would leave
+    # *.j2/*.jinja files unescaped.
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(ROOT / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["datetime"] = _format_datetime
+    env.filters["date"] = lambda d: d.strftime("%Y-%m-%d") if d else ""
+    return Jinja2Templates(env=env)
+
+
+def _format_datetime(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    run_poller: bool | None = None,
+) -> FastAPI:
+    settings = settings or load_settings()
+    database = db or Database.from_url(settings.database_url)
+    metrics = Metrics()
+    poll = settings.poll if run_poller is None else run_poller
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = None
+        if poll:
+            from app.wiring import in_process_poller
+
+            task = asyncio.create_task(in_process_poller(settings, database, metrics, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if db is None:
+                database.dispose()
+
+    app = FastAPI(
+        title="newsmon",
+        version=__version__,
+        description="News monitoring: the Amazon–TikTok partnership timeline, tagged by theme.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.metrics = metrics
+    app.state.templates = make_templates()
+    errors.install(app)
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.include_router(api.health_router)
+    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    app.add_middleware(SecurityHeaders)
+    return app

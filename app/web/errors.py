@@ -1,0 +1,114 @@
+"""The one exception mapper: domain errors → status codes; problem+json under /api.
+
+No traceback, SQL or path ever reaches a response body.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core import errors
+
+log = logging.getLogger("newsmon.web")
+
+STATUS = {
+    errors.InvalidInput: 400,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.Unauthenticated: 401,
+    errors.PermissionDenied: 403,
+    errors.RateLimited: 429,
+    errors.StorageBusy: 503,
+}
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def status_of(exc: errors.NewsmonError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def wants_json(request: Request) -> bool:
+    path = request.url.path
+    return (
+        path.startswith("/api/")
+        or path == "/healthz"
+        or (
+            "application/json" in request.headers.get("accept", "")
+            and "text/html" not in request.headers.get("accept", "")
+        )
+    )
+
+
+def problem(
+    request: Request, status: int, detail: str | None, headers: dict[str, str] | None = None
+) -> Response:
+    if wants_json(request):
+        body = {
+            "type": "about:blank",
+            "title": TITLES.get(status, "Error"),
+            "status": status,
+            "detail": detail,
+            "instance": request.url.path,
+        }
+        return JSONResponse(
+            body, status_code=status, media_type="application/problem+json", headers=headers
+        )
+    templates = request.app.state.templates
+    page: Response = templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status": status, "title": TITLES.get(status, "Error"), "detail": detail},
+        status_code=status,
+        headers=headers,
+    )
+    return page
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.NewsmonError)
+    async def _domain(request: Request, exc: errors.NewsmonError) -> Response:
+        headers = None
+        if isinstance(exc, errors.RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
+        elif isinstance(exc, errors.StorageBusy):
+            headers = {"Retry-After": "2"}
+        elif isinstance(exc, errors.Unauthenticated) and wants_json(request):
+            headers = {"WWW-Authenticate": 'Bearer realm="newsmon"'}
+        return problem(request, status_of(exc), str(exc), headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem(request, exc.status_code, detail, dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        parts = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "body"))
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        return problem(request, 422, "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(request, 500, "An unexpected error occurred; it has been logged.")

@@ -1,0 +1,33 @@
+"""HTML pages, rendered from the same view-models as the API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.web.deps import ReadSession
+from app.web.params import parse_filter
+from app.web.views import feeds_view, timeline_view
+
+router = APIRouter(include_in_schema=False)
+
+
+def render(request: Request, name: str, context: dict[str, object]) -> HTMLResponse:
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(request, name, context)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def timeline(request: Request, session: ReadSession) -> HTMLResponse:
+    view = timeline_view(session, parse_filter(request), list(request.query_params.multi_items()))
+    return render(request, "timeline.html", {"view": view})
+
+
+@router.get("/feeds", response_class=HTMLResponse)
+def feeds(request: Request, session: ReadSession) -> HTMLResponse:
+    return render(request, "feeds.html", {"feeds": feeds_view(session)})
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")

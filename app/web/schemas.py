@@ -1,0 +1,134 @@
+"""JSON shapes of the API (``*Out``), built from the core values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from app.core.types import Article
+from app.store.feeds import FeedView
+
+
+class EvidenceOut(BaseModel):
+    term: str
+    field: str
+    start: int
+    end: int
+
+
+class ThemeOut(BaseModel):
+    key: str
+    score: float
+    origin: str
+    evidence: list[EvidenceOut]
+
+
+class SourceOut(BaseModel):
+    feed_id: int
+    name: str
+
+
+class ArticleOut(BaseModel):
+    id: int
+    url: str
+    title: str
+    summary: str = Field(description="Sanitised HTML")
+    language: str | None
+    published_at: datetime
+    published_estimated: bool
+    sources: list[SourceOut]
+    relevant: bool
+    relevance_score: float
+    relevance_reason: str
+    themes: list[ThemeOut]
+    flags: list[str]
+    cluster_size: int
+
+    @classmethod
+    def of(cls, a: Article) -> ArticleOut:
+        return cls(
+            id=a.id,
+            url=a.url,
+            title=a.title,
+            summary=a.summary,
+            language=a.language,
+            published_at=a.published_at,
+            published_estimated=a.published_estimated,
+            sources=[SourceOut(feed_id=s.feed_id, name=s.name) for s in a.sources],
+            relevant=a.relevant,
+            relevance_score=a.relevance_score,
+            relevance_reason=a.relevance_reason,
+            themes=[
+                ThemeOut(
+                    key=t.key,
+                    score=t.score,
+                    origin=t.origin,
+                    evidence=[
+                        EvidenceOut(term=e.term, field=e.field, start=e.start, end=e.end)
+                        for e in t.evidence
+                    ],
+                )
+                for t in a.themes
+            ],
+            flags=list(a.flags),
+            cluster_size=a.cluster_size,
+        )
+
+
+class ArticlePageOut(BaseModel):
+    items: list[ArticleOut]
+    next_cursor: str | None
+
+
+class FeedOut(BaseModel):
+    id: int
+    url: str
+    title: str | None
+    site_url: str | None
+    last_status: str | None
+    last_http_status: int | None
+    last_error: str | None
+    consecutive_failures: int
+    last_polled_at: datetime | None
+    next_poll_at: datetime
+    interval_seconds: int
+    disabled_reason: str | None
+    article_count: int
+
+    @classmethod
+    def of(cls, f: FeedView) -> FeedOut:
+        return cls(
+            id=f.id,
+            url=f.url,
+            title=f.title,
+            site_url=f.site_url,
+            last_status=f.last_status,
+            last_http_status=f.last_http_status,
+            last_error=f.last_error,
+            consecutive_failures=f.consecutive_failures,
+            last_polled_at=f.last_polled_at,
+            next_poll_at=f.next_poll_at,
+            interval_seconds=f.interval_seconds,
+            disabled_reason=f.disabled_reason,
+            article_count=f.article_count,
+        )
+
+
+class FeedListOut(BaseModel):
+    items: list[FeedOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+    database: str
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
