@@ -1,0 +1,57 @@
+"""The real ASGI app and a real poller wired to the test database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.feeds.http import FetchPolicy
+from app.poller import Poller
+from app.store.db import Database
+from tests.support.db import DbTarget
+from tests.support.fixtures import TEST_POLICY
+
+
+@pytest.fixture
+def settings(db_target: DbTarget, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=db_target.url,
+        data_dir=tmp_path / "data",
+        secret_key="test-secret-key-" + "x" * 32,
+        poll=False,
+        default_feeds=False,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database) -> FastAPI:
+    from app.web.app import create_app
+
+    return create_app(settings, db=db, run_poller=False)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def loopback_policy() -> FetchPolicy:
+    """Private networks allowed: for end-to-end tests whose feeds live on 127.0.0.1."""
+    return replace(TEST_POLICY, allow_private_networks=True)
+
+
+@pytest.fixture
+def make_test_poller(db: Database, loopback_policy: FetchPolicy) -> Iterator[type[Poller]]:
+    def build(policy: FetchPolicy | None = None, **kwargs: object) -> Poller:
+        kwargs.setdefault("parse_workers", 0)
+        return Poller(db, policy or loopback_policy, **kwargs)  # type: ignore[arg-type]
+
+    yield build  # type: ignore[misc]
