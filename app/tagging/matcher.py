@@ -6,9 +6,8 @@ deterministic function of (word, language, rules).
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Mapping
-from itertools import accumulate
 from typing import NamedTuple
 
 from app.tagging.rules import MIN_COMPOUND_REST, Rule, RuleIndex
@@ -94,35 +93,32 @@ class Matcher:
         them (no phrase crosses a paragraph), which halves the per-call work
         for short titles and summaries.
         """
-        names = list(fields)
-        bases = list(accumulate((len(t) + len(_SEP) for t in fields.values()), initial=0))
-        toks = tokenize(_SEP.join(fields.values()))
-        field_of = _FieldOf(names, bases, [bisect_left(toks.starts, b) for b in bases[1:]])
+        texts = list(fields.values())
+        toks = tokenize(_SEP.join(texts))
         known = self._entries.get
         entries = [known(w) or self.entry(w) for w in toks.words]
+        active = [i for i, e in enumerate(entries) if e.active]
         hits: list[Hit] = []
-        for i in [i for i, e in enumerate(entries) if e.active]:
-            entry = entries[i]
-            for rule in entry.singles:
-                hits.append(_hit(rule, field_of, toks, i, i))
-            for rule in entry.anchored:
-                span = (_near_at if rule.near else _phrase_at)(rule, toks, entries, i)
-                if span is not None:
-                    hits.append(_hit(rule, field_of, toks, *span))
+        base = 0
+        for name, text in zip(fields, texts, strict=True):
+            # Tokens never straddle the separator, so each field is a slice.
+            end = base + len(text)
+            lo = bisect_left(active, bisect_left(toks.starts, base))
+            hi = bisect_left(active, bisect_left(toks.starts, end + 1))
+            at = _At(name, base, toks)
+            for i in active[lo:hi]:
+                entry = entries[i]
+                for rule in entry.singles:
+                    hits.append(at.hit(rule, i, i))
+                for rule in entry.anchored:
+                    span = (_near_at if rule.near else _phrase_at)(rule, toks, entries, i)
+                    if span is not None:
+                        hits.append(at.hit(rule, *span))
+            base = end + len(_SEP)
         return hits
 
 
 _SEP = "\n\n"
-
-
-class _FieldOf(NamedTuple):
-    names: list[str]
-    bases: list[int]  # offset of each field in the joined text
-    ends: list[int]  # first token index after each field
-
-    def __call__(self, token: int) -> tuple[str, int]:
-        k = bisect_right(self.ends, token)
-        return self.names[k], self.bases[k]
 
 
 def _phrase_at(rule: Rule, toks: Tokens, entries: list[_Entry], i: int) -> tuple[int, int] | None:
@@ -148,23 +144,30 @@ def _near_at(rule: Rule, toks: Tokens, entries: list[_Entry], i: int) -> tuple[i
     return None
 
 
-def _hit(rule: Rule, field_of: _FieldOf, toks: Tokens, first: int, last: int) -> Hit:
-    name, base = field_of(first)
-    start = toks.starts[first]
-    # tuple.__new__ skips NamedTuple's Python-level constructor: hits are many.
-    return _new_tuple(
-        Hit,
-        (
-            rule,
-            name,
-            start - base,
-            toks.starts[last] + len(toks.words[last]) - base,
-            first,
-            last,
-            toks.sentences[first],
-            toks.paragraphs[first],
-        ),
-    )
+class _At:
+    """Builds the hits of one field: its name and its offset in the joined text."""
+
+    __slots__ = ("base", "name", "toks")
+
+    def __init__(self, name: str, base: int, toks: Tokens) -> None:
+        self.name, self.base, self.toks = name, base, toks
+
+    def hit(self, rule: Rule, first: int, last: int) -> Hit:
+        toks, base = self.toks, self.base
+        # tuple.__new__ skips NamedTuple's Python-level constructor: hits are many.
+        return _new_tuple(
+            Hit,
+            (
+                rule,
+                self.name,
+                toks.starts[first] - base,
+                toks.starts[last] + len(toks.words[last]) - base,
+                first,
+                last,
+                toks.sentences[first],
+                toks.paragraphs[first],
+            ),
+        )
 
 
 _new_tuple = tuple.__new__
