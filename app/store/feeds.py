@@ -268,7 +268,7 @@ class FeedStore:
             .where(ArticleSource.feed_id.in_(feed_ids))
             .group_by(ArticleSource.feed_id)
         )
-        return {feed_id: count for feed_id, count in rows.tuples()}
+        return {feed_id: count for feed_id, count in rows}
 
 
 def _view(feed: Feed, article_count: int = 0) -> FeedView:
