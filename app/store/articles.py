@@ -143,7 +143,7 @@ class ArticleStore:
             .on_conflict_do_nothing(index_elements=["url_hash"])
             .returning(Article.url_hash, Article.id)
         )
-        return {key: ident for key, ident in self.session.execute(stmt).tuples()}
+        return {key: ident for key, ident in self.session.execute(stmt)}
 
     def _add_sources(self, feed_id: int, article_ids: Sequence[int], now: datetime) -> None:
         rows = [{"article_id": a, "feed_id": feed_id, "first_seen_at": now} for a in article_ids]
@@ -165,7 +165,7 @@ class ArticleStore:
                 select(Article.id, Article.relevant_override, Article.language).where(
                     Article.id.in_(ids)
                 )
-            ).tuples()
+            )
         }
         self.session.execute(
             delete(ArticleTheme).where(
@@ -212,7 +212,7 @@ class ArticleStore:
                 ThemeOverride.article_id.in_(ids)
             )
         )
-        for article_id, theme, present in rows.tuples():
+        for article_id, theme, present in rows:
             found.setdefault(article_id, {})[theme] = present
         return found
 
@@ -250,7 +250,7 @@ class ArticleStore:
             .limit(MAX_CANDIDATES)
         )
         terms = story_terms(draft.text)
-        for other_id, cluster_id, text in self.session.execute(stmt).tuples():
+        for other_id, cluster_id, text in self.session.execute(stmt):
             if is_same_story(terms, story_terms(text)):
                 return other_id, cluster_id
         return None
@@ -352,7 +352,7 @@ class ArticleStore:
         if clusters:
             members = self.session.execute(
                 select(Article.cluster_id, Article.id).where(Article.cluster_id.in_(clusters))
-            ).tuples()
+            )
             by_cluster: dict[int, list[int]] = {}
             for cluster_id, member in members:
                 if cluster_id is None:
@@ -369,7 +369,7 @@ class ArticleStore:
                 .join(Feed, Feed.id == ArticleSource.feed_id)
                 .where(ArticleSource.article_id.in_(all_ids))
                 .order_by(ArticleSource.first_seen_at, Feed.id)
-            ).tuples()
+            )
             for article_id, feed_id, title, url in found:
                 feeds_of.setdefault(article_id, []).append(Source(feed_id, title or url))
         result: dict[int, list[Source]] = {}
@@ -405,7 +405,7 @@ class ArticleStore:
             select(Flag.article_id, Flag.kind).where(
                 Flag.article_id.in_(ids), Flag.resolved_at.is_(None)
             )
-        ).tuples()
+        )
         for article_id, kind in rows:
             if kind not in found.setdefault(article_id, []):
                 found[article_id].append(kind)
@@ -419,7 +419,7 @@ class ArticleStore:
             .where(Article.id > after_id)
             .order_by(Article.id)
             .limit(limit)
-        ).tuples()
+        )
         return list(rows)
 
     def count(self, *, relevant_only: bool = False) -> int:
