@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi import FastAPI
@@ -40,7 +40,7 @@ def app(settings: Settings, db: Database) -> FastAPI:
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator["TestClient"]:
+def client(app: FastAPI) -> Iterator[TestClient]:
     # Imported here: the module warns at import time, before pytest's filters apply.
     from fastapi.testclient import TestClient
 
@@ -55,9 +55,11 @@ def loopback_policy() -> FetchPolicy:
 
 
 @pytest.fixture
-def make_test_poller(db: Database, loopback_policy: FetchPolicy) -> Iterator[type[Poller]]:
-    def build(policy: FetchPolicy | None = None, **kwargs: object) -> Poller:
-        kwargs.setdefault("parse_workers", 0)
-        return Poller(db, policy or loopback_policy, **kwargs)  # type: ignore[arg-type]
+def make_test_poller(db: Database, loopback_policy: FetchPolicy) -> Callable[..., Poller]:
+    """Build pollers on the test database; parsing in-process unless asked otherwise."""
 
-    yield build  # type: ignore[misc]
+    def build(policy: FetchPolicy | None = None, **kwargs: Any) -> Poller:
+        kwargs.setdefault("parse_workers", 0)
+        return Poller(db, policy or loopback_policy, **kwargs)
+
+    return build
