@@ -275,7 +275,7 @@ class ParsePool:
     """
 
     def __init__(self, processes: int | None = None) -> None:
-        self._size = os.cpu_count() or 1 if processes is None else processes
+        self._size = (os.cpu_count() or 1) if processes is None else processes
         # spawn: forking a process that already runs threads (the event loop's
         # executor) can deadlock the child.
         self._context = multiprocessing.get_context("spawn")
