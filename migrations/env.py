@@ -10,6 +10,17 @@ from app.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
+# Full-text search objects (migration 0002) are kept by triggers, not ORM classes:
+# the FTS5 table with its shadow tables, and PostgreSQL's article_search.
+SEARCH_TABLES = ("article_fts", "article_search")
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    if type_ == "table" and name and name.startswith(SEARCH_TABLES):
+        return False
+    return not (type_ == "index" and name and name.startswith("ix_article_search"))
 
 
 def _run(connection: Connection) -> None:
@@ -18,6 +29,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

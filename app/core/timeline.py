@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from app.core.errors import InvalidInput
 
@@ -20,6 +21,7 @@ THEME_BITS = {key: 1 << i for i, key in enumerate(THEMES)}
 FLAG_KINDS = ("important", "irrelevant", "wrong-theme", "follow-up")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+MAX_ID = 2**31  # article ids are 32-bit integers on PostgreSQL
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +36,17 @@ class Cursor:
     @classmethod
     def decode(cls, token: str) -> Cursor:
         try:
+            if len(token) > 200:  # also keeps deeply nested JSON away from json.loads
+                raise ValueError("cursor too long")
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             stamp, ident = json.loads(raw)
             when = datetime.fromisoformat(stamp)
             if when.tzinfo is None or not isinstance(ident, int) or isinstance(ident, bool):
                 raise ValueError("bad cursor fields")
+            if not 0 < ident < MAX_ID:
+                raise ValueError("bad cursor fields")
             return cls(when.astimezone(UTC), ident)
-        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
             raise InvalidInput("invalid cursor", field="cursor") from exc
 
 
@@ -87,3 +93,58 @@ def theme_mask(themes: tuple[str, ...] | list[str] | set[str]) -> int:
     for theme in themes:
         mask |= THEME_BITS.get(theme, 0)
     return mask
+
+
+# -- volume chart --------------------------------------------------------------------
+
+WEEKLY_AFTER_DAYS = 90  # longer ranges are drawn per week, so bars stay readable
+UNTHEMED = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeBucket:
+    """Articles in one day (or ISO week starting ``start``), counted per theme.
+
+    An article with two themes counts in both; ``total`` counts articles once.
+    """
+
+    start: date
+    counts: tuple[tuple[str, int], ...]  # (theme or "none", articles), in THEMES order
+    total: int
+
+    def count(self, theme: str) -> int:
+        return dict(self.counts).get(theme, 0)
+
+
+def choose_interval(start: date, end: date) -> str:
+    return "week" if (end - start).days > WEEKLY_AFTER_DAYS else "day"
+
+
+def bucket_volume(
+    rows: Iterable[tuple[str, int, int]], interval: str, start: date, end: date
+) -> list[VolumeBucket]:
+    """``(YYYY-MM-DD, theme_mask, articles)`` rows → one bucket per day or week, gaps filled."""
+    if interval not in ("day", "week"):
+        raise InvalidInput("interval must be 'day' or 'week'", field="interval")
+    step = timedelta(days=7 if interval == "week" else 1)
+    first = _bucket_start(start, interval)
+    per_theme: dict[date, dict[str, int]] = {}
+    totals: dict[date, int] = {}
+    for day, mask, count in rows:
+        key = _bucket_start(date.fromisoformat(day), interval)
+        themes = per_theme.setdefault(key, {})
+        for theme in [t for t in THEMES if mask & THEME_BITS[t]] or [UNTHEMED]:
+            themes[theme] = themes.get(theme, 0) + count
+        totals[key] = totals.get(key, 0) + count
+    buckets = []
+    current = first
+    while current <= end:
+        counts = per_theme.get(current, {})
+        ordered = tuple((k, counts.get(k, 0)) for k in (*THEMES, UNTHEMED))
+        buckets.append(VolumeBucket(current, ordered, totals.get(current, 0)))
+        current += step
+    return buckets
+
+
+def _bucket_start(day: date, interval: str) -> date:
+    return day - timedelta(days=day.weekday()) if interval == "week" else day

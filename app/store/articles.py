@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, or_, select, tuple_, update
+from sqlalchemy import Select, String, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.core.decide import ArticleDraft, Tags
 from app.core.fingerprint import is_same_story, story_terms
-from app.core.timeline import THEME_BITS, TimelineFilter
+from app.core.timeline import THEME_BITS, TimelineFilter, VolumeBucket, bucket_volume
 from app.core.types import Article as ArticleValue
 from app.core.types import Evidence, Page, Source, ThemeTag
+from app.store.search import parse_query, search_clause
 from app.store.tables import Article, ArticleSource, ArticleTheme, Feed, Flag, ThemeOverride
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,20 @@ class UpsertResult:
         return len(self.updated_ids)
 
 
+def transient_error(exc: BaseException) -> bool:
+    """A deadlock, a serialisation failure or a busy database: retry the transaction,
+    never blame (and skip) an entry for it."""
+    from app.core.errors import StorageBusy
+
+    if isinstance(exc, StorageBusy):
+        return True
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in {"40001", "40P01", "55P03"}:
+        return True
+    text = str(orig or exc)
+    return "database is locked" in text or "database is busy" in text
+
+
 def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
@@ -68,6 +83,8 @@ class ArticleStore:
                 with self.session.begin_nested():
                     self._upsert_chunk(feed_id, chunk, now, result)
             except DBAPIError as exc:
+                if transient_error(exc):
+                    raise
                 log.warning(
                     "batch for feed %s failed (%s); retrying entry by entry", feed_id, exc.orig
                 )
@@ -82,6 +99,8 @@ class ArticleStore:
             with self.session.begin_nested():
                 self._upsert_chunk(feed_id, [draft], now, result)
         except DBAPIError as exc:
+            if transient_error(exc):
+                raise
             reason = f"entry {draft.url or draft.guid or draft.title[:60]!r} skipped: {exc.orig}"
             log.warning("feed %s: %s", feed_id, reason)
             result.skipped.append(reason[:500])
@@ -136,7 +155,9 @@ class ArticleStore:
     def _insert_new(self, drafts: Sequence[ArticleDraft], now: datetime) -> dict[str, int]:
         if not drafts:
             return {}
-        values = [_row(d, now) for d in drafts]
+        # Sorted by key, so concurrent pollers take the unique-index locks in one order
+        # and cannot deadlock on each other's rows.
+        values = [_row(d, now) for d in sorted(drafts, key=lambda d: d.key)]
         stmt = (
             _insert(self.session)(Article)
             .values(values)
@@ -305,11 +326,31 @@ class ArticleStore:
                 cond.append(Flag.kind == flt.flagged)
             stmt = stmt.where(exists().where(*cond))
         if flt.q:
-            like = f"%{_escape_like(flt.q)}%"
-            stmt = stmt.where(
-                or_(Article.title.ilike(like, escape="\\"), Article.text.ilike(like, escape="\\"))
-            )
+            dialect = self.session.get_bind().dialect.name
+            stmt = stmt.where(search_clause(parse_query(flt.q), dialect))
         return stmt
+
+    def volume(
+        self, flt: TimelineFilter, interval: str, *, start: date, end: date
+    ) -> list[VolumeBucket]:
+        """Articles per day or week between ``start`` and ``end`` (inclusive dates),
+        counted per theme, for every filter but the cursor and the date range."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            day: Any = func.to_char(func.timezone("UTC", Article.published_at), "YYYY-MM-DD")
+        else:  # stored as naive UTC text: the date is its first ten characters
+            day = func.substr(Article.published_at, 1, 10, type_=String)
+        ranged = replace(
+            flt,
+            cursor=None,
+            since=datetime.combine(start, time(), UTC),
+            until=datetime.combine(end + timedelta(days=1), time(), UTC),
+        )
+        stmt = self._filtered(
+            select(day.label("day"), Article.theme_mask, func.count()).select_from(Article),
+            ranged,
+        ).group_by(day, Article.theme_mask)
+        rows = [(str(d), int(mask or 0), int(n)) for d, mask, n in self.session.execute(stmt)]
+        return bucket_volume(rows, interval, start, end)
 
     def get(self, article_id: int) -> ArticleValue | None:
         row = self.session.get(Article, article_id)
@@ -423,8 +464,6 @@ class ArticleStore:
         return list(rows)
 
     def count(self, *, relevant_only: bool = False) -> int:
-        from sqlalchemy import func
-
         stmt = select(func.count()).select_from(Article)
         if relevant_only:
             stmt = stmt.where(Article.relevant.is_(True))
@@ -483,7 +522,3 @@ def _theme_row(article_id: int, tag: ThemeTag, version: str) -> dict[str, Any]:
 
 def _evidence_json(e: Evidence) -> dict[str, Any]:
     return {"term": e.term, "field": e.field, "start": e.start, "end": e.end}
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,18 +1,21 @@
 """Query string → ``TimelineFilter``: every parameter validated here, at the edge.
 
 The same names work on ``/``, ``/api/v1/articles``, the outgoing feeds and the
-exports, so a link can move between them.
+exports, so a link can move between them. Anything invalid raises
+``InvalidInput`` (a 400 problem), never reaches the database as a bad value.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Query, Request
 
 from app.core.errors import InvalidInput
-from app.core.timeline import DEFAULT_LIMIT, Cursor, TimelineFilter
+from app.core.timeline import DEFAULT_LIMIT, MAX_ID, Cursor, TimelineFilter
+from app.store.search import parse_query
 
 FILTER_KEYS = (
     "theme",
@@ -29,6 +32,11 @@ FILTER_KEYS = (
     "updated_since",
 )
 PRESETS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+MAX_QUERY = 500  # characters of search text kept; longer input is cut, not refused
+_NUMBER = re.compile(r"[0-9]{1,10}")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{1,8})?")
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def parse_time(value: str | None, field: str, now: datetime) -> datetime | None:
@@ -39,42 +47,59 @@ def parse_time(value: str | None, field: str, now: datetime) -> datetime | None:
         return now - PRESETS[value]
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        if not EARLIEST <= when <= LATEST:
+            raise ValueError("out of range")
+    except (ValueError, OverflowError):
         raise InvalidInput(
-            f"{field} must be an ISO date or one of 24h, 7d, 30d", field=field
+            f"{field} must be an ISO date (like 2025-01-31) or one of 24h, 7d, 30d", field=field
         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return when
+
+
+def parse_number(raw: str, field: str, what: str) -> int:
+    if not _NUMBER.fullmatch(raw) or not 0 < int(raw) < MAX_ID:
+        raise InvalidInput(f"{field} must be {what}", field=field)
+    return int(raw)
 
 
 def parse_filter(request: Request, *, now: datetime | None = None) -> TimelineFilter:
     qp = request.query_params
     now = now or datetime.now(UTC)
-    sources = []
-    for raw in qp.getlist("source"):
-        if not raw.isdigit():
-            raise InvalidInput("source must be a feed id", field="source")
-        sources.append(int(raw))
-    limit_raw = qp.get("limit") or str(DEFAULT_LIMIT)
-    if not limit_raw.isdigit():
-        raise InvalidInput("limit must be a number", field="limit")
+    sources = tuple(parse_number(raw, "source", "a feed id") for raw in qp.getlist("source"))
+    languages = tuple(dict.fromkeys(lang.lower() for lang in qp.getlist("lang") if lang))
+    for lang in languages:
+        if not _LANGUAGE.fullmatch(lang):
+            raise InvalidInput("lang must be a language code like en or de", field="lang")
+    limit = parse_number(qp.get("limit") or str(DEFAULT_LIMIT), "limit", "a positive number")
     cursor = qp.get("cursor")
     until = parse_time(qp.get("until"), "until", now)
     if until is not None and len(qp.get("until", "")) == 10:
         until += timedelta(days=1)  # a bare date means "through the end of that day"
+    q = (qp.get("q") or "").strip()[:MAX_QUERY] or None
+    if q:
+        parse_query(q)  # refuses what the store could not search, with a clear message
     return TimelineFilter(
         themes=tuple(dict.fromkeys(t for t in qp.getlist("theme") if t)),
         themes_mode=qp.get("themes_mode") or "any",
-        sources=tuple(sources),
-        languages=tuple(dict.fromkeys(lang.lower() for lang in qp.getlist("lang") if lang)),
+        sources=sources,
+        languages=languages,
         since=parse_time(qp.get("since"), "since", now),
         until=until,
-        q=(qp.get("q") or "").strip()[:500] or None,
+        q=q,
         flagged=qp.get("flagged") or None,
         relevance=qp.get("relevance") or "relevant",
-        limit=int(limit_raw),
+        limit=limit,
         cursor=Cursor.decode(cursor) if cursor else None,
         updated_since=parse_time(qp.get("updated_since"), "updated_since", now),
     )
+
+
+def parse_interval(request: Request) -> str | None:
+    interval = request.query_params.get("interval")
+    if interval not in (None, "", "day", "week"):
+        raise InvalidInput("interval must be 'day' or 'week'", field="interval")
+    return interval or None
 
 
 # Declared for the OpenAPI schema; parse_filter reads the raw query so repeated keys work.

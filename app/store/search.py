@@ -1,0 +1,155 @@
+"""Full-text search: the user's query language, translated per dialect.
+
+Syntax: words are ANDed; ``OR`` between two terms makes them alternatives;
+``"quoted phrases"``; ``-term`` or ``-"phrase"`` excludes. Everything else
+(``AND``, ``NOT``, brackets, ``*``, stray quotes, control characters) is
+tolerated and ignored, so no input can reach the database as syntax: terms are
+always passed as quoted literals (FTS5) or escaped ``LIKE`` patterns (PostgreSQL).
+
+Matching is by substring of the accent-folded, lower-cased ``title + text``
+(``text`` holds the plain summary and content), which is what makes German
+compounds findable by their parts ("Sicherheit" finds "Datensicherheit"):
+Both engines keep that document in ``article_search.doc``; SQLite indexes it
+with a contentless FTS5 trigram table, PostgreSQL with a pg_trgm GIN index. Both are kept in sync by triggers
+(migration 0002); the tables are not ORM classes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, column, not_, or_, select, table, true
+
+from app.core.errors import InvalidInput
+from app.store.tables import Article
+
+# One character to one character, so folded text keeps the offsets of the original
+# (highlighting relies on that). Migration 0002 holds a copy: migrations are frozen.
+ACCENTED = "àáâãäåçèéêëìíîïñòóôõöøùúûüýÿāăąćčďđēęěğīłńňōőřśšşťūůűźżž"
+PLAIN = "aaaaaaceeeeiiiinoooooouuuuyyaaaccddeeegilnnoorssstuuuzzz"
+FOLD = str.maketrans(ACCENTED + ACCENTED.upper(), PLAIN + PLAIN)
+MAX_TERMS = 16
+MIN_INDEXED = 3  # a trigram index cannot look up shorter strings
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+_EDGE = re.compile(r"^[\W_]+|[\W_]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+fts = table("article_fts", column("rowid"), column("article_fts"))
+search_doc = table("article_search", column("id"), column("doc"))
+
+
+def fold(value: str) -> str:
+    """Lower-case and strip accents, one character for one."""
+    return "".join(c if len(low := c.lower()) != 1 else low for c in value).translate(FOLD)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    groups: tuple[tuple[str, ...], ...]  # ANDed groups of ORed folded terms
+    excluded: tuple[str, ...] = ()
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Every positive term, for highlighting."""
+        return tuple(t for group in self.groups for t in group)
+
+    @property
+    def all_terms(self) -> tuple[str, ...]:
+        return (*self.terms, *self.excluded)
+
+
+def parse_query(raw: str) -> SearchQuery:
+    """The user's text as groups of alternatives and exclusions; never raises on syntax."""
+    groups: list[list[str]] = []
+    excluded: list[str] = []
+    join_next = False
+    for match in _TOKEN.finditer(_CONTROL.sub(" ", raw)):
+        minus, phrase, word = match.groups()
+        if word is not None and word.upper() == "OR":
+            join_next = bool(groups)
+            continue
+        if word is not None and word.startswith("-") and len(word) > 1:
+            minus, word = "-", word[1:]
+        term = _clean(phrase if phrase is not None else word)
+        if not term or (word is not None and term.upper() in ("AND", "NOT")):
+            continue
+        if minus:
+            excluded.append(term)
+        elif join_next:
+            groups[-1].append(term)
+        else:
+            groups.append([term])
+        join_next = False
+    if len(excluded) + sum(map(len, groups)) > MAX_TERMS:
+        raise InvalidInput(f"a search may use at most {MAX_TERMS} terms", field="q")
+    return SearchQuery(tuple(tuple(dict.fromkeys(g)) for g in groups), tuple(excluded))
+
+
+def _clean(term: str | None) -> str:
+    """Collapse spaces, trim punctuation at the edges (``*``, brackets), fold."""
+    return fold(_EDGE.sub("", " ".join((term or "").split())))
+
+
+def search_clause(query: SearchQuery, dialect: str) -> ColumnElement[bool]:
+    """A condition on ``Article`` for the parsed query, for the session's dialect."""
+    if not query.all_terms:
+        return true()
+    if dialect == "postgresql":
+        return _postgres(query)
+    return _sqlite(query)
+
+
+def _like(term: str) -> ColumnElement[bool]:
+    return search_doc.c.doc.like(f"%{_escape_like(term)}%", escape="\\")
+
+
+def _postgres(query: SearchQuery) -> ColumnElement[bool]:
+    like = _like
+    cond = and_(
+        *(or_(*(like(t) for t in group)) for group in query.groups),
+        *(not_(like(t)) for t in query.excluded),
+    )
+    return Article.id.in_(select(search_doc.c.id).where(cond))
+
+
+def _sqlite(query: SearchQuery) -> ColumnElement[bool]:
+    if all(len(t) >= MIN_INDEXED for t in query.all_terms):
+        return _sqlite_match(query)
+
+    # Short terms are checked with LIKE on the folded document (no index helps them).
+    def term(value: str) -> ColumnElement[bool]:
+        if len(value) >= MIN_INDEXED:
+            return Article.id.in_(select(fts.c.rowid).where(_match(_quote(value))))
+        return Article.id.in_(select(search_doc.c.id).where(_like(value)))
+
+    return and_(
+        *(or_(*(term(t) for t in group)) for group in query.groups),
+        *(not_(term(t)) for t in query.excluded),
+    )
+
+
+def _sqlite_match(query: SearchQuery) -> ColumnElement[bool]:
+    """One MATCH for the whole query: ``(a OR b) AND c NOT (d OR e)``."""
+    positive = " AND ".join(
+        "(" + " OR ".join(_quote(t) for t in group) + ")" for group in query.groups
+    )
+    negative = " OR ".join(_quote(t) for t in query.excluded)
+    if not positive:
+        return Article.id.not_in(select(fts.c.rowid).where(_match(negative)))
+    expression = f"{positive} NOT ({negative})" if negative else positive
+    return Article.id.in_(select(fts.c.rowid).where(_match(expression)))
+
+
+def _match(expression: str) -> ColumnElement[bool]:
+    # The expression is built only from quoted literals, and bound as a parameter.
+    clause: ColumnElement[bool] = fts.c.article_fts.op("MATCH")(expression)
+    return clause
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
