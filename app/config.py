@@ -56,6 +56,18 @@ class Settings(BaseSettings):
     parse_workers: int = Field(
         0, ge=0, description="Processes that parse feeds (0 = one per CPU core)."
     )
+    poll_batch_size: int = Field(
+        100,
+        ge=1,
+        description="Due feeds one poller claims at a time (PostgreSQL pollers share "
+        "the work batch by batch).",
+    )
+    poll_lease_seconds: int = Field(
+        600,
+        ge=1,
+        description="How long a claimed feed stays reserved for its poller; a poller that dies "
+        "mid-run leaves its feeds to others after this.",
+    )
     min_interval_minutes: int = Field(15, ge=1, description="Shortest interval between polls.")
     max_interval_minutes: int = Field(360, ge=1, description="Longest interval between polls.")
     default_feeds: bool = Field(

@@ -33,6 +33,7 @@ log = logging.getLogger("newsmon.poller")
 SAMPLE_URL = "newsmon:sample"
 LEASE = timedelta(minutes=10)
 FETCH_LOG_DAYS = 30
+WRITE_ATTEMPTS = 4  # a deadlock or a busy database is retried, then recorded as an error
 
 
 def utcnow() -> datetime:
@@ -87,6 +88,7 @@ class Poller:
         parse_workers: int | None = None,
         parse_budget: float = 20.0,
         batch_size: int = 100,
+        lease: timedelta = LEASE,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -96,6 +98,7 @@ class Poller:
         self.parse_workers = parse_workers
         self.parse_budget = parse_budget
         self.batch_size = batch_size
+        self.lease = lease
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
@@ -127,7 +130,7 @@ class Poller:
         def claim() -> list[DueFeed]:
             with self.db.write() as session:
                 return FeedStore(session).claim_due(
-                    now=self.clock(), owner=self.owner, lease=LEASE, limit=self.batch_size
+                    now=self.clock(), owner=self.owner, lease=self.lease, limit=self.batch_size
                 )
 
         async with self._write_lock:
@@ -190,7 +193,7 @@ class Poller:
         started: datetime,
         t0: float,
     ) -> FeedResult:
-        from app.store.articles import ArticleStore
+        from app.store.articles import ArticleStore, transient_error
 
         def write() -> FeedResult:
             now = self.clock()
@@ -246,8 +249,18 @@ class Poller:
                 )
             return result
 
-        async with self._write_lock:
-            return await asyncio.to_thread(write)
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                async with self._write_lock:
+                    return await asyncio.to_thread(write)
+            except Exception as exc:
+                if attempt == WRITE_ATTEMPTS or not transient_error(exc):
+                    raise
+                log.warning(
+                    "feed %s: write attempt %d failed (%s); retrying", feed.id, attempt, exc
+                )
+                await asyncio.sleep(0.05 * attempt * (1 + random.random()))
+        raise AssertionError("unreachable")
 
     async def _store_crash(
         self, feed: DueFeed, exc: Exception, started: datetime, t0: float

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 
 from app.config import Settings
@@ -42,6 +42,8 @@ def make_poller(settings: Settings, db: Database, metrics: Metrics | None = None
             max_interval=max(settings.max_interval_minutes, settings.min_interval_minutes) * 60,
         ),
         parse_workers=settings.parse_workers or None,
+        batch_size=settings.poll_batch_size,
+        lease=timedelta(seconds=settings.poll_lease_seconds),
         metrics=metrics,
     )
 

@@ -143,6 +143,15 @@ class FeedStore:
             stmt = stmt.with_for_update(skip_locked=True)
         feeds = self.session.scalars(stmt).all()
         for feed in feeds:
+            if feed.lease_owner is not None:  # its last poller died before recording a result
+                self.log_fetch(
+                    feed.id,
+                    started_at=now,
+                    duration_ms=0,
+                    outcome="interrupted",
+                    http_status=None,
+                    error=f"the previous poll ({feed.lease_owner}) stopped before it finished",
+                )
             feed.lease_until = now + lease
             feed.lease_owner = owner
         self.session.flush()
@@ -204,7 +213,7 @@ class FeedStore:
         if outcome.ok:
             feed.last_success_at = now
             feed.etag, feed.last_modified = outcome.etag, outcome.last_modified
-            feed.title = title or feed.title
+            feed.title = feed.title or title  # a title given at subscribe time wins
             feed.site_url = site_url or feed.site_url
             feed.language = language or feed.language
             feed.ttl_seconds = ttl_seconds
