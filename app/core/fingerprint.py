@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import unicodedata
+from itertools import repeat
+from operator import xor
 
 MASK64 = (1 << 64) - 1
 SIGN_BIT = 1 << 63
@@ -42,11 +45,20 @@ _STOP_WORDS = """the and for that with from this have has had was were will woul
 _STOP = frozenset(_STOP_WORDS.split())
 
 
+# Every code point ``unicodedata.combining`` flags, as one regex class: removing
+# them with one C-level ``sub`` instead of a Python test per character.
+_COMBINING = re.compile(
+    "["
+    + "".join(re.escape(chr(c)) for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c)))
+    + "]"
+)
+
+
 def words(text: str) -> list[str]:
     """Lower-cased, accent-folded word tokens."""
-    folded = unicodedata.normalize("NFKD", text)
-    folded = "".join(char for char in folded if not unicodedata.combining(char))
-    return _WORD.findall(folded.casefold())
+    if not text.isascii():  # ASCII has nothing to decompose or fold away
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+    return _WORD.findall(text.casefold())
 
 
 def simhash(text: str) -> int:
@@ -111,13 +123,28 @@ def minhash_bands(terms: frozenset[str], count: int = 32, rows: int = 2) -> tupl
     """
     if not terms:
         return ()
-    hashed = [_hash64(term) for term in terms]
+    known = _TERM_HASHES.get
+    hashed = [known(term) or _term_hash(term) for term in terms]
     keys = []
     for band in range(count):
-        mins = [min(h ^ _SEEDS[band * rows + row] for h in hashed) for row in range(rows)]
+        # map(xor, ...) keeps the per-term loop in C.
+        mins = [min(map(xor, hashed, repeat(_SEEDS[band * rows + row]))) for row in range(rows)]
         digest = hashlib.blake2b(repr(mins).encode(), digest_size=4).digest()
         keys.append(int.from_bytes(digest, "big", signed=True))
     return tuple(keys)
+
+
+# Stemmed terms repeat across articles (a 6-letter prefix vocabulary), so the
+# blake2b per term is paid once per distinct term; bounded to keep workers small.
+_TERM_HASHES: dict[str, int] = {}
+_TERM_HASH_LIMIT = 200_000
+
+
+def _term_hash(term: str) -> int:
+    value = _hash64(term)
+    if len(_TERM_HASHES) < _TERM_HASH_LIMIT:
+        _TERM_HASHES[term] = value
+    return value
 
 
 def _hash64(text: str) -> int:
