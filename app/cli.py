@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     retag = sub.add_parser("retag", help="re-apply the topic and taxonomy to stored articles")
     retag.add_argument("--batch", type=int, default=1000)
     retag.set_defaults(handler=cmd_retag)
+    add_account_commands(sub)
     return parser
 
 
@@ -288,6 +289,125 @@ def cmd_retag(args: argparse.Namespace, settings: Settings) -> int:
 
 def _safe_url(settings: Settings) -> str:
     return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+# -- users and API tokens -----------------------------------------------------
+
+
+def add_account_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    users = sub.add_parser("users", help="manage accounts").add_subparsers(metavar="ACTION")
+    add = users.add_parser("add", help="create an account (password from a prompt or stdin)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("viewer", "editor", "admin"), default="viewer")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(handler=cmd_users_add)
+    users.add_parser("list", help="accounts and roles").set_defaults(handler=cmd_users_list)
+
+    tokens = sub.add_parser("tokens", help="manage API tokens").add_subparsers(metavar="ACTION")
+    create = tokens.add_parser("create", help="create a token; prints it alone on the last line")
+    create.add_argument("--user", required=True)
+    create.add_argument("--scope", choices=("read", "write"), default="read")
+    create.add_argument("--name", default="")
+    create.set_defaults(handler=cmd_tokens_create)
+    tokens.add_parser("list", help="tokens (never their values)").set_defaults(
+        handler=cmd_tokens_list
+    )
+    revoke = tokens.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(handler=cmd_tokens_revoke)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat: ") != first:
+        from app.core.errors import InvalidInput
+
+        raise InvalidInput("the passwords differ")
+    return first
+
+
+def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from app.store.audit import AuditStore
+    from app.store.users import UserStore
+    from app.wiring import prepare_database
+
+    password = _read_password(args)
+    db = open_db(settings)
+    prepare_database(settings, db)
+    with db.write() as session:
+        user = UserStore(session).create(args.name, password, args.role, now=datetime.now(UTC))
+        AuditStore(session).record(
+            "user.add",
+            now=datetime.now(UTC),
+            target_type="user",
+            target_id=user.id,
+            detail={"name": user.name, "role": user.role, "via": "cli"},
+        )
+    print(f"added user {user.id}: {user.name} ({user.role})")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
+    from app.store.users import UserStore
+
+    with open_db(settings).read() as session:
+        users = UserStore(session).all()
+    for u in users:
+        print(f"{u.id:>4}  {u.role:<7} {'disabled' if u.disabled else 'active':<9} {u.name}")
+    return 0
+
+
+def cmd_tokens_create(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from app.store.audit import AuditStore
+    from app.store.users import UserStore
+
+    now = datetime.now(UTC)
+    with open_db(settings).write() as session:
+        store = UserStore(session)
+        user = store.find(args.user)
+        token, raw = store.create_token(user.id, args.scope, name=args.name, now=now)
+        AuditStore(session).record(
+            "token.create", now=now, target_type="token", target_id=token.id, detail={"via": "cli"}
+        )
+    print(f"token {token.id} for {user.name}, scope {token.scope}; shown only now:")
+    print(raw)
+    return 0
+
+
+def cmd_tokens_list(args: argparse.Namespace, settings: Settings) -> int:
+    from app.store.users import UserStore
+
+    with open_db(settings).read() as session:
+        tokens = UserStore(session).tokens()
+    for t in tokens:
+        used = t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never"
+        state = "revoked" if t.revoked_at else "active"
+        print(f"{t.id:>4}  {t.user_name:<16} {t.scope:<5} {state:<7} used {used:<16} {t.name}")
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from app.store.audit import AuditStore
+    from app.store.users import UserStore
+
+    now = datetime.now(UTC)
+    with open_db(settings).write() as session:
+        UserStore(session).revoke_token(args.id, now=now)
+        AuditStore(session).record(
+            "token.revoke", now=now, target_type="token", target_id=args.id, detail={"via": "cli"}
+        )
+    print(f"revoked token {args.id}")
+    return 0
 
 
 if __name__ == "__main__":

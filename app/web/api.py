@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
 from app.core.errors import NotFound, StorageBusy
@@ -22,16 +23,29 @@ PROBLEM: dict[str, Any] = {"model": None, "content": {"application/problem+json"
     "/articles",
     response_model=ArticlePageOut,
     summary="Timeline of articles, newest first",
-    responses={400: PROBLEM},
+    responses={400: PROBLEM, 304: {"description": "Not modified (If-None-Match matched)"}},
 )
-def list_articles(request: Request, session: ReadSession) -> ArticlePageOut:
+def list_articles(request: Request, session: ReadSession) -> Response:
     """Articles matching the timeline filters (``theme``, ``themes_mode``, ``source``,
     ``lang``, ``since``, ``until``, ``q``, ``flagged``, ``relevance``, ``limit``,
-    ``cursor``); pass ``next_cursor`` back as ``cursor`` for the next page."""
+    ``cursor``, ``updated_since``), newest first with ties broken by id (a stable
+    order); pass ``next_cursor`` back as ``cursor`` for the next page. Answers 304
+    when ``If-None-Match`` carries the page's ``ETag``."""
     view = timeline_view(session, parse_filter(request), list(request.query_params.multi_items()))
-    return ArticlePageOut(
+    page = ArticlePageOut(
         items=[ArticleOut.of(a) for a in view.page.items], next_cursor=view.page.next_cursor
     )
+    return etag_response(request, page.model_dump_json().encode())
+
+
+def etag_response(request: Request, body: bytes) -> Response:
+    """A weak ETag over the body; 304 without a body when the client already has it."""
+    etag = f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Authorization, Cookie"}
+    wanted = request.headers.get("if-none-match", "")
+    if etag in (tag.strip() for tag in wanted.split(",")) or wanted.strip() == "*":
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut, responses={404: PROBLEM})

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -18,7 +18,9 @@ from app import __version__
 from app.config import Settings, load_settings
 from app.metrics import Metrics
 from app.store.db import Database
-from app.web import api, errors, pages
+from app.web import accounts, api, api_editor, auth, editor_pages, errors, outgoing, pages
+from app.web.auth import require_reader
+from app.web.csrf import csrf_protect
 from app.web.security import SecurityHeaders
 
 log = logging.getLogger("newsmon.web")
@@ -78,16 +80,26 @@ def create_app(
         version=__version__,
         description="News monitoring: the Amazon–TikTok partnership timeline, tagged by theme.",
         lifespan=lifespan,
-        docs_url="/docs",
+        # Swagger UI needs a CDN and inline script; api_editor serves a static docs page.
+        docs_url=None,
         redoc_url=None,
+        # Deny by default: every unsafe request on every route passes the CSRF check.
+        dependencies=[Depends(csrf_protect)],
     )
     app.state.settings = settings
     app.state.db = database
     app.state.metrics = metrics
     app.state.templates = make_templates()
     errors.install(app)
-    app.include_router(pages.router)
-    app.include_router(api.router)
+    auth.install(app)
+    reader = [Depends(require_reader)]
+    app.include_router(pages.router, dependencies=reader)
+    app.include_router(api.router, dependencies=reader)
+    app.include_router(api_editor.router, dependencies=reader)
+    app.include_router(outgoing.router, dependencies=reader)
+    app.include_router(accounts.router)
+    app.include_router(editor_pages.router)
+    app.include_router(api_editor.docs_router)
     app.include_router(api.health_router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.add_middleware(SecurityHeaders)

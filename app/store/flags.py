@@ -1,0 +1,172 @@
+"""FlagStore: editors' flags on articles (important, irrelevant, wrong-theme, follow-up).
+
+An open "irrelevant" flag is a not-relevant override: it hides the article from the
+default timeline. Resolving or deleting the last such flag restores the tagger's
+verdict, unless an editor set the relevance explicitly since (``relevant_override_at``
+then differs from the flag's time, see ``OverrideStore``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, aliased
+
+from app.core.errors import InvalidInput, NotFound, PermissionDenied
+from app.core.timeline import FLAG_KINDS
+from app.store.tables import Article, Flag, User
+from app.store.users import UserView
+
+MAX_NOTE = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class FlagView:
+    id: int
+    article_id: int
+    article_title: str
+    kind: str
+    note: str
+    user_id: int | None
+    user_name: str | None
+    assignee_name: str | None
+    created_at: datetime
+    resolved_at: datetime | None
+    resolved_by_name: str | None
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_at is None
+
+
+class FlagStore:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def create(
+        self, article_id: int, kind: str, note: str, *, user_id: int | None, now: datetime
+    ) -> FlagView:
+        if kind not in FLAG_KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(FLAG_KINDS)}", field="kind")
+        if len(note) > MAX_NOTE:
+            raise InvalidInput(f"note must have at most {MAX_NOTE} characters", field="note")
+        article = self._article(article_id)
+        flag = Flag(article_id=article_id, user_id=user_id, kind=kind, note=note, created_at=now)
+        self.session.add(flag)
+        if kind == "irrelevant":
+            article.relevant_override = False
+            article.relevant_override_by = user_id
+            article.relevant_override_at = now
+            article.relevant = False
+        self.session.flush()
+        return self.get(flag.id)
+
+    def assign(self, flag_id: int, assignee: str | None) -> FlagView:
+        flag = self._flag(flag_id)
+        if assignee:
+            user_id = self.session.scalar(select(User.id).where(User.name == assignee))
+            if user_id is None:
+                raise InvalidInput(f"no user named {assignee!r}", field="assignee")
+            flag.assignee_id = user_id
+        else:
+            flag.assignee_id = None
+        self.session.flush()
+        return self.get(flag_id)
+
+    def resolve(self, flag_id: int, *, user_id: int | None, now: datetime) -> FlagView:
+        flag = self._flag(flag_id)
+        if flag.resolved_at is None:
+            flag.resolved_at = now
+            flag.resolved_by = user_id
+            self.session.flush()
+            self._restore_relevance(flag)
+        return self.get(flag_id)
+
+    def delete(self, flag_id: int, *, by: UserView) -> FlagView:
+        """Only the flag's author or an admin may delete it (anyone may resolve it)."""
+        flag = self._flag(flag_id)
+        if flag.user_id != by.id and not by.has_role("admin"):
+            raise PermissionDenied("only the flag's author or an admin may delete it")
+        view = self.get(flag_id)
+        self.session.delete(flag)
+        self.session.flush()
+        self._restore_relevance(flag)
+        return view
+
+    def _restore_relevance(self, flag: Flag) -> None:
+        if flag.kind != "irrelevant":
+            return
+        article = self.session.get(Article, flag.article_id)
+        if article is None or article.relevant_override is not False:
+            return
+        still_open = self.session.scalar(
+            select(Flag.id).where(
+                Flag.article_id == flag.article_id,
+                Flag.kind == "irrelevant",
+                Flag.resolved_at.is_(None),
+            )
+        )
+        if still_open is None and article.relevant_override_at == flag.created_at:
+            article.relevant_override = None
+            article.relevant_override_by = None
+            article.relevant_override_at = None
+            article.relevant = article.tagger_relevant
+
+    def get(self, flag_id: int) -> FlagView:
+        views = self._views(select_flags().where(Flag.id == flag_id))
+        if not views:
+            raise NotFound(f"no flag with id {flag_id}")
+        return views[0]
+
+    def open_flags(self, *, limit: int = 500) -> list[FlagView]:
+        stmt = select_flags().where(Flag.resolved_at.is_(None)).order_by(Flag.created_at, Flag.id)
+        return self._views(stmt.limit(limit))
+
+    def history(self, article_id: int) -> list[FlagView]:
+        self._article(article_id)
+        return self._views(
+            select_flags().where(Flag.article_id == article_id).order_by(Flag.created_at, Flag.id)
+        )
+
+    def _views(self, stmt: Select[Flag, str, str, str, str]) -> list[FlagView]:
+        return [
+            FlagView(
+                f.id,
+                f.article_id,
+                title,
+                f.kind,
+                f.note,
+                f.user_id,
+                author,
+                assignee,
+                f.created_at,
+                f.resolved_at,
+                resolver,
+            )
+            for f, title, author, assignee, resolver in self.session.execute(stmt)
+        ]
+
+    def _flag(self, flag_id: int) -> Flag:
+        flag = self.session.get(Flag, flag_id)
+        if flag is None:
+            raise NotFound(f"no flag with id {flag_id}")
+        return flag
+
+    def _article(self, article_id: int) -> Article:
+        article = self.session.get(Article, article_id)
+        if article is None:
+            raise NotFound(f"no article with id {article_id}")
+        return article
+
+
+def select_flags() -> Select[Flag, str, str, str, str]:
+    author, assignee, resolver = aliased(User), aliased(User), aliased(User)
+    return (
+        select(Flag, Article.title, author.name, assignee.name, resolver.name)
+        .join(Article, Article.id == Flag.article_id)
+        .outerjoin(author, author.id == Flag.user_id)
+        .outerjoin(assignee, assignee.id == Flag.assignee_id)
+        .outerjoin(resolver, resolver.id == Flag.resolved_by)
+    )

@@ -1,0 +1,232 @@
+"""Editor pages: flag forms, the /flags queue, theme overrides; the admin's /audit and /users.
+
+Handlers parse the form, call one store, record the audit entry in the same
+transaction, and redirect (POST/redirect/GET), so a reload never repeats an action.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from app.core.errors import NotFound
+from app.core.timeline import FLAG_KINDS, THEMES
+from app.store.articles import ArticleStore
+from app.store.audit import AuditStore
+from app.store.flags import FlagStore
+from app.store.overrides import OverrideChange, OverrideStore
+from app.store.users import ROLES, UserStore
+from app.web.accounts import render, safe_next
+from app.web.auth import Principal, hasher, now_utc, require_admin, require_editor
+
+router = APIRouter(include_in_schema=False)
+Editor = Annotated[Principal, Depends(require_editor)]
+Admin = Annotated[Principal, Depends(require_admin)]
+
+
+def back(target: str | None, default: str = "/flags") -> RedirectResponse:
+    return RedirectResponse(safe_next(target) if target else default, status_code=303)
+
+
+@router.get("/flags", response_class=HTMLResponse)
+def flags_queue(request: Request, editor: Editor) -> HTMLResponse:
+    with request.app.state.db.read() as session:
+        flags = FlagStore(session).open_flags()
+        users = [u for u in UserStore(session).all() if u.has_role("editor")]
+    return render(request, "flags.html", {"flags": flags, "editors": users, "kinds": FLAG_KINDS})
+
+
+@router.post("/articles/{article_id}/flags")
+def flag_article(
+    request: Request,
+    article_id: int,
+    editor: Editor,
+    kind: Annotated[str, Form()],
+    note: Annotated[str, Form(max_length=2000)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    now = now_utc()
+    with request.app.state.db.write() as session:
+        flag = FlagStore(session).create(article_id, kind, note, user_id=editor.user.id, now=now)
+        AuditStore(session).record(
+            "flag.create",
+            now=now,
+            user_id=editor.user.id,
+            target_type="article",
+            target_id=article_id,
+            detail={"flag": flag.id, "kind": kind},
+        )
+    if kind == "wrong-theme":  # the flag says the themes are wrong: go and fix them
+        return RedirectResponse(f"/articles/{article_id}/themes", status_code=303)
+    return back(next, "/")
+
+
+@router.post("/flags/{flag_id}/resolve")
+def resolve_flag(
+    request: Request, flag_id: int, editor: Editor, next: Annotated[str, Form()] = ""
+) -> Response:
+    now = now_utc()
+    with request.app.state.db.write() as session:
+        flag = FlagStore(session).resolve(flag_id, user_id=editor.user.id, now=now)
+        _audit_flag(session, "flag.resolve", editor, flag.id, flag.article_id, now)
+    return back(next)
+
+
+@router.post("/flags/{flag_id}/assign")
+def assign_flag(
+    request: Request,
+    flag_id: int,
+    editor: Editor,
+    assignee: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    now = now_utc()
+    with request.app.state.db.write() as session:
+        flag = FlagStore(session).assign(flag_id, assignee or None)
+        _audit_flag(session, "flag.assign", editor, flag.id, flag.article_id, now, assignee)
+    return back("/flags")
+
+
+@router.post("/flags/{flag_id}/delete")
+def delete_flag(request: Request, flag_id: int, editor: Editor) -> Response:
+    now = now_utc()
+    with request.app.state.db.write() as session:
+        flag = FlagStore(session).delete(flag_id, by=editor.user)
+        _audit_flag(session, "flag.delete", editor, flag.id, flag.article_id, now)
+    return back("/flags")
+
+
+def _audit_flag(
+    session: Session,
+    action: str,
+    editor: Principal,
+    flag_id: int,
+    article_id: int,
+    now: datetime,
+    assignee: str | None = None,
+) -> None:
+    detail: dict[str, object] = {"flag": flag_id}
+    if assignee is not None:
+        detail["assignee"] = assignee
+    AuditStore(session).record(
+        action,
+        now=now,
+        user_id=editor.user.id,
+        target_type="article",
+        target_id=article_id,
+        detail=detail,
+    )
+
+
+@router.get("/articles/{article_id}/themes", response_class=HTMLResponse)
+def themes_form(request: Request, article_id: int, editor: Editor) -> HTMLResponse:
+    with request.app.state.db.read() as session:
+        article = ArticleStore(session).get(article_id)
+        if article is None:
+            raise NotFound(f"no article with id {article_id}")
+        history = FlagStore(session).history(article_id)
+    current = {t.key for t in article.themes}
+    context = {"article": article, "themes": THEMES, "current": current, "history": history}
+    return render(request, "overrides.html", context)
+
+
+@router.post("/articles/{article_id}/themes")
+def save_themes(
+    request: Request,
+    article_id: int,
+    editor: Editor,
+    theme: Annotated[list[str] | None, Form()] = None,
+    relevant: Annotated[str, Form()] = "",
+) -> Response:
+    wanted = set(theme or [])
+    now = now_utc()
+    with request.app.state.db.write() as session:
+        article = ArticleStore(session).get(article_id)
+        if article is None:
+            raise NotFound(f"no article with id {article_id}")
+        current = {t.key for t in article.themes}
+        change = OverrideChange(
+            add=tuple(sorted(wanted - current)),
+            remove=tuple(sorted(current - wanted)),
+            relevant={"yes": True, "no": False}.get(relevant),
+        )
+        OverrideStore(session).apply(article_id, change, user_id=editor.user.id, now=now)
+        AuditStore(session).record(
+            "article.override",
+            now=now,
+            user_id=editor.user.id,
+            target_type="article",
+            target_id=article_id,
+            detail={
+                "add": list(change.add),
+                "remove": list(change.remove),
+                "relevant": change.relevant,
+            },
+        )
+    return RedirectResponse(f"/articles/{article_id}/themes", status_code=303)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit(request: Request, admin: Admin, before: int | None = None) -> HTMLResponse:
+    with request.app.state.db.read() as session:
+        entries = AuditStore(session).recent(limit=200, before_id=before)
+    return render(request, "audit.html", {"entries": entries})
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users(request: Request, admin: Admin) -> HTMLResponse:
+    with request.app.state.db.read() as session:
+        found = UserStore(session).all()
+    return render(request, "users.html", {"users": found, "roles": ROLES})
+
+
+@router.post("/users")
+def add_user(
+    request: Request,
+    admin: Admin,
+    name: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=1024)],
+    role: Annotated[str, Form()] = "viewer",
+) -> Response:
+    now = now_utc()
+    with request.app.state.db.write() as session:
+        user = UserStore(session, hasher(request)).create(name, password, role, now=now)
+        AuditStore(session).record(
+            "user.add",
+            now=now,
+            user_id=admin.user.id,
+            target_type="user",
+            target_id=user.id,
+            detail={"name": user.name, "role": role},
+        )
+    return RedirectResponse("/users", status_code=303)
+
+
+@router.post("/users/{user_id}")
+def change_user(
+    request: Request,
+    user_id: int,
+    admin: Admin,
+    role: Annotated[str, Form()] = "",
+    disabled: Annotated[str, Form()] = "",
+) -> Response:
+    now = now_utc()
+    with request.app.state.db.write() as session:
+        store = UserStore(session)
+        store.get(user_id)
+        if role:
+            store.set_role(user_id, role)
+        if disabled in ("yes", "no"):
+            store.set_disabled(user_id, disabled == "yes", now=now)
+        AuditStore(session).record(
+            "user.change",
+            now=now,
+            user_id=admin.user.id,
+            target_type="user",
+            target_id=user_id,
+            detail={"role": role or None, "disabled": disabled or None},
+        )
+    return RedirectResponse("/users", status_code=303)
