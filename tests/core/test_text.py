@@ -1,0 +1,101 @@
+"""html_to_text: paragraph semantics, and the regex fast path agrees with HTMLParser."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.core.text import _fast_text, _parsed_text, html_to_text, paragraphs
+from app.feeds.sanitize import sanitize_html
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "labels" / "articles.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("<p>One</p><p>Two</p>", "One\n\nTwo"),
+        ("a<br>b<br/>c", "a\n\nb\n\nc"),
+        ("<b>bold</b> and <i>it</i>", "bold and it"),
+        ("x &amp; y &lt;z&gt; &nbsp;w", "x & y <z> w"),
+        ("<p>keep</p><script>drop()</script><style>p{}</style>", "keep"),
+        ("<div>a\n   b</div>\n\n\n<div>c</div>", "a b\n\nc"),
+        ('<a href="https://e.com/?a=1&amp;b=2" title="x>y">link</a> text', "link text"),
+        ("<!-- note --><p>after</p>", "after"),
+        ("1 < 2 and <P>UPPER</P>", "1 < 2 and\n\nUPPER"),
+        ("plain\ntext", "plain\n\ntext"),
+    ],
+)
+def test_html_to_text(html: str, text: str) -> None:
+    assert html_to_text(html) == text
+    assert paragraphs(html_to_text(html)) == [p for p in text.split("\n\n") if p]
+
+
+def test_sanitised_dev_set_takes_the_fast_path_with_the_same_text() -> None:
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line]
+    for row in rows:
+        for html in (row["content"] or "", sanitize_html(row["content"] or "", base_url=None)):
+            assert _fast_text(html) is not None
+            assert html_to_text(html) == _parsed_text(html)
+
+
+_FRAGMENTS = st.sampled_from(
+    [
+        "<p>",
+        "</p>",
+        "<br>",
+        "<br/>",
+        "<br />",
+        "<DIV class='a'>",
+        "</div >",
+        '<a href="x?a=1&amp;b=2">',
+        "<a href=x/>",
+        "</a>",
+        "<img src=x alt>",
+        "<li>",
+        "<h2>",
+        "</h2>",
+        "<script>",
+        "</script>",
+        "<style>",
+        "<svg/>",
+        "<title>",
+        "<!--",
+        "-->",
+        "<!DOCTYPE html>",
+        "<?x?>",
+        "<x:y>",
+        "</ p>",
+        "<p/ >",
+        "&amp;",
+        "&amp",
+        "&#x41;",
+        "&nbsp;",
+        "&unknown;",
+        "<",
+        ">",
+        "&",
+        "=",
+        '"',
+        "'",
+        "\n",
+        "\n\n",
+        " ",
+        "\t",
+        "\u00a0",
+        "\u2003",
+        "word",
+        "Größe",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_FRAGMENTS | st.text(max_size=5), max_size=30))
+def test_fast_path_matches_htmlparser(pieces: list[str]) -> None:
+    html = "".join(pieces)
+    assert html_to_text(html) == _parsed_text(html)
