@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core import errors
+from app.web.security import add_security_headers
 
 log = logging.getLogger("newsmon.web")
 
@@ -111,4 +112,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(request, 500, "An unexpected error occurred; it has been logged.")
+        response = problem(request, 500, "An unexpected error occurred; it has been logged.")
+        add_security_headers(response.headers, https=request.url.scheme == "https")
+        return response

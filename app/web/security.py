@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = (
@@ -39,3 +40,12 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def add_security_headers(headers: MutableHeaders, *, https: bool) -> None:
+    """For responses built outside the middleware: Starlette sends the 500 page from
+    ServerErrorMiddleware, which wraps (and so bypasses) every user middleware."""
+    for name, value in HEADERS:
+        headers[name.decode()] = value.decode()
+    if https:
+        headers[HSTS[0].decode()] = HSTS[1].decode()
