@@ -148,3 +148,25 @@ def bucket_volume(
 
 def _bucket_start(day: date, interval: str) -> date:
     return day - timedelta(days=day.weekday()) if interval == "week" else day
+
+
+# -- article page --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FlagEntry:
+    kind: str
+    note: str
+    created_at: datetime
+    resolved_at: datetime | None
+    by: str | None  # the editor's name, if still known
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleDetail:
+    """What the article page shows beyond the card: the plain fields the tagger's
+    evidence offsets index, its relevance evidence, and the flag history."""
+
+    text: str
+    relevance_evidence: tuple[tuple[str, str, int, int], ...]  # term, field, start, end
+    flags: tuple[FlagEntry, ...]

@@ -21,11 +21,26 @@ from sqlalchemy.orm import Session
 
 from app.core.decide import ArticleDraft, Tags
 from app.core.fingerprint import is_same_story, story_terms
-from app.core.timeline import THEME_BITS, TimelineFilter, VolumeBucket, bucket_volume
+from app.core.timeline import (
+    THEME_BITS,
+    ArticleDetail,
+    FlagEntry,
+    TimelineFilter,
+    VolumeBucket,
+    bucket_volume,
+)
 from app.core.types import Article as ArticleValue
 from app.core.types import Evidence, Page, Source, ThemeTag
 from app.store.search import parse_query, search_clause
-from app.store.tables import Article, ArticleSource, ArticleTheme, Feed, Flag, ThemeOverride
+from app.store.tables import (
+    Article,
+    ArticleSource,
+    ArticleTheme,
+    Feed,
+    Flag,
+    ThemeOverride,
+    User,
+)
 
 log = logging.getLogger(__name__)
 CHUNK = 200
@@ -351,6 +366,33 @@ class ArticleStore:
         ).group_by(day, Article.theme_mask)
         rows = [(str(d), int(mask or 0), int(n)) for d, mask, n in self.session.execute(stmt)]
         return bucket_volume(rows, interval, start, end)
+
+    def detail(self, article_id: int) -> ArticleDetail:
+        text, evidence = self.session.execute(
+            select(Article.text, Article.relevance_evidence).where(Article.id == article_id)
+        ).one()
+        flags = self.session.execute(
+            select(Flag.kind, Flag.note, Flag.created_at, Flag.resolved_at, User.name)
+            .outerjoin(User, User.id == Flag.user_id)
+            .where(Flag.article_id == article_id)
+            .order_by(Flag.created_at.desc(), Flag.id.desc())
+        )
+        return ArticleDetail(
+            text=text,
+            relevance_evidence=tuple(
+                (e["term"], e["field"], e["start"], e["end"]) for e in evidence or []
+            ),
+            flags=tuple(FlagEntry(*row) for row in flags),
+        )
+
+    def outlets(self) -> list[Source]:
+        """Every feed as a choice for the outlet filter (no counts: that costs a scan)."""
+        rows = self.session.execute(
+            select(Feed.id, func.coalesce(Feed.title, Feed.url)).order_by(
+                func.lower(func.coalesce(Feed.title, Feed.url))
+            )
+        )
+        return [Source(feed_id, name) for feed_id, name in rows]
 
     def get(self, article_id: int) -> ArticleValue | None:
         row = self.session.get(Article, article_id)

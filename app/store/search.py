@@ -8,10 +8,10 @@ always passed as quoted literals (FTS5) or escaped ``LIKE`` patterns (PostgreSQL
 
 Matching is by substring of the accent-folded, lower-cased ``title + text``
 (``text`` holds the plain summary and content), which is what makes German
-compounds findable by their parts ("Sicherheit" finds "Datensicherheit"):
+compounds findable by their parts ("Sicherheit" finds "Datensicherheit").
 Both engines keep that document in ``article_search.doc``; SQLite indexes it
-with a contentless FTS5 trigram table, PostgreSQL with a pg_trgm GIN index. Both are kept in sync by triggers
-(migration 0002); the tables are not ORM classes.
+with a contentless FTS5 trigram table, PostgreSQL with a pg_trgm GIN index.
+Triggers keep them in sync (migration 0002); they are not ORM classes.
 """
 
 from __future__ import annotations

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from app.core.errors import NotFound, StorageBusy
 from app.store.articles import ArticleStore
 from app.web.deps import DbDep, ReadSession
-from app.web.params import parse_filter
+from app.web.params import parse_filter, parse_interval
 from app.web.schemas import ArticleOut, ArticlePageOut, FeedListOut, FeedOut, HealthOut
-from app.web.views import feeds_view, timeline_view
+from app.web.views import feeds_view, timeline_view, volume_buckets
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 PROBLEM: dict[str, Any] = {"model": None, "content": {"application/problem+json": {}}}
@@ -54,6 +56,37 @@ def get_article(article_id: int, session: ReadSession) -> ArticleOut:
     if article is None:
         raise NotFound(f"no article with id {article_id}")
     return ArticleOut.of(article)
+
+
+class VolumeBucketOut(BaseModel):
+    start: date = Field(description="First day of the bucket (a Monday for weeks)")
+    total: int = Field(description="Articles in the bucket, each counted once")
+    themes: dict[str, int] = Field(description="Articles per theme; 'none' for unthemed")
+
+
+class VolumeOut(BaseModel):
+    interval: str
+    buckets: list[VolumeBucketOut]
+
+
+@router.get(
+    "/stats/volume",
+    response_model=VolumeOut,
+    summary="Articles per day or week, per theme",
+    responses={400: PROBLEM},
+)
+def volume(request: Request, session: ReadSession) -> VolumeOut:
+    """The volume chart's data: the timeline filters, plus ``interval=day|week``
+    (default: weeks for ranges over 90 days). Without ``since``, the last 30 days."""
+    interval, buckets = volume_buckets(
+        session, parse_filter(request), parse_interval(request), datetime.now(UTC)
+    )
+    return VolumeOut(
+        interval=interval,
+        buckets=[
+            VolumeBucketOut(start=b.start, total=b.total, themes=dict(b.counts)) for b in buckets
+        ],
+    )
 
 
 @router.get("/feeds", response_model=FeedListOut, summary="Feeds and their health")

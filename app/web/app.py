@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -18,7 +17,7 @@ from app import __version__
 from app.config import Settings, load_settings
 from app.metrics import Metrics
 from app.store.db import Database
-from app.web import accounts, api, api_editor, auth, editor_pages, errors, outgoing, pages
+from app.web import accounts, api, api_editor, auth, editor_pages, errors, i18n, outgoing, pages
 from app.web.auth import require_reader
 from app.web.csrf import csrf_protect
 from app.web.security import SecurityHeaders
@@ -37,13 +36,8 @@ def make_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["datetime"] = _format_datetime
-    env.filters["date"] = lambda d: d.strftime("%Y-%m-%d") if d else ""
-    return Jinja2Templates(env=env)
-
-
-def _format_datetime(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+    i18n.install(env)  # _(), locale-aware datetime/date/time/number filters
+    return Jinja2Templates(env=env, context_processors=[i18n.context])
 
 
 def create_app(

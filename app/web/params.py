@@ -66,7 +66,7 @@ def parse_number(raw: str, field: str, what: str) -> int:
 def parse_filter(request: Request, *, now: datetime | None = None) -> TimelineFilter:
     qp = request.query_params
     now = now or datetime.now(UTC)
-    sources = tuple(parse_number(raw, "source", "a feed id") for raw in qp.getlist("source"))
+    sources = tuple(parse_number(raw, "source", "a feed id") for raw in qp.getlist("source") if raw)
     languages = tuple(dict.fromkeys(lang.lower() for lang in qp.getlist("lang") if lang))
     for lang in languages:
         if not _LANGUAGE.fullmatch(lang):

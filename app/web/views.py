@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from itertools import groupby
 from urllib.parse import urlencode
 
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from app.core.timeline import TimelineFilter
-from app.core.types import Article, Page
+from app.core.errors import NotFound
+from app.core.text import html_to_text
+from app.core.timeline import (
+    FLAG_KINDS,
+    THEMES,
+    ArticleDetail,
+    TimelineFilter,
+    VolumeBucket,
+    choose_interval,
+)
+from app.core.types import Article, Page, Source
 from app.store.articles import ArticleStore
 from app.store.feeds import FeedStore, FeedView
+from app.store.search import parse_query
+from app.web.chart import Chart, build_chart
+from app.web.highlight import highlight, mark_spans, snippet
 from app.web.params import FILTER_KEYS
+
+DEFAULT_CHART_DAYS = 30  # the chart's range when the filter gives no start
+MAX_CHART_DAYS = 3 * 366
+LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    article: Article
+    title: Markup  # escaped, with search matches marked
+    excerpt: Markup | None  # only when searching: where the words were found
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +45,9 @@ class TimelineView:
     filter: TimelineFilter
     page: Page[Article]
     query: tuple[tuple[str, str], ...]  # the request's filter parameters, cursor excluded
+    cards: tuple[Card, ...] = ()
+    chart: Chart | None = None
+    outlets: tuple[Source, ...] = ()
 
     def link(self, **changes: str | None) -> str:
         """The current query string with ``changes`` applied (None removes a key)."""
@@ -30,13 +59,100 @@ class TimelineView:
     def older_link(self) -> str | None:
         return self.link(cursor=self.page.next_cursor) if self.page.next_cursor else None
 
+    @property
+    def days(self) -> list[tuple[date, list[Card]]]:
+        """Cards grouped by their UTC publication day, newest first."""
+        return [
+            (day, list(cards))
+            for day, cards in groupby(self.cards, key=lambda c: c.article.published_at.date())
+        ]
+
+    def value(self, key: str) -> str:
+        return next((v for k, v in self.query if k == key), "")
+
+    def values(self, key: str) -> list[str]:
+        return [v for k, v in self.query if k == key]
+
+    themes = THEMES
+    flag_kinds = FLAG_KINDS
+    languages = LANGUAGES
+
 
 def timeline_view(
-    session: Session, flt: TimelineFilter, query: list[tuple[str, str]]
+    session: Session,
+    flt: TimelineFilter,
+    query: list[tuple[str, str]],
+    *,
+    with_chart: bool = False,
+    now: datetime | None = None,
 ) -> TimelineView:
-    page = ArticleStore(session).timeline(flt)
+    store = ArticleStore(session)
+    page = store.timeline(flt)
     kept = tuple((k, v) for k, v in query if k in FILTER_KEYS and k != "cursor")
-    return TimelineView(filter=flt, page=page, query=kept)
+    terms = parse_query(flt.q).terms if flt.q else ()
+    cards = tuple(_card(a, terms) for a in page.items)
+    view = TimelineView(filter=flt, page=page, query=kept, cards=cards)
+    if not with_chart:
+        return view
+    start, end = chart_range(flt, now or datetime.now(UTC))
+    interval = choose_interval(start, end)
+    buckets = store.volume(flt, interval, start=start, end=end)
+    chart = build_chart(
+        buckets,
+        interval,
+        start,
+        end,
+        lambda a, b: view.link(since=a.isoformat(), until=b.isoformat(), cursor=None),
+    )
+    return replace(view, chart=chart, outlets=tuple(store.outlets()))
+
+
+def _card(article: Article, terms: tuple[str, ...]) -> Card:
+    excerpt = snippet(html_to_text(article.summary), terms) if terms else None
+    return Card(article, highlight(article.title, terms), excerpt)
+
+
+def chart_range(flt: TimelineFilter, now: datetime) -> tuple[date, date]:
+    """The dates the chart covers: the filter's range, else the last 30 days."""
+    end = (flt.until - timedelta(microseconds=1)).date() if flt.until else now.date()
+    start = flt.since.date() if flt.since else end - timedelta(days=DEFAULT_CHART_DAYS - 1)
+    start = max(start, end - timedelta(days=MAX_CHART_DAYS))
+    return min(start, end), end
+
+
+def volume_buckets(
+    session: Session, flt: TimelineFilter, interval: str | None, now: datetime
+) -> tuple[str, list[VolumeBucket]]:
+    start, end = chart_range(flt, now)
+    interval = interval or choose_interval(start, end)
+    return interval, ArticleStore(session).volume(flt, interval, start=start, end=end)
+
+
+@dataclass(frozen=True, slots=True)
+class ArticlePageView:
+    article: Article
+    detail: ArticleDetail
+    why: tuple[tuple[str, Markup], ...]  # (field, text with the evidence marked)
+
+
+def article_view(session: Session, article_id: int) -> ArticlePageView:
+    store = ArticleStore(session)
+    article = store.get(article_id)
+    if article is None:
+        raise NotFound(f"no article with id {article_id}")
+    detail = store.detail(article_id)
+    fields = {
+        "title": article.title,
+        "summary": html_to_text(article.summary) if article.summary else "",
+        "text": detail.text,
+    }
+    why = []
+    for name, text in fields.items():
+        spans = [(e.start, e.end) for t in article.themes for e in t.evidence if e.field == name]
+        spans += [(s, e) for _, f, s, e in detail.relevance_evidence if f == name]
+        if text and (spans or name == "title"):
+            why.append((name, mark_spans(text, spans)))
+    return ArticlePageView(article, detail, tuple(why))
 
 
 def feeds_view(session: Session) -> list[FeedView]:

@@ -13,6 +13,6 @@ pytestmark = pytest.mark.browser
 
 def test_timeline_loads_newest_first(page: Any, live_server: LiveServer) -> None:
     page.goto(live_server.url("/"))
-    titles = page.locator("ol.timeline h2 a").all_inner_texts()
+    titles = page.locator(".card h3 a").all_inner_texts()
     assert titles[0].startswith("Amazon and TikTok extend")
     screenshot(page, "timeline.png")

@@ -1,0 +1,66 @@
+"""Server-side highlighting: escaped text segments with ``<mark>`` around matches.
+
+Every segment is escaped before it is joined, so the result is safe to render
+as-is; the only markup added is ``<mark>``. Matching is on the accent-folded
+text (``store.search.fold`` keeps offsets), like the search itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from markupsafe import Markup, escape
+
+from app.store.search import fold
+
+SNIPPET = 200  # characters of context shown around the first match
+
+
+def find_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
+    folded = fold(text)
+    spans = []
+    for term in terms:
+        start = folded.find(term) if term else -1
+        while start >= 0:
+            spans.append((start, start + len(term)))
+            start = folded.find(term, start + len(term))
+    return merge(spans)
+
+
+def merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def mark_spans(text: str, spans: Sequence[tuple[int, int]], *, title: str = "") -> Markup:
+    """``text`` escaped, with each (start, end) span wrapped in ``<mark>``."""
+    out = []
+    position = 0
+    for start, end in merge((max(0, s), min(len(text), e)) for s, e in spans):
+        if start >= end or start < position:
+            continue
+        out.append(escape(text[position:start]))
+        attr = Markup(' title="{}"').format(title) if title else Markup("")
+        out.append(Markup("<mark{}>{}</mark>").format(attr, text[start:end]))
+        position = end
+    out.append(escape(text[position:]))
+    return Markup("").join(out)
+
+
+def highlight(text: str, terms: Sequence[str]) -> Markup:
+    return mark_spans(text, find_spans(text, terms)) if terms else escape(text)
+
+
+def snippet(text: str, terms: Sequence[str], width: int = SNIPPET) -> Markup:
+    """A window of ``text`` around the first match (or its start), highlighted."""
+    spans = find_spans(text, terms) if terms else []
+    begin = max(0, spans[0][0] - width // 3) if spans else 0
+    window = text[begin : begin + width]
+    prefix = "…" if begin else ""
+    suffix = "…" if begin + width < len(text) else ""
+    return Markup("{}{}{}").format(prefix, highlight(window, terms), suffix)

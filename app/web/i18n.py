@@ -1,0 +1,131 @@
+"""Interface languages (English, German): negotiation, catalogues, Babel formatting.
+
+Catalogues are flat TOML maps from the English source string to its German
+text, one or more files per locale under ``app/web/locales/<locale>/`` (every
+file is loaded, so each feature can bring its own). Templates call
+``_("English text", n=3)``; placeholders use ``str.format`` names. A missing
+translation falls back to the English text, never to an error.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from babel import dates, numbers
+from starlette.requests import Request
+
+LOCALES = ("en", "de")
+DEFAULT_LOCALE = "en"
+COOKIE = "lang_ui"
+LOCALE_DIR = Path(__file__).resolve().parent / "locales"
+LANGUAGE_NAMES = {"en": "English", "de": "Deutsch"}
+
+
+@cache
+def catalogue(locale: str) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for path in sorted((LOCALE_DIR / locale).glob("*.toml")):
+        with path.open("rb") as handle:
+            merged.update({str(k): str(v) for k, v in tomllib.load(handle).items()})
+    return merged
+
+
+def translate(locale: str, message: str, **values: Any) -> str:
+    text = catalogue(locale).get(message, message) if locale != DEFAULT_LOCALE else message
+    return text.format(**values) if values else text
+
+
+def negotiate(request: Request) -> str:
+    """The ``lang_ui`` cookie if valid, else the best Accept-Language match, else English."""
+    chosen = request.cookies.get(COOKIE)
+    if chosen in LOCALES:
+        return chosen
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(request.headers.get("accept-language", "").split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                continue
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LOCALES and weight > 0:
+            ranked.append((-weight, index, primary))
+    return min(ranked)[2] if ranked else DEFAULT_LOCALE
+
+
+def safe_next(target: str | None) -> str:
+    """A same-origin path to go back to, or ``/``: no scheme, host, backslash or control."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or any(c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+        or len(target) > 2000
+    ):
+        return "/"
+    return target
+
+
+def context(request: Request) -> dict[str, Any]:
+    """Added to every template: ``locale`` and the links that switch the language."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    switch = {code: f"/ui-language?set={code}&next={quote(here, safe='')}" for code in LOCALES}
+    return {
+        "locale": negotiate(request),
+        "language_links": switch,
+        "language_names": LANGUAGE_NAMES,
+    }
+
+
+@jinja2.pass_context
+def gettext(ctx: jinja2.runtime.Context, message: str, **values: Any) -> str:
+    return translate(ctx.get("locale", DEFAULT_LOCALE), message, **values)
+
+
+@jinja2.pass_context
+def format_datetime(ctx: jinja2.runtime.Context, value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    locale = ctx.get("locale", DEFAULT_LOCALE)
+    return (
+        dates.format_datetime(value.astimezone(UTC), "medium", tzinfo=UTC, locale=locale) + " UTC"
+    )
+
+
+@jinja2.pass_context
+def format_time(ctx: jinja2.runtime.Context, value: datetime) -> str:
+    return dates.format_time(
+        value.astimezone(UTC), "short", tzinfo=UTC, locale=ctx.get("locale", DEFAULT_LOCALE)
+    )
+
+
+@jinja2.pass_context
+def format_date(
+    ctx: jinja2.runtime.Context, value: date | datetime | None, style: str = "medium"
+) -> str:
+    if value is None:
+        return ""
+    day = value.astimezone(UTC).date() if isinstance(value, datetime) else value
+    return dates.format_date(day, style, locale=ctx.get("locale", DEFAULT_LOCALE))
+
+
+@jinja2.pass_context
+def format_number(ctx: jinja2.runtime.Context, value: float, digits: int = 0) -> str:
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return numbers.format_decimal(value, pattern, locale=ctx.get("locale", DEFAULT_LOCALE))
+
+
+def install(env: jinja2.Environment) -> None:
+    env.globals["_"] = gettext
+    env.filters["datetime"] = format_datetime
+    env.filters["date"] = format_date
+    env.filters["time"] = format_time
+    env.filters["number"] = format_number
