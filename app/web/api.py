@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
@@ -51,7 +51,9 @@ def etag_response(request: Request, body: bytes) -> Response:
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut, responses={404: PROBLEM})
-def get_article(article_id: int, session: ReadSession) -> ArticleOut:
+def get_article(
+    article_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: ReadSession
+) -> ArticleOut:
     article = ArticleStore(session).get(article_id)
     if article is None:
         raise NotFound(f"no article with id {article_id}")

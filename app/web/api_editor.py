@@ -12,7 +12,7 @@ from datetime import datetime
 from html import escape
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -30,6 +30,8 @@ from app.web.schemas import ArticleOut, FeedOut
 
 router = APIRouter(prefix="/api/v1", tags=["editors"])
 Editor = Annotated[Principal, Depends(require_editor)]
+# Ids are 32-bit INTEGER columns on PostgreSQL: a larger value is a 422, not a driver error.
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 FlagKind = Literal["important", "irrelevant", "wrong-theme", "follow-up"]
 ThemeKey = Literal["security", "regulatory", "market"]
 
@@ -118,7 +120,7 @@ def _audit(
     summary="Every flag of an article, open and resolved",
     responses=problems(401, 404),
 )
-def list_flags(article_id: int, session: ReadSession) -> FlagListOut:
+def list_flags(article_id: Id, session: ReadSession) -> FlagListOut:
     return FlagListOut(items=[FlagOut.of(f) for f in FlagStore(session).history(article_id)])
 
 
@@ -130,7 +132,7 @@ def list_flags(article_id: int, session: ReadSession) -> FlagListOut:
     responses=problems(400, 401, 403, 404),
 )
 def create_flag(
-    article_id: int, body: FlagIn, who: Editor, session: WriteSession, response: Response
+    article_id: Id, body: FlagIn, who: Editor, session: WriteSession, response: Response
 ) -> FlagOut:
     flag = FlagStore(session).create(
         article_id, body.kind, body.note, user_id=who.user.id, now=now_utc()
@@ -146,7 +148,7 @@ def create_flag(
     summary="Delete a flag (its author or an admin)",
     responses=problems(401, 403, 404),
 )
-def delete_flag(article_id: int, flag_id: int, who: Editor, session: WriteSession) -> Response:
+def delete_flag(article_id: Id, flag_id: Id, who: Editor, session: WriteSession) -> Response:
     store = FlagStore(session)
     if store.get(flag_id).article_id != article_id:
         raise NotFound(f"no flag {flag_id} on article {article_id}")
@@ -162,7 +164,7 @@ def delete_flag(article_id: int, flag_id: int, who: Editor, session: WriteSessio
     responses=problems(400, 401, 403, 404),
 )
 def patch_themes(
-    article_id: int, body: ThemePatchIn, who: Editor, session: WriteSession
+    article_id: Id, body: ThemePatchIn, who: Editor, session: WriteSession
 ) -> ArticleOut:
     from app.store.overrides import OverrideChange, OverrideStore
 
@@ -205,7 +207,7 @@ def add_feed(body: FeedIn, who: Editor, request: Request, response: Response) ->
     summary="Unsubscribe a feed and drop the articles only it carried (editor)",
     responses=problems(401, 403, 404),
 )
-def remove_feed(feed_id: int, who: Editor, session: WriteSession) -> Response:
+def remove_feed(feed_id: Id, who: Editor, session: WriteSession) -> Response:
     store = FeedStore(session)
     url = store.get(feed_id).url
     store.remove(feed_id)
