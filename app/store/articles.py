@@ -92,6 +92,8 @@ class ArticleStore:
     ) -> UpsertResult:
         """Store a feed's (deduplicated) drafts; the same batch twice changes nothing."""
         result = UpsertResult()
+        # One draft per key (the last wins): a repeated key would count as new twice.
+        drafts = list({d.key: d for d in drafts}.values())
         for start in range(0, len(drafts), CHUNK):
             chunk = drafts[start : start + CHUNK]
             try:
