@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Mapping
+from itertools import compress
+from operator import attrgetter
 from typing import NamedTuple
 
 from app.tagging.rules import MIN_COMPOUND_REST, Rule, RuleIndex
-from app.tagging.tokens import Tokens, lemma_of, tokenize
+from app.tagging.tokens import lemma_of, tokenize
 
 _CACHE_LIMIT = 300_000
 
@@ -27,16 +29,41 @@ class Hit(NamedTuple):
     paragraph: int
 
 
+class _Anchored(NamedTuple):
+    """A phrase or proximity rule anchored on a word, pre-digested for ``find``.
+
+    Phrase (``near`` 0): tokens ``i + lo`` .. ``i + hi`` around the anchor ``i``,
+    each ``(delta, wanted)`` in ``checks`` a token other than the anchor.
+    Proximity: ``checks`` is the single ``(0, wanted)`` of the other word.
+    """
+
+    rule: Rule
+    near: int
+    lo: int
+    hi: int
+    checks: tuple[tuple[int, frozenset[str]], ...]
+
+
 class _Entry(NamedTuple):
     """What one distinct word can do: its keys and the rules anchored on it."""
 
     keys: frozenset[str]
     singles: tuple[Rule, ...]  # one-token rules this word satisfies on its own
-    anchored: tuple[Rule, ...]  # phrase and proximity rules to check around it
+    anchored: tuple[_Anchored, ...]  # phrase and proximity rules to check around it
     active: bool  # has any rule at all (most words have none)
 
 
 _EMPTY: tuple[Rule, ...] = ()
+_NO_ANCHORED: tuple[_Anchored, ...] = ()
+_ACTIVE = attrgetter("active")
+
+
+def _anchored(rule: Rule) -> _Anchored:
+    if rule.near:
+        return _Anchored(rule, rule.near, 0, 0, ((0, rule.pattern[1 - rule.anchor]),))
+    a = rule.anchor
+    checks = tuple((k - a, keys) for k, keys in enumerate(rule.pattern) if k != a)
+    return _Anchored(rule, 0, -a, len(rule.pattern) - 1 - a, checks)
 
 
 class Matcher:
@@ -65,8 +92,8 @@ class Matcher:
                 rules.setdefault(id(rule), rule)
         ordered = sorted(rules.values(), key=lambda r: (r.group, r.term))
         singles = tuple(r for r in ordered if len(r.pattern) == 1)
-        anchored = tuple(r for r in ordered if len(r.pattern) > 1)
-        return _Entry(keys, singles or _EMPTY, anchored or _EMPTY, bool(singles or anchored))
+        anchored = tuple(_anchored(r) for r in ordered if len(r.pattern) > 1)
+        return _Entry(keys, singles or _EMPTY, anchored or _NO_ANCHORED, bool(singles or anchored))
 
     def _compute_keys(self, word: str) -> frozenset[str]:
         lower = word.lower()
@@ -95,79 +122,84 @@ class Matcher:
         """
         texts = list(fields.values())
         toks = tokenize(_SEP.join(texts))
-        known = self._entries.get
-        entries = [known(w) or self.entry(w) for w in toks.words]
-        active = [i for i, e in enumerate(entries) if e.active]
+        words, starts = toks.words, toks.starts
+        sentences, paragraphs = toks.sentences, toks.paragraphs
+        # Known words (nearly all, once warm) via C-level map; misses compute.
+        try:
+            entries = list(map(self._entries.__getitem__, words))
+        except KeyError:
+            entries = list(map(self.entry, words))
+        n = len(entries)
+        active = list(compress(range(n), map(_ACTIVE, entries)))
         hits: list[Hit] = []
+        append = hits.append
         base = 0
+        # The loops below are the tagger's hot path (tens of rule checks per
+        # article, most failing at the first neighbour): hits and phrase checks
+        # are inlined rather than made by per-hit helper calls.
         for name, text in zip(fields, texts, strict=True):
             # Tokens never straddle the separator, so each field is a slice.
             end = base + len(text)
-            lo = bisect_left(active, bisect_left(toks.starts, base))
-            hi = bisect_left(active, bisect_left(toks.starts, end + 1))
-            at = _At(name, base, toks)
+            lo = bisect_left(active, bisect_left(starts, base))
+            hi = bisect_left(active, bisect_left(starts, end + 1))
             for i in active[lo:hi]:
                 entry = entries[i]
-                for rule in entry.singles:
-                    hits.append(at.hit(rule, i, i))
-                for rule in entry.anchored:
-                    span = (_near_at if rule.near else _phrase_at)(rule, toks, entries, i)
-                    if span is not None:
-                        hits.append(at.hit(rule, *span))
+                sentence = sentences[i]
+                if entry.singles:
+                    start = starts[i] - base
+                    stop = start + len(words[i])
+                    paragraph = paragraphs[i]
+                    for rule in entry.singles:
+                        # tuple.__new__ skips NamedTuple's Python-level constructor.
+                        append(
+                            _new_tuple(Hit, (rule, name, start, stop, i, i, sentence, paragraph))
+                        )
+                for rule, near, first, last, checks in entry.anchored:
+                    if near:
+                        wanted = checks[0][1]
+                        for j in range(max(0, i - near), min(n, i + near + 1)):
+                            if (
+                                j != i
+                                and sentences[j] == sentence
+                                and not wanted.isdisjoint(entries[j].keys)
+                            ):
+                                first, last = (i, j) if i < j else (j, i)
+                                break
+                        else:
+                            continue
+                    else:
+                        first += i
+                        last += i
+                        if first < 0 or last >= n:
+                            continue
+                        matched = True
+                        for delta, wanted in checks:
+                            j = i + delta
+                            if sentences[j] != sentence or wanted.isdisjoint(entries[j].keys):
+                                matched = False
+                                break
+                        if not matched:
+                            continue
+                    append(
+                        _new_tuple(
+                            Hit,
+                            (
+                                rule,
+                                name,
+                                starts[first] - base,
+                                starts[last] + len(words[last]) - base,
+                                first,
+                                last,
+                                sentences[first],
+                                paragraphs[first],
+                            ),
+                        )
+                    )
             base = end + len(_SEP)
         return hits
 
 
 _SEP = "\n\n"
-
-
-def _phrase_at(rule: Rule, toks: Tokens, entries: list[_Entry], i: int) -> tuple[int, int] | None:
-    first = i - rule.anchor
-    last = first + len(rule.pattern) - 1
-    if first < 0 or last >= len(entries):
-        return None
-    sentence = toks.sentences[i]
-    for offset, wanted in enumerate(rule.pattern):
-        j = first + offset
-        if j != i and (toks.sentences[j] != sentence or not wanted & entries[j].keys):
-            return None
-    return first, last
-
-
-def _near_at(rule: Rule, toks: Tokens, entries: list[_Entry], i: int) -> tuple[int, int] | None:
-    wanted = rule.pattern[1 - rule.anchor]
-    sentence = toks.sentences[i]
-    lo, hi = max(0, i - rule.near), min(len(entries), i + rule.near + 1)
-    for j in range(lo, hi):
-        if j != i and toks.sentences[j] == sentence and wanted & entries[j].keys:
-            return min(i, j), max(i, j)
-    return None
-
-
-class _At:
-    """Builds the hits of one field: its name and its offset in the joined text."""
-
-    __slots__ = ("base", "name", "toks")
-
-    def __init__(self, name: str, base: int, toks: Tokens) -> None:
-        self.name, self.base, self.toks = name, base, toks
-
-    def hit(self, rule: Rule, first: int, last: int) -> Hit:
-        toks, base = self.toks, self.base
-        # tuple.__new__ skips NamedTuple's Python-level constructor: hits are many.
-        return _new_tuple(
-            Hit,
-            (
-                rule,
-                self.name,
-                toks.starts[first] - base,
-                toks.starts[last] + len(toks.words[last]) - base,
-                first,
-                last,
-                toks.sentences[first],
-                toks.paragraphs[first],
-            ),
-        )
 
 
 _new_tuple = tuple.__new__
