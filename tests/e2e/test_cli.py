@@ -1,0 +1,151 @@
+"""The real ``newsmon`` console script in subprocesses, against a SQLite file in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.support.feedsrv import FeedServer
+from tests.support.rss import rss, story
+
+NEWSMON = str(Path(sys.executable).with_name("newsmon"))
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMON_")}
+    base.update(
+        NEWSMON_DATABASE_URL=f"sqlite:///{tmp_path / 'newsmon.db'}",
+        NEWSMON_DATA_DIR=str(tmp_path / "data"),
+        NEWSMON_DEFAULT_FEEDS="false",
+        NEWSMON_PARSE_WORKERS="1",
+        NEWSMON_LOG_LEVEL="WARNING",
+    )
+    return base
+
+
+def newsmon(env: dict[str, str], *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [NEWSMON, *args], env={**env, **extra}, capture_output=True, text=True, timeout=120
+    )
+
+
+PRIVATE = {"NEWSMON_ALLOW_PRIVATE_NETWORKS": "true"}
+
+
+def test_add_list_poll_remove(env: dict[str, str], feed_server: FeedServer) -> None:
+    feed_server.add_file("/news.xml", rss([story(1), story(2)]))
+    url = feed_server.url("/news.xml")
+
+    added = newsmon(env, "feeds", "add", url, **PRIVATE)
+    assert added.returncode == 0 and f"added feed 1: {url}" in added.stdout
+    again = newsmon(env, "feeds", "add", url, **PRIVATE)
+    assert again.returncode == 1 and "already subscribed" in again.stderr
+
+    polled = newsmon(env, "poll", "--once", **PRIVATE)
+    assert polled.returncode == 0, polled.stderr
+    assert polled.stdout.strip().splitlines()[-1] == (
+        "1 feeds polled: 2 new, 0 updated articles, 0 errors"
+    )
+
+    listed = newsmon(env, "feeds", "list")
+    assert listed.returncode == 0
+    row = next(line for line in listed.stdout.splitlines() if url in line)
+    assert " ok " in row and " 2 " in row
+
+    removed = newsmon(env, "feeds", "remove", url)
+    assert removed.returncode == 0 and "removed feed 1" in removed.stdout
+    assert "no feeds" in newsmon(env, "feeds", "list").stdout
+    db = sqlite3.connect(env["NEWSMON_DATABASE_URL"].removeprefix("sqlite:///"))
+    assert db.execute("SELECT count(*) FROM article").fetchone() == (0,)
+    db.close()
+
+
+def test_subscribing_to_a_private_address_is_refused_with_the_rule(
+    env: dict[str, str],
+) -> None:
+    refused = newsmon(env, "feeds", "add", "http://127.0.0.1:9/x")
+    assert refused.returncode != 0
+    assert "Traceback" not in refused.stderr
+    assert "loopback" in refused.stderr.lower() or "private" in refused.stderr.lower()
+    assert "no feeds" in newsmon(env, "feeds", "list").stdout
+
+
+def test_db_upgrade(env: dict[str, str]) -> None:
+    first = newsmon(env, "db", "upgrade")
+    assert first.returncode == 0 and "latest revision" in first.stdout
+    assert newsmon(env, "db", "upgrade").returncode == 0
+
+
+def test_backup_of_a_live_database_is_consistent(env: dict[str, str], tmp_path: Path) -> None:
+    assert newsmon(env, "db", "upgrade").returncode == 0
+    path = tmp_path / "newsmon.db"
+    stop = threading.Event()
+    written = [0]
+
+    def writer() -> None:
+        conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+        while not stop.is_set():
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "INSERT INTO fetch_log (feed_id, started_at, duration_ms, outcome, "
+                "new_count, updated_count, skipped_count) "
+                "SELECT id, '2026-01-01', 1, 'ok', 0, 0, 0 FROM feed"
+            )
+            conn.execute(
+                "INSERT INTO feed (url, url_hash, created_at, next_poll_at, interval_seconds, "
+                "consecutive_failures, redirect_count) VALUES (?, ?, '2026-01-01', "
+                "'2026-01-01', 3600, 0, 0)",
+                (f"https://x.example/{written[0]}", f"{written[0]:064d}"),
+            )
+            conn.execute("COMMIT")
+            written[0] += 1
+        conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while written[0] < 20:
+            stop.wait(0.01)
+        backup = tmp_path / "copy" / "backup.db"
+        done = newsmon(env, "db", "backup", str(backup))
+    finally:
+        stop.set()
+        thread.join()
+    assert done.returncode == 0, done.stderr
+
+    copy = sqlite3.connect(backup)
+    assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    feeds = copy.execute("SELECT count(*) FROM feed").fetchone()[0]
+    logs = copy.execute("SELECT count(*) FROM fetch_log").fetchone()[0]
+    copy.close()
+    # A consistent snapshot: the n-th transaction logged one row per earlier feed.
+    assert feeds >= 20 and logs == feeds * (feeds - 1) // 2
+
+
+def test_opml_import_reports_refused_urls_and_export_round_trips(
+    env: dict[str, str], tmp_path: Path, feed_server: FeedServer
+) -> None:
+    opml = tmp_path / "subs.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head><title>subs</title></head><body>'
+        '<outline type="rss" text="Public" xmlUrl="https://news.example/feed.xml"/>'
+        '<outline type="rss" text="Private" xmlUrl="http://10.0.0.1/feed.xml"/>'
+        '<outline type="rss" text="Script" xmlUrl="javascript:alert(1)"/>'
+        "</body></opml>"
+    )
+    # Name resolution of news.example is not needed: the rule judges literal addresses
+    # at once and resolves names at poll time.
+    imported = newsmon(env, "feeds", "import", str(opml))
+    assert imported.returncode == 0, imported.stderr
+    assert "10.0.0.1" in imported.stderr and "javascript" in imported.stderr
+    exported = newsmon(env, "feeds", "export")
+    assert exported.returncode == 0
+    assert "10.0.0.1" not in exported.stdout and "javascript" not in exported.stdout
+    assert "imported" in imported.stdout
