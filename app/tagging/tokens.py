@@ -9,10 +9,9 @@ handled by the prefix/suffix keys of the rule index, not here.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, compress
 
 import simplemma
 
@@ -103,7 +102,7 @@ def tokenize(text: str) -> Tokens:
     out = Tokens(words, starts)
     sentence = paragraph = done = 0
     # Boundaries are few: the Python work is per boundary, not per token.
-    for k, new_paragraph in _cuts(text, words, starts):
+    for k, new_paragraph in _cuts(parts[0::2], words):
         out.sentences += [sentence] * (k - done)
         out.paragraphs += [paragraph] * (k - done)
         done = k
@@ -114,18 +113,45 @@ def tokenize(text: str) -> Tokens:
     return out
 
 
-def _cuts(text: str, words: list[str], starts: list[int]) -> list[tuple[int, bool]]:
-    """(index of the first token of a new sentence, whether it opens a paragraph)."""
-    cuts: dict[int, bool] = {}
-    for m in _BOUNDARY.finditer(text):
-        k = bisect_left(starts, m.end())
-        if k == 0 or k >= len(words):
-            continue
-        new_paragraph = m.group() == "\n\n"
-        if not new_paragraph and _is_abbreviation(words[k - 1]):
-            continue
-        cuts[k] = cuts.get(k, False) or new_paragraph
-    return sorted(cuts.items())
+_SENTENCE_END = 1
+_PARAGRAPH_END = 2
+
+
+class _GapKinds(dict[str, int]):
+    """What the text between two tokens ends: a sentence, a paragraph, nothing.
+
+    Every character ``_BOUNDARY`` matches (and its look-ahead white space) is a
+    non-token character, so a boundary lies wholly inside one gap between
+    tokens, and the next token is the one after that gap. Gaps repeat (" ",
+    ", ", ". "), so each distinct gap is scanned once, not once per text.
+    """
+
+    def __missing__(self, gap: str) -> int:
+        kind = 0
+        for m in _BOUNDARY.finditer(gap):
+            kind |= _PARAGRAPH_END if m.group() == "\n\n" else _SENTENCE_END
+        if len(self) < _GAP_CACHE_LIMIT:
+            self[gap] = kind
+        return kind
+
+
+_GAP_CACHE_LIMIT = 50_000
+_GAP_KINDS = _GapKinds()
+
+
+def _cuts(gaps: list[str], words: list[str]) -> list[tuple[int, bool]]:
+    """(index of the first token of a new sentence, whether it opens a paragraph).
+
+    ``gaps[k]`` is the text before token ``k`` (``gaps[0]`` before the first).
+    """
+    kinds = list(map(_GAP_KINDS.__getitem__, gaps[1 : len(words)]))
+    cuts: list[tuple[int, bool]] = []
+    for k in compress(range(1, len(words)), kinds):
+        if kinds[k - 1] & _PARAGRAPH_END:
+            cuts.append((k, True))
+        elif not _is_abbreviation(words[k - 1]):
+            cuts.append((k, False))
+    return cuts
 
 
 def _is_abbreviation(word: str) -> bool:
