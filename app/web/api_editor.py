@@ -233,7 +233,9 @@ def api_docs(request: Request) -> HTMLResponse:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{escape(spec['info']['title'])} API</title>",
-        "<link rel='stylesheet' href='/static/newsmon.css'></head><body><main id='main'>",
+        "<link rel='stylesheet' href='/static/newsmon.css'>"
+        "<link rel='icon' href='/static/favicon.svg' type='image/svg+xml'>"
+        "</head><body><main id='main'>",
         f"<h1>{escape(spec['info']['title'])} API {escape(spec['info']['version'])}</h1>",
         "<p>Machine-readable schema: <a href='/openapi.json'>/openapi.json</a>. "
         "Authenticate with <code>Authorization: Bearer &lt;token&gt;</code>; errors are "

@@ -44,9 +44,13 @@ def check_origin(request: Request) -> None:
     """Refuse cross-site requests the browser labels as such (Origin, Sec-Fetch-Site)."""
     origin = request.headers.get("origin")
     own = f"{request.url.scheme}://{request.url.netloc}"
-    if origin is not None and origin != own:
-        raise PermissionDenied("cross-origin request refused")
     site = request.headers.get("sec-fetch-site")
+    # With Referrer-Policy: no-referrer, Chromium sends "Origin: null" even on
+    # same-origin form posts; then Sec-Fetch-Site must vouch for the request.
+    if origin == "null" and site != "same-origin":
+        raise PermissionDenied("opaque-origin request refused")
+    if origin not in (None, "null", own):
+        raise PermissionDenied("cross-origin request refused")
     if site is not None and site not in ("same-origin", "none"):
         raise PermissionDenied("cross-site request refused")
 

@@ -149,7 +149,8 @@ def unsafe_routes(app: FastAPI) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(
-    "attack", ["no token", "other session's token", "foreign origin", "cross-site fetch"]
+    "attack",
+    ["no token", "other session's token", "foreign origin", "cross-site fetch", "opaque origin"],
 )
 def test_csrf_on_every_unsafe_route(
     app: FastAPI, db: Database, world: dict[str, int], attack: str
@@ -165,6 +166,7 @@ def test_csrf_on_every_unsafe_route(
                 "other session's token": {"X-CSRF-Token": other_token},
                 "foreign origin": {"X-CSRF-Token": own, "Origin": "https://evil.example"},
                 "cross-site fetch": {"X-CSRF-Token": own, "Sec-Fetch-Site": "cross-site"},
+                "opaque origin": {"X-CSRF-Token": own, "Origin": "null"},
             }[attack]
             form = (
                 {"csrf_token": headers.pop("X-CSRF-Token")}
