@@ -1,0 +1,228 @@
+"""Timeline benchmark: 1,000,000 synthetic articles, then p50/p95 server time per screen.
+
+    NEWSMON_BENCH_ARTICLES=100000 python -m bench timeline
+
+SQLite always; PostgreSQL too when NEWSMON_TEST_POSTGRES_URL is set (in a schema of
+its own, dropped afterwards). Rows go in with Core executemany in large batches
+while the search triggers are dropped; the search index is rebuilt once after.
+Requests run in-process through Starlette's TestClient, timed one by one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import resource
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, insert, text
+
+from app.config import Settings
+from app.store import migrate
+from app.store.db import Database, make_engine
+from app.store.tables import Article, Feed
+
+ROOT = Path(__file__).resolve().parents[1]
+N = int(os.environ.get("NEWSMON_BENCH_ARTICLES", "1000000"))
+FEEDS = 200
+BATCH = 10_000
+REPEAT = 40
+TARGETS_MS = {"timeline JSON": 50, "timeline HTML": 100, "full-text": 150, "volume 1y": 200}
+WORDS = [
+    "amazon",
+    "tiktok",
+    "shop",
+    "partnership",
+    "regulators",
+    "data",
+    "deal",
+    "security",
+    "market",
+    "retail",
+    "creators",
+    "Datensicherheit",
+    "Übernahme",
+    "Kooperation",
+    "café",
+    "régulateurs",
+    "commerce",
+    "livestream",
+    "logistics",
+]
+LANGS = ("en", "en", "en", "de", "fr", "es")
+
+
+def migration_0002() -> Any:
+    path = ROOT / "migrations" / "versions" / "0002_full_text_search.py"
+    spec = importlib.util.spec_from_file_location("m0002", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rows(now: datetime, rng: random.Random) -> Iterator[dict[str, Any]]:
+    span = 730 * 24 * 3600
+    for i in range(N):
+        words = " ".join(rng.choices(WORDS, k=30))
+        when = now - timedelta(seconds=rng.randrange(span))
+        yield {
+            "url": f"https://bench.example/{i}", "url_hash": f"{i:064x}", "key_kind": "url",
+            "title": f"Article {i}: " + " ".join(rng.choices(WORDS, k=6)), "summary": "",
+            "content": "", "text": words, "language": rng.choice(LANGS),
+            "published_at": when, "published_estimated": False, "first_seen_at": when,
+            "updated_at": when, "relevance_score": rng.random(), "relevance_reason": "bench",
+            "relevance_evidence": [], "tagger_relevant": True, "relevant": rng.random() < 0.8,
+            "theme_mask": rng.randrange(8), "theme_scores": {},
+        }  # fmt: skip
+
+
+def fill(db: Database) -> float:
+    started = time.perf_counter()
+    m = migration_0002()
+    now = datetime.now(UTC)
+    rng = random.Random(7)
+    postgres = db.dialect == "postgresql"
+    with db.engine.begin() as conn:
+        for statement in (
+            ["DROP TRIGGER IF EXISTS article_search_sync ON article"]
+            if postgres
+            else m.SQLITE_DROP_TRIGGERS
+        ):
+            conn.execute(text(statement))
+        conn.execute(insert(Feed), [
+            {"url": f"https://f{n}.example/rss", "url_hash": f"f{n:063d}", "title": f"Feed {n}",
+             "created_at": now, "next_poll_at": now, "interval_seconds": 3600,
+             "consecutive_failures": 0, "redirect_count": 0} for n in range(FEEDS)
+        ])  # fmt: skip
+        batch: list[dict[str, Any]] = []
+        for row in rows(now, rng):
+            batch.append(row)
+            if len(batch) == BATCH:
+                conn.execute(insert(Article), batch)
+                batch = []
+        if batch:
+            conn.execute(insert(Article), batch)
+        conn.execute(text(
+            "INSERT INTO article_source(article_id, feed_id, first_seen_at) "
+            f"SELECT id, (id % {FEEDS}) + 1, first_seen_at FROM article"
+        ))  # fmt: skip
+        if postgres:
+            conn.execute(text("DROP INDEX IF EXISTS ix_article_search_doc"))
+            conn.execute(text("TRUNCATE article_search"))
+            conn.execute(text(m.PG_UP[3]))
+            conn.execute(text(m.PG_TRGM_INDEX))
+            conn.execute(text(m.PG_UP[2]))
+        else:
+            for statement in [*m._sqlite_fill("1", m.DOC), *m.SQLITE_TRIGGERS]:
+                conn.execute(text(statement))
+        conn.execute(text("ANALYZE"))
+    return time.perf_counter() - started
+
+
+def timed(call: Callable[[], Any]) -> tuple[float, float]:
+    call()  # warm caches and compiled statements
+    samples = []
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        response = call()
+        samples.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.text[:300]
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+
+
+def measure(db: Database, url: str, label: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.web.app import create_app
+
+    settings = Settings(database_url=url, data_dir=Path(tempfile.mkdtemp()), poll=False,
+                        default_feeds=False, secret_key="bench-" + "x" * 40)  # fmt: skip
+    app = create_app(settings, db=db, run_poller=False)
+    year_ago = (datetime.now(UTC) - timedelta(days=365)).date().isoformat()
+    cases = {
+        "timeline HTML": "/",
+        "timeline JSON": "/api/v1/articles",
+        "filtered (theme+lang+30d)": "/api/v1/articles?theme=security&lang=de&since=30d",
+        "full-text": "/api/v1/articles?q=datensicherheit+kooperation",
+        "volume 1y": f"/api/v1/stats/volume?since={year_ago}",
+        "volume 1y HTML chart": f"/?since={year_ago}",
+    }
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        for name, path in cases.items():
+            p50, p95 = timed(lambda path=path: client.get(path))
+            target = TARGETS_MS.get(name)
+            verdict = "" if target is None else (" ok" if p95 <= target else " OVER")
+            goal = f" (target p95 <= {target} ms{verdict})" if target else ""
+            print(f"{label:10} {name:28} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms{goal}", flush=True)
+        rps = throughput(client)
+        print(f"{label:10} JSON API with 16 clients: {rps:.0f} requests/s", flush=True)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{label:10} peak RSS {rss:.0f} MB (target < 300 MB)", flush=True)
+
+
+def throughput(client: Any, clients: int = 16, seconds: float = 5.0) -> float:
+    done = [0] * clients
+    stop = time.perf_counter() + seconds
+
+    def work(n: int) -> None:
+        while time.perf_counter() < stop:
+            client.get("/api/v1/articles")
+            done[n] += 1
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done) / seconds
+
+
+def run_sqlite() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        db = Database.from_url(url)
+        migrate.upgrade(db.engine)
+        print(f"sqlite     loaded {N:,} articles in {fill(db):.1f} s", flush=True)
+        measure(db, url, "sqlite")
+        db.dispose()
+
+
+def run_postgres(base: str) -> None:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        engine = make_engine(base, connect_args={"options": f"-csearch_path={schema}"})
+        db = Database(engine)
+        migrate.upgrade(engine)
+        print(f"postgres   loaded {N:,} articles in {fill(db):.1f} s", flush=True)
+        measure(db, base, "postgres")
+        db.dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def main() -> None:
+    run_sqlite()
+    if base := os.environ.get("NEWSMON_TEST_POSTGRES_URL"):
+        run_postgres(base)
+    else:
+        print("postgres   skipped: set NEWSMON_TEST_POSTGRES_URL to measure it")
+
+
+if __name__ == "__main__":
+    main()
