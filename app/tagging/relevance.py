@@ -21,6 +21,7 @@ from app.tagging.taxonomy import RelevanceParams
 ENTITIES = ("amazon", "tiktok")
 _LABELS = {"amazon": "Amazon", "tiktok": "TikTok"}
 _STRONG_CUE = 2.0
+_ENTITY_SET = frozenset(ENTITIES)
 
 
 @dataclass(slots=True)
@@ -48,7 +49,7 @@ class Relevance:
 
 def score_relevance(hits: Sequence[Hit], params: RelevanceParams) -> Relevance:
     """Relevance of an article from its (vetoed, de-duplicated) topic hits."""
-    if not all(any(h.rule.group == e for h in hits) for e in ENTITIES):
+    if not {h.rule.group for h in hits} >= _ENTITY_SET:
         return Relevance(False, 0.0, _reason(hits, [], False, 0.0), ())
     sentences = _sentences(hits, params.list_window)
     contexts = _context_entities(sentences.values())

@@ -50,24 +50,32 @@ def strongest_first(hits: Iterable[Hit]) -> list[Hit]:
     """
     kept: list[Hit] = []
     taken: set[tuple[str, str, int]] = set()  # (group, field, token index)
-    ranked = sorted(
-        hits, key=lambda h: (-h.rule.weight, h.first - h.last, _ORDER[h.field], h.start)
-    )
+    ranked = sorted(hits, key=_strength)
+    add, keep = taken.add, kept.append
     for hit in ranked:
+        rule = hit.rule
         # Proximity rules are context on top of a phrase, not a rival reading of it.
-        group, name = hit.rule.group + ("~" if hit.rule.near else ""), hit.field
-        if hit.first == hit.last:
-            key = (group, name, hit.first)
+        group, name, first = (rule.group + "~" if rule.near else rule.group), hit.field, hit.first
+        if first == hit.last:
+            key = (group, name, first)
             if key not in taken:
-                taken.add(key)
-                kept.append(hit)
+                add(key)
+                keep(hit)
             continue
-        span = [(group, name, t) for t in range(hit.first, hit.last + 1)]
+        span = [(group, name, t) for t in range(first, hit.last + 1)]
         if taken.isdisjoint(span):
             taken.update(span)
-            kept.append(hit)
-    kept.sort(key=lambda h: (_ORDER[h.field], h.start, h.end, h.rule.group, h.rule.term))
+            keep(hit)
+    kept.sort(key=_reading_order)
     return kept
+
+
+def _strength(h: Hit) -> tuple[float, int, int, int]:
+    return -h.rule.weight, h.first - h.last, _ORDER[h.field], h.start
+
+
+def _reading_order(h: Hit) -> tuple[int, int, int, str, str]:
+    return _ORDER[h.field], h.start, h.end, h.rule.group, h.rule.term
 
 
 def _pos(hit: Hit) -> tuple[int, int, int]:
