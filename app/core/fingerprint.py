@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
 import unicodedata
 from itertools import repeat
 from operator import xor
@@ -45,20 +44,21 @@ _STOP_WORDS = """the and for that with from this have has had was were will woul
 _STOP = frozenset(_STOP_WORDS.split())
 
 
-# Every code point ``unicodedata.combining`` flags, as one regex class: removing
-# them with one C-level ``sub`` instead of a Python test per character.
-_COMBINING = re.compile(
-    "["
-    + "".join(re.escape(chr(c)) for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c)))
-    + "]"
-)
-
-
 def words(text: str) -> list[str]:
     """Lower-cased, accent-folded word tokens."""
     if not text.isascii():  # ASCII has nothing to decompose or fold away
-        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+        text = _strip_combining(unicodedata.normalize("NFKD", text))
     return _WORD.findall(text.casefold())
+
+
+def _strip_combining(text: str) -> str:
+    # A text has a handful of distinct marks: one C-level replace per distinct
+    # mark beats a Python-level test per character (and a regex class of all
+    # of Unicode's marks, which ``re`` matches slowly).
+    for char in set(text):
+        if char > "\x7f" and unicodedata.combining(char):
+            text = text.replace(char, "")
+    return text
 
 
 def simhash(text: str) -> int:

@@ -1,8 +1,12 @@
 import json
 import random
+import re
+import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.core.fingerprint import (
     bands,
@@ -13,6 +17,7 @@ from app.core.fingerprint import (
     minhash_bands,
     simhash,
     story_terms,
+    words,
 )
 from app.core.text import html_to_text
 
@@ -97,3 +102,21 @@ def test_minhash_bands_stable_and_empty() -> None:
     terms = story_terms(BASE)
     assert minhash_bands(terms) == minhash_bands(frozenset(sorted(terms)))
     assert minhash_bands(frozenset()) == ()
+
+
+def _reference_words(text: str) -> list[str]:
+    """The original per-character definition ``words`` must keep matching."""
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(char for char in folded if not unicodedata.combining(char))
+    return re.findall(r"\w+", folded.casefold())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("aZ ß.é\u0301\u0327\u0308ﬁ①²İǅ\u05b0\u0e48ñÅ"))
+        | st.characters()
+    )
+)
+def test_words_matches_reference_definition(text: str) -> None:
+    assert words(text) == _reference_words(text)
