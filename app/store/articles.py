@@ -257,10 +257,33 @@ class ArticleStore:
     # -- story clusters -------------------------------------------------------
 
     def _cluster(self, new_ids: Sequence[int], drafts: Sequence[ArticleDraft]) -> None:
-        for article_id, draft in zip(new_ids, drafts, strict=True):
-            if not draft.bands:
-                continue
-            match = self._find_story(article_id, draft)
+        """Join each new article to the story of its first near-duplicate, if any.
+
+        One candidate query per chunk (any shared band, inside the widest window),
+        then per article the first ``MAX_CANDIDATES`` candidates by id, as before.
+        """
+        todo = [(a, d) for a, d in zip(new_ids, drafts, strict=True) if d.bands]
+        if not todo:
+            return
+        band_columns = (Article.band0, Article.band1, Article.band2, Article.band3)
+        wanted = [{d.bands[k] for _, d in todo if len(d.bands) > k} for k in range(4)]
+        stamps = [d.published_at for _, d in todo]
+        rows = self.session.execute(
+            select(
+                Article.id, Article.cluster_id, Article.text, Article.published_at, *band_columns
+            )
+            .where(
+                or_(*(col.in_(values) for col, values in zip(band_columns, wanted, strict=True))),
+                Article.published_at.between(
+                    min(stamps) - CLUSTER_WINDOW, max(stamps) + CLUSTER_WINDOW
+                ),
+            )
+            .order_by(Article.id)
+        ).all()
+        cluster_of = {row[0]: row[1] for row in rows}
+        terms_of: dict[int, Any] = {}
+        for article_id, draft in todo:
+            match = self._find_story(article_id, draft, rows, terms_of, cluster_of)
             if match is None:
                 continue
             other_id, other_cluster = match
@@ -269,28 +292,40 @@ class ArticleStore:
                 self.session.execute(
                     update(Article).where(Article.id == other_id).values(cluster_id=cluster)
                 )
+                cluster_of[other_id] = cluster
             self.session.execute(
                 update(Article).where(Article.id == article_id).values(cluster_id=cluster)
             )
+            cluster_of[article_id] = cluster
 
-    def _find_story(self, article_id: int, draft: ArticleDraft) -> tuple[int, int | None] | None:
-        band_columns = (Article.band0, Article.band1, Article.band2, Article.band3)
-        stmt = (
-            select(Article.id, Article.cluster_id, Article.text)
-            .where(
-                Article.id != article_id,
-                or_(*(col == band for col, band in zip(band_columns, draft.bands, strict=False))),
-                Article.published_at.between(
-                    draft.published_at - CLUSTER_WINDOW, draft.published_at + CLUSTER_WINDOW
-                ),
-            )
-            .order_by(Article.id)
-            .limit(MAX_CANDIDATES)
-        )
+    @staticmethod
+    def _find_story(
+        article_id: int,
+        draft: ArticleDraft,
+        rows: Sequence[Any],
+        terms_of: dict[int, Any],
+        cluster_of: dict[int, int | None],
+    ) -> tuple[int, int | None] | None:
+        low, high = draft.published_at - CLUSTER_WINDOW, draft.published_at + CLUSTER_WINDOW
         terms = story_terms(draft.text)
-        for other_id, cluster_id, text in self.session.execute(stmt):
-            if is_same_story(terms, story_terms(text)):
-                return other_id, cluster_id
+        seen = 0
+        for other_id, _, text, published, *bands in rows:
+            if other_id == article_id:
+                continue
+            if not any(
+                b is not None and b == mine for b, mine in zip(bands, draft.bands, strict=False)
+            ):
+                continue
+            stamp = published if published.tzinfo else published.replace(tzinfo=UTC)
+            if not low <= stamp <= high:
+                continue
+            if other_id not in terms_of:
+                terms_of[other_id] = story_terms(text)
+            if is_same_story(terms, terms_of[other_id]):
+                return other_id, cluster_of.get(other_id)
+            seen += 1
+            if seen >= MAX_CANDIDATES:
+                break
         return None
 
     # -- reading --------------------------------------------------------------
