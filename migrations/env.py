@@ -6,23 +6,11 @@ from alembic import context
 from sqlalchemy import Connection
 
 from app.store.db import make_engine
+from app.store.migrate import include_object
 from app.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
-# Full-text search objects (migration 0002) are kept by triggers, not ORM classes:
-# the FTS5 table with its shadow tables, and PostgreSQL's article_search.
-SEARCH_TABLES = ("article_fts", "article_search")
-
-
-def include_object(
-    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
-) -> bool:
-    if type_ == "table" and name and name.startswith(SEARCH_TABLES):
-        return False
-    return not (type_ == "index" and name and name.startswith("ix_article_search"))
-
-
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,

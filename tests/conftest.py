@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["tests.support.fixtures", "tests.support.db", "tests.support.app"]
+pytest_plugins = [
+    "tests.support.fixtures",
+    "tests.support.db",
+    "tests.support.app",
+    "tests.support.browser",
+]
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ def test_an_empty_database_upgrades_to_head_with_no_drift_from_the_models(
         with database.engine.connect() as conn:
             context = MigrationContext.configure(
                 conn,
-                opts={"compare_type": True, "include_object": _env_include_object()},
+                opts={"compare_type": True, "include_object": migrate.include_object},
             )
             diff = compare_metadata(context, Base.metadata)
         assert diff == []
@@ -53,12 +53,3 @@ def test_there_is_a_single_head() -> None:
 
 def test_serving_twice_does_not_fail_on_an_up_to_date_database(db: Database) -> None:
     migrate.upgrade(db.engine)  # already at head: a no-op
-
-
-def _env_include_object():  # type: ignore[no-untyped-def]
-    """The object filter migrations/env.py uses (full-text objects live outside the models)."""
-    try:
-        from app.store.search import include_object  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return include_object
