@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, delete, exists, func, or_, select, tuple_, update
+from sqlalchemy import Select, String, bindparam, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -175,19 +175,21 @@ class ArticleStore:
         # Sorted by key, so concurrent pollers take the unique-index locks in one order
         # and cannot deadlock on each other's rows.
         values = [_row(d, now) for d in sorted(drafts, key=lambda d: d.key)]
+        # Core executemany (SQLAlchemy's "insertmanyvalues" batches it with RETURNING):
+        # one cached statement, where a multi-row VALUES would be compiled per chunk.
+        table = Article.__table__
         stmt = (
-            _insert(self.session)(Article)
-            .values(values)
+            _insert(self.session)(table)
             .on_conflict_do_nothing(index_elements=["url_hash"])
-            .returning(Article.url_hash, Article.id)
+            .returning(table.c.url_hash, table.c.id)
         )
-        return {key: ident for key, ident in self.session.execute(stmt)}
+        return {key: ident for key, ident in self.session.execute(stmt, values)}
 
     def _add_sources(self, feed_id: int, article_ids: Sequence[int], now: datetime) -> None:
         rows = [{"article_id": a, "feed_id": feed_id, "first_seen_at": now} for a in article_ids]
         if rows:
-            stmt = _insert(self.session)(ArticleSource).values(rows).on_conflict_do_nothing()
-            self.session.execute(stmt)
+            stmt = _insert(self.session)(ArticleSource.__table__).on_conflict_do_nothing()
+            self.session.execute(stmt, rows)
 
     # -- tags -----------------------------------------------------------------
 
@@ -237,11 +239,17 @@ class ArticleStore:
                 }
             )
         if updates:
-            # ORM bulk UPDATE by primary key: one executemany, not one statement per row.
-            self.session.execute(update(Article), updates)
+            # One cached Core UPDATE run as executemany (cheaper than the ORM's bulk path).
+            table = Article.__table__
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values({key: bindparam(f"b_{key}") for key in updates[0] if key != "id"})
+            )
+            self.session.execute(stmt, [{f"b_{k}": v for k, v in u.items()} for u in updates])
         if theme_rows:
-            stmt = _insert(self.session)(ArticleTheme).values(theme_rows).on_conflict_do_nothing()
-            self.session.execute(stmt)
+            stmt = _insert(self.session)(ArticleTheme.__table__).on_conflict_do_nothing()
+            self.session.execute(stmt, theme_rows)
 
     def _theme_overrides(self, ids: Sequence[int]) -> dict[int, dict[str, bool]]:
         found: dict[int, dict[str, bool]] = {}
