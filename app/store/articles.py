@@ -242,7 +242,7 @@ class ArticleStore:
             # One cached Core UPDATE run as executemany (cheaper than the ORM's bulk path).
             table = Article.__table__
             stmt = (
-                update(table)
+                update(Article.__table__)  # type: ignore[arg-type]
                 .where(table.c.id == bindparam("b_id"))
                 .values({key: bindparam(f"b_{key}") for key in updates[0] if key != "id"})
             )
