@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     fetch_deadline_seconds: float = Field(
         30.0, gt=0, description="Overall deadline for one feed fetch, redirects included."
     )
-    fetch_concurrency: int = Field(50, ge=1, description="Feeds fetched at once, in total.")
+    fetch_concurrency: int = Field(100, ge=1, description="Feeds fetched at once, in total.")
     fetch_per_host: int = Field(4, ge=1, description="Feeds fetched at once from one host.")
     parse_workers: int = Field(
         0, ge=0, description="Processes that parse feeds (0 = one per CPU core)."

@@ -113,13 +113,27 @@ class Poller:
             make_guarded_client(self.fetch_policy) as client,
             ParsePool(self.parse_workers) as pool,
         ):
+            pending: set[asyncio.Task[FeedResult]] = set()
+            exhausted = False
             while True:
-                due = await self._claim()
-                if not due:
+                # Claim the next batch while half of this one is still in flight, so
+                # one slow feed never leaves the fetch slots idle.
+                if not exhausted and len(pending) <= self.batch_size // 2:
+                    due = await self._claim()
+                    exhausted = not due
+                    pending |= {
+                        asyncio.create_task(self._poll_one(client, pool, feed)) for feed in due
+                    }
+                if not pending:
                     break
-                tasks = [self._poll_one(client, pool, feed) for feed in due]
-                for coro in asyncio.as_completed(tasks):
-                    result = await coro
+                try:
+                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                except asyncio.CancelledError:
+                    for task in pending:  # shutting down: their leases expire
+                        task.cancel()
+                    raise
+                for task in done:
+                    result = task.result()
                     summary.results.append(result)
                     if on_result:
                         on_result(result)
