@@ -111,7 +111,7 @@ class Poller:
         summary = PollSummary()
         async with (
             make_guarded_client(self.fetch_policy) as client,
-            ParsePool(self.parse_workers) as pool,
+            ParsePool(self.parse_workers, preload=("app.worker_preload",)) as pool,
         ):
             pending: set[asyncio.Task[FeedResult]] = set()
             exhausted = False

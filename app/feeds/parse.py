@@ -17,7 +17,7 @@ import io
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from types import TracebackType
@@ -274,11 +274,15 @@ class ParsePool:
     parses in-process without a budget (tests and tools only).
     """
 
-    def __init__(self, processes: int | None = None) -> None:
+    def __init__(self, processes: int | None = None, *, preload: Sequence[str] = ()) -> None:
         self._size = (os.cpu_count() or 1) if processes is None else processes
-        # spawn: forking a process that already runs threads (the event loop's
-        # executor) can deadlock the child.
-        self._context = multiprocessing.get_context("spawn")
+        # forkserver, not fork: forking a process that already runs threads (the event
+        # loop's executor) can deadlock the child. The server is single-threaded and
+        # imports ``preload`` once, so workers (and replacements for killed ones)
+        # start in milliseconds with the tagger already loaded, sharing its pages.
+        self._context = multiprocessing.get_context("forkserver")
+        if preload:
+            self._context.set_forkserver_preload(list(preload))
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._workers: set[_Worker] = set()
 

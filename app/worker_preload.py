@@ -1,0 +1,28 @@
+"""Imported once by the parse workers' fork server, so every worker starts warm.
+
+Importing this module loads the tagger's compiled rules and the lemma and language
+models (several seconds and a few hundred MB), then tags a short text in each
+supported language so lazily loaded dictionaries are in memory before the fork.
+This import-time work is the module's purpose; nothing else imports it.
+"""
+
+from __future__ import annotations
+
+from app.tagging import load_tagger
+
+_SAMPLES = (
+    ("en", "Amazon and TikTok extend their shopping partnership, lawmakers say."),
+    ("de", "Amazon und TikTok erweitern ihre Zusammenarbeit, sagen Abgeordnete."),
+    ("fr", "Amazon et TikTok élargissent leur partenariat, disent les députés."),
+    ("es", "Amazon y TikTok amplían su acuerdo de compras, dicen los legisladores."),
+    ("it", "Amazon e TikTok ampliano la loro collaborazione, dicono i legislatori."),
+)
+
+
+def warm() -> None:
+    tagger = load_tagger()
+    for language, text in _SAMPLES:
+        tagger.tag(title=text, summary="", text=text, language=language)
+
+
+warm()
