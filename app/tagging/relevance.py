@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from dataclasses import field as _field
 
 from app.core.types import Evidence
 from app.tagging.matcher import Hit
@@ -22,16 +21,22 @@ ENTITIES = ("amazon", "tiktok")
 _LABELS = {"amazon": "Amazon", "tiktok": "TikTok"}
 _STRONG_CUE = 2.0
 _ENTITY_SET = frozenset(ENTITIES)
+_BOTH, _NONE = _ENTITY_SET, frozenset[str]()
+_AMAZON, _TIKTOK = frozenset({"amazon"}), frozenset({"tiktok"})
+_ORDER = {"title": 0, "summary": 1, "text": 2}
 
 
-@dataclass(slots=True)
 class _Sentence:
-    field: str
-    context: tuple[str, int]  # lead, or the body paragraph it sits in
-    mentions: dict[str, list[Hit]] = _field(default_factory=lambda: {e: [] for e in ENTITIES})
-    pair: list[Hit] = _field(default_factory=list)
-    cues: list[Hit] = _field(default_factory=list)
-    compete: bool = False
+    __slots__ = ("compete", "context", "cues", "field", "mentions", "pair", "present")
+
+    def __init__(self, field: str, context: tuple[str, int]) -> None:
+        self.field = field
+        self.context = context  # lead, or the body paragraph it sits in
+        self.mentions: dict[str, list[Hit]] = {"amazon": [], "tiktok": []}
+        self.pair: list[Hit] = []
+        self.cues: list[Hit] = []
+        self.compete = False
+        self.present: frozenset[str] = frozenset()  # entities named (set by _context_entities)
 
     def usable_cues(self) -> list[Hit]:
         if self.compete:  # rivals: only an explicit relationship word counts
@@ -79,12 +84,12 @@ def _sentences(hits: Iterable[Hit], window: int) -> dict[tuple[str, int], _Sente
     out: dict[tuple[str, int], _Sentence] = {}
     for hit in hits:
         key = (hit.field, hit.sentence)
-        context = ("lead", 0) if hit.field != "text" else ("text", hit.paragraph)
         sent = out.get(key)
         if sent is None:
+            context = ("lead", 0) if hit.field != "text" else ("text", hit.paragraph)
             sent = out[key] = _Sentence(hit.field, context)
         group = hit.rule.group
-        if group in ENTITIES and not _listed(hit, others, window):
+        if group in _ENTITY_SET and not (others and _listed(hit, others, window)):
             sent.mentions[group].append(hit)
         elif group == "pair":
             sent.pair.append(hit)
@@ -108,7 +113,12 @@ def _listed(hit: Hit, others: Iterable[Hit], window: int) -> bool:
 def _context_entities(sentences: Iterable[_Sentence]) -> dict[tuple[str, int], set[str]]:
     found: dict[tuple[str, int], set[str]] = {}
     for sent in sentences:
-        names = {e for e in ENTITIES if sent.mentions[e]}
+        mentions = sent.mentions
+        if mentions["amazon"]:
+            names = _BOTH if mentions["tiktok"] else _AMAZON
+        else:
+            names = _TIKTOK if mentions["tiktok"] else _NONE
+        sent.present = names
         found.setdefault(sent.context, set()).update(names)
     return found
 
@@ -116,13 +126,13 @@ def _context_entities(sentences: Iterable[_Sentence]) -> dict[tuple[str, int], s
 def _kind(
     sent: _Sentence, contexts: dict[tuple[str, int], set[str]], both_named: bool
 ) -> str | None:
-    present = {e for e in ENTITIES if sent.mentions[e]}
+    present = sent.present  # set by _context_entities
     # "the two companies" stands for the pair only where both are named somewhere.
     both = len(present) == 2 or (bool(sent.pair) and both_named)
     cues = sent.usable_cues()
     if both:
         return "strong" if cues else "pair"
-    if present and cues and contexts.get(sent.context, set()) >= set(ENTITIES):
+    if present and cues and contexts.get(sent.context, _NONE) >= _ENTITY_SET:
         return "half"
     return None
 
@@ -150,13 +160,17 @@ def _reason(hits: Sequence[Hit], kinds: list[tuple[str, _Sentence]], ok: bool, s
 
 
 def _evidence(kinds: list[tuple[str, _Sentence]]) -> tuple[Evidence, ...]:
-    found: set[Evidence] = set()
+    # De-duplicated and sorted as plain tuples; one Evidence per distinct span.
+    found: set[tuple[int, int, int, str, str]] = set()
+    add = found.add
     for kind, sent in kinds:
         if kind == "pair":
             continue
-        for hit in (*sent.mentions["amazon"], *sent.mentions["tiktok"], *sent.pair):
-            found.add(Evidence(hit.rule.term, hit.field, hit.start, hit.end))
-        for hit in sent.usable_cues():
-            found.add(Evidence(hit.rule.term, hit.field, hit.start, hit.end))
-    order = {"title": 0, "summary": 1, "text": 2}
-    return tuple(sorted(found, key=lambda e: (order[e.field], e.start, e.end, e.term)))
+        for hit in (
+            *sent.mentions["amazon"],
+            *sent.mentions["tiktok"],
+            *sent.pair,
+            *sent.usable_cues(),
+        ):
+            add((_ORDER[hit.field], hit.start, hit.end, hit.rule.term, hit.field))
+    return tuple(Evidence(term, fld, start, end) for _, start, end, term, fld in sorted(found))

@@ -7,7 +7,6 @@ strong term in the headline does. Pure; hits come from ``matcher``.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from app.core.types import Evidence, ThemeTag
@@ -84,20 +83,24 @@ def _pos(hit: Hit) -> tuple[int, int, int]:
 
 def _score(hits: Sequence[Hit], params: ThemeParams) -> tuple[float, list[Hit]]:
     """The theme's score and the hits that made it (the evidence shown)."""
+    if not hits:
+        return 0.0, []
     # Weak words ("price", "data", "risk") only count in a sentence that is
     # already about the theme: alone they are everyday vocabulary.
     supported = {(h.field, h.sentence) for h in hits if h.rule.weight >= _SUPPORT_WEIGHT}
-    seen: Counter[str] = Counter()
+    seen: dict[str, int] = {}
     counted: list[Hit] = []
     total = 0.0
+    boosts, decay = params.boosts, params.repeat_decay
     # Hits come in reading order: a term's undamped weight goes to its most
     # prominent use (title, then summary).
     for hit in hits:
-        if hit.rule.weight < _SUPPORT_WEIGHT and (hit.field, hit.sentence) not in supported:
+        rule = hit.rule
+        weight = rule.weight
+        if weight < _SUPPORT_WEIGHT and (hit.field, hit.sentence) not in supported:
             continue
-        total += (
-            hit.rule.weight * params.boosts[hit.field] * params.repeat_decay ** seen[hit.rule.term]
-        )
-        seen[hit.rule.term] += 1
+        repeats = seen.get(rule.term, 0)
+        total += weight * boosts[hit.field] * decay**repeats
+        seen[rule.term] = repeats + 1
         counted.append(hit)
     return round(total, 3), counted
