@@ -59,6 +59,11 @@ WORDS = [
     "logistics",
 ]
 LANGS = ("en", "en", "en", "de", "fr", "es")
+THEME_KEYS = ("security", "regulatory", "market")  # bit order of core.timeline.THEME_BITS
+CLUSTER_EVERY = 20  # one article in 20 heads a story cluster of up to 4 articles
+KEEP = os.environ.get("NEWSMON_BENCH_SQLITE")  # reuse (or keep) this SQLite file
+KEEP_SCHEMA = os.environ.get("NEWSMON_BENCH_PG_SCHEMA")  # reuse (or keep) this PG schema
+ONLY = os.environ.get("NEWSMON_BENCH_ONLY", "")  # "sqlite" or "postgres": run just that one
 
 
 def migration_0002() -> Any:
@@ -112,10 +117,7 @@ def fill(db: Database) -> float:
                 batch = []
         if batch:
             conn.execute(insert(Article), batch)
-        conn.execute(text(
-            "INSERT INTO article_source(article_id, feed_id, first_seen_at) "
-            f"SELECT id, (id % {FEEDS}) + 1, first_seen_at FROM article"
-        ))  # fmt: skip
+        seed_relations(conn)
         if postgres:
             conn.execute(text("DROP INDEX IF EXISTS ix_article_search_doc"))
             conn.execute(text("TRUNCATE article_search"))
@@ -125,8 +127,46 @@ def fill(db: Database) -> float:
         else:
             for statement in [*m._sqlite_fill("1", m.DOC), *m.SQLITE_TRIGGERS]:
                 conn.execute(text(statement))
-        conn.execute(text("ANALYZE"))
+        if not postgres:
+            conn.execute(text("ANALYZE"))
+    if postgres:
+        # What autovacuum would have done by the time anyone reads: statistics, and the
+        # visibility map without which PostgreSQL cannot answer from an index alone.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            tables = "article, article_search, article_source, article_theme"
+            conn.execute(text(f"VACUUM ANALYZE {tables}"))
     return time.perf_counter() - started
+
+
+def seed_relations(conn: Any) -> None:
+    """What the tagger and the clusterer would have stored: one article_theme row per
+    theme bit (with evidence, as the chips show it), one or two sources per article,
+    and story clusters whose members carry the other outlets."""
+    conn.execute(text(
+        "INSERT INTO article_source(article_id, feed_id, first_seen_at) "
+        f"SELECT id, (id % {FEEDS}) + 1, first_seen_at FROM article"
+    ))  # fmt: skip
+    conn.execute(text(
+        "INSERT INTO article_source(article_id, feed_id, first_seen_at) "
+        f"SELECT id, ((id * 7) % {FEEDS}) + 1, first_seen_at FROM article "
+        f"WHERE id % 10 = 0 AND ((id * 7) % {FEEDS}) <> (id % {FEEDS})"
+    ))  # fmt: skip
+    # Clusters: a run of up to 4 consecutive ids shares the cluster of its first id.
+    conn.execute(text(
+        f"UPDATE article SET cluster_id = id - (id % {CLUSTER_EVERY}) + 1 "
+        f"WHERE id % {CLUSTER_EVERY} BETWEEN 1 AND 4"
+    ))  # fmt: skip
+    json = "CAST(:evidence AS json)" if conn.dialect.name == "postgresql" else ":evidence"
+    for bit, key in enumerate(THEME_KEYS):
+        evidence = f'[{{"term": "{key}", "field": "title", "start": 0, "end": {len(key)}}}]'
+        conn.execute(
+            text(
+                "INSERT INTO article_theme(article_id, theme, score, evidence, origin, tag_version)"
+                f" SELECT id, :theme, (id % 97) / 97.0, {json}, 'tagger', 'bench'"
+                f" FROM article WHERE (theme_mask & {1 << bit}) <> 0"
+            ),
+            {"theme": key, "evidence": evidence},
+        )
 
 
 def timed(call: Callable[[], Any]) -> tuple[float, float]:
@@ -190,34 +230,50 @@ def throughput(client: Any, clients: int = 16, seconds: float = 5.0) -> float:
 
 def run_sqlite() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
+        path = Path(KEEP) if KEEP else Path(tmp) / "bench.db"
+        url = f"sqlite:///{path}"
+        seeded = path.exists()
         db = Database.from_url(url)
         migrate.upgrade(db.engine)
-        print(f"sqlite     loaded {N:,} articles in {fill(db):.1f} s", flush=True)
+        if seeded:
+            print(f"sqlite     reusing {path}", flush=True)
+        else:
+            print(f"sqlite     loaded {N:,} articles in {fill(db):.1f} s", flush=True)
         measure(db, url, "sqlite")
         db.dispose()
 
 
 def run_postgres(base: str) -> None:
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    schema = KEEP_SCHEMA or f"bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(base)
     with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        seeded = bool(
+            conn.scalar(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema})
+        )
+        if not seeded:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
         engine = make_engine(base, connect_args={"options": f"-csearch_path={schema}"})
         db = Database(engine)
         migrate.upgrade(engine)
-        print(f"postgres   loaded {N:,} articles in {fill(db):.1f} s", flush=True)
+        if seeded:
+            print(f"postgres   reusing schema {schema}", flush=True)
+        else:
+            print(f"postgres   loaded {N:,} articles in {fill(db):.1f} s", flush=True)
         measure(db, base, "postgres")
         db.dispose()
     finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        if not KEEP_SCHEMA:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
 
 
 def main() -> None:
-    run_sqlite()
+    if ONLY != "postgres":
+        run_sqlite()
+    if ONLY == "sqlite":
+        return
     if base := os.environ.get("NEWSMON_TEST_POSTGRES_URL"):
         run_postgres(base)
     else:

@@ -14,7 +14,22 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, delete, exists, func, or_, select, tuple_, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    bindparam,
+    column,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+    values,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -31,7 +46,7 @@ from app.core.timeline import (
 )
 from app.core.types import Article as ArticleValue
 from app.core.types import Evidence, Page, Source, ThemeTag
-from app.store.search import parse_query, search_clause
+from app.store.search import doc_clause, parse_query, search_clause, search_doc
 from app.store.tables import (
     Article,
     ArticleSource,
@@ -46,6 +61,10 @@ log = logging.getLogger(__name__)
 CHUNK = 200
 CLUSTER_WINDOW = timedelta(days=7)
 MAX_CANDIDATES = 12
+# A search first checks the newest SEARCH_WINDOW rows of the filtered timeline one by
+# one; only when fewer than a page of them match does it ask the full-text index for
+# every match (cheap then: the terms are rare).
+SEARCH_WINDOW = 2000
 
 
 @dataclass(slots=True)
@@ -339,14 +358,10 @@ class ArticleStore:
     # -- reading --------------------------------------------------------------
 
     def timeline(self, flt: TimelineFilter) -> Page[ArticleValue]:
-        stmt = self._filtered(select(Article), flt)
-        if flt.cursor is not None:
-            stmt = stmt.where(
-                tuple_(Article.published_at, Article.id)
-                < tuple_(flt.cursor.published_at, flt.cursor.id)
-            )
-        stmt = stmt.order_by(Article.published_at.desc(), Article.id.desc()).limit(flt.limit + 1)
-        rows = list(self.session.scalars(stmt))
+        rows = self._search_window(flt) if flt.q else None
+        if rows is None:
+            stmt = self._keyset(self._filtered(select(Article), flt), flt)
+            rows = list(self.session.scalars(stmt.limit(flt.limit + 1)))
         more = len(rows) > flt.limit
         rows = rows[: flt.limit]
         items = self.to_values(rows)
@@ -356,6 +371,49 @@ class ArticleStore:
 
             next_cursor = Cursor(rows[-1].published_at, rows[-1].id).encode()
         return Page(items=tuple(items), next_cursor=next_cursor)
+
+    @staticmethod
+    def _keyset(stmt: Select[Any], flt: TimelineFilter) -> Select[Any]:
+        """Newest first, after the cursor."""
+        if flt.cursor is not None:
+            stmt = stmt.where(
+                tuple_(Article.published_at, Article.id)
+                < tuple_(flt.cursor.published_at, flt.cursor.id)
+            )
+        return stmt.order_by(Article.published_at.desc(), Article.id.desc())
+
+    def _search_window(self, flt: TimelineFilter) -> list[Article] | None:
+        """A page of a search from the newest rows of the timeline, or None.
+
+        Walks the time index (LIMIT bounds it, so no engine collects every match of a
+        common term and sorts them), fetching each row's folded document by primary
+        key and testing the terms on it. Exact when a full page (plus one) matches:
+        every row outside the window is older than all of them.
+        """
+        assert flt.q is not None
+        dialect = self.session.get_bind().dialect.name
+        doc = select(search_doc.c.doc).where(search_doc.c.id == Article.id).scalar_subquery()
+        base: Select[Any] = select(Article.id, Article.published_at, doc.label("doc"))
+        window = (
+            self._keyset(self._filtered(base, replace(flt, q=None)), flt)
+            .limit(SEARCH_WINDOW)
+            .subquery()
+        )
+        cond = doc_clause(parse_query(flt.q), window.c.doc, dialect)
+        if cond is None:
+            return None
+        ids = list(
+            self.session.scalars(
+                select(window.c.id)
+                .where(cond)
+                .order_by(window.c.published_at.desc(), window.c.id.desc())
+                .limit(flt.limit + 1)
+            )
+        )
+        if len(ids) <= flt.limit:
+            return None
+        found = {a.id: a for a in self.session.scalars(select(Article).where(Article.id.in_(ids)))}
+        return [found[i] for i in ids if i in found]
 
     def _filtered(self, stmt: Select[Any], flt: TimelineFilter) -> Select[Any]:
         if flt.relevance == "relevant":
@@ -394,22 +452,51 @@ class ArticleStore:
         self, flt: TimelineFilter, interval: str, *, start: date, end: date
     ) -> list[VolumeBucket]:
         """Articles per day or week between ``start`` and ``end`` (inclusive dates),
-        counted per theme, for every filter but the cursor and the date range."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            day: Any = func.to_char(func.timezone("UTC", Article.published_at), "YYYY-MM-DD")
-        else:  # stored as naive UTC text: the date is its first ten characters
-            day = func.substr(Article.published_at, 1, 10, type_=String)
-        ranged = replace(
-            flt,
-            cursor=None,
-            since=datetime.combine(start, time(), UTC),
-            until=datetime.combine(end + timedelta(days=1), time(), UTC),
+        counted per theme, for every filter but the cursor and the date range.
+
+        One count per (day, theme mask) cell, each a range of the index on
+        ``(relevant, theme_mask, published_at, language)``: every article is visited
+        once, in index order, and nothing is sorted or hashed (grouping by a day
+        computed from the timestamp made both engines sort the whole range).
+        """
+        days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+        stamp = Article.published_at.type
+        grid = (
+            values(
+                column("day", String),
+                column("day_start", stamp),
+                column("day_end", stamp),
+                name="volume_day",
+            )
+            .data(
+                [
+                    (
+                        d.isoformat(),
+                        datetime.combine(d, time(), UTC),
+                        datetime.combine(d + timedelta(days=1), time(), UTC),
+                    )
+                    for d in days
+                ]
+            )
+            .cte("volume_day")
         )
-        stmt = self._filtered(
-            select(day.label("day"), Article.theme_mask, func.count()).select_from(Article),
-            ranged,
-        ).group_by(day, Article.theme_mask)
-        rows = [(str(d), int(mask or 0), int(n)) for d, mask, n in self.session.execute(stmt)]
+        masks = (
+            values(column("mask", Integer), name="volume_mask")
+            .data([(m,) for m in range(1 << len(THEME_BITS))])
+            .cte("volume_mask")
+        )
+        ranged = replace(flt, cursor=None, since=None, until=None)
+        count = (
+            self._filtered(select(func.count()).select_from(Article), ranged)
+            .where(
+                Article.theme_mask == masks.c.mask,
+                Article.published_at >= grid.c.day_start,
+                Article.published_at < grid.c.day_end,
+            )
+            .scalar_subquery()
+        )
+        stmt = select(grid.c.day, masks.c.mask, count).select_from(grid.join(masks, true()))
+        rows = [(d, int(m), int(n)) for d, m, n in self.session.execute(stmt) if n]
         return bucket_volume(rows, interval, start, end)
 
     def detail(self, article_id: int) -> ArticleDetail:

@@ -100,8 +100,30 @@ def search_clause(query: SearchQuery, dialect: str) -> ColumnElement[bool]:
     return _sqlite(query)
 
 
-def _like(term: str) -> ColumnElement[bool]:
-    return search_doc.c.doc.like(f"%{_escape_like(term)}%", escape="\\")
+def _like(term: str, doc: ColumnElement[str] | None = None) -> ColumnElement[bool]:
+    target = search_doc.c.doc if doc is None else doc
+    return target.like(f"%{_escape_like(term)}%", escape="\\")
+
+
+def doc_clause(
+    query: SearchQuery, doc: ColumnElement[str], dialect: str
+) -> ColumnElement[bool] | None:
+    """The query as ``LIKE`` tests on an already fetched folded document ``doc``.
+
+    For checking a bounded set of candidate rows (the newest of the timeline) one by
+    one, which beats collecting every match from the index when terms are common.
+    None when that would not match exactly what ``search_clause`` matches: SQLite
+    keeps the document's case (its trigram index folds it) and its ``LIKE`` folds
+    ASCII letters only.
+    """
+    if not query.all_terms:
+        return None
+    if dialect != "postgresql" and not all(t.isascii() for t in query.all_terms):
+        return None
+    return and_(
+        *(or_(*(_like(t, doc) for t in group)) for group in query.groups),
+        *(not_(_like(t, doc)) for t in query.excluded),
+    )
 
 
 def _postgres(query: SearchQuery) -> ColumnElement[bool]:

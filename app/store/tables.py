@@ -97,6 +97,8 @@ class Article(Base):
         Index("ix_article_updated", "updated_at", "id"),
         # Covers the timeline's filters and the volume chart without row look-ups.
         Index("ix_article_timeline_cover", "relevant", "published_at", "theme_mask", "language"),
+        # The volume chart counts one (theme mask, day) range at a time (migration 0003).
+        Index("ix_article_volume", "relevant", "theme_mask", "published_at", "language"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
