@@ -3,10 +3,13 @@
 Works in id-ordered batches, one transaction each, so it can be interrupted and
 rerun; editors' overrides are kept (``ArticleStore.apply_tags``).
 
-Tagging is CPU-bound pure Python and most of the work, so with more than one
-CPU the batches are tagged in worker processes while this process reads the
-next batches and writes the finished ones, in id order: the database sees one
-writer and the same transactions as the sequential path.
+Tagging is CPU-bound pure Python and most of the work. With ``workers`` > 1
+the batches are tagged in worker processes while this process reads the next
+batches and writes the finished ones, in id order: the database sees one
+writer and the same transactions as the sequential path. It is off by
+default: each spawned worker pays ~3 s CPU to import and load the models, and
+on a busy shared 2-CPU machine (``bench/bench_retag.py``) it cost more CPU in
+total and more wall time than tagging in this process.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from app.store.db import Database
 from app.tagging import load_tagger
 
 Row = tuple[int, str, str, str, str | None]
-MAX_WORKERS = 4
 # Below this many batches, starting worker processes costs more than it saves.
 _MIN_PARALLEL_BATCHES = 4
 
@@ -38,15 +40,13 @@ def retag_all(
     batch: int = 1000,
     progress: bool = False,
     on_batch: Callable[[int], None] | None = None,
-    workers: int | None = None,
+    workers: int = 0,
 ) -> int:
     """Re-tag every stored article; returns how many. ``workers``: tagging
-    processes (default: one per available CPU, at most ``MAX_WORKERS``; 0 or 1
-    tags in this process)."""
+    processes (0 or 1: tag in this process; capped at the available CPUs)."""
     with db.read() as session:
         total = ArticleStore(session).count()
-    if workers is None:
-        workers = min(MAX_WORKERS, _cpus())
+    workers = min(workers, _cpus())
     if total < _MIN_PARALLEL_BATCHES * batch:
         workers = 0
     done = 0
