@@ -9,7 +9,6 @@ This module does not read text or rules; it scores hits ``matcher`` found.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -138,11 +137,18 @@ def _kind(
 
 
 def _reason(hits: Sequence[Hit], kinds: list[tuple[str, _Sentence]], ok: bool, score: float) -> str:
-    counts = Counter(h.rule.group for h in hits if h.rule.group in ENTITIES)
+    amazon = tiktok = 0
+    for h in hits:
+        group = h.rule.group
+        if group == "amazon":
+            amazon += 1
+        elif group == "tiktok":
+            tiktok += 1
+    counts = {"amazon": amazon, "tiktok": tiktok}
     named = ", ".join(f"{_LABELS[e]} ×{counts[e]}" for e in ENTITIES if counts[e])
     if not named:
         return "neither Amazon nor TikTok is named"
-    if len(counts) < 2:
+    if not (amazon and tiktok):
         return f"only {named}: one company is not a relationship"
     strong = [s for k, s in kinds if k == "strong"]
     if not strong:
