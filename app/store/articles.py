@@ -455,7 +455,7 @@ class ArticleStore:
         counted per theme, for every filter but the cursor and the date range.
 
         One count per (day, theme mask) cell, each a range of the index on
-        ``(relevant, theme_mask, published_at, language)``: every article is visited
+        ``(theme_mask, relevant, published_at, language)``: every article is visited
         once, in index order, and nothing is sorted or hashed (grouping by a day
         computed from the timestamp made both engines sort the whole range).
         """
@@ -486,15 +486,14 @@ class ArticleStore:
             .cte("volume_mask")
         )
         ranged = replace(flt, cursor=None, since=None, until=None)
-        count = (
-            self._filtered(select(func.count()).select_from(Article), ranged)
-            .where(
-                Article.theme_mask == masks.c.mask,
-                Article.published_at >= grid.c.day_start,
-                Article.published_at < grid.c.day_end,
-            )
-            .scalar_subquery()
-        )
+        counted = self._filtered(select(func.count()).select_from(Article), ranged)
+        if flt.relevance != "relevant":  # both values, so the index can still seek on time
+            counted = counted.where(Article.relevant.in_([True, False]))
+        count = counted.where(
+            Article.theme_mask == masks.c.mask,
+            Article.published_at >= grid.c.day_start,
+            Article.published_at < grid.c.day_end,
+        ).scalar_subquery()
         stmt = select(grid.c.day, masks.c.mask, count).select_from(grid.join(masks, true()))
         rows = [(d, int(m), int(n)) for d, m, n in self.session.execute(stmt) if n]
         return bucket_volume(rows, interval, start, end)

@@ -98,7 +98,7 @@ class Article(Base):
         # Covers the timeline's filters and the volume chart without row look-ups.
         Index("ix_article_timeline_cover", "relevant", "published_at", "theme_mask", "language"),
         # The volume chart counts one (theme mask, day) range at a time (migration 0003).
-        Index("ix_article_volume", "relevant", "theme_mask", "published_at", "language"),
+        Index("ix_article_volume", "theme_mask", "relevant", "published_at", "language"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
