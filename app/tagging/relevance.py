@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from app.core.types import Evidence
+from app.tagging.evidence import make_evidence
 from app.tagging.matcher import Hit
 from app.tagging.taxonomy import RelevanceParams
 
@@ -179,4 +180,6 @@ def _evidence(kinds: list[tuple[str, _Sentence]]) -> tuple[Evidence, ...]:
             *sent.usable_cues(),
         ):
             add((_ORDER[hit.field], hit.start, hit.end, hit.rule.term, hit.field))
-    return tuple(Evidence(term, fld, start, end) for _, start, end, term, fld in sorted(found))
+    return tuple(
+        [make_evidence(term, fld, start, end) for _, start, end, term, fld in sorted(found)]
+    )

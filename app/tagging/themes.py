@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from app.core.types import Evidence, ThemeTag
+from app.core.types import ThemeTag
+from app.tagging.evidence import make_evidence
 from app.tagging.matcher import Hit
 from app.tagging.taxonomy import THEMES, ThemeParams
 
@@ -35,7 +36,7 @@ def score_themes(
         score, counted = _score(by_theme[theme], params)
         scores[theme] = score
         if score >= params.thresholds[theme]:
-            evidence = tuple(Evidence(h.rule.term, h.field, h.start, h.end) for h in counted)
+            evidence = tuple([make_evidence(h.rule.term, h.field, h.start, h.end) for h in counted])
             tags.append(ThemeTag(key=theme, score=score, evidence=evidence, origin="tagger"))
     return tuple(tags), scores
 
