@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate, compress
+from itertools import accumulate, compress, islice
 
 import simplemma
 
@@ -98,7 +98,7 @@ def tokenize(text: str) -> Tokens:
     """Tokens of ``text`` with sentence and paragraph indices."""
     parts = _SPLIT.split(text)
     words = parts[1::2]
-    starts = list(accumulate(map(len, parts)))[0::2][: len(words)]
+    starts = list(islice(accumulate(map(len, parts)), 0, 2 * len(words), 2))
     out = Tokens(words, starts)
     sentence = paragraph = done = 0
     # Boundaries are few: the Python work is per boundary, not per token.
