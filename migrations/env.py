@@ -11,6 +11,8 @@ from app.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
