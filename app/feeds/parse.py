@@ -285,12 +285,22 @@ class ParsePool:
             self._context.set_forkserver_preload(list(preload))
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._workers: set[_Worker] = set()
+        self._starting = asyncio.Lock()
+        self._started = False
 
     async def __aenter__(self) -> ParsePool:
-        started = await asyncio.gather(*(self._start() for _ in range(self._size)))
-        for worker in started:
-            self._idle.put_nowait(worker)
         return self
+
+    async def _ensure_started(self) -> None:
+        """Start the workers on first use: a poll where every feed answers 304 never
+        pays for them (the fork server loads the tagger, several seconds)."""
+        async with self._starting:
+            if self._started:
+                return
+            started = await asyncio.gather(*(self._start() for _ in range(self._size)))
+            for worker in started:
+                self._idle.put_nowait(worker)
+            self._started = True
 
     async def __aexit__(
         self,
@@ -339,6 +349,7 @@ class ParsePool:
         """
         if self._size == 0:
             return job(*args)
+        await self._ensure_started()
         worker = await self._idle.get()
         try:
             future = worker.executor.submit(job, *args)
