@@ -8,7 +8,7 @@ import contextlib
 import logging
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -16,8 +16,6 @@ from sqlalchemy.engine import make_url
 from app.config import Settings, load_settings
 from app.core.errors import NewsmonError
 from app.store.db import Database
-
-Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -78,10 +78,6 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Logging level (DEBUG, INFO, WARNING, ...).")
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment (and ``.env``), then apply ``overrides``."""

@@ -109,6 +109,7 @@ class Poller:
     ) -> PollSummary:
         """Poll every feed that is due now, in claimed batches, until none is left."""
         summary = PollSummary()
+        await asyncio.to_thread(self._count_due)
         async with (
             make_guarded_client(self.fetch_policy) as client,
             ParsePool(self.parse_workers, preload=("app.worker_preload",)) as pool,
@@ -290,6 +291,10 @@ class Poller:
         except Exception:
             log.exception("feed %s: could not record the failure", feed.url)
             return FeedResult(feed.id, feed.url, "internal_error", error=outcome.error)
+
+    def _count_due(self) -> None:
+        with self.db.read() as session:
+            self.metrics.feeds_due.set(FeedStore(session).due_count(self.clock()))
 
     def _prune(self) -> None:
         with self.db.write() as session:

@@ -7,7 +7,6 @@ drafts (``with_tags``); the store executes the drafts as atomic upserts.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -97,7 +96,3 @@ def _body(title: str, text: str) -> str:
 def _untitled(text: str) -> str:
     first = text.split("\n", 1)[0].strip()
     return (first[:120] + "…") if len(first) > 120 else (first or "(untitled)")
-
-
-def published_times(drafts: Sequence[ArticleDraft]) -> list[datetime]:
-    return [d.published_at for d in drafts if not d.published_estimated]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, NotFound
@@ -171,13 +171,6 @@ class FeedStore:
             )
             for f in feeds
         ]
-
-    def release(self, feed_ids: Sequence[int], owner: str) -> None:
-        self.session.execute(
-            update(Feed)
-            .where(Feed.id.in_(feed_ids), Feed.lease_owner == owner)
-            .values(lease_until=None, lease_owner=None)
-        )
 
     def record_poll(
         self,

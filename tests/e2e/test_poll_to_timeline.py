@@ -171,3 +171,20 @@ def test_healthz_reports_the_database(client: TestClient) -> None:
     body = client.get("/healthz").json()
     assert body["status"] == "ok"
     assert body["database"] in ("sqlite", "postgresql")
+
+
+def test_metrics_report_polls_articles_and_due_feeds(
+    db: Database, client: TestClient, feed_server: FeedServer, make_test_poller
+) -> None:
+    feed_server.add_file("/news.xml", rss([story(1), story(2)]))
+    add_feed(db, feed_server.url("/news.xml"))
+    add_feed(db, feed_server.url("/status/404"))
+
+    poll(make_test_poller, metrics=client.app.state.metrics)  # type: ignore[attr-defined]
+
+    text = client.get("/metrics").text
+    assert 'newsmon_feed_polls_total{outcome="ok"} 1.0' in text
+    assert 'newsmon_feed_polls_total{outcome="http_error"} 1.0' in text
+    assert "newsmon_articles_ingested_total 2.0" in text
+    assert "newsmon_feeds_due 2.0" in text  # counted when the cycle started
+    assert "newsmon_fetch_seconds_count 2.0" in text
