@@ -8,10 +8,11 @@ session and commits; this module makes no decisions about what to store.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -27,8 +28,8 @@ from sqlalchemy import (
     exists,
     func,
     literal,
-    or_,
     select,
+    text,
     true,
     tuple_,
     update,
@@ -59,6 +60,7 @@ from app.store.tables import (
     Flag,
     ThemeOverride,
     User,
+    UTCDateTime,
 )
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,21 @@ MAX_CANDIDATES = 12
 # one; only when fewer than a page of them match does it ask the full-text index for
 # every match (cheap then: the terms are rare).
 SEARCH_WINDOW = 2000
+BANDS = (Article.band0, Article.band1, Article.band2, Article.band3)
+# Per wanted band value, the newest rows in the window (an index walk that stops
+# early): a common value (boilerplate, a wire template) can match thousands of rows.
+_BAND_CANDIDATES = {
+    "sqlite": (
+        "SELECT b.id FROM json_each(:v{n}) AS w JOIN article AS b ON b.id IN ("
+        "SELECT c.id FROM article AS c WHERE c.{column} = w.value"
+        " AND c.published_at BETWEEN :low AND :high ORDER BY c.id DESC LIMIT :cap)"
+    ),
+    "postgresql": (
+        "SELECT c.id FROM unnest(CAST(:v{n} AS INTEGER[])) AS w(value) CROSS JOIN LATERAL ("
+        "SELECT a.id FROM article AS a WHERE a.{column} = w.value"
+        " AND a.published_at BETWEEN :low AND :high ORDER BY a.id DESC LIMIT :cap) AS c"
+    ),
+}
 
 
 @dataclass(slots=True)
@@ -176,9 +193,17 @@ class ArticleStore:
             )
         all_ids = [inserted.get(d.key) or existing[d.key][0] for d in drafts]
         self._add_sources(feed_id, all_ids, now)
-        tagged = {inserted[d.key]: d.tags for d in fresh if d.key in inserted}
-        tagged.update({article_id: d.tags for article_id, d in changed})
-        self.apply_tags(tagged, now=now)
+        # New rows were inserted with their tags (no override can exist yet); only
+        # their theme rows remain. Changed rows are re-tagged, overrides still winning.
+        self._insert_themes(
+            [
+                _theme_row(inserted[d.key], t, d.tags.version)
+                for d in fresh
+                if d.key in inserted
+                for t in d.tags.themes
+            ]
+        )
+        self.apply_tags({article_id: d.tags for article_id, d in changed}, now=now)
         new_ids = [inserted[d.key] for d in fresh if d.key in inserted]
         self._cluster(new_ids, [d for d in fresh if d.key in inserted])
         result.new_ids.extend(new_ids)
@@ -270,9 +295,12 @@ class ArticleStore:
                 .values({key: bindparam(f"b_{key}") for key in updates[0] if key != "id"})
             )
             self.session.execute(stmt, [{f"b_{k}": v for k, v in u.items()} for u in updates])
-        if theme_rows:
+        self._insert_themes(theme_rows)
+
+    def _insert_themes(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
             stmt = _insert(self.session)(ArticleTheme.__table__).on_conflict_do_nothing()
-            self.session.execute(stmt, theme_rows)
+            self.session.execute(stmt, rows)
 
     def _theme_overrides(self, ids: Sequence[int]) -> dict[int, dict[str, bool]]:
         found: dict[int, dict[str, bool]] = {}
@@ -290,74 +318,103 @@ class ArticleStore:
     def _cluster(self, new_ids: Sequence[int], drafts: Sequence[ArticleDraft]) -> None:
         """Join each new article to the story of its first near-duplicate, if any.
 
-        One candidate query per chunk (any shared band, inside the widest window),
-        then per article the first ``MAX_CANDIDATES`` candidates by id, as before.
+        Per article, the first ``MAX_CANDIDATES`` older articles by id that share a
+        band and fall inside its window are compared on their story terms. The
+        query asks only for those: per band value the first ``MAX_CANDIDATES + 1``
+        rows by id (a window function), because a common band value (boilerplate,
+        a wire service's template) can match thousands of rows; texts are then
+        read for the candidates actually compared, not for every band match.
         """
         todo = [(a, d) for a, d in zip(new_ids, drafts, strict=True) if d.bands]
         if not todo:
             return
-        band_columns = (Article.band0, Article.band1, Article.band2, Article.band3)
-        wanted = [{d.bands[k] for _, d in todo if len(d.bands) > k} for k in range(4)]
         stamps = [d.published_at for _, d in todo]
-        rows = self.session.execute(
-            select(
-                Article.id, Article.cluster_id, Article.text, Article.published_at, *band_columns
-            )
-            .where(
-                or_(*(col.in_(values) for col, values in zip(band_columns, wanted, strict=True))),
-                Article.published_at.between(
-                    min(stamps) - CLUSTER_WINDOW, max(stamps) + CLUSTER_WINDOW
-                ),
-            )
-            .order_by(Article.id)
-        ).all()
+        rows = self._band_candidates(
+            [{d.bands[k] for _, d in todo if len(d.bands) > k} for k in range(len(BANDS))],
+            min(stamps) - CLUSTER_WINDOW,
+            max(stamps) + CLUSTER_WINDOW,
+        )
         cluster_of = {row[0]: row[1] for row in rows}
-        terms_of: dict[int, Any] = {}
-        for article_id, draft in todo:
-            match = self._find_story(article_id, draft, rows, terms_of, cluster_of)
-            if match is None:
-                continue
-            other_id, other_cluster = match
-            cluster = other_cluster or other_id
-            if other_cluster is None:
-                self.session.execute(
-                    update(Article).where(Article.id == other_id).values(cluster_id=cluster)
-                )
-                cluster_of[other_id] = cluster
-            self.session.execute(
-                update(Article).where(Article.id == article_id).values(cluster_id=cluster)
+        plans = [(a, d, self._candidates_of(a, d, rows)) for a, d in todo]
+        wanted_text = {other for _, _, candidates in plans for other in candidates}
+        terms_of = {
+            article_id: story_terms(text)
+            for article_id, text in self.session.execute(
+                select(Article.id, Article.text).where(Article.id.in_(wanted_text))
             )
-            cluster_of[article_id] = cluster
+        }
+        assigned: dict[int, int] = {}
+        for article_id, draft, candidates in plans:
+            terms = story_terms(draft.text)
+            other_id = next(
+                (o for o in candidates if is_same_story(terms, terms_of.get(o, frozenset()))),
+                None,
+            )
+            if other_id is None:
+                continue
+            cluster = cluster_of.get(other_id) or other_id
+            if cluster_of.get(other_id) is None:
+                cluster_of[other_id] = assigned[other_id] = cluster
+            cluster_of[article_id] = assigned[article_id] = cluster
+        if assigned:
+            # One cached UPDATE run as executemany, not two statements per article.
+            table = Article.__table__
+            self.session.execute(
+                update(table)  # type: ignore[arg-type]
+                .where(table.c.id == bindparam("b_id"))
+                .values(cluster_id=bindparam("b_cluster")),
+                [{"b_id": a, "b_cluster": c} for a, c in assigned.items()],
+            )
+
+    def _band_candidates(
+        self, wanted: Sequence[set[int]], low: datetime, high: datetime
+    ) -> list[Any]:
+        """(id, cluster_id, published_at, band0..3) of the newest ``MAX_CANDIDATES + 1``
+        rows in the window for each wanted band value: an index walk per value."""
+        dialect = self.session.get_bind().dialect.name
+        arms = [
+            _BAND_CANDIDATES[dialect].format(column=column.key, n=n)
+            for n, (column, values_) in enumerate(zip(BANDS, wanted, strict=True))
+            if values_
+        ]
+        params: dict[str, Any] = {"low": low, "high": high, "cap": MAX_CANDIDATES + 1}
+        for n, values_ in enumerate(wanted):
+            if values_:
+                params[f"v{n}"] = (
+                    json.dumps(sorted(values_)) if dialect == "sqlite" else sorted(values_)
+                )
+        ids = (
+            text(" UNION ".join(arms))
+            .bindparams(
+                bindparam("low", type_=UTCDateTime()), bindparam("high", type_=UTCDateTime())
+            )
+            .columns(id=Integer)
+        )
+        return list(
+            self.session.execute(
+                select(Article.id, Article.cluster_id, Article.published_at, *BANDS)
+                .where(Article.id.in_(ids))
+                .order_by(Article.id),
+                params,
+            )
+        )
 
     @staticmethod
-    def _find_story(
-        article_id: int,
-        draft: ArticleDraft,
-        rows: Sequence[Any],
-        terms_of: dict[int, Any],
-        cluster_of: dict[int, int | None],
-    ) -> tuple[int, int | None] | None:
+    def _candidates_of(article_id: int, draft: ArticleDraft, rows: Sequence[Any]) -> list[int]:
         low, high = draft.published_at - CLUSTER_WINDOW, draft.published_at + CLUSTER_WINDOW
-        terms = story_terms(draft.text)
-        seen = 0
-        for other_id, _, text, published, *bands in rows:
+        found: list[int] = []
+        for other_id, _, published, *bands in rows:
             if other_id == article_id:
                 continue
             if not any(
                 b is not None and b == mine for b, mine in zip(bands, draft.bands, strict=False)
             ):
                 continue
-            stamp = published if published.tzinfo else published.replace(tzinfo=UTC)
-            if not low <= stamp <= high:
-                continue
-            if other_id not in terms_of:
-                terms_of[other_id] = story_terms(text)
-            if is_same_story(terms, terms_of[other_id]):
-                return other_id, cluster_of.get(other_id)
-            seen += 1
-            if seen >= MAX_CANDIDATES:
-                break
-        return None
+            if low <= published <= high:
+                found.append(other_id)
+                if len(found) >= MAX_CANDIDATES:
+                    break
+        return found
 
     # -- reading --------------------------------------------------------------
 
@@ -656,6 +713,7 @@ def delete_orphans(session: Session) -> int:
 def _row(d: ArticleDraft, now: datetime) -> dict[str, Any]:
     bands: Iterable[int | None] = d.bands or (None, None, None, None)
     b0, b1, b2, b3 = bands
+    tags = d.tags
     return {
         "url": d.url,
         "url_hash": d.key,
@@ -666,18 +724,19 @@ def _row(d: ArticleDraft, now: datetime) -> dict[str, Any]:
         "summary": d.summary,
         "content": d.content,
         "text": d.text,
-        "language": d.language,
+        "language": tags.language or d.language,
         "published_at": d.published_at,
         "published_estimated": d.published_estimated,
         "first_seen_at": now,
         "updated_at": now,
-        "relevance_score": 0.0,
-        "relevance_reason": "",
-        "relevance_evidence": [],
-        "tagger_relevant": False,
-        "relevant": False,
-        "theme_mask": 0,
-        "theme_scores": {},
+        "relevance_score": tags.relevance_score,
+        "relevance_reason": tags.relevance_reason,
+        "relevance_evidence": [_evidence_json(e) for e in tags.relevance_evidence],
+        "tagger_relevant": tags.relevant,
+        "relevant": tags.relevant,
+        "theme_mask": sum(THEME_BITS.get(t.key, 0) for t in tags.themes),
+        "theme_scores": dict(tags.theme_scores),
+        "tag_version": tags.version,
         "band0": b0,
         "band1": b1,
         "band2": b2,
