@@ -196,36 +196,27 @@ def cmd_feeds_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
-    from app.core.errors import Conflict, InvalidInput
-    from app.feeds.opml import read_opml
-    from app.wiring import prepare_database, subscribe
+    from app.subscriptions import import_subscriptions
+    from app.wiring import prepare_database
 
     db = open_db(settings)
     prepare_database(settings, db)
-    result = read_opml(args.file.read_bytes())
-    added = 0
-    for feed in result.feeds:
-        try:
-            subscribe(settings, db, feed.url, feed.title)
-            added += 1
-        except Conflict:
-            pass
-        except InvalidInput as exc:
-            print(f"skipped {feed.url}: {exc}", file=sys.stderr)
-    for rejected in result.rejected:
-        print(f"skipped {rejected}", file=sys.stderr)
-    print(f"imported {added} of {len(result.feeds)} feeds")
+    report = import_subscriptions(settings, db, args.file.read_bytes())
+    for url in report.skipped:
+        print(f"already subscribed: {url}", file=sys.stderr)
+    for refusal in report.rejected:
+        print(f"skipped {refusal.url}: {refusal.reason}", file=sys.stderr)
+    print(
+        f"imported {len(report.added)} feeds; {len(report.skipped)} already subscribed, "
+        f"{len(report.rejected)} rejected"
+    )
     return 0
 
 
 def cmd_feeds_export(args: argparse.Namespace, settings: Settings) -> int:
-    from app.feeds.opml import OpmlFeed, export_opml
-    from app.store.feeds import FeedStore
+    from app.subscriptions import export_subscriptions
 
-    db = open_db(settings)
-    with db.read() as session:
-        feeds = [f for f in FeedStore(session).all() if not f.is_sample]
-    sys.stdout.buffer.write(export_opml([OpmlFeed(f.url, f.title, f.site_url) for f in feeds]))
+    sys.stdout.buffer.write(export_subscriptions(open_db(settings)))
     return 0
 
 

@@ -144,7 +144,8 @@ def test_opml_import_reports_refused_urls_and_export_round_trips(
     # at once and resolves names at poll time.
     imported = newsmon(env, "feeds", "import", str(opml))
     assert imported.returncode == 0, imported.stderr
-    assert "10.0.0.1" in imported.stderr and "javascript" in imported.stderr
+    assert "skipped http://10.0.0.1/feed.xml: 10.0.0.1 is a private address" in imported.stderr
+    assert "skipped javascript:alert(1): only http and https URLs" in imported.stderr
     exported = newsmon(env, "feeds", "export")
     assert exported.returncode == 0
     assert "10.0.0.1" not in exported.stdout and "javascript" not in exported.stdout
