@@ -2,7 +2,8 @@
 
 NewsmonError
 ├── InvalidInput          bad value from a user or a file (400/422)
-│   └── BlockedURL        scheme or SSRF guard refused a URL (400)
+│   ├── BlockedURL        scheme or SSRF guard refused a URL (400)
+│   └── TooLarge          a request body over its route's cap (413)
 ├── NotFound              no such object (404)
 ├── Conflict              the object exists / state forbids it (409)
 ├── Unauthenticated       no or bad credentials (401)
@@ -26,6 +27,10 @@ class InvalidInput(NewsmonError):
 
 class BlockedURL(InvalidInput):
     """A URL was refused before any byte was sent; the message names the rule."""
+
+
+class TooLarge(InvalidInput):
+    """An upload went past its cap; raised while the body is read, before it is used."""
 
 
 class NotFound(NewsmonError):

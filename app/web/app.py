@@ -17,9 +17,23 @@ from app import __version__
 from app.config import Settings, load_settings
 from app.metrics import Metrics
 from app.store.db import Database
-from app.web import accounts, api, api_editor, auth, editor_pages, errors, i18n, outgoing, pages
+from app.subscriptions import MAX_OPML_BYTES
+from app.web import (
+    accounts,
+    api,
+    api_editor,
+    api_opml,
+    auth,
+    editor_pages,
+    errors,
+    i18n,
+    outgoing,
+    pages,
+)
 from app.web.auth import require_reader
 from app.web.csrf import csrf_protect
+from app.web.deps import close_uploads
+from app.web.limits import BodyLimit
 from app.web.security import SecurityHeaders
 
 log = logging.getLogger("newsmon.web")
@@ -78,7 +92,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         # Deny by default: every unsafe request on every route passes the CSRF check.
-        dependencies=[Depends(csrf_protect)],
+        dependencies=[Depends(close_uploads), Depends(csrf_protect)],
     )
     app.state.settings = settings
     app.state.db = database
@@ -90,6 +104,7 @@ def create_app(
     app.include_router(pages.router, dependencies=reader)
     app.include_router(api.router, dependencies=reader)
     app.include_router(api_editor.router, dependencies=reader)
+    app.include_router(api_opml.router, dependencies=reader)
     app.include_router(outgoing.router, dependencies=reader)
     app.include_router(accounts.router)
     app.include_router(editor_pages.router)
@@ -97,4 +112,6 @@ def create_app(
     app.include_router(api.health_router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.add_middleware(SecurityHeaders)
+    uploads = {api_opml.IMPORT_PATH: MAX_OPML_BYTES, editor_pages.IMPORT_PAGE: MAX_OPML_BYTES}
+    app.add_middleware(BodyLimit, limits=uploads)
     return app

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
 
 from app.config import Settings
+from app.core.errors import InvalidInput
 from app.store.db import Database
 
 
@@ -32,7 +34,30 @@ def write_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]
         yield session
 
 
+async def read_upload(request: Request) -> bytes:
+    """An uploaded document: the multipart field ``file`` (forms) or the raw body (API).
+
+    The size cap is ``web.limits.BodyLimit``'s, applied while the body is read.
+    """
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return await request.body()
+    upload = (await request.form()).get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise InvalidInput("choose a file to upload", field="file")
+    return await upload.read()
+
+
+async def close_uploads(request: Request) -> AsyncIterator[None]:
+    """App-wide, first: whoever parsed a multipart form (the CSRF check, ``read_upload``),
+    its spooled files are closed when the request ends, also when it was refused."""
+    try:
+        yield
+    finally:
+        await request.close()
+
+
 DbDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ReadSession = Annotated[Session, Depends(read_session)]
 WriteSession = Annotated[Session, Depends(write_session)]
+Upload = Annotated[bytes, Depends(read_upload)]

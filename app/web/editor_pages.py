@@ -1,4 +1,5 @@
-"""Editor pages: flag forms, the /flags queue, theme overrides; the admin's /audit and /users.
+"""Editor pages: flag forms, the /flags queue, theme overrides, OPML import on /feeds;
+the admin's /audit and /users.
 
 Handlers parse the form, call one store, record the audit entry in the same
 transaction, and redirect (POST/redirect/GET), so a reload never repeats an action.
@@ -13,19 +14,23 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from app.core.errors import NotFound
+from app.core.errors import InvalidInput, NotFound
 from app.core.timeline import FLAG_KINDS, THEMES
 from app.store.articles import ArticleStore
 from app.store.audit import AuditStore
 from app.store.flags import FlagStore
 from app.store.overrides import OverrideChange, OverrideStore
 from app.store.users import ROLES, UserStore
+from app.subscriptions import import_subscriptions
 from app.web.accounts import render, safe_next
 from app.web.auth import Principal, hasher, now_utc, require_admin, require_editor
+from app.web.deps import Upload
+from app.web.views import feeds_view
 
 router = APIRouter(include_in_schema=False)
 Editor = Annotated[Principal, Depends(require_editor)]
 Admin = Annotated[Principal, Depends(require_admin)]
+IMPORT_PAGE = "/feeds/import"
 
 
 def back(target: str | None, default: str = "/flags") -> RedirectResponse:
@@ -167,6 +172,24 @@ def save_themes(
             },
         )
     return RedirectResponse(f"/articles/{article_id}/themes", status_code=303)
+
+
+@router.post(IMPORT_PAGE, response_class=HTMLResponse)
+def import_opml(request: Request, editor: Editor, document: Upload) -> HTMLResponse:
+    """Import, then show /feeds with the summary. No redirect: the summary exists only
+    in this response, and a repeated post adds nothing (the feeds are subscribed)."""
+    state = request.app.state
+    context: dict[str, object] = {}
+    status = 200
+    try:
+        context["report"] = import_subscriptions(
+            state.settings, state.db, document, user_id=editor.user.id
+        )
+    except InvalidInput as exc:  # a broken or hostile document: nothing was added
+        context["import_error"], status = str(exc), 400
+    with state.db.read() as session:
+        context["feeds"] = feeds_view(session)
+    return render(request, "feeds.html", context, status)
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -18,6 +18,7 @@ from app.web.security import add_security_headers
 log = logging.getLogger("newsmon.web")
 
 STATUS = {
+    errors.TooLarge: 413,
     errors.InvalidInput: 400,
     errors.NotFound: 404,
     errors.Conflict: 409,
@@ -33,6 +34,7 @@ TITLES = {
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
+    413: "Content Too Large",
     422: "Unprocessable Content",
     429: "Too Many Requests",
     500: "Internal Server Error",
