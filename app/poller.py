@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 
+from sqlalchemy.orm import Session
+
 from app.core.schedule import SchedulePolicy, decide_schedule
 from app.core.types import FetchKind, FetchOutcome
 from app.feeds.http import FetchPolicy, GuardedClient, make_guarded_client
@@ -28,6 +30,7 @@ from app.ingest import PreparedFeed, failed, prepare_feed
 from app.metrics import Metrics
 from app.store.db import Database
 from app.store.feeds import SAMPLE_SCHEME, DueFeed, FeedStore
+from app.writer import GroupWriter
 
 log = logging.getLogger("newsmon.poller")
 SAMPLE_URL = "newsmon:sample"
@@ -102,7 +105,7 @@ class Poller:
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._write_lock = asyncio.Lock()
+        self._writer = GroupWriter(db)
 
     async def poll_due(
         self, *, on_result: Callable[[FeedResult], None] | None = None
@@ -117,9 +120,9 @@ class Poller:
             pending: set[asyncio.Task[FeedResult]] = set()
             exhausted = False
             while True:
-                # Claim the next batch while half of this one is still in flight, so
+                # Claim the next batch while this one is still in flight, so
                 # one slow feed never leaves the fetch slots idle.
-                if not exhausted and len(pending) <= self.batch_size // 2:
+                if not exhausted and len(pending) <= self.batch_size:
                     due = await self._claim()
                     exhausted = not due
                     pending |= {
@@ -142,14 +145,12 @@ class Poller:
         return summary
 
     async def _claim(self) -> list[DueFeed]:
-        def claim() -> list[DueFeed]:
-            with self.db.write() as session:
-                return FeedStore(session).claim_due(
-                    now=self.clock(), owner=self.owner, lease=self.lease, limit=self.batch_size
-                )
+        def claim(session: Session) -> list[DueFeed]:
+            return FeedStore(session).claim_due(
+                now=self.clock(), owner=self.owner, lease=self.lease, limit=self.batch_size
+            )
 
-        async with self._write_lock:
-            return await asyncio.to_thread(claim)
+        return await self._writer.run(claim)
 
     async def _poll_one(self, client: GuardedClient, pool: ParsePool, feed: DueFeed) -> FeedResult:
         started = self.clock()
@@ -210,64 +211,64 @@ class Poller:
     ) -> FeedResult:
         from app.store.articles import ArticleStore, transient_error
 
-        def write() -> FeedResult:
+        drafts = prepared.drafts if prepared else ()
+
+        def write(session: Session) -> FeedResult:
             now = self.clock()
             result = FeedResult(feed.id, feed.url, outcome.kind.value, error=outcome.error)
-            drafts = prepared.drafts if prepared else ()
-            with self.db.write() as session:
-                feeds = FeedStore(session)
-                if prepared and prepared.error:
-                    result.outcome, result.error = "parse_error", prepared.error
-                elif drafts:
-                    stored = ArticleStore(session).upsert_batch(feed.id, drafts, now=now)
-                    result.new, result.updated = stored.new, stored.updated
-                    result.skipped = len(stored.skipped)
-                effective = outcome
-                if result.outcome == "parse_error":
-                    effective = FetchOutcome(
-                        FetchKind.HTTP_ERROR,
-                        outcome.url,
-                        outcome.final_url,
-                        status=outcome.status,
-                        error=result.error,
-                    )
-                decision = decide_schedule(
-                    feed.state,
-                    effective,
-                    now=now,
-                    rand=random.random(),
-                    published=[d.published_at for d in drafts if not d.published_estimated],
-                    ttl_seconds=prepared.ttl_seconds if prepared else None,
-                    policy=self.schedule,
-                )
-                feeds.record_poll(
-                    feed.id,
-                    outcome=effective,
-                    decision=decision,
-                    now=now,
-                    title=prepared.title if prepared else None,
-                    site_url=prepared.site_url if prepared else None,
-                    language=prepared.language if prepared else None,
-                    ttl_seconds=prepared.ttl_seconds if prepared else None,
+            feeds = FeedStore(session)
+            if prepared and prepared.error:
+                result.outcome, result.error = "parse_error", prepared.error
+            elif drafts:
+                stored = ArticleStore(session).upsert_batch(feed.id, drafts, now=now)
+                result.new, result.updated = stored.new, stored.updated
+                result.skipped = len(stored.skipped)
+            effective = outcome
+            if result.outcome == "parse_error":
+                effective = FetchOutcome(
+                    FetchKind.HTTP_ERROR,
+                    outcome.url,
+                    outcome.final_url,
+                    status=outcome.status,
                     error=result.error,
                 )
-                feeds.log_fetch(
-                    feed.id,
-                    started_at=started,
-                    duration_ms=int((time.perf_counter() - t0) * 1000),
-                    outcome=result.outcome,
-                    http_status=outcome.status,
-                    error=result.error,
-                    new=result.new,
-                    updated=result.updated,
-                    skipped=result.skipped,
-                )
+            decision = decide_schedule(
+                feed.state,
+                effective,
+                now=now,
+                rand=random.random(),
+                published=[d.published_at for d in drafts if not d.published_estimated],
+                ttl_seconds=prepared.ttl_seconds if prepared else None,
+                policy=self.schedule,
+            )
+            feeds.record_poll(
+                feed.id,
+                outcome=effective,
+                decision=decision,
+                now=now,
+                title=prepared.title if prepared else None,
+                site_url=prepared.site_url if prepared else None,
+                language=prepared.language if prepared else None,
+                ttl_seconds=prepared.ttl_seconds if prepared else None,
+                error=result.error,
+            )
+            feeds.log_fetch(
+                feed.id,
+                started_at=started,
+                duration_ms=int((time.perf_counter() - t0) * 1000),
+                outcome=result.outcome,
+                http_status=outcome.status,
+                error=result.error,
+                new=result.new,
+                updated=result.updated,
+                skipped=result.skipped,
+            )
             return result
 
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                async with self._write_lock:
-                    return await asyncio.to_thread(write)
+                # A write without articles (a 304, an error) may share a transaction.
+                return await self._writer.run(write, small=not drafts)
             except Exception as exc:
                 if attempt == WRITE_ATTEMPTS or not transient_error(exc):
                     raise

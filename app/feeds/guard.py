@@ -18,6 +18,7 @@ import importlib
 import ipaddress
 import socket
 import zlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -244,14 +245,48 @@ class _ResponseStream(httpx.AsyncByteStream):
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over an httpcore pool; exists because httpx's own transport
-    takes no ``network_backend``."""
+    """An httpx transport over httpcore pools, one pool per origin.
 
-    def __init__(self, pool: httpcore.AsyncConnectionPool) -> None:
-        self._pool = pool
+    It exists because httpx's own transport takes no ``network_backend``. One pool
+    per origin because httpcore's pool matches every queued request against every
+    connection it holds, checking each idle socket: with a hundred connections to
+    fifty hosts that is quadratic and costs milliseconds of CPU per request, which
+    is most of a warm poll. Per origin each pool holds at most the per-host limit.
+    Pools beyond ``max_pools`` are closed least recently used first, once idle.
+    """
+
+    def __init__(self, make_pool: Callable[[], httpcore.AsyncConnectionPool], max_pools: int):
+        self._make_pool = make_pool
+        self._max_pools = max_pools
+        self._pools: OrderedDict[tuple[bytes, bytes, int | None], httpcore.AsyncConnectionPool]
+        self._pools = OrderedDict()
+
+    def _pool_for(self, url: httpx.URL) -> httpcore.AsyncConnectionPool:
+        key = (url.raw_scheme, url.raw_host, url.port)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = self._make_pool()
+        self._pools.move_to_end(key)
+        return pool
+
+    async def _evict_idle(self) -> None:
+        surplus = len(self._pools) - self._max_pools
+        if surplus <= 0:
+            return
+        idle = [
+            key
+            for key, pool in self._pools.items()
+            if all(connection.is_idle() for connection in pool.connections)
+        ][:surplus]
+        for key in idle:
+            await self._pools.pop(key).aclose()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
+        # Evict first: between choosing the pool and queueing the request on it (which
+        # httpcore does before its first await) no other task may close that pool.
+        await self._evict_idle()
+        pool = self._pool_for(request.url)
         core_request = httpcore.Request(
             method=request.method,
             url=httpcore.URL(
@@ -265,7 +300,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             extensions=request.extensions,
         )
         with _httpx_errors():
-            response = await self._pool.handle_async_request(core_request)
+            response = await pool.handle_async_request(core_request)
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
@@ -274,7 +309,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        pools, self._pools = list(self._pools.values()), OrderedDict()
+        for pool in pools:
+            await pool.aclose()
 
 
 # --- bounded bodies ---------------------------------------------------------------------

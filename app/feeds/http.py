@@ -202,15 +202,20 @@ class GuardedClient:
 
     def __init__(self, policy: FetchPolicy, *, resolver: Resolver = system_resolver) -> None:
         self.policy = policy
-        pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl.create_default_context(cafile=policy.ca_file or certifi.where()),
-            max_connections=policy.max_connections,
-            max_keepalive_connections=policy.max_connections,
-            keepalive_expiry=30.0,
-            network_backend=GuardedBackend(policy, resolver=resolver),
-        )
+        ssl_context = ssl.create_default_context(cafile=policy.ca_file or certifi.where())
+        backend = GuardedBackend(policy, resolver=resolver)
+
+        def origin_pool() -> httpcore.AsyncConnectionPool:
+            return httpcore.AsyncConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=policy.max_per_host,
+                max_keepalive_connections=policy.max_per_host,
+                keepalive_expiry=30.0,
+                network_backend=backend,
+            )
+
         self._client = httpx.AsyncClient(
-            transport=GuardedTransport(pool),
+            transport=GuardedTransport(origin_pool, max_pools=policy.max_connections),
             trust_env=False,  # proxies are an admin decision, never the environment's
             follow_redirects=False,
             # A cookie jar that refuses every cookie: feeds must not track each other.
@@ -311,6 +316,10 @@ class GuardedClient:
             "headers": tuple((k.lower(), v) for k, v in got.multi_items()),
         }
         if status == 304:
+            # A 304 never has a body (h11 frames it as zero bytes, whatever the headers
+            # say): reading that nothing completes the exchange, so the connection
+            # goes back to the pool instead of being closed; a warm poll reuses it.
+            await response.aread()
             # A 304 may omit validators; the old ones then remain valid (RFC 9110 15.4.5).
             return chain.outcome(
                 FetchKind.NOT_MODIFIED,

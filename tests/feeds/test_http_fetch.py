@@ -422,3 +422,39 @@ async def test_unresolvable_hosts_and_refused_connections_are_network_errors(
     assert "cannot resolve host 'nowhere.test'" in (unresolved.error or "")
     assert refused.kind is FetchKind.NETWORK_ERROR
     assert "Connect call failed" in (refused.error or "")
+
+
+async def test_a_304_leaves_the_connection_open_for_the_next_poll(
+    feed_server: FeedServer, feed_policy: FetchPolicy
+) -> None:
+    """A warm poll is mostly 304s: each must not cost a new TCP connection."""
+    async with make_guarded_client(feed_policy) as client:
+        first = await client.fetch(feed_server.url("/etag"))
+        again = [await client.fetch(feed_server.url("/etag"), etag=first.etag) for _ in range(5)]
+    assert [o.kind for o in again] == [FetchKind.NOT_MODIFIED] * 5
+    assert feed_server.hits("/etag") == 6
+    assert feed_server.connections == 1
+
+
+async def test_idle_connections_to_other_sites_are_closed_beyond_the_limit(
+    feed_server: FeedServer, feed_policy: FetchPolicy
+) -> None:
+    """Connections are kept per site, and at most ``max_connections`` sites' worth:
+    polling thousands of feeds must not hold thousands of idle sockets."""
+    with FeedServer() as other:
+        origins = [
+            feed_server.url(),
+            other.url(),
+            feed_server.url(host="localhost"),
+            other.url(host="localhost"),
+        ]
+        allowed = (*feed_policy.allowlist, f"127.0.0.1:{other.port}")
+        policy = replace(feed_policy, max_connections=2, allowlist=allowed)
+        async with make_guarded_client(policy) as client:
+            for url in [origins[0], origins[1], origins[0], origins[1]]:
+                assert (await client.fetch(url)).ok
+            reused = feed_server.connections + other.connections
+            for url in [origins[2], origins[3], origins[0]]:  # the oldest site was dropped
+                assert (await client.fetch(url)).ok
+        assert reused == 2  # two sites, one connection each, reused
+        assert feed_server.connections + other.connections == 5
