@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.schedule import SchedulePolicy, decide_schedule
@@ -30,6 +31,7 @@ from app.ingest import PreparedFeed, failed, prepare_feed
 from app.metrics import Metrics
 from app.store.db import Database
 from app.store.feeds import SAMPLE_SCHEME, DueFeed, FeedStore
+from app.store.tables import Feed
 from app.writer import GroupWriter
 
 log = logging.getLogger("newsmon.poller")
@@ -105,7 +107,7 @@ class Poller:
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._writer = GroupWriter(db)
+        self._writer = GroupWriter(db, preload=_load_feeds)
 
     async def poll_due(
         self, *, on_result: Callable[[FeedResult], None] | None = None
@@ -268,7 +270,7 @@ class Poller:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 # A write without articles (a 304, an error) may share a transaction.
-                return await self._writer.run(write, small=not drafts)
+                return await self._writer.run(write, small=not drafts, key=feed.id)
             except Exception as exc:
                 if attempt == WRITE_ATTEMPTS or not transient_error(exc):
                     raise
@@ -300,6 +302,11 @@ class Poller:
     def _prune(self) -> None:
         with self.db.write() as session:
             FeedStore(session).prune_fetch_log(before=self.clock() - timedelta(days=FETCH_LOG_DAYS))
+
+
+def _load_feeds(session: Session, feed_ids: list[int]) -> list[Feed]:
+    """A group's feed rows in one query (``record_poll`` then finds them in the session)."""
+    return list(session.scalars(select(Feed).where(Feed.id.in_(feed_ids))))
 
 
 def sample_outcome(url: str) -> FetchOutcome:

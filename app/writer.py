@@ -5,10 +5,11 @@ Run one by one, each write pays a thread hop, a session and a commit, and under 
 warm poll (hundreds of 304s a second) that queue, not the network, sets the pace.
 Here writes queue up while one group runs; the next group takes them all:
 
-* small writes (no articles: 304s, errors) share one transaction, each inside a
-  savepoint, so one failing write is rolled back alone; if the commit itself fails
-  every write of the group gets the error (none of it is stored) and the caller's
-  retry decides;
+* small writes (no articles: 304s, errors) share one transaction with no flush
+  between them, so the ORM sends their updates and fetch-log rows as a few
+  batched statements instead of five round trips each (most of a PostgreSQL
+  warm poll). If anything in the group fails, the group is rolled back and each
+  write runs again in a transaction of its own, so one failing write fails alone;
 * writes with articles keep a transaction each, so a feed's batch is atomic and
   two pollers on PostgreSQL never hold each other's article rows in one
   transaction (no cross-feed lock order to deadlock on).
@@ -20,16 +21,17 @@ claimed feeds' leases expire and the next run polls them again.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
-from app.store.articles import transient_error
 from app.store.db import Database
 
 _T = TypeVar("_T")
+log = logging.getLogger("newsmon.writer")
 MAX_GROUP = 64
 
 
@@ -37,6 +39,7 @@ MAX_GROUP = 64
 class _Job(Generic[_T]):
     fn: Callable[[Session], _T]
     small: bool
+    key: Any
     future: asyncio.Future[_T]
     value: Any = None
     error: BaseException | None = field(default=None)
@@ -53,17 +56,26 @@ class _Job(Generic[_T]):
 class GroupWriter:
     """Serialise writes onto one worker thread; see the module docstring."""
 
-    def __init__(self, db: Database, *, max_group: int = MAX_GROUP) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_group: int = MAX_GROUP,
+        preload: Callable[[Session, list[Any]], object] | None = None,
+    ) -> None:
+        """``preload(session, keys)`` may load what a group's small writes will touch
+        in one query (the result is kept referenced while the group runs)."""
         self.db = db
         self.max_group = max_group
+        self.preload = preload
         self._pending: list[_Job[Any]] = []
         self._drainer: asyncio.Task[None] | None = None
         self.groups = 0  # transactions of small writes committed (for tests and metrics)
 
-    async def run(self, fn: Callable[[Session], _T], *, small: bool = False) -> _T:
+    async def run(self, fn: Callable[[Session], _T], *, small: bool = False, key: Any = None) -> _T:
         """Run ``fn(session)`` in a write transaction (shared if ``small``); its result."""
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Job(fn, small, future))
+        self._pending.append(_Job(fn, small, key, future))
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
         return await future
@@ -100,15 +112,19 @@ class GroupWriter:
     def _execute_small(self, jobs: list[_Job[Any]]) -> None:
         try:
             with self.db.write() as session:
+                keys = [job.key for job in jobs if job.key is not None]
+                loaded = self.preload(session, keys) if self.preload and keys else None
                 for job in jobs:
-                    try:
-                        with session.begin_nested():
-                            job.value = job.fn(session)
-                    except Exception as exc:
-                        if transient_error(exc):
-                            raise  # the transaction is doomed: fail the whole group
-                        job.error = exc
+                    job.value = job.fn(session)
+                del loaded
             self.groups += 1
-        except Exception as exc:
-            for job in jobs:  # nothing of the group was committed
-                job.value, job.error = None, job.error or exc
+            return
+        except Exception as exc:  # rolled back: run each write alone, so only a bad one fails
+            log.info("a group of %d writes failed (%s); writing them one by one", len(jobs), exc)
+        for job in jobs:
+            job.value = None
+            try:
+                with self.db.write() as session:
+                    job.value = job.fn(session)
+            except Exception as exc:
+                job.error = exc

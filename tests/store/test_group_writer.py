@@ -60,15 +60,30 @@ def test_a_failing_small_write_is_rolled_back_alone(db: Database) -> None:
     assert urls(db) == ["https://a.example/feed", "https://b.example/feed"]
 
 
-def test_a_busy_database_fails_the_whole_group_and_stores_none_of_it(db: Database) -> None:
+def test_a_busy_write_fails_alone_and_its_caller_can_retry(db: Database) -> None:
     def busy(session: Session) -> int:
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
     writer = GroupWriter(db)
     jobs = [add("https://a.example/feed"), busy, add("https://b.example/feed")]
-    results = asyncio.run(run_all(writer, jobs))
-    assert all(isinstance(r, Exception) for r in results)  # callers retry
-    assert urls(db) == []
+    first, failure, last = asyncio.run(run_all(writer, jobs))
+    assert isinstance(failure, Exception) and "busy" in str(failure)
+    assert isinstance(first, int) and isinstance(last, int)
+    assert writer.groups == 0  # the shared transaction was rolled back, then each ran alone
+    assert urls(db) == ["https://a.example/feed", "https://b.example/feed"]
+
+
+def test_preload_sees_every_key_of_the_group(db: Database) -> None:
+    seen: list[list[int]] = []
+    writer = GroupWriter(db, preload=lambda session, keys: seen.append(sorted(keys)))
+    jobs = [add(f"https://n{i}.example/feed") for i in range(3)]
+
+    async def run() -> None:
+        await asyncio.gather(*(writer.run(job, small=True, key=i) for i, job in enumerate(jobs)))
+
+    asyncio.run(run())
+    assert seen == [[0, 1, 2]]
+    assert len(urls(db)) == 3
 
 
 def test_big_writes_keep_a_transaction_each(db: Database) -> None:
