@@ -72,18 +72,19 @@ MAX_CANDIDATES = 12
 # every match (cheap then: the terms are rare).
 SEARCH_WINDOW = 2000
 BANDS = (Article.band0, Article.band1, Article.band2, Article.band3)
-# Per wanted band value, the newest rows in the window (an index walk that stops
-# early): a common value (boilerplate, a wire template) can match thousands of rows.
+# Per wanted band value, the newest rows in the window: a walk down the (band,
+# published_at) index that stops early, because a common value (boilerplate, a
+# wire template) can match thousands of rows.
 _BAND_CANDIDATES = {
     "sqlite": (
         "SELECT b.id FROM json_each(:v{n}) AS w JOIN article AS b ON b.id IN ("
         "SELECT c.id FROM article AS c WHERE c.{column} = w.value"
-        " AND c.published_at BETWEEN :low AND :high ORDER BY c.id DESC LIMIT :cap)"
+        " AND c.published_at BETWEEN :low AND :high ORDER BY c.published_at DESC LIMIT :cap)"
     ),
     "postgresql": (
         "SELECT c.id FROM unnest(CAST(:v{n} AS INTEGER[])) AS w(value) CROSS JOIN LATERAL ("
         "SELECT a.id FROM article AS a WHERE a.{column} = w.value"
-        " AND a.published_at BETWEEN :low AND :high ORDER BY a.id DESC LIMIT :cap) AS c"
+        " AND a.published_at BETWEEN :low AND :high ORDER BY a.published_at DESC LIMIT :cap) AS c"
     ),
 }
 
@@ -370,7 +371,7 @@ class ArticleStore:
         self, wanted: Sequence[set[int]], low: datetime, high: datetime
     ) -> list[Any]:
         """(id, cluster_id, published_at, band0..3) of the newest ``MAX_CANDIDATES + 1``
-        rows in the window for each wanted band value: an index walk per value."""
+        rows published in the window for each wanted band value."""
         dialect = self.session.get_bind().dialect.name
         arms = [
             _BAND_CANDIDATES[dialect].format(column=column.key, n=n)

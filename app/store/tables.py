@@ -99,6 +99,11 @@ class Article(Base):
         Index("ix_article_timeline_cover", "relevant", "published_at", "theme_mask", "language"),
         # The volume chart counts one (theme mask, day) range at a time (migration 0003).
         Index("ix_article_volume", "theme_mask", "relevant", "published_at", "language"),
+        # Story-cluster candidates: the newest rows per band value in a window (0004).
+        Index("ix_article_band0_published", "band0", "published_at"),
+        Index("ix_article_band1_published", "band1", "published_at"),
+        Index("ix_article_band2_published", "band2", "published_at"),
+        Index("ix_article_band3_published", "band3", "published_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -133,10 +138,10 @@ class Article(Base):
     tag_version: Mapped[str | None] = mapped_column(String(64))
     # Story fingerprint: four MinHash values over the article's content words. Articles
     # sharing one are candidates for the same story cluster (confirmed by Jaccard).
-    band0: Mapped[int | None] = mapped_column(Integer, index=True)
-    band1: Mapped[int | None] = mapped_column(Integer, index=True)
-    band2: Mapped[int | None] = mapped_column(Integer, index=True)
-    band3: Mapped[int | None] = mapped_column(Integer, index=True)
+    band0: Mapped[int | None] = mapped_column(Integer)
+    band1: Mapped[int | None] = mapped_column(Integer)
+    band2: Mapped[int | None] = mapped_column(Integer)
+    band3: Mapped[int | None] = mapped_column(Integer)
     cluster_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
