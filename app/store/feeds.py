@@ -201,8 +201,8 @@ class FeedStore:
         feed.lease_owner = None
         if decision.disabled_reason:
             feed.disabled_reason = decision.disabled_reason
-        if decision.move_to_url and not self.exists(decision.move_to_url):
-            feed.url, feed.url_hash = decision.move_to_url, feed_key(decision.move_to_url)
+        if decision.move_to_url:
+            self._move(feed, decision.move_to_url)
         if outcome.ok:
             feed.last_success_at = now
             feed.etag, feed.last_modified = outcome.etag, outcome.last_modified
@@ -214,6 +214,18 @@ class FeedStore:
             feed.last_success_at = now
             feed.etag = outcome.etag or feed.etag
             feed.last_modified = outcome.last_modified or feed.last_modified
+
+    def _move(self, feed: Feed, url: str) -> None:
+        """Follow a confirmed permanent redirect; onto a feed we already poll, this
+        one is retired (its articles keep it as a source) instead of polling twice."""
+        other = self.session.scalar(select(Feed.id).where(Feed.url_hash == feed_key(url)))
+        if other is None:
+            feed.url, feed.url_hash = url, feed_key(url)
+        elif other != feed.id:
+            feed.disabled_reason = (
+                f"moved permanently to {url}, which is already subscribed as feed {other}; "
+                "merged into it"
+            )[:500]
 
     def log_fetch(
         self,

@@ -135,15 +135,24 @@ def test_a_permanent_redirect_moves_the_url_after_three_polls(
     assert urls == [old, old, feed_server.url("/feed.xml")]
 
 
-def test_a_redirect_onto_an_existing_feed_does_not_break_polling(
+def test_a_redirect_onto_an_existing_feed_merges_into_it(
     db: Database, feed_server: FeedServer, make_test_poller: Any
 ) -> None:
-    add_feed(db, feed_server.url("/feed.xml"))
+    target = add_feed(db, feed_server.url("/feed.xml"))
     moved = add_feed(db, feed_server.url("/redirect?code=301&to=/feed.xml"))
-    for _ in range(4):
+    for _ in range(3):
         make_all_due(db)
         assert all(r.error is None for r in poll(make_test_poller))
-    assert view(db, moved).url == feed_server.url("/redirect?code=301&to=/feed.xml")
+    retired = view(db, moved)
+    assert retired.url == feed_server.url("/redirect?code=301&to=/feed.xml")
+    assert retired.disabled_reason is not None
+    assert f"already subscribed as feed {target}" in retired.disabled_reason
+    assert view(db, target).disabled_reason is None
+
+    hits = feed_server.hits("/redirect")
+    make_all_due(db)
+    assert [r.feed_id for r in poll(make_test_poller)] == [target]  # polled once, not twice
+    assert feed_server.hits("/redirect") == hits
 
 
 @pytest.mark.parametrize("bare", [False, True])
