@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from app.core.decide import ArticleDraft, Tags, plan_articles
 from app.core.text import html_to_text
 from app.core.types import ParsedFeed
 from app.feeds.parse import parse_feed
-from app.tagging import Tagger, TagResult, load_tagger
+
+if TYPE_CHECKING:  # the poller's main process never tags: it need not load the tagger's libraries
+    from app.tagging import Tagger, TagResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,8 @@ def tag_article(
 
 
 def prepare_feed(body: bytes, url: str, headers: dict[str, str], now: datetime) -> PreparedFeed:
+    from app.tagging import load_tagger
+
     parsed = parse_feed(body, url=url, headers=headers, now=now)
     return prepare_parsed(parsed, url=url, now=now, tagger=load_tagger())
 
