@@ -1,0 +1,48 @@
+"""OPML import's URL checks run side by side (unit test: the DNS check is faked), and
+the report keeps the document's order whatever order the checks finish in."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from app.config import Settings
+from app.core.errors import BlockedURL
+from app.feeds.guard import validate_url
+from app.store.db import Database
+from app.subscriptions import import_subscriptions
+
+
+def opml(urls: list[str]) -> bytes:
+    outlines = "".join(f'<outline text="f{i}" xmlUrl="{u}"/>' for i, u in enumerate(urls))
+    return f'<opml version="2.0"><head/><body>{outlines}</body></opml>'.encode()
+
+
+def test_checks_run_in_parallel_and_the_report_keeps_document_order(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock, running, peak = threading.Lock(), [0], [0]
+
+    def slow_check(url: str, policy: object) -> str:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05 if url.endswith("/0") else 0.01)  # the first one finishes last
+        with lock:
+            running[0] -= 1
+        if "blocked" in url:
+            raise BlockedURL("10.0.0.1 is a private address")
+        return str(validate_url(url))
+
+    monkeypatch.setattr("app.subscriptions.check_url", slow_check)
+    urls = [f"https://site{i}.example/feed/{i}" for i in range(10)]
+    urls[3] = "https://blocked.example/feed/3"
+    report = import_subscriptions(settings, db, opml(urls))
+
+    assert peak[0] > 1  # look-ups overlapped
+    assert [f.url for f in report.added] == [u for u in urls if "blocked" not in u]
+    assert [(r.url, r.reason) for r in report.rejected] == [
+        ("https://blocked.example/feed/3", "10.0.0.1 is a private address")
+    ]
