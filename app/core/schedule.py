@@ -6,11 +6,12 @@ Pure: the poller passes ``now`` and a random number in [0, 1) for jitter, gets a
 
 from __future__ import annotations
 
+import email.utils
 import itertools
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from app.core.types import FetchKind, FetchOutcome
 
@@ -65,16 +66,31 @@ def publishing_interval(published: Sequence[datetime], policy: SchedulePolicy) -
     return policy.clamp(statistics.median(gaps) / 2)
 
 
-def cache_lifetime(outcome: FetchOutcome) -> int | None:
-    """``Cache-Control: max-age`` of the response, if any."""
-    value = outcome.header("cache-control")
-    if not value:
-        return None
+def cache_lifetime(outcome: FetchOutcome, now: datetime | None = None) -> int | None:
+    """Seconds the response stays fresh: ``Cache-Control: max-age``, else ``Expires``
+    counted from the response's ``Date`` (or ``now``), as RFC 9111 4.2.1 orders them.
+    None when neither gives a positive lifetime (``Expires: 0`` and junk included)."""
+    value = outcome.header("cache-control") or ""
     for part in value.split(","):
         name, _, arg = part.strip().partition("=")
         if name.lower() == "max-age" and arg.strip().isdigit():
             return int(arg.strip())
-    return None
+    expires = _http_date(outcome.header("expires"))
+    origin = _http_date(outcome.header("date")) or now
+    if expires is None or origin is None:
+        return None
+    seconds = int((expires - origin).total_seconds())
+    return seconds if seconds > 0 else None
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def decide_schedule(
@@ -102,8 +118,8 @@ def _on_success(
     policy: SchedulePolicy,
 ) -> PollDecision:
     interval = publishing_interval(published, policy) or state.interval_seconds
-    # The publisher's own hints (RSS <ttl>, Cache-Control) lengthen, never shorten.
-    for hint in (ttl_seconds, cache_lifetime(outcome)):
+    # The publisher's own hints (RSS <ttl>, Cache-Control, Expires) lengthen, never shorten.
+    for hint in (ttl_seconds, cache_lifetime(outcome, now)):
         if hint:
             interval = max(interval, hint)
     interval = policy.clamp(interval)
