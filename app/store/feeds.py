@@ -120,6 +120,24 @@ class FeedStore:
             raise NotFound(f"no feed with id {feed_id}")
         delete_orphans(self.session)
 
+    def enable(self, feed_id: int, *, now: datetime) -> FeedView:
+        """Poll a disabled (or failing) feed again now, with a clean health record.
+
+        The reason it was disabled stays in the fetch log; its validators and content
+        hash are dropped so the next poll fetches and parses the feed whole.
+        """
+        feed = self.session.get(Feed, feed_id)
+        if feed is None:
+            raise NotFound(f"no feed with id {feed_id}")
+        feed.disabled_reason = None
+        feed.consecutive_failures = 0
+        feed.next_poll_at = now
+        feed.redirect_url, feed.redirect_count = None, 0
+        feed.etag = feed.last_modified = None
+        feed.lease_until = feed.lease_owner = None
+        self.session.flush()
+        return self.get(feed_id)
+
     def claim_due(
         self, *, now: datetime, owner: str, lease: timedelta, limit: int
     ) -> list[DueFeed]:
