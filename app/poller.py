@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import random
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 
@@ -159,8 +160,15 @@ class Poller:
         t0 = time.perf_counter()
         try:
             outcome = await self._fetch(client, feed)
-            prepared = await self._prepare(pool, feed, outcome, started)
-            result = await self._store(feed, outcome, prepared, started, t0)
+            digest = (
+                hashlib.sha256(outcome.body).hexdigest() if outcome.ok and outcome.body else None
+            )
+            # A server that ignores validators sends the same bytes again: nothing to parse.
+            unchanged = digest is not None and digest == feed.body_hash
+            prepared = None if unchanged else await self._prepare(pool, feed, outcome, started)
+            result = await self._store(
+                feed, outcome, prepared, started, t0, digest=digest, unchanged=unchanged
+            )
         except Exception as exc:  # one feed's bug must not end the run
             log.exception("feed %s: unexpected failure", feed.url)
             result = await self._store_crash(feed, exc, started, t0)
@@ -210,6 +218,9 @@ class Poller:
         prepared: PreparedFeed | None,
         started: datetime,
         t0: float,
+        *,
+        digest: str | None = None,
+        unchanged: bool = False,
     ) -> FeedResult:
         from app.store.articles import ArticleStore, transient_error
 
@@ -234,6 +245,9 @@ class Poller:
                     status=outcome.status,
                     error=result.error,
                 )
+            elif unchanged:  # scheduled and recorded like a 304, logged as what it was
+                result.outcome = "unchanged"
+                effective = replace(outcome, kind=FetchKind.NOT_MODIFIED, body=None)
             decision = decide_schedule(
                 feed.state,
                 effective,
@@ -243,6 +257,8 @@ class Poller:
                 ttl_seconds=prepared.ttl_seconds if prepared else None,
                 policy=self.schedule,
             )
+            if result.error and decision.error:
+                result.error = decision.error  # e.g. "…; disabled if the next poll confirms it"
             feeds.record_poll(
                 feed.id,
                 outcome=effective,
@@ -253,6 +269,9 @@ class Poller:
                 language=prepared.language if prepared else None,
                 ttl_seconds=prepared.ttl_seconds if prepared else None,
                 error=result.error,
+                # Remember the body only if all of it is stored: a skipped entry is retried.
+                body_hash=digest if prepared and not result.skipped else None,
+                warning=prepared.bozo_reason if prepared else None,
             )
             feeds.log_fetch(
                 feed.id,

@@ -20,6 +20,9 @@ from app.core.types import FetchKind, FetchOutcome
 REDIRECT_REPEATS = 3
 MAX_RETRY_AFTER = 7 * 24 * 3600
 MAX_BACKOFF = 24 * 3600
+# Failing this many polls in a row (about seven weeks with the backoff above) disables
+# a feed with the reason shown; an editor can enable it again.
+DISABLE_AFTER_FAILURES = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,7 @@ class FeedState:
     consecutive_failures: int = 0
     redirect_url: str | None = None
     redirect_count: int = 0
+    last_http_status: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,14 +149,21 @@ def _on_failure(
     if outcome.retry_after_seconds is not None:
         delay = max(delay, min(outcome.retry_after_seconds, MAX_RETRY_AFTER))
     disabled = None
-    if outcome.kind is FetchKind.GONE:
-        disabled = f"the feed is gone (HTTP 410) since {now:%Y-%m-%d %H:%M} UTC"
+    error = outcome.error or outcome.kind.value
+    if outcome.kind is FetchKind.GONE and state.last_http_status == 410:
+        disabled = (
+            f"the feed is gone (HTTP 410 on two polls in a row) since {now:%Y-%m-%d %H:%M} UTC"
+        )
+    elif outcome.kind is FetchKind.GONE:  # one 410 may be a publisher's mistake: confirm it
+        error = f"{error}; the feed will be disabled if the next poll confirms it"
+    elif failures >= DISABLE_AFTER_FAILURES:
+        disabled = f"disabled after {failures} failed polls in a row; the last: {error}"[:500]
     return PollDecision(
         next_poll_at=now + timedelta(seconds=delay),
         interval_seconds=state.interval_seconds,
         consecutive_failures=failures,
         status=outcome.kind.value,
-        error=outcome.error or outcome.kind.value,
+        error=error,
         disabled_reason=disabled,
         redirect_url=state.redirect_url,
         redirect_count=state.redirect_count,

@@ -40,6 +40,7 @@ class FeedView:
     interval_seconds: int
     disabled_reason: str | None
     article_count: int = 0
+    parse_warning: str | None = None
 
     @property
     def name(self) -> str:
@@ -57,6 +58,7 @@ class DueFeed:
     etag: str | None
     last_modified: str | None
     state: FeedState
+    body_hash: str | None = None
 
 
 def feed_key(url: str) -> str:
@@ -133,7 +135,7 @@ class FeedStore:
         feed.consecutive_failures = 0
         feed.next_poll_at = now
         feed.redirect_url, feed.redirect_count = None, 0
-        feed.etag = feed.last_modified = None
+        feed.etag = feed.last_modified = feed.body_hash = None
         feed.lease_until = feed.lease_owner = None
         self.session.flush()
         return self.get(feed_id)
@@ -185,7 +187,9 @@ class FeedStore:
                     f.consecutive_failures,
                     f.redirect_url,
                     f.redirect_count,
+                    f.last_http_status,
                 ),
+                f.body_hash,
             )
             for f in feeds
         ]
@@ -202,7 +206,11 @@ class FeedStore:
         language: str | None = None,
         ttl_seconds: int | None = None,
         error: str | None = None,
+        body_hash: str | None = None,
+        warning: str | None = None,
     ) -> None:
+        """Write one poll's outcome. On a parsed 200, ``body_hash`` is the body's hash
+        (None when its entries did not all store) and ``warning`` the parser's."""
         feed = self.session.get(Feed, feed_id)
         if feed is None:  # removed while it was being polled
             return
@@ -228,6 +236,8 @@ class FeedStore:
             feed.site_url = site_url or feed.site_url
             feed.language = language or feed.language
             feed.ttl_seconds = ttl_seconds
+            feed.body_hash = body_hash
+            feed.parse_warning = warning[:500] if warning else None
         elif outcome.kind.value == "not_modified":
             feed.last_success_at = now
             feed.etag = outcome.etag or feed.etag
@@ -319,4 +329,5 @@ def _view(feed: Feed, article_count: int = 0) -> FeedView:
         interval_seconds=feed.interval_seconds,
         disabled_reason=feed.disabled_reason,
         article_count=article_count,
+        parse_warning=feed.parse_warning,
     )

@@ -81,6 +81,8 @@ class Feed(Base):
     last_http_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+    body_hash: Mapped[str | None] = mapped_column(String(64))  # last body parsed cleanly
+    parse_warning: Mapped[str | None] = mapped_column(Text)  # why feedparser flagged it
     # A permanent redirect seen on consecutive polls; the URL moves after a few repeats.
     redirect_url: Mapped[str | None] = mapped_column(Text)
     redirect_count: Mapped[int] = mapped_column(Integer, default=0)

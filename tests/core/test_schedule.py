@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.core.schedule import (
+    DISABLE_AFTER_FAILURES,
     MAX_BACKOFF,
     MAX_RETRY_AFTER,
     REDIRECT_REPEATS,
@@ -161,19 +162,52 @@ def test_retry_after_pushes_the_next_poll(
     assert decision.consecutive_failures == 1
 
 
-def test_gone_disables_the_feed_with_the_reason() -> None:
-    decision = decide_schedule(state(), outcome(FetchKind.GONE, status=410), now=NOW, rand=MID)
-    assert decision.disabled_reason is not None
-    assert "410" in decision.disabled_reason and "2026-11-01" in decision.disabled_reason
-    assert decision.status == "gone"
+def test_a_first_gone_asks_for_confirmation_and_a_second_disables_with_the_reason() -> None:
+    first = decide_schedule(state(), outcome(FetchKind.GONE, status=410), now=NOW, rand=MID)
+    assert first.disabled_reason is None
+    assert first.error is not None and "disabled if the next poll confirms it" in first.error
+    assert first.status == "gone"
+
+    second = decide_schedule(
+        state(last_http_status=410, consecutive_failures=1),
+        outcome(FetchKind.GONE, status=410),
+        now=NOW,
+        rand=MID,
+    )
+    assert second.disabled_reason is not None
+    assert "410" in second.disabled_reason and "2026-11-01" in second.disabled_reason
+
+
+def test_a_gone_after_another_status_is_not_a_confirmation() -> None:
+    decision = decide_schedule(
+        state(last_http_status=503, consecutive_failures=3),
+        outcome(FetchKind.GONE, status=410),
+        now=NOW,
+        rand=MID,
+    )
+    assert decision.disabled_reason is None
+
+
+def test_a_long_failure_streak_disables_the_feed_with_the_last_error() -> None:
+    failing = outcome(FetchKind.HTTP_ERROR, status=503, error="HTTP 503 Service Unavailable")
+    almost = decide_schedule(
+        state(consecutive_failures=DISABLE_AFTER_FAILURES - 2), failing, now=NOW, rand=MID
+    )
+    assert almost.disabled_reason is None
+    last = decide_schedule(
+        state(consecutive_failures=DISABLE_AFTER_FAILURES - 1), failing, now=NOW, rand=MID
+    )
+    assert last.disabled_reason is not None
+    assert f"{DISABLE_AFTER_FAILURES} failed polls in a row" in last.disabled_reason
+    assert "HTTP 503" in last.disabled_reason
 
 
 @pytest.mark.parametrize(
     "kind", [FetchKind.HTTP_ERROR, FetchKind.NETWORK_ERROR, FetchKind.TIMEOUT, FetchKind.BLOCKED]
 )
-def test_other_failures_never_disable(kind: FetchKind) -> None:
+def test_other_failures_back_off_without_disabling(kind: FetchKind) -> None:
     decision = decide_schedule(
-        state(consecutive_failures=100), outcome(kind, status=None), now=NOW, rand=MID
+        state(consecutive_failures=20), outcome(kind, status=None), now=NOW, rand=MID
     )
     assert decision.disabled_reason is None
 

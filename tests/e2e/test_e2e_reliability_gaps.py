@@ -107,12 +107,17 @@ def test_a_gone_feed_shows_why_in_the_api_and_on_the_feeds_page(
 ) -> None:
     gone = add_feed(db, feed_server.url("/status/410"))
     poll(make_test_poller)
+    [first] = [f for f in client.get("/api/v1/feeds").json()["items"] if f["id"] == gone]
+    assert first["disabled_reason"] is None  # one 410 is not yet proof
+    assert "disabled if the next poll confirms it" in first["last_error"]
 
+    make_all_due(db)
+    poll(make_test_poller)
     [feed] = [f for f in client.get("/api/v1/feeds").json()["items"] if f["id"] == gone]
     assert feed["last_status"] == "gone" and feed["last_http_status"] == 410
-    assert "HTTP 410" in feed["disabled_reason"]
+    assert "HTTP 410 on two polls in a row" in feed["disabled_reason"]
     page = client.get("/feeds").text
-    assert "disabled" in page and "the feed is gone (HTTP 410)" in page
+    assert "disabled" in page and "the feed is gone (HTTP 410" in page
 
 
 # --- §2.2 Cache-Control and Expires from the server set the schedule -----------------------

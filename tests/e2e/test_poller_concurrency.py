@@ -100,6 +100,7 @@ def reset(db: Database) -> None:
                 next_poll_at=datetime.now(UTC),
                 etag=None,
                 last_modified=None,
+                body_hash=None,
                 lease_until=None,
                 lease_owner=None,
             )

@@ -112,12 +112,18 @@ def test_gone_disables_the_feed_and_it_is_no_longer_polled(
 ) -> None:
     feed_id = add_feed(db, feed_server.url("/status/410"))
     poll(make_test_poller)
+    first = view(db, feed_id)
+    assert first.disabled_reason is None  # a single 410 waits for confirmation
+    assert first.last_error and "disabled if the next poll confirms it" in first.last_error
+
+    make_all_due(db)
+    poll(make_test_poller)
     health = view(db, feed_id)
     assert health.disabled_reason and "410" in health.disabled_reason
 
     make_all_due(db)
     assert poll(make_test_poller) == []
-    assert feed_server.hits("/status/410") == 1
+    assert feed_server.hits("/status/410") == 2
 
 
 @pytest.mark.parametrize("code", [301, 308])
@@ -130,7 +136,7 @@ def test_a_permanent_redirect_moves_the_url_after_three_polls(
     for _ in range(3):
         make_all_due(db)
         [result] = poll(make_test_poller)
-        assert result.outcome == "ok"
+        assert result.outcome in ("ok", "unchanged")  # the same bytes after the first poll
         urls.append(view(db, feed_id).url)
     assert urls == [old, old, feed_server.url("/feed.xml")]
 
@@ -247,3 +253,50 @@ def test_the_sample_feed_ingests_and_removing_it_drops_its_articles(
         FeedStore(session).remove(feed_id)
     assert count(db, Article) == 0
     assert count(db, FetchLog) == 0
+
+
+def test_the_same_bytes_without_validators_are_not_parsed_again(
+    db: Database, feed_server: FeedServer, make_test_poller: Any
+) -> None:
+    """RELIABILITY.md §2.2: a server that ignores validators (always 200, same bytes)."""
+    body = [rss([story(1), story(2)])]
+    feed_server.add_route("/no-validators", lambda request: request.reply(200, body[0], {}))
+    feed_id = add_feed(db, feed_server.url("/no-validators"))
+
+    [first] = poll(make_test_poller)
+    make_all_due(db)
+    [second] = poll(make_test_poller)
+    assert (first.outcome, first.new) == ("ok", 2)
+    assert (second.outcome, second.new, second.error) == ("unchanged", 0, None)
+    assert count(db, Article) == 2
+    with db.read() as session:
+        logged = session.scalars(
+            select(FetchLog.outcome).where(FetchLog.feed_id == feed_id).order_by(FetchLog.id)
+        ).all()
+    assert logged == ["ok", "unchanged"]
+    assert view(db, feed_id).last_error is None
+
+    body[0] = rss([story(1), story(2), story(3)])  # the feed changes: parsed again
+    make_all_due(db)
+    [third] = poll(make_test_poller)
+    assert (third.outcome, third.new) == ("ok", 1)
+
+
+def test_a_recovered_malformed_feed_shows_the_parser_warning_until_it_is_fixed(
+    db: Database, feed_server: FeedServer, make_test_poller: Any
+) -> None:
+    """RELIABILITY.md §2.3: keep a bozo feed's entries and record the reason as a warning."""
+    body = [rss([story(1)]) + b"<trailing>junk</trailing>"]
+    feed_server.add_route("/bozo", lambda request: request.reply(200, body[0], {}))
+    feed_id = add_feed(db, feed_server.url("/bozo"))
+
+    [result] = poll(make_test_poller)
+    health = view(db, feed_id)
+    assert (result.outcome, result.new) == ("ok", 1)
+    assert health.parse_warning and "junk" in health.parse_warning
+    assert health.last_error is None and health.disabled_reason is None
+
+    body[0] = rss([story(1)])
+    make_all_due(db)
+    poll(make_test_poller)
+    assert view(db, feed_id).parse_warning is None

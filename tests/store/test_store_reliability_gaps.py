@@ -3,16 +3,20 @@ the deferred-transaction upgrade on SQLite, and a migration that moves data."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import insert
 
+from app.core.decide import NO_TAGS, ArticleDraft
 from app.core.timeline import TimelineFilter
 from app.store import migrate
 from app.store.articles import ArticleStore
 from app.store.db import Database
-from app.store.feeds import FeedStore
+from app.store.feeds import FeedStore, feed_key
 from app.store.tables import Feed
 from tests.support.db import DbTarget
 from tests.web.test_auth_kit import seed_article
@@ -77,7 +81,7 @@ def test_the_search_migration_indexes_the_articles_that_were_already_there(
     database = db_target.database()
     try:
         migrate.upgrade(database.engine, "0001")
-        old = seed_article(database, "Datensicherheit bei Händlern in Köln", relevant=False)
+        old = seed_at_0001(database, "Datensicherheit bei Händlern in Köln")
         migrate.upgrade(database.engine)
         new = seed_article(database, "Neue Regeln für Händler in Köln", relevant=False)
         with database.read() as session:
@@ -89,3 +93,43 @@ def test_the_search_migration_indexes_the_articles_that_were_already_there(
     finally:
         database.dispose()
     assert found == {"sicherheit": [old], "koln": [new, old], "händler": [new, old]}
+
+
+def seed_at_0001(database: Database, title: str) -> int:
+    """An article written with revision 0001's columns only: the feed row by a Core
+    insert (the ORM model selects columns that later revisions add)."""
+    with database.write() as session:
+        feed_id = session.execute(
+            insert(Feed.__table__)  # type: ignore[arg-type]
+            .values(
+                url="https://old.example/feed",
+                url_hash=feed_key("https://old.example/feed"),
+                created_at=NOW,
+                next_poll_at=NOW,
+                interval_seconds=3600,
+                consecutive_failures=0,
+                redirect_count=0,
+            )
+            .returning(Feed.__table__.c.id)
+        ).scalar_one()
+        draft = replace(draft_for(title), tags=NO_TAGS)
+        return ArticleStore(session).upsert_batch(feed_id, [draft], now=NOW).new_ids[0]
+
+
+def draft_for(title: str) -> ArticleDraft:
+    url = f"https://old.example/{abs(hash(title))}"
+    return ArticleDraft(
+        key=hashlib.sha256(url.encode()).hexdigest(),
+        key_kind="url",
+        url=url,
+        guid=None,
+        title=title,
+        author=None,
+        summary="",
+        content="",
+        text=title,
+        language="de",
+        published_at=datetime(2024, 1, 1, tzinfo=UTC),  # older than seed_article's
+        published_estimated=False,
+        bands=(),
+    )

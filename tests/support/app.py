@@ -54,8 +54,19 @@ def loopback_policy() -> FetchPolicy:
     return replace(TEST_POLICY, allow_private_networks=True)
 
 
+@pytest.fixture(scope="session")
+def tagger_loaded() -> None:
+    """Load the tagger once, before any poll: in-process parsing would otherwise spend
+    its first seconds loading it inside whichever test polls first."""
+    from app.tagging import load_tagger
+
+    load_tagger()
+
+
 @pytest.fixture
-def make_test_poller(db: Database, loopback_policy: FetchPolicy) -> Callable[..., Poller]:
+def make_test_poller(
+    db: Database, loopback_policy: FetchPolicy, tagger_loaded: None
+) -> Callable[..., Poller]:
     """Build pollers on the test database; parsing in-process unless asked otherwise."""
 
     def build(policy: FetchPolicy | None = None, **kwargs: Any) -> Poller:
