@@ -95,6 +95,9 @@ class FeedOut(BaseModel):
     interval_seconds: int
     disabled_reason: str | None
     article_count: int
+    parse_warning: str | None = Field(
+        None, description="Why the parser flagged the last body it still read entries from."
+    )
 
     @classmethod
     def of(cls, f: FeedView) -> FeedOut:
@@ -112,6 +115,7 @@ class FeedOut(BaseModel):
             interval_seconds=f.interval_seconds,
             disabled_reason=f.disabled_reason,
             article_count=f.article_count,
+            parse_warning=f.parse_warning,
         )
 
 
