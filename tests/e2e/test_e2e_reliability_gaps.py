@@ -20,52 +20,23 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import create_engine, func, select, text
 
 from app.feeds.http import FetchPolicy
-from app.poller import FeedResult, Poller
+from app.poller import Poller
 from app.store.db import Database, make_engine
-from app.store.feeds import FeedStore, FeedView
+from app.store.feeds import FeedStore
 from app.store.flags import FlagStore
 from app.store.overrides import OverrideChange, OverrideStore
 from app.store.tables import Article, ArticleTheme, Feed, FetchLog, Flag
 from tests.support.db import DbTarget
 from tests.support.feedsrv import SAMPLE_RSS, FeedRequest, FeedServer
+from tests.support.polling import add_feed, aware, count, make_all_due, poll, view
 from tests.support.rss import RELEVANT_BODY, Item, rss, story
 from tests.web.test_auth_kit import make_user
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "feeds"
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-def add_feed(db: Database, url: str) -> int:
-    with db.write() as session:
-        return FeedStore(session).add(url, now=datetime.now(UTC)).id
-
-
-def make_all_due(db: Database) -> None:
-    with db.write() as session:
-        session.execute(update(Feed).values(next_poll_at=datetime.now(UTC)))
-
-
-def view(db: Database, feed_id: int) -> FeedView:
-    with db.read() as session:
-        return FeedStore(session).get(feed_id)
-
-
-def count(db: Database, table: type) -> int:
-    with db.read() as session:
-        return session.scalar(select(func.count()).select_from(table)) or 0
-
-
-def aware(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def poll(make_test_poller: Any, **kwargs: Any) -> list[FeedResult]:
-    order: list[FeedResult] = []
-    asyncio.run(make_test_poller(**kwargs).poll_due(on_result=order.append))
-    return order
 
 
 # --- §2.1 a private feed URL is refused at every poll, not only at subscribe time ---------

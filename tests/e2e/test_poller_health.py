@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -11,45 +10,16 @@ from importlib import resources
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 
 from app.feeds.http import FetchPolicy
-from app.poller import SAMPLE_URL, FeedResult
+from app.poller import SAMPLE_URL
 from app.store.db import Database
-from app.store.feeds import FeedStore, FeedView
+from app.store.feeds import FeedStore
 from app.store.tables import Article, Feed, FetchLog
 from tests.support.feedsrv import FeedServer
+from tests.support.polling import add_feed, aware, count, make_all_due, poll, view
 from tests.support.rss import Item, rss, story
-
-
-def add_feed(db: Database, url: str) -> int:
-    with db.write() as session:
-        return FeedStore(session).add(url, now=datetime.now(UTC)).id
-
-
-def make_all_due(db: Database) -> None:
-    with db.write() as session:
-        session.execute(update(Feed).values(next_poll_at=datetime.now(UTC)))
-
-
-def view(db: Database, feed_id: int) -> FeedView:
-    with db.read() as session:
-        return FeedStore(session).get(feed_id)
-
-
-def count(db: Database, table: type) -> int:
-    with db.read() as session:
-        return session.scalar(select(func.count()).select_from(table)) or 0
-
-
-def aware(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def poll(make_test_poller: Any, **kwargs: Any) -> list[FeedResult]:
-    order: list[FeedResult] = []
-    asyncio.run(make_test_poller(**kwargs).poll_due(on_result=order.append))
-    return order
 
 
 def test_slow_feeds_do_not_block_the_others(
