@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     rm = feeds.add_parser("remove", help="unsubscribe (by id or URL) and drop its articles")
     rm.add_argument("feed")
     rm.set_defaults(handler=cmd_feeds_remove)
+    enable = feeds.add_parser("enable", help="poll a disabled feed (by id or URL) again now")
+    enable.add_argument("feed")
+    enable.set_defaults(handler=cmd_feeds_enable)
     imp = feeds.add_parser("import", help="subscribe to every feed of an OPML file")
     imp.add_argument("file", type=Path)
     imp.set_defaults(handler=cmd_feeds_import)
@@ -192,6 +195,14 @@ def cmd_feeds_remove(args: argparse.Namespace, settings: Settings) -> int:
         feed = store.find(args.feed)
         store.remove(feed.id)
     print(f"removed feed {feed.id}: {feed.name}")
+    return 0
+
+
+def cmd_feeds_enable(args: argparse.Namespace, settings: Settings) -> int:
+    from app.subscriptions import enable_feed
+
+    feed = enable_feed(open_db(settings), args.feed)
+    print(f"enabled feed {feed.id}: {feed.name}; it is polled next")
     return 0
 
 

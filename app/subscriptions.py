@@ -1,4 +1,5 @@
-"""Subscriptions in bulk: OPML import and export for the CLI, the /feeds page and the API.
+"""Subscriptions for the CLI, the /feeds page and the API: OPML import and export in
+bulk, and enabling a disabled feed again.
 
 The document is read whole before anything is written, so a hostile or broken one
 (``InvalidInput``) adds nothing. Every feed then gets the check a single subscription gets
@@ -75,6 +76,25 @@ def import_subscriptions(
             },
         )
     return report
+
+
+def enable_feed(db: Database, feed: int | str, *, user_id: int | None = None) -> FeedView:
+    """Poll a disabled (or failing) feed again now, by id or URL; audited in the same
+    transaction with the reason it was disabled. ``user_id`` None means the command line."""
+    now = datetime.now(UTC)
+    with db.write() as session:
+        store = FeedStore(session)
+        before = store.get(feed) if isinstance(feed, int) else store.find(feed)
+        enabled = store.enable(before.id, now=now)
+        AuditStore(session).record(
+            "feed.enable",
+            now=now,
+            user_id=user_id,
+            target_type="feed",
+            target_id=enabled.id,
+            detail={"url": enabled.url, "was": before.disabled_reason},
+        )
+    return enabled
 
 
 def _check_all(

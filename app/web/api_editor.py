@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from app import wiring
+from app import subscriptions, wiring
 from app.core.errors import NotFound
 from app.core.timeline import THEMES
 from app.store.articles import ArticleStore
@@ -213,6 +213,16 @@ def remove_feed(feed_id: Id, who: Editor, session: WriteSession) -> Response:
     store.remove(feed_id)
     _audit(session, "feed.remove", who, "feed", feed_id, url=url)
     return Response(status_code=204)
+
+
+@router.post(
+    "/feeds/{feed_id}/enable",
+    response_model=FeedOut,
+    summary="Poll a disabled feed again, now, with a clean health record (editor)",
+    responses=problems(401, 403, 404),
+)
+def enable_feed(feed_id: Id, who: Editor, request: Request) -> FeedOut:
+    return FeedOut.of(subscriptions.enable_feed(request.app.state.db, feed_id, user_id=who.user.id))
 
 
 @router.get("/themes", response_model=ThemeListOut, summary="Theme keys used in filters")

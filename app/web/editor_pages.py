@@ -1,5 +1,5 @@
-"""Editor pages: flag forms, the /flags queue, theme overrides, OPML import on /feeds;
-the admin's /audit and /users.
+"""Editor pages: flag forms, the /flags queue, theme overrides, OPML import and
+"Enable again" on /feeds; the admin's /audit and /users.
 
 Handlers parse the form, call one store, record the audit entry in the same
 transaction, and redirect (POST/redirect/GET), so a reload never repeats an action.
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from app.store.audit import AuditStore
 from app.store.flags import FlagStore
 from app.store.overrides import OverrideChange, OverrideStore
 from app.store.users import ROLES, UserStore
-from app.subscriptions import import_subscriptions
+from app.subscriptions import enable_feed, import_subscriptions
 from app.web.accounts import render, safe_next
 from app.web.auth import Principal, hasher, now_utc, require_admin, require_editor
 from app.web.deps import Upload
@@ -190,6 +190,14 @@ def import_opml(request: Request, editor: Editor, document: Upload) -> HTMLRespo
     with state.db.read() as session:
         context["feeds"] = feeds_view(session)
     return render(request, "feeds.html", context, status)
+
+
+@router.post("/feeds/{feed_id}/enable")
+def enable_disabled_feed(
+    request: Request, feed_id: Annotated[int, Path(ge=1, le=2**31 - 1)], editor: Editor
+) -> Response:
+    enable_feed(request.app.state.db, feed_id, user_id=editor.user.id)
+    return RedirectResponse("/feeds", status_code=303)
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -67,6 +67,37 @@ def test_add_list_poll_remove(env: dict[str, str], feed_server: FeedServer) -> N
     db.close()
 
 
+def test_enable_polls_a_disabled_feed_again(env: dict[str, str], feed_server: FeedServer) -> None:
+    feed_server.add_route("/news.xml", lambda r: r.reply(410, b"gone", content_type="text/plain"))
+    url = feed_server.url("/news.xml")
+    assert newsmon(env, "feeds", "add", url, **PRIVATE).returncode == 0
+    for _ in range(2):  # a first 410 may wait for the next poll to confirm it
+        assert newsmon(env, "poll", "--once", "--all", **PRIVATE).returncode == 0
+    listed = newsmon(env, "feeds", "list").stdout
+    assert " disabled " in listed and "410" in listed
+    hits = feed_server.hits("/news.xml")
+    assert "0 feeds polled" in newsmon(env, "poll", "--once", "--all", **PRIVATE).stdout
+
+    enabled = newsmon(env, "feeds", "enable", url)
+
+    assert enabled.returncode == 0, enabled.stderr
+    assert enabled.stdout.splitlines() == [f"enabled feed 1: {url}; it is polled next"]
+    row = next(line for line in newsmon(env, "feeds", "list").stdout.splitlines() if url in line)
+    status, failures = row.split()[1:3]
+    assert status != "disabled" and failures == "0"
+    feed_server.add_file("/news.xml", rss([story(1)]))
+    polled = newsmon(env, "poll", "--once", **PRIVATE)  # due now, without --all
+    assert polled.stdout.strip().splitlines()[-1] == (
+        "1 feeds polled: 1 new, 0 updated articles, 0 errors"
+    )
+    assert feed_server.hits("/news.xml") == hits + 1
+    db = sqlite3.connect(env["NEWSMON_DATABASE_URL"].removeprefix("sqlite:///"))
+    assert db.execute("SELECT action, user_id FROM audit_log").fetchall() == [("feed.enable", None)]
+    db.close()
+    unknown = newsmon(env, "feeds", "enable", "42")
+    assert unknown.returncode == 1 and "no feed with id 42" in unknown.stderr
+
+
 def test_subscribing_to_a_private_address_is_refused_with_the_rule(
     env: dict[str, str],
 ) -> None:
