@@ -133,6 +133,9 @@ class FeedStore:
             raise NotFound(f"no feed with id {feed_id}")
         feed.disabled_reason = None
         feed.consecutive_failures = 0
+        # A fresh record: an old 410 must not count as the first of two, and the page
+        # must not show the old status until the next poll.
+        feed.last_status = feed.last_http_status = feed.last_error = None
         feed.next_poll_at = now
         feed.redirect_url, feed.redirect_count = None, 0
         feed.etag = feed.last_modified = feed.body_hash = None

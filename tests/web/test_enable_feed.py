@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from app.store.audit import AuditStore
 from app.store.db import Database
-from tests.e2e.test_poller_health import add_feed, aware, make_all_due, poll, view
 from tests.support.feedsrv import FeedRequest, FeedServer
+from tests.support.polling import add_feed, aware, make_all_due, poll, view
 from tests.support.rss import rss, story
 from tests.web.test_auth_kit import FAST_HASHER, csrf_from, login, make_token, make_user
 from tests.web.test_i18n_editors import assert_no_english, visible
@@ -228,3 +228,18 @@ def test_page_button_speaks_german(client: TestClient, db: Database, disabled: i
 
     assert enable_form(html, disabled) and "Wieder aktivieren" in visible(html)
     assert_no_english(html, ["Enable again"])
+
+
+@pytest.mark.usefixtures("fast_hasher")
+def test_an_enabled_feed_starts_a_fresh_record_so_one_new_410_does_not_disable_it(
+    client: TestClient, db: Database, disabled: int, make_test_poller: Any
+) -> None:
+    make_user(db, "ed", "editor")
+    editor = {"Authorization": f"Bearer {make_token(db, 'ed', 'write')}"}
+    body = client.post(f"/api/v1/feeds/{disabled}/enable", headers=editor).json()
+    assert (body["last_status"], body["last_http_status"], body["last_error"]) == (None,) * 3
+
+    poll(make_test_poller)  # still 410: the first of two again, not an instant disable
+    health = view(db, disabled)
+    assert health.disabled_reason is None
+    assert health.last_error and "disabled if the next poll confirms it" in health.last_error
