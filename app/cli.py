@@ -183,6 +183,8 @@ def cmd_feeds_list(args: argparse.Namespace, settings: Settings) -> int:
         problem = f.disabled_reason or f.last_error
         if problem:
             print(f"{'':>6}└ {problem}")
+        if f.parse_warning:
+            print(f"{'':>6}└ parser warning: {f.parse_warning}")
     return 0
 
 

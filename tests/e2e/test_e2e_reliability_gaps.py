@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from sqlalchemy import create_engine, func, select, text
 
 from app.feeds.http import FetchPolicy
@@ -328,3 +329,19 @@ def test_a_postgresql_restart_while_fetching_loses_no_poll(
     health = view(db, feed_id)
     assert health.last_status == "ok" and health.consecutive_failures == 0
     assert count(db, FetchLog) == 1
+
+
+def test_a_recovered_malformed_feed_shows_its_warning_in_the_api_and_on_the_feeds_page(
+    db: Database, client: TestClient, feed_server: FeedServer, make_test_poller: Any
+) -> None:
+    feed_server.add_file("/bozo.xml", rss([story(1)]) + b"<trailing>junk</trailing>")
+    feed_id = add_feed(db, feed_server.url("/bozo.xml"))
+    poll(make_test_poller)
+
+    [feed] = [f for f in client.get("/api/v1/feeds").json()["items"] if f["id"] == feed_id]
+    assert feed["last_status"] == "ok" and feed["article_count"] == 1
+    assert feed["parse_warning"] and "junk" in feed["parse_warning"]
+    page = client.get("/feeds").text
+    assert "Parser warning:" in page and str(escape(feed["parse_warning"])) in page
+    german = client.get("/feeds", headers={"Accept-Language": "de"}).text
+    assert "Parser-Warnung:" in german
