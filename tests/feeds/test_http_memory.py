@@ -1,4 +1,7 @@
-"""Peak memory of hostile fetches, measured in a fresh subprocess with ``ru_maxrss``.
+"""Peak memory of hostile fetches, measured in a fresh subprocess by its ``VmHWM``.
+
+Not ``ru_maxrss``: that survives fork and exec, so a child of a large pytest process
+(the tagger loaded, hundreds of MB) starts with the parent's peak and hides growth.
 
 Stock httpx grows by ~300 MB on these routes (RELIABILITY.md findings 6 and 2.1); the
 guarded client must stay near its 1 MiB cap. The bound is generous on purpose: it tells
@@ -21,8 +24,16 @@ from tests.support.feedsrv import FeedServer
 ROOT = Path(__file__).resolve().parents[2]
 BOUND_KIB = 32 * 1024  # guarded fetches grow < 3 MB; stock httpx grew 55-600 MB here
 
-CLIENT = """
-import json, resource, sys
+HWM = """
+def peak_kib() -> int:
+    with open("/proc/self/status") as status:
+        return int(status.read().split("VmHWM:")[1].split()[0])
+"""
+
+CLIENT = (
+    HWM
+    + """
+import json, sys
 import anyio
 from app.feeds.http import FetchPolicy, make_guarded_client
 
@@ -30,13 +41,14 @@ async def main(url: str, port: int) -> None:
     policy = FetchPolicy(allowlist=(f"127.0.0.1:{port}",), max_bytes=1 << 20, deadline=60)
     async with make_guarded_client(policy) as client:
         await client.fetch(f"http://127.0.0.1:{port}/feed.xml")  # warm up imports and pool
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        before = peak_kib()
         outcome = await client.fetch(url)
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        after = peak_kib()
     print(json.dumps({"kind": outcome.kind.value, "error": outcome.error, "kib": after - before}))
 
 anyio.run(main, sys.argv[1], int(sys.argv[2]))
 """
+)
 
 
 def peak_growth(server: FeedServer, path: str) -> dict[str, object]:
@@ -72,12 +84,15 @@ def test_hostile_bodies_keep_memory_bounded(path: str, kind: str, feed_server: F
     assert result["kib"] < BOUND_KIB, result
 
 
-STOCK_HTTPX = """
-import resource, sys, httpx
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+STOCK_HTTPX = (
+    HWM
+    + """
+import sys, httpx
+before = peak_kib()
 httpx.get(sys.argv[1], follow_redirects=True)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+print(peak_kib() - before)
 """
+)
 
 
 @pytest.mark.slow
