@@ -97,7 +97,7 @@ class GroupWriter:
     def _execute(self, group: list[_Job[Any]]) -> None:
         small = [job for job in group if job.small]
         if len(small) == 1:
-            small[0].small = False  # alone: no savepoint needed
+            small[0].small = False  # alone: an ordinary transaction of its own
             small = []
         if small:
             self._execute_small(small)
