@@ -273,13 +273,17 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         surplus = len(self._pools) - self._max_pools
         if surplus <= 0:
             return
-        idle = [
-            key
-            for key, pool in self._pools.items()
-            if all(connection.is_idle() for connection in pool.connections)
-        ][:surplus]
-        for key in idle:
-            await self._pools.pop(key).aclose()
+        for key in list(self._pools)[:-1]:  # oldest first; never the newest
+            if surplus <= 0:
+                return
+            pool = self._pools.get(key)
+            # Checked and removed with no await between: a task that took this pool has
+            # already queued on it (not idle), and after removal no task can take it.
+            if pool is None or not all(c.is_idle() for c in pool.connections):
+                continue
+            del self._pools[key]
+            surplus -= 1
+            await pool.aclose()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
