@@ -1,0 +1,435 @@
+"""Article writes: atomic, idempotent ingest, tags and story clusters.
+
+Ingest is one statement family per batch: ``INSERT … ON CONFLICT DO NOTHING``
+keyed by the article's hash (never check-then-insert), so pollers may run at once.
+Batches arrive deduplicated (``core.identity.dedupe_batch``). The caller owns the
+session and commits; this module makes no decisions about what to store.
+``ArticleStore`` (``store.articles``) is these writes plus the timeline's reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, bindparam, delete, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from app.core.decide import ArticleDraft, Tags
+from app.core.fingerprint import is_same_story, story_terms
+from app.core.timeline import THEME_BITS
+from app.core.types import Evidence, ThemeTag
+from app.store.tables import (
+    Article,
+    ArticleSource,
+    ArticleTheme,
+    ThemeOverride,
+    UTCDateTime,
+)
+
+log = logging.getLogger(__name__)
+CHUNK = 200
+CLUSTER_WINDOW = timedelta(days=7)
+MAX_CANDIDATES = 12
+BANDS = (Article.band0, Article.band1, Article.band2, Article.band3)
+# Per wanted band value, the newest rows in the window: a walk down the (band,
+# published_at) index that stops early, because a common value (boilerplate, a
+# wire template) can match thousands of rows.
+_BAND_CANDIDATES = {
+    "sqlite": (
+        "SELECT b.id FROM json_each(:v{n}) AS w JOIN article AS b ON b.id IN ("
+        "SELECT c.id FROM article AS c WHERE c.{column} = w.value"
+        " AND c.published_at BETWEEN :low AND :high ORDER BY c.published_at DESC LIMIT :cap)"
+    ),
+    "postgresql": (
+        "SELECT c.id FROM unnest(CAST(:v{n} AS INTEGER[])) AS w(value) CROSS JOIN LATERAL ("
+        "SELECT a.id FROM article AS a WHERE a.{column} = w.value"
+        " AND a.published_at BETWEEN :low AND :high ORDER BY a.published_at DESC LIMIT :cap) AS c"
+    ),
+}
+
+
+@dataclass(slots=True)
+class UpsertResult:
+    new_ids: list[int] = field(default_factory=list)
+    updated_ids: list[int] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # reasons for poison entries
+
+    @property
+    def new(self) -> int:
+        return len(self.new_ids)
+
+    @property
+    def updated(self) -> int:
+        return len(self.updated_ids)
+
+
+def transient_error(exc: BaseException) -> bool:
+    """A deadlock, a serialisation failure or a busy database: retry the transaction,
+    never blame (and skip) an entry for it."""
+    from app.core.errors import StorageBusy
+
+    if isinstance(exc, StorageBusy):
+        return True
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in {"40001", "40P01", "55P03"}:
+        return True
+    text = str(orig or exc)
+    return "database is locked" in text or "database is busy" in text
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+class ArticleWrites:
+    """Ingest, tags and story clusters on one session (the caller commits)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- ingest ---------------------------------------------------------------
+
+    def upsert_batch(
+        self, feed_id: int, drafts: Sequence[ArticleDraft], *, now: datetime
+    ) -> UpsertResult:
+        """Store a feed's (deduplicated) drafts; the same batch twice changes nothing."""
+        result = UpsertResult()
+        # One draft per key (the last wins): a repeated key would count as new twice.
+        drafts = list({d.key: d for d in drafts}.values())
+        for start in range(0, len(drafts), CHUNK):
+            chunk = drafts[start : start + CHUNK]
+            try:
+                with self.session.begin_nested():
+                    self._upsert_chunk(feed_id, chunk, now, result)
+            except DBAPIError as exc:
+                if transient_error(exc):
+                    raise
+                log.warning(
+                    "batch for feed %s failed (%s); retrying entry by entry", feed_id, exc.orig
+                )
+                for draft in chunk:
+                    self._upsert_one(feed_id, draft, now, result)
+        return result
+
+    def _upsert_one(
+        self, feed_id: int, draft: ArticleDraft, now: datetime, result: UpsertResult
+    ) -> None:
+        try:
+            with self.session.begin_nested():
+                self._upsert_chunk(feed_id, [draft], now, result)
+        except DBAPIError as exc:
+            if transient_error(exc):
+                raise
+            reason = f"entry {draft.url or draft.guid or draft.title[:60]!r} skipped: {exc.orig}"
+            log.warning("feed %s: %s", feed_id, reason)
+            result.skipped.append(reason[:500])
+
+    def _upsert_chunk(
+        self, feed_id: int, drafts: Sequence[ArticleDraft], now: datetime, result: UpsertResult
+    ) -> None:
+        by_key = {d.key: d for d in drafts}
+        existing = self._existing(by_key)
+        fresh = [d for d in drafts if d.key not in existing]
+        inserted = self._insert_new(fresh, now)
+        # Lost a race with another poller: those rows exist now, treat them as existing.
+        raced = [d.key for d in fresh if d.key not in inserted]
+        if raced:
+            existing.update(self._existing({k: by_key[k] for k in raced}))
+        changed = [
+            (existing[d.key][0], d)
+            for d in drafts
+            if d.key in existing and existing[d.key][1:] != (d.title, d.summary, d.content)
+        ]
+        for article_id, draft in changed:
+            self.session.execute(
+                update(Article)
+                .where(Article.id == article_id)
+                .values(
+                    title=draft.title,
+                    summary=draft.summary,
+                    content=draft.content,
+                    text=draft.text,
+                    author=draft.author,
+                    updated_at=now,
+                )
+            )
+        all_ids = [inserted.get(d.key) or existing[d.key][0] for d in drafts]
+        self._add_sources(feed_id, all_ids, now)
+        # New rows were inserted with their tags (no override can exist yet); only
+        # their theme rows remain. Changed rows are re-tagged, overrides still winning.
+        self._insert_themes(
+            [
+                _theme_row(inserted[d.key], t, d.tags.version)
+                for d in fresh
+                if d.key in inserted
+                for t in d.tags.themes
+            ]
+        )
+        self.apply_tags({article_id: d.tags for article_id, d in changed}, now=now)
+        new_ids = [inserted[d.key] for d in fresh if d.key in inserted]
+        self._cluster(new_ids, [d for d in fresh if d.key in inserted])
+        result.new_ids.extend(new_ids)
+        result.updated_ids.extend(article_id for article_id, _ in changed)
+
+    def _existing(self, by_key: dict[str, ArticleDraft]) -> dict[str, tuple[Any, ...]]:
+        rows = self.session.execute(
+            select(
+                Article.url_hash, Article.id, Article.title, Article.summary, Article.content
+            ).where(Article.url_hash.in_(list(by_key)))
+        )
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+    def _insert_new(self, drafts: Sequence[ArticleDraft], now: datetime) -> dict[str, int]:
+        if not drafts:
+            return {}
+        # Sorted by key, so concurrent pollers take the unique-index locks in one order
+        # and cannot deadlock on each other's rows.
+        values = [_row(d, now) for d in sorted(drafts, key=lambda d: d.key)]
+        # Core executemany (SQLAlchemy's "insertmanyvalues" batches it with RETURNING):
+        # one cached statement, where a multi-row VALUES would be compiled per chunk.
+        table = Article.__table__
+        stmt = (
+            _insert(self.session)(table)
+            .on_conflict_do_nothing(index_elements=["url_hash"])
+            .returning(table.c.url_hash, table.c.id)
+        )
+        return {key: ident for key, ident in self.session.execute(stmt, values)}
+
+    def _add_sources(self, feed_id: int, article_ids: Sequence[int], now: datetime) -> None:
+        rows = [{"article_id": a, "feed_id": feed_id, "first_seen_at": now} for a in article_ids]
+        if rows:
+            stmt = _insert(self.session)(ArticleSource.__table__).on_conflict_do_nothing()
+            self.session.execute(stmt, rows)
+
+    # -- tags -----------------------------------------------------------------
+
+    def apply_tags(self, tags_by_id: dict[int, Tags], *, now: datetime) -> None:
+        """Replace the tagger's themes and relevance; editors' overrides still win."""
+        if not tags_by_id:
+            return
+        ids = list(tags_by_id)
+        overrides = self._theme_overrides(ids)
+        current = {
+            row[0]: row[1:]
+            for row in self.session.execute(
+                select(Article.id, Article.relevant_override, Article.language).where(
+                    Article.id.in_(ids)
+                )
+            )
+        }
+        self.session.execute(
+            delete(ArticleTheme).where(
+                ArticleTheme.article_id.in_(ids), ArticleTheme.origin == "tagger"
+            )
+        )
+        theme_rows: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for article_id, tags in tags_by_id.items():
+            if article_id not in current:
+                continue
+            override, language = current[article_id]
+            decided = overrides.get(article_id, {})
+            keys = {t.key for t in tags.themes if decided.get(t.key, True)}
+            keys |= {k for k, present in decided.items() if present}
+            theme_rows.extend(
+                _theme_row(article_id, t, tags.version) for t in tags.themes if t.key not in decided
+            )
+            updates.append(
+                {
+                    "id": article_id,
+                    "language": tags.language or language,
+                    "tagger_relevant": tags.relevant,
+                    "relevant": tags.relevant if override is None else override,
+                    "relevance_score": tags.relevance_score,
+                    "relevance_reason": tags.relevance_reason,
+                    "relevance_evidence": [_evidence_json(e) for e in tags.relevance_evidence],
+                    "theme_scores": dict(tags.theme_scores),
+                    "theme_mask": sum(THEME_BITS[k] for k in keys if k in THEME_BITS),
+                    "tag_version": tags.version,
+                }
+            )
+        if updates:
+            # One cached Core UPDATE run as executemany (cheaper than the ORM's bulk path).
+            table = Article.__table__
+            stmt = (
+                update(Article.__table__)  # type: ignore[arg-type]
+                .where(table.c.id == bindparam("b_id"))
+                .values({key: bindparam(f"b_{key}") for key in updates[0] if key != "id"})
+            )
+            self.session.execute(stmt, [{f"b_{k}": v for k, v in u.items()} for u in updates])
+        self._insert_themes(theme_rows)
+
+    def _insert_themes(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            stmt = _insert(self.session)(ArticleTheme.__table__).on_conflict_do_nothing()
+            self.session.execute(stmt, rows)
+
+    def _theme_overrides(self, ids: Sequence[int]) -> dict[int, dict[str, bool]]:
+        found: dict[int, dict[str, bool]] = {}
+        rows = self.session.execute(
+            select(ThemeOverride.article_id, ThemeOverride.theme, ThemeOverride.present).where(
+                ThemeOverride.article_id.in_(ids)
+            )
+        )
+        for article_id, theme, present in rows:
+            found.setdefault(article_id, {})[theme] = present
+        return found
+
+    # -- story clusters -------------------------------------------------------
+
+    def _cluster(self, new_ids: Sequence[int], drafts: Sequence[ArticleDraft]) -> None:
+        """Join each new article to the story of its first near-duplicate, if any.
+
+        Per article, the first ``MAX_CANDIDATES`` older articles by id that share a
+        band and fall inside its window are compared on their story terms. The
+        query asks only for those: per band value the first ``MAX_CANDIDATES + 1``
+        rows by id (a window function), because a common band value (boilerplate,
+        a wire service's template) can match thousands of rows; texts are then
+        read for the candidates actually compared, not for every band match.
+        """
+        todo = [(a, d) for a, d in zip(new_ids, drafts, strict=True) if d.bands]
+        if not todo:
+            return
+        stamps = [d.published_at for _, d in todo]
+        rows = self._band_candidates(
+            [{d.bands[k] for _, d in todo if len(d.bands) > k} for k in range(len(BANDS))],
+            min(stamps) - CLUSTER_WINDOW,
+            max(stamps) + CLUSTER_WINDOW,
+        )
+        cluster_of = {row[0]: row[1] for row in rows}
+        plans = [(a, d, self._candidates_of(a, d, rows)) for a, d in todo]
+        wanted_text = {other for _, _, candidates in plans for other in candidates}
+        terms_of = {
+            article_id: story_terms(text)
+            for article_id, text in self.session.execute(
+                select(Article.id, Article.text).where(Article.id.in_(wanted_text))
+            )
+        }
+        assigned: dict[int, int] = {}
+        for article_id, draft, candidates in plans:
+            terms = story_terms(draft.text)
+            other_id = next(
+                (o for o in candidates if is_same_story(terms, terms_of.get(o, frozenset()))),
+                None,
+            )
+            if other_id is None:
+                continue
+            cluster = cluster_of.get(other_id) or other_id
+            if cluster_of.get(other_id) is None:
+                cluster_of[other_id] = assigned[other_id] = cluster
+            cluster_of[article_id] = assigned[article_id] = cluster
+        if assigned:
+            # One cached UPDATE run as executemany, not two statements per article.
+            table = Article.__table__
+            self.session.execute(
+                update(table)  # type: ignore[arg-type]
+                .where(table.c.id == bindparam("b_id"))
+                .values(cluster_id=bindparam("b_cluster")),
+                [{"b_id": a, "b_cluster": c} for a, c in assigned.items()],
+            )
+
+    def _band_candidates(
+        self, wanted: Sequence[set[int]], low: datetime, high: datetime
+    ) -> list[Any]:
+        """(id, cluster_id, published_at, band0..3) of the newest ``MAX_CANDIDATES + 1``
+        rows published in the window for each wanted band value."""
+        dialect = self.session.get_bind().dialect.name
+        arms = [
+            _BAND_CANDIDATES[dialect].format(column=column.key, n=n)
+            for n, (column, values_) in enumerate(zip(BANDS, wanted, strict=True))
+            if values_
+        ]
+        params: dict[str, Any] = {"low": low, "high": high, "cap": MAX_CANDIDATES + 1}
+        for n, values_ in enumerate(wanted):
+            if values_:
+                params[f"v{n}"] = (
+                    json.dumps(sorted(values_)) if dialect == "sqlite" else sorted(values_)
+                )
+        ids = (
+            text(" UNION ".join(arms))
+            .bindparams(
+                bindparam("low", type_=UTCDateTime()), bindparam("high", type_=UTCDateTime())
+            )
+            .columns(id=Integer)
+        )
+        return list(
+            self.session.execute(
+                select(Article.id, Article.cluster_id, Article.published_at, *BANDS)
+                .where(Article.id.in_(ids))
+                .order_by(Article.id),
+                params,
+            )
+        )
+
+    @staticmethod
+    def _candidates_of(article_id: int, draft: ArticleDraft, rows: Sequence[Any]) -> list[int]:
+        low, high = draft.published_at - CLUSTER_WINDOW, draft.published_at + CLUSTER_WINDOW
+        found: list[int] = []
+        for other_id, _, published, *bands in rows:
+            if other_id == article_id:
+                continue
+            if not any(
+                b is not None and b == mine for b, mine in zip(bands, draft.bands, strict=False)
+            ):
+                continue
+            if low <= published <= high:
+                found.append(other_id)
+                if len(found) >= MAX_CANDIDATES:
+                    break
+        return found
+
+
+def _row(d: ArticleDraft, now: datetime) -> dict[str, Any]:
+    bands: Iterable[int | None] = d.bands or (None, None, None, None)
+    b0, b1, b2, b3 = bands
+    tags = d.tags
+    return {
+        "url": d.url,
+        "url_hash": d.key,
+        "key_kind": d.key_kind,
+        "guid": d.guid,
+        "title": d.title,
+        "author": d.author,
+        "summary": d.summary,
+        "content": d.content,
+        "text": d.text,
+        "language": tags.language or d.language,
+        "published_at": d.published_at,
+        "published_estimated": d.published_estimated,
+        "first_seen_at": now,
+        "updated_at": now,
+        "relevance_score": tags.relevance_score,
+        "relevance_reason": tags.relevance_reason,
+        "relevance_evidence": [_evidence_json(e) for e in tags.relevance_evidence],
+        "tagger_relevant": tags.relevant,
+        "relevant": tags.relevant,
+        "theme_mask": sum(THEME_BITS.get(t.key, 0) for t in tags.themes),
+        "theme_scores": dict(tags.theme_scores),
+        "tag_version": tags.version,
+        "band0": b0,
+        "band1": b1,
+        "band2": b2,
+        "band3": b3,
+    }
+
+
+def _theme_row(article_id: int, tag: ThemeTag, version: str) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "theme": tag.key,
+        "score": tag.score,
+        "evidence": [_evidence_json(e) for e in tag.evidence],
+        "origin": "tagger",
+        "tag_version": version,
+    }
+
+
+def _evidence_json(e: Evidence) -> dict[str, Any]:
+    return {"term": e.term, "field": e.field, "start": e.start, "end": e.end}
