@@ -257,8 +257,9 @@ class Poller:
                 ttl_seconds=prepared.ttl_seconds if prepared else None,
                 policy=self.schedule,
             )
-            if result.error and decision.error:
-                result.error = decision.error  # e.g. "…; disabled if the next poll confirms it"
+            # The schedule's words for a failure (e.g. "…; disabled if the next poll
+            # confirms it"); None for a success.
+            result.error = decision.error
             feeds.record_poll(
                 feed.id,
                 outcome=effective,
@@ -268,7 +269,6 @@ class Poller:
                 site_url=prepared.site_url if prepared else None,
                 language=prepared.language if prepared else None,
                 ttl_seconds=prepared.ttl_seconds if prepared else None,
-                error=result.error,
                 # Remember the body only if all of it is stored: a skipped entry is retried.
                 body_hash=digest if prepared and not result.skipped else None,
                 warning=prepared.bozo_reason if prepared else None,

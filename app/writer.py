@@ -96,18 +96,11 @@ class GroupWriter:
 
     def _execute(self, group: list[_Job[Any]]) -> None:
         small = [job for job in group if job.small]
-        if len(small) == 1:
-            small[0].small = False  # alone: an ordinary transaction of its own
-            small = []
-        if small:
+        if len(small) > 1:  # a lone small write needs no group
             self._execute_small(small)
-        for job in group:
-            if not job.small:
-                try:
-                    with self.db.write() as session:
-                        job.value = job.fn(session)
-                except Exception as exc:
-                    job.error = exc
+            self._execute_alone([job for job in group if not job.small])
+        else:
+            self._execute_alone(group)
 
     def _execute_small(self, jobs: list[_Job[Any]]) -> None:
         try:
@@ -118,9 +111,12 @@ class GroupWriter:
                     job.value = job.fn(session)
                 del loaded
             self.groups += 1
-            return
         except Exception as exc:  # rolled back: run each write alone, so only a bad one fails
             log.info("a group of %d writes failed (%s); writing them one by one", len(jobs), exc)
+            self._execute_alone(jobs)
+
+    def _execute_alone(self, jobs: list[_Job[Any]]) -> None:
+        """Each job in a transaction of its own."""
         for job in jobs:
             job.value = None
             try:

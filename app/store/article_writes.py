@@ -400,7 +400,7 @@ def _row(d: ArticleDraft, now: datetime) -> dict[str, Any]:
         "summary": d.summary,
         "content": d.content,
         "text": d.text,
-        "language": tags.language or d.language,
+        "language": d.language,  # with_tags put the detected language here
         "published_at": d.published_at,
         "published_estimated": d.published_estimated,
         "first_seen_at": now,

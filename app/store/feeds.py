@@ -70,7 +70,7 @@ class FeedStore:
         self.session = session
 
     def add(self, url: str, *, now: datetime, title: str | None = None) -> FeedView:
-        if self.session.scalar(select(Feed.id).where(Feed.url_hash == feed_key(url))):
+        if self._id_of(url) is not None:
             raise Conflict(f"feed already subscribed: {url}")
         feed = Feed(
             url=url,
@@ -86,10 +86,8 @@ class FeedStore:
         self.session.flush()
         return _view(feed)
 
-    def exists(self, url: str) -> bool:
-        return (
-            self.session.scalar(select(Feed.id).where(Feed.url_hash == feed_key(url))) is not None
-        )
+    def _id_of(self, url: str) -> int | None:
+        return self.session.scalar(select(Feed.id).where(Feed.url_hash == feed_key(url)))
 
     def count(self) -> int:
         return self.session.scalar(select(func.count()).select_from(Feed)) or 0
@@ -103,7 +101,7 @@ class FeedStore:
     def find(self, id_or_url: str) -> FeedView:
         if id_or_url.isdigit():
             return self.get(int(id_or_url))
-        feed_id = self.session.scalar(select(Feed.id).where(Feed.url_hash == feed_key(id_or_url)))
+        feed_id = self._id_of(id_or_url)
         if feed_id is None:
             raise NotFound(f"no feed with URL {id_or_url}")
         return self.get(feed_id)
@@ -208,7 +206,6 @@ class FeedStore:
         site_url: str | None = None,
         language: str | None = None,
         ttl_seconds: int | None = None,
-        error: str | None = None,
         body_hash: str | None = None,
         warning: str | None = None,
     ) -> None:
@@ -220,7 +217,7 @@ class FeedStore:
         feed.last_polled_at = now
         feed.last_status = decision.status
         feed.last_http_status = outcome.status
-        feed.last_error = error or decision.error
+        feed.last_error = decision.error
         feed.consecutive_failures = decision.consecutive_failures
         feed.next_poll_at = decision.next_poll_at
         feed.interval_seconds = decision.interval_seconds
@@ -249,7 +246,7 @@ class FeedStore:
     def _move(self, feed: Feed, url: str) -> None:
         """Follow a confirmed permanent redirect; onto a feed we already poll, this
         one is retired (its articles keep it as a source) instead of polling twice."""
-        other = self.session.scalar(select(Feed.id).where(Feed.url_hash == feed_key(url)))
+        other = self._id_of(url)
         if other is None:
             feed.url, feed.url_hash = url, feed_key(url)
         elif other != feed.id:

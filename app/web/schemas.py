@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.types import Article
 from app.store.feeds import FeedView
@@ -82,6 +82,8 @@ class ArticlePageOut(BaseModel):
 
 
 class FeedOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read off FeedView, field by field
+
     id: int
     url: str
     title: str | None
@@ -101,22 +103,7 @@ class FeedOut(BaseModel):
 
     @classmethod
     def of(cls, f: FeedView) -> FeedOut:
-        return cls(
-            id=f.id,
-            url=f.url,
-            title=f.title,
-            site_url=f.site_url,
-            last_status=f.last_status,
-            last_http_status=f.last_http_status,
-            last_error=f.last_error,
-            consecutive_failures=f.consecutive_failures,
-            last_polled_at=f.last_polled_at,
-            next_poll_at=f.next_poll_at,
-            interval_seconds=f.interval_seconds,
-            disabled_reason=f.disabled_reason,
-            article_count=f.article_count,
-            parse_warning=f.parse_warning,
-        )
+        return cls.model_validate(f)
 
 
 class FeedListOut(BaseModel):
