@@ -16,14 +16,15 @@ from fastapi.templating import Jinja2Templates
 from app import __version__
 from app.config import Settings, load_settings
 from app.metrics import Metrics
+from app.services.subscriptions import MAX_OPML_BYTES
 from app.store.db import Database
-from app.subscriptions import MAX_OPML_BYTES
 from app.web import (
     accounts,
     api,
     api_editor,
     api_opml,
     auth,
+    csrf,
     editor_pages,
     errors,
     i18n,
@@ -70,7 +71,7 @@ def create_app(
         stop = asyncio.Event()
         task = None
         if poll:
-            from app.wiring import in_process_poller
+            from app.polling import in_process_poller
 
             task = asyncio.create_task(in_process_poller(settings, database, metrics, stop))
         try:
@@ -100,6 +101,7 @@ def create_app(
     app.state.templates = make_templates()
     errors.install(app)
     auth.install(app)
+    csrf.install(app)
     reader = [Depends(require_reader)]
     app.include_router(pages.router, dependencies=reader)
     app.include_router(api.router, dependencies=reader)

@@ -201,13 +201,12 @@ def template_user(request: Request) -> UserView | None:
 
 
 def install(app: FastAPI, password_hasher: PasswordHasher | None = None) -> None:
-    """Per-app state (hasher, rate limits) and the template globals of this module."""
+    """Per-app state (hasher, rate limits) and the ``current_user`` template global.
+
+    The ``csrf_token`` global is ``csrf.install``'s: csrf builds on auth, not the reverse."""
     app.state.password_hasher = password_hasher or PasswordHasher()
     app.state.login_limiter_account = SlidingWindow(limit=5, window=900)
     app.state.login_limiter_address = SlidingWindow(limit=20, window=900)
     app.state.token_limiter = SlidingWindow(limit=30, window=60)
     env = app.state.templates.env
     env.globals["current_user"] = template_user
-    from app.web.csrf import csrf_token_for
-
-    env.globals["csrf_token"] = csrf_token_for

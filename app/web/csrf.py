@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import secrets
 
-from fastapi import Request, Response
+from fastapi import FastAPI, Request, Response
 
 from app.core.errors import PermissionDenied, Unauthenticated
 from app.web.auth import SAFE_METHODS, current_principal, is_https, raw_session_id
@@ -115,3 +115,8 @@ def attach_pre_session_cookie(request: Request, response: Response) -> None:
         secure=https,
         path="/",
     )
+
+
+def install(app: FastAPI) -> None:
+    """The ``csrf_token`` template global: every form renders its token with it."""
+    app.state.templates.env.globals["csrf_token"] = csrf_token_for

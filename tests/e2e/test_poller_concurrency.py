@@ -23,7 +23,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from app.poller import Poller
+from app.polling.poller import Poller
 from app.store.db import Database
 from app.store.feeds import FeedStore
 from app.store.lock import poller_lock
