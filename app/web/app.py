@@ -33,7 +33,7 @@ from app.web import (
 )
 from app.web.auth import require_reader
 from app.web.csrf import csrf_protect
-from app.web.deps import close_uploads
+from app.web.deps import close_uploads, ids_in_range
 from app.web.limits import BodyLimit
 from app.web.security import SecurityHeaders
 
@@ -93,7 +93,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         # Deny by default: every unsafe request on every route passes the CSRF check.
-        dependencies=[Depends(close_uploads), Depends(csrf_protect)],
+        dependencies=[Depends(close_uploads), Depends(csrf_protect), Depends(ids_in_range)],
     )
     app.state.settings = settings
     app.state.db = database
@@ -109,6 +109,7 @@ def create_app(
     app.include_router(api_opml.router, dependencies=reader)
     app.include_router(outgoing.router, dependencies=reader)
     app.include_router(accounts.router)
+    app.include_router(i18n.router)
     app.include_router(editor_pages.router)
     app.include_router(api_editor.docs_router)
     app.include_router(api.health_router)

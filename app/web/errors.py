@@ -10,12 +10,15 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core import errors
+from app.store.db import unreachable
 from app.web.security import add_security_headers
 
 log = logging.getLogger("newsmon.web")
+RETRY = {"Retry-After": "2"}
 
 STATUS = {
     errors.TooLarge: 413,
@@ -93,7 +96,7 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, errors.RateLimited):
             headers = {"Retry-After": str(exc.retry_after)}
         elif isinstance(exc, errors.StorageBusy):
-            headers = {"Retry-After": "2"}
+            headers = RETRY
         elif isinstance(exc, errors.Unauthenticated) and wants_json(request):
             headers = {"WWW-Authenticate": 'Bearer realm="newsmon"'}
         return problem(request, status_of(exc), str(exc), headers)
@@ -113,6 +116,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, DBAPIError) and unreachable(exc):  # outside a store's session
+            log.warning("database unreachable on %s %s", request.method, request.url.path)
+            return problem(request, 503, "the database is unavailable; try again shortly", RETRY)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         response = problem(request, 500, "An unexpected error occurred; it has been logged.")
         add_security_headers(response.headers, https=request.url.scheme == "https")
