@@ -6,6 +6,7 @@ import argparse
 
 from app.cli.common import Subparsers, open_db
 from app.config import Settings
+from app.core.errors import PermissionDenied
 
 
 def register(sub: Subparsers) -> None:
@@ -33,6 +34,11 @@ def cmd_tokens_create(args: argparse.Namespace, settings: Settings) -> int:
     with open_db(settings).write() as session:
         store = UserStore(session)
         user = store.find(args.user)
+        if args.scope == "write" and not user.has_role("editor"):
+            # the same rule as the /account form: a viewer's token may only read
+            raise PermissionDenied(
+                f"{user.name} is a {user.role}: write tokens need the editor role"
+            )
         token, raw = store.create_token(user.id, args.scope, name=args.name, now=now)
         AuditStore(session).record(
             "token.create", now=now, target_type="token", target_id=token.id, detail={"via": "cli"}

@@ -34,7 +34,7 @@ from app.web import (
 from app.web.auth import require_reader
 from app.web.csrf import csrf_protect
 from app.web.deps import close_uploads, ids_in_range
-from app.web.limits import BodyLimit
+from app.web.limits import BodyLimit, refuse_oversized
 from app.web.security import SecurityHeaders
 
 log = logging.getLogger("newsmon.web")
@@ -93,7 +93,12 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         # Deny by default: every unsafe request on every route passes the CSRF check.
-        dependencies=[Depends(close_uploads), Depends(csrf_protect), Depends(ids_in_range)],
+        dependencies=[
+            Depends(close_uploads),
+            Depends(refuse_oversized),
+            Depends(csrf_protect),
+            Depends(ids_in_range),
+        ],
     )
     app.state.settings = settings
     app.state.db = database

@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request, Response
 
 from app.core.errors import PermissionDenied, Unauthenticated
 from app.web.auth import SAFE_METHODS, current_principal, is_https, raw_session_id
+from app.web.limits import refuse_oversized
 
 PRE_COOKIE = "newsmon_csrf"
 SECURE_PRE_COOKIE = "__Host-newsmon_csrf"
@@ -66,6 +67,7 @@ async def _form_token(request: Request) -> str | None:
     if not request.headers.get("content-type", "").startswith(FORM_TYPES):
         return None
     form = await request.form()
+    refuse_oversized(request)  # a cut body has no token to find: say what really happened
     value = form.get(FIELD)
     return value if isinstance(value, str) else None
 

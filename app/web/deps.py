@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 from app.config import Settings
 from app.core.errors import InvalidInput, NotFound
 from app.store.db import Database
+from app.web.limits import refuse_oversized
 
 
 def get_db(request: Request) -> Database:
@@ -40,8 +41,12 @@ async def read_upload(request: Request) -> bytes:
     The size cap is ``web.limits.BodyLimit``'s, applied while the body is read.
     """
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        return await request.body()
-    upload = (await request.form()).get("file")
+        body = await request.body()
+        refuse_oversized(request)
+        return body
+    form = await request.form()
+    refuse_oversized(request)
+    upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise InvalidInput("choose a file to upload", field="file")
     return await upload.read()

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core import errors
 from app.store.db import unreachable
+from app.web.limits import exceeded
 from app.web.security import add_security_headers
 
 log = logging.getLogger("newsmon.web")
@@ -103,11 +104,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if (too_large := exceeded(request)) is not None:  # FastAPI could not parse a cut body
+            return await _domain(request, too_large)
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem(request, exc.status_code, detail, dict(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if (too_large := exceeded(request)) is not None:
+            return await _domain(request, too_large)
         parts = []
         for err in exc.errors()[:5]:
             where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "body"))
