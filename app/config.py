@@ -63,10 +63,11 @@ class Settings(BaseSettings):
         "the work batch by batch).",
     )
     poll_lease_seconds: int = Field(
-        600,
-        ge=1,
-        description="How long a claimed feed stays reserved for its poller; a poller that dies "
-        "mid-run leaves its feeds to others after this.",
+        60,
+        ge=3,
+        description="How long a claim on a feed lasts without renewal; a working poller renews "
+        "its claims every third of this, so a poller that dies leaves its feeds to others "
+        "within this time.",
     )
     min_interval_minutes: int = Field(15, ge=1, description="Shortest interval between polls.")
     max_interval_minutes: int = Field(360, ge=1, description="Longest interval between polls.")

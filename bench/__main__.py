@@ -12,12 +12,19 @@ import time
 
 import bench
 
+# Long runs that need a PostgreSQL server: only when named (`python -m bench soak`).
+ON_REQUEST_ONLY = {"bench_soak"}
+
 
 def main(argv: list[str]) -> int:
     names = sorted(
         m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_")
     )
-    wanted = [n for n in names if not argv or n.removeprefix("bench_") in argv]
+    wanted = [
+        n
+        for n in names
+        if n.removeprefix("bench_") in argv or (not argv and n not in ON_REQUEST_ONLY)
+    ]
     if not wanted:
         print("no benchmarks yet" if not names else f"no benchmark named {argv}; have {names}")
         return 0

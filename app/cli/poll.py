@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import signal
 
 from app.cli.common import Subparsers, open_db
 from app.config import Settings
@@ -30,13 +30,20 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
         _make_all_due(db)
     with poller_lock(settings.database_url):
         poller = make_poller(settings, db)
-        if args.once:
-            summary = asyncio.run(poll_with_progress(poller))
-            print(summary.line())
-            return 0
-        stop = asyncio.Event()
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_forever(poller, settings.poll_interval_seconds, stop))
+
+        async def run() -> None:
+            # SIGTERM and Ctrl-C stop claiming at once; feeds in flight get a short grace,
+            # the rest of the claims are given back for the next poller.
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            if args.once:
+                print((await poll_with_progress(poller, stop=stop)).line())
+            else:
+                await run_forever(poller, settings.poll_interval_seconds, stop)
+
+        asyncio.run(run())
     return 0
 
 

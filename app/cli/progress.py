@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -10,9 +11,9 @@ from app.polling.poller import FeedResult, Poller, PollSummary
 from app.store.feeds import FeedStore
 
 
-async def poll_with_progress(poller: Poller) -> PollSummary:
+async def poll_with_progress(poller: Poller, *, stop: asyncio.Event | None = None) -> PollSummary:
     if not sys.stderr.isatty():
-        return await poller.poll_due()
+        return await poller.poll_due(stop=stop)
     with poller.db.read() as session:
         due = FeedStore(session).due_count(poller.clock())
     counts = {"new": 0, "errors": 0}
@@ -31,4 +32,4 @@ async def poll_with_progress(poller: Poller) -> PollSummary:
             counts["errors"] += bool(result.error)
             progress.update(task, advance=1, new=counts["new"], errors=counts["errors"])
 
-        return await poller.poll_due(on_result=advance)
+        return await poller.poll_due(on_result=advance, stop=stop)

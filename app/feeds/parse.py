@@ -310,9 +310,16 @@ class ParsePool:
     ) -> None:
         await self.aclose()
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, force: bool = False) -> None:
+        """Stop the workers; ``force`` kills them mid-job instead of waiting (shutdown)."""
         workers, self._workers = self._workers, set()
-        await asyncio.gather(*(asyncio.to_thread(w.executor.shutdown, True) for w in workers))
+        if force:
+            for worker in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.pid, signal.SIGKILL)
+        await asyncio.gather(
+            *(asyncio.to_thread(w.executor.shutdown, True, cancel_futures=force) for w in workers)
+        )
 
     async def parse(
         self,

@@ -24,6 +24,7 @@ from importlib import resources
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.errors import StorageBusy
 from app.core.schedule import SchedulePolicy, decide_schedule
 from app.core.types import FetchKind, FetchOutcome
 from app.feeds.http import FetchPolicy, GuardedClient, make_guarded_client
@@ -36,7 +37,8 @@ from app.store.feeds import SAMPLE_SCHEME, DueFeed, FeedStore
 from app.store.tables import Feed
 
 log = logging.getLogger("newsmon.poller")
-LEASE = timedelta(minutes=10)
+LEASE = timedelta(seconds=60)  # renewed by a heartbeat while the poller works on the feed
+STOP_GRACE = 3.0  # seconds in-flight feeds get to finish once a stop is asked for
 FETCH_LOG_DAYS = 30
 WRITE_ATTEMPTS = 4  # a deadlock or a busy database is retried, then recorded as an error
 
@@ -108,43 +110,106 @@ class Poller:
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._writer = GroupWriter(db, preload=_load_feeds)
+        self._inflight: set[int] = set()  # claimed, result not yet recorded
+        self._unreleased: set[int] = set()  # given up, claim not yet given back
+        self._stopping = False  # in-flight feeds are being cancelled: record nothing more
 
     async def poll_due(
-        self, *, on_result: Callable[[FeedResult], None] | None = None
+        self,
+        *,
+        on_result: Callable[[FeedResult], None] | None = None,
+        stop: asyncio.Event | None = None,
     ) -> PollSummary:
-        """Poll every feed that is due now, in claimed batches, until none is left."""
+        """Poll every feed that is due now, in claimed batches, until none is left.
+
+        While it works, a heartbeat renews the claims of the feeds in flight, so the
+        lease can be short and a dead poller's feeds come back quickly. Once ``stop``
+        is set it claims nothing more, gives the feeds in flight ``STOP_GRACE``
+        seconds, and gives back the claims of those it could not finish.
+        """
         summary = PollSummary()
+        await asyncio.to_thread(self._give_back)  # claims a failed round could not return
         await asyncio.to_thread(self._count_due)
-        async with (
-            make_guarded_client(self.fetch_policy) as client,
-            ParsePool(self.parse_workers, preload=("app.polling.preload",)) as pool,
-        ):
-            pending: set[asyncio.Task[FeedResult]] = set()
-            exhausted = False
-            while True:
-                # Claim the next batch while this one is still in flight, so
-                # one slow feed never leaves the fetch slots idle.
-                if not exhausted and len(pending) <= self.batch_size:
-                    due = await self._claim()
-                    exhausted = not due
-                    pending |= {
-                        asyncio.create_task(self._poll_one(client, pool, feed)) for feed in due
-                    }
-                if not pending:
-                    break
-                try:
-                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                except asyncio.CancelledError:
-                    for task in pending:  # shutting down: their leases expire
-                        task.cancel()
-                    raise
-                for task in done:
-                    result = task.result()
-                    summary.results.append(result)
-                    if on_result:
-                        on_result(result)
-        await asyncio.to_thread(self._prune)
+        heartbeat = asyncio.create_task(self._heartbeat())
+        pending: set[asyncio.Task[FeedResult]] = set()
+        try:
+            async with (
+                make_guarded_client(self.fetch_policy) as client,
+                ParsePool(self.parse_workers, preload=("app.polling.preload",)) as pool,
+            ):
+                exhausted, finished_one = False, True
+                while not (stop and stop.is_set()):
+                    # Claim the next batch while this one is still in flight, so
+                    # one slow feed never leaves the fetch slots idle.
+                    if finished_one and not exhausted and len(pending) <= self.batch_size:
+                        due = await self._claim()
+                        exhausted = not due
+                        pending |= {
+                            asyncio.create_task(self._poll_one(client, pool, feed)) for feed in due
+                        }
+                    if not pending:
+                        break
+                    # (the timeout only lets a stop be noticed while every feed is slow)
+                    done, pending = await asyncio.wait(
+                        pending, timeout=0.5, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    finished_one = bool(done)
+                    self._collect(done, summary, on_result)
+                if pending:  # stopping: a short grace, then the rest is given back
+                    done, pending = await asyncio.wait(pending, timeout=STOP_GRACE)
+                    self._collect(done, summary, on_result)
+                    await pool.aclose(force=True)
+        finally:
+            self._stopping = True
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            self._unreleased |= self._inflight
+            self._inflight.clear()
+            self._stopping = False
+            await asyncio.to_thread(self._give_back)
+        if not (stop and stop.is_set()):
+            await asyncio.to_thread(self._prune)
         return summary
+
+    def _collect(
+        self,
+        done: set[asyncio.Task[FeedResult]],
+        summary: PollSummary,
+        on_result: Callable[[FeedResult], None] | None,
+    ) -> None:
+        for task in done:
+            result = task.result()
+            self._inflight.discard(result.feed_id)
+            summary.results.append(result)
+            if on_result:
+                on_result(result)
+
+    async def _heartbeat(self) -> None:
+        period = max(0.2, self.lease.total_seconds() / 3)
+        while True:
+            await asyncio.sleep(period)
+            await asyncio.to_thread(self._renew)
+
+    def _renew(self) -> None:
+        """Extend the claims in flight; give back the ones given up (best effort: with the
+        database away this fails, and the short lease ends the claims anyway)."""
+        inflight, given_up = set(self._inflight), set(self._unreleased)
+        try:
+            with self.db.write() as session:
+                store = FeedStore(session)
+                store.renew_leases(self.owner, inflight, until=self.clock() + self.lease)
+                store.release(self.owner, given_up, now=self.clock())
+        except Exception as exc:
+            log.warning("could not renew or release feed claims: %s", exc)
+            return
+        self._unreleased -= given_up
+
+    def _give_back(self) -> None:
+        if self._unreleased:
+            self._renew()
 
     async def _claim(self) -> list[DueFeed]:
         def claim(session: Session) -> list[DueFeed]:
@@ -152,13 +217,17 @@ class Poller:
                 now=self.clock(), owner=self.owner, lease=self.lease, limit=self.batch_size
             )
 
-        return await self._writer.run(claim)
+        due = await self._writer.run(claim)
+        self._inflight.update(feed.id for feed in due)
+        return due
 
     async def _poll_one(self, client: GuardedClient, pool: ParsePool, feed: DueFeed) -> FeedResult:
         started = self.clock()
         t0 = time.perf_counter()
         try:
             outcome = await self._fetch(client, feed)
+            if self._stopping:  # the fetch was cut by our own shutdown: not the feed's fault
+                raise asyncio.CancelledError
             digest = (
                 hashlib.sha256(outcome.body).hexdigest() if outcome.ok and outcome.body else None
             )
@@ -309,8 +378,12 @@ class Poller:
         )
         try:
             return await self._store(feed, outcome, None, started, t0)
-        except Exception:
-            log.exception("feed %s: could not record the failure", feed.url)
+        except Exception as write_error:
+            if isinstance(write_error, StorageBusy):  # the database is away: no traceback
+                log.warning("feed %s: could not record the failure: %s", feed.url, write_error)
+            else:
+                log.exception("feed %s: could not record the failure", feed.url)
+            self._unreleased.add(feed.id)  # the heartbeat gives the claim back
             return FeedResult(feed.id, feed.url, "internal_error", error=outcome.error)
 
     def _count_due(self) -> None:
@@ -341,13 +414,20 @@ def sample_outcome(url: str) -> FetchOutcome:
 
 
 async def run_forever(poller: Poller, interval: float, stop: asyncio.Event) -> None:
-    """Poll due feeds every ``interval`` seconds until ``stop`` is set (in-process poller)."""
+    """Poll due feeds every ``interval`` seconds until ``stop`` is set (in-process poller).
+
+    A database that is away (busy, unreachable) is a warning and a retry within seconds,
+    not a traceback and a full interval's wait."""
     while not stop.is_set():
+        wait = interval
         try:
-            summary = await poller.poll_due()
+            summary = await poller.poll_due(stop=stop)
             if summary.feeds:
                 log.info(summary.line())
+        except StorageBusy as exc:
+            log.warning("poll cycle stopped: %s; retrying", exc)
+            wait = min(interval, 5.0)
         except Exception:
             log.exception("poll cycle failed; retrying next cycle")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+            await asyncio.wait_for(stop.wait(), timeout=wait)

@@ -6,11 +6,11 @@ only writes what it is given. The caller owns the session and the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, NotFound
@@ -141,6 +141,25 @@ class FeedStore:
         feed.lease_until = feed.lease_owner = None
         self.session.flush()
         return self.get(feed_id)
+
+    def renew_leases(self, owner: str, feed_ids: Collection[int], *, until: datetime) -> None:
+        """Extend ``owner``'s claims on feeds it is still working on (its heartbeat)."""
+        if feed_ids:
+            self.session.execute(
+                update(Feed)
+                .where(Feed.id.in_(list(feed_ids)), Feed.lease_owner == owner)
+                .values(lease_until=until)
+            )
+
+    def release(self, owner: str, feed_ids: Collection[int], *, now: datetime) -> None:
+        """Give back claims ``owner`` will not finish: the feeds are claimable at once, and
+        the next claim logs the interrupted poll (the owner stays until then)."""
+        if feed_ids:
+            self.session.execute(
+                update(Feed)
+                .where(Feed.id.in_(list(feed_ids)), Feed.lease_owner == owner)
+                .values(lease_until=now)
+            )
 
     def claim_due(
         self, *, now: datetime, owner: str, lease: timedelta, limit: int

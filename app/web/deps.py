@@ -75,6 +75,9 @@ def ids_in_range(request: Request) -> None:
 
 DbDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-ReadSession = Annotated[Session, Depends(read_session)]
-WriteSession = Annotated[Session, Depends(write_session)]
+# scope="function": the transaction ends (commits) when the route function returns, before
+# the response is sent, so a failed commit (a lost connection, a conflict) is an error
+# response instead of a success followed by a broken connection.
+ReadSession = Annotated[Session, Depends(read_session, scope="function")]
+WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 Upload = Annotated[bytes, Depends(read_upload)]

@@ -184,7 +184,7 @@ def test_four_poller_processes_share_the_work_on_postgresql(
             assert proc.returncode == 0, proc.stderr
             assert "Traceback" not in proc.stderr and "ERROR" not in proc.stderr, proc.stderr
             assert "0 errors" in proc.stdout
-        assert sum(polled(p) for p in procs) == FEEDS, [p.stdout for p in procs]
+        assert sum(polled(p) for p in procs) == FEEDS, [(p.stdout, p.stderr[-3000:]) for p in procs]
         assert counts(db) == single, f"window {window}"
         after = hits_by_feed(feed_server, feeds)
         assert all(after[p] - before[p] == 1 for p in feeds), (before, after)
