@@ -142,6 +142,9 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024
     feeds: SoakFeeds
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a poller killed mid-response resets its connections: expected here
+
 
 @contextmanager
 def feed_server(feeds: SoakFeeds) -> Iterator[list[str]]:

@@ -158,12 +158,10 @@ class Poller:
                 if pending:  # stopping: a short grace, then the rest is given back
                     done, pending = await asyncio.wait(pending, timeout=STOP_GRACE)
                     self._collect(done, summary, on_result)
+                    await self._cancel(pending)
                     await pool.aclose(force=True)
         finally:
-            self._stopping = True
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await self._cancel(pending)
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
             self._unreleased |= self._inflight
@@ -173,6 +171,15 @@ class Poller:
         if not (stop and stop.is_set()):
             await asyncio.to_thread(self._prune)
         return summary
+
+    async def _cancel(self, tasks: set[asyncio.Task[FeedResult]]) -> None:
+        """Cancel feeds in flight without recording anything for them (their claims are
+        given back): a fetch or parse cut short by our own stop is not the feed's fault."""
+        self._stopping = True
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        tasks.clear()
 
     def _collect(
         self,
@@ -238,6 +245,8 @@ class Poller:
                 feed, outcome, prepared, started, t0, digest=digest, unchanged=unchanged
             )
         except Exception as exc:  # one feed's bug must not end the run
+            if self._stopping:  # a parse pool closed under it by our own stop
+                raise asyncio.CancelledError from exc
             log.exception("feed %s: unexpected failure", feed.url)
             result = await self._store_crash(feed, exc, started, t0)
         self.metrics.observe_feed(result.outcome, result.new, time.perf_counter() - t0)
