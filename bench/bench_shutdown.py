@@ -63,7 +63,8 @@ def main() -> None:
             if proc.poll() is None:
                 proc.kill()
         if os.environ.get("NEWSMON_BENCH_VERBOSE"):
-            print("\n".join(l for l in (Path(tmp) / "serve.log").read_text().splitlines() if "feed=" not in l)[-4000:])
+            lines = (Path(tmp) / "serve.log").read_text().splitlines()
+            print("\n".join(line for line in lines if "feed=" not in line)[-4000:])
         with sqlite3.connect(db_path) as conn:
             polled = conn.execute(
                 "SELECT count(*) FROM feed WHERE last_polled_at IS NOT NULL"
