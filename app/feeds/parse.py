@@ -20,6 +20,7 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
+from multiprocessing import forkserver
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -317,6 +318,7 @@ class ParsePool:
             for worker in workers:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(worker.pid, signal.SIGKILL)
+            _stop_fork_server()
         await asyncio.gather(
             *(asyncio.to_thread(w.executor.shutdown, True, cancel_futures=force) for w in workers)
         )
@@ -373,8 +375,11 @@ class ParsePool:
 
     async def _start(self) -> _Worker:
         executor = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
-        # The pid lets us kill exactly this worker; asking for it also starts it now.
-        pid = await asyncio.wrap_future(executor.submit(os.getpid))
+        # The pid lets us kill exactly this worker; asking for it also starts it now. The
+        # first submit waits for the fork server to boot (it loads the tagger: seconds),
+        # so it runs in a thread: fetching and a stop request go on meanwhile.
+        submitted = await asyncio.to_thread(executor.submit, os.getpid)
+        pid = await asyncio.wrap_future(submitted)
         worker = _Worker(executor, pid)
         self._workers.add(worker)
         return worker
@@ -385,6 +390,17 @@ class ParsePool:
             os.kill(worker.pid, signal.SIGKILL)
         await asyncio.to_thread(worker.executor.shutdown, True, cancel_futures=True)
         return await self._start()
+
+
+def _stop_fork_server() -> None:
+    """Kill the fork server if it is still booting (it loads the tagger for seconds): a
+    worker start waiting on it then fails at once instead of holding up the exit. The
+    next pool starts a new one. (``_forkserver_pid`` is CPython's, 3.8 to 3.13.)"""
+    server = getattr(forkserver, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 class _Worker:

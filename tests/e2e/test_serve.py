@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -23,6 +24,8 @@ from sqlalchemy import create_engine, text
 
 from tests.support.browser import free_port
 from tests.support.db import postgres_url
+from tests.support.feedsrv import FeedServer
+from tests.support.rss import Item, rss
 
 NEWSMON = str(Path(sys.executable).with_name("newsmon"))
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -150,3 +153,51 @@ def test_two_workers_on_postgresql_share_one_login_limit(tmp_path: Path) -> None
     # One shared count: the 6th attempt is refused whichever worker takes it (two
     # per-process counts would have let up to ten through).
     assert codes[:5] == [401] * 5 and codes[5:] == [429] * 3
+
+
+def test_serve_polls_in_a_child_process_and_stops_it_on_sigterm(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.add_file(
+        "/news.xml",
+        rss([Item(title="Amazon and TikTok extend checkout", link="https://n.example/1")]),
+    )
+    env = base_env(
+        tmp_path,
+        NEWSMON_POLL="true",
+        NEWSMON_POLL_INTERVAL_SECONDS="5",
+        NEWSMON_ALLOW_PRIVATE_NETWORKS="true",
+    )
+    subprocess.run(
+        [NEWSMON, "feeds", "add", feed_server.url("/news.xml")], env=env, check=True, timeout=60
+    )
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [NEWSMON, "serve", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+    try:
+        titles: list[str] = []
+        for _ in range(600):  # the child polls; the web shows what it stored
+            with contextlib.suppress(httpx.HTTPError):
+                got = httpx.get(f"http://127.0.0.1:{port}/api/v1/articles?relevance=all", timeout=2)
+                titles = [a["title"] for a in got.json().get("items", [])]
+                if titles:
+                    break
+            time.sleep(0.2)
+        assert titles == ["Amazon and TikTok extend checkout"], log.read_text()[-2000:]
+        children = subprocess.run(
+            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert children, "serve runs its poller as a child process"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    for pid in children:  # the poller went with it
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
+    assert "Traceback" not in log.read_text()
