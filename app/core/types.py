@@ -28,6 +28,7 @@ class FetchKind(enum.StrEnum):
     TIMEOUT = "timeout"  # connect/read/overall deadline
     NETWORK_ERROR = "network_error"  # DNS, reset, TLS, truncated body
     REDIRECT_ERROR = "redirect_error"  # too many hops, loop, https->http
+    WRONG_TYPE = "wrong_type"  # a Content-Type the caller did not accept (body unread)
 
 
 @dataclass(frozen=True, slots=True)
