@@ -10,17 +10,22 @@ from app.cli.common import Subparsers, open_db
 from app.config import Settings
 from app.store.db import Database
 
+EXTRACTION_INTERVAL = 5.0
+
 
 def register(sub: Subparsers) -> None:
     poll = sub.add_parser("poll", help="poll due feeds")
     poll.add_argument("--once", action="store_true", help="poll what is due now, then exit")
     poll.add_argument("--all", action="store_true", help="treat every feed as due")
+    poll.add_argument(
+        "--no-fulltext", action="store_true", help="do not fetch article pages (full text)"
+    )
     poll.set_defaults(handler=cmd_poll)
 
 
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     from app.cli.progress import poll_with_progress
-    from app.polling import make_poller, run_forever
+    from app.polling import make_extraction_runner, make_poller, run_forever
     from app.services.setup import prepare_database
     from app.store.lock import poller_lock
 
@@ -30,13 +35,23 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
         _make_all_due(db)
     with poller_lock(settings.database_url):
         poller = make_poller(settings, db)
+        pages = None if args.no_fulltext else make_extraction_runner(settings, db)
         if args.once:
             summary = asyncio.run(poll_with_progress(poller))
             print(summary.line())
+            if pages is not None:  # the pages of what is new, after the feeds committed
+                print(asyncio.run(pages.run_once()).line())
             return 0
         stop = asyncio.Event()
+
+        async def forever() -> None:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(run_forever(poller, settings.poll_interval_seconds, stop))
+                if pages is not None:
+                    group.create_task(pages.run_forever(EXTRACTION_INTERVAL, stop))
+
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_forever(poller, settings.poll_interval_seconds, stop))
+            asyncio.run(forever())
     return 0
 
 

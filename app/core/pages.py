@@ -92,11 +92,17 @@ class Retry:
 
 
 def after_attempt(
-    outcome: PageOutcome, *, attempts: int, now: datetime, retry_after: float | None = None
+    outcome: PageOutcome,
+    *,
+    attempts: int,
+    now: datetime,
+    retry_after: float | None = None,
+    transient: bool = True,
 ) -> Retry:
     """Retry a transient failure with backoff (or after the server's Retry-After);
-    ``attempts`` counts this one. A final outcome is never retried."""
-    if outcome in FINAL or attempts > len(BACKOFF):
+    ``attempts`` counts this one. A final outcome (or ``transient=False``, e.g. a 403)
+    is never retried."""
+    if not transient or outcome in FINAL or attempts > len(BACKOFF):
         return Retry(outcome, None)
     wait = BACKOFF[attempts - 1]
     if retry_after is not None:

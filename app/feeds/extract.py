@@ -101,6 +101,7 @@ def extract_page(body: bytes, *, url: str, content_type: str | None = None) -> E
     """Main text and metadata of an HTML page; a wall or a stub is an outcome, not text."""
     import trafilatura
     from trafilatura.htmlprocessing import convert_to_html
+    from trafilatura.settings import Document
 
     if content_type is not None and media_type(content_type) not in HTML_TYPES:
         return ExtractedPage(PageOutcome.NOT_HTML, f"not HTML: {media_type(content_type)}")
@@ -113,7 +114,7 @@ def extract_page(body: bytes, *, url: str, content_type: str | None = None) -> E
         include_tables=False,
         favor_precision=True,
     )
-    if document is None or document.body is None:
+    if not isinstance(document, Document) or document.body is None:
         return _wall(markup, "", url)
     html = sanitize_html(_serialise(convert_to_html(document.body)), base_url=url)
     text = html_to_text(html)[:MAX_TEXT]
@@ -144,9 +145,9 @@ def _decode(body: bytes, content_type: str | None) -> str | bytes:
 
 
 def _serialise(tree: object) -> str:
-    from lxml.etree import tostring
+    from lxml.etree import tostring  # type: ignore[import-untyped]
 
-    return str(tostring(tree, encoding="unicode", method="html"))  # type: ignore[call-overload]
+    return str(tostring(tree, encoding="unicode", method="html"))
 
 
 def _wall(markup: str | bytes, text: str, url: str) -> ExtractedPage:

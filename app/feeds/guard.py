@@ -49,6 +49,7 @@ def user_agent(contact_url: str = "") -> str:
     contact = "".join(c for c in contact_url.strip() if c.isprintable() and c not in "()")
     return f"newsmon/{__version__} (+{contact or PROJECT_URL})"
 
+
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _SETTING = "private networks are not allowed (NEWSMON_ALLOW_PRIVATE_NETWORKS)"
