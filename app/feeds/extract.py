@@ -23,7 +23,7 @@ from app.core.pages import PageOutcome
 from app.core.text import html_to_text
 from app.core.types import FetchKind, FetchOutcome
 from app.core.urls import canonical_url
-from app.feeds.hosts import HostGate
+from app.feeds.hosts import HostBlocked, HostGate
 from app.feeds.http import Accept, GuardedClient, media_type
 from app.feeds.robots import RobotsCache
 from app.feeds.sanitize import sanitize_html
@@ -60,6 +60,7 @@ class PageFetch:
     outcome: FetchOutcome | None
     robots_refusal: str | None = None
     robots_temporary: bool = False
+    blocked_for: float = 0.0  # the host's Retry-After still runs this long: not fetched
 
 
 class PageFetcher:
@@ -71,12 +72,15 @@ class PageFetcher:
         self.robots = robots
 
     async def fetch(self, url: str) -> PageFetch:
-        verdict = await self.robots.check(url)
-        if not verdict.allowed:
-            return PageFetch(None, verdict.reason, verdict.temporary)
-        host = urlsplit(url).hostname or ""
-        async with self.gate.turn(host):
-            outcome = await self.client.fetch(url, accept=PAGE_ACCEPT)
+        try:
+            verdict = await self.robots.check(url)
+            if not verdict.allowed:
+                return PageFetch(None, verdict.reason, verdict.temporary)
+            host = urlsplit(url).hostname or ""
+            async with self.gate.turn(host):
+                outcome = await self.client.fetch(url, accept=PAGE_ACCEPT)
+        except HostBlocked as exc:
+            return PageFetch(None, str(exc), blocked_for=exc.seconds)
         if outcome.kind is FetchKind.RATE_LIMITED and outcome.retry_after_seconds:
             self.gate.block(host, outcome.retry_after_seconds)
         return PageFetch(outcome)

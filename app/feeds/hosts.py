@@ -2,7 +2,8 @@
 and how long a host that answered 429/503 with Retry-After is left alone.
 
 ``HostGate.turn(host)`` is held around one request (robots.txt or a page): it waits
-for a free slot and for the host's minimum delay since the previous request's start.
+for a free slot and for the host's minimum delay since the previous request's start,
+or raises ``HostBlocked`` when the host's Retry-After is further away than ``MAX_WAIT``.
 Feeds are not gated here (one request per feed per poll is polite already).
 """
 
@@ -16,6 +17,15 @@ from dataclasses import dataclass, field
 import anyio
 
 MAX_CRAWL_DELAY = 60.0
+MAX_WAIT = 30.0  # longer than this for a host that sent Retry-After: come back later
+
+
+class HostBlocked(Exception):
+    """The host asked us (Retry-After) to stay away for ``seconds`` more."""
+
+    def __init__(self, host: str, seconds: float) -> None:
+        super().__init__(f"{host} asked to wait {seconds:.0f} s (Retry-After)")
+        self.seconds = seconds
 
 
 @dataclass
@@ -79,6 +89,9 @@ class HostGate:
         try:
             async with state.slots:
                 async with state.lock:  # one waiter at a time computes its start
+                    blocked = state.blocked_until - self._clock()
+                    if blocked > MAX_WAIT:
+                        raise HostBlocked(host, blocked)
                     wait = max(state.next_start, state.blocked_until) - self._clock()
                     if wait > 0:
                         await anyio.sleep(wait)

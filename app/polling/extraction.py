@@ -22,7 +22,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -161,13 +160,11 @@ class ExtractionRunner:
             return PageOutcome.ERROR.value
 
     async def _attempt(self, fetcher: PageFetcher, pool: ParsePool, job: PageJob) -> str:
-        host = urlsplit(job.url).hostname or ""
-        blocked = self.gate.blocked_for(host)
-        if blocked > 0:  # the host asked us to wait (Retry-After): not an attempt
-            until = self.clock() + timedelta(seconds=blocked)
+        fetched = await fetcher.fetch(job.url)
+        if fetched.blocked_for:  # the host asked us to wait (Retry-After): not an attempt
+            until = self.clock() + timedelta(seconds=fetched.blocked_for)
             await self._write(lambda s: ExtractionStore(s).postpone(job.article_id, until))
             return "postponed"
-        fetched = await fetcher.fetch(job.url)
         if fetched.outcome is None:
             outcome = PageOutcome.ERROR if fetched.robots_temporary else PageOutcome.ROBOTS
             await self._fail(job, outcome, fetched.robots_refusal)

@@ -214,7 +214,7 @@ class NewsSite:
             time.sleep(self.latency)
         self._route(request, path, query)
 
-    def _route(self, request: _Handler, path: str, query: dict[str, str]) -> None:  # noqa: C901
+    def _route(self, request: _Handler, path: str, query: dict[str, str]) -> None:
         canonical = self.url(path.removeprefix("/amp"))
         if path == "/robots.txt":
             request.reply(200, ROBOTS, "text/plain")
