@@ -14,6 +14,7 @@ the per-host rules), logs every request with its arrival time (``log``), and ser
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import threading
 import time
@@ -190,7 +191,7 @@ class NewsSite:
         """Seconds between consecutive request arrivals (paths in ``skip`` left out)."""
         with self._lock:
             times = [t for p, t in self.log if urlsplit(p).path not in set(skip)]
-        return [b - a for a, b in zip(times, times[1:], strict=False)]
+        return [b - a for a, b in itertools.pairwise(times)]
 
     def add_feed(self, name: str, links: Iterable[tuple[str, str]], description: str = "") -> str:
         """An RSS feed of (title, link) items with a one-line description; its URL."""
