@@ -84,6 +84,8 @@ class ParsedEntry:
     date_clamped: bool = False
     # The date text as the feed gave it (capped), kept when it was unusable or clamped.
     published_raw: str | None = None
+    # RSS <source>: the publisher a news-search feed (Google News, Bing) names per entry.
+    outlet: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

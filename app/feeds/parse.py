@@ -156,6 +156,7 @@ def _entry(raw: Any, feed_base: str, feed_language: str | None, now: datetime) -
         language=_entry_language(raw, content_detail) or feed_language,
         date_clamped=clamped,
         published_raw=raw_date,
+        outlet=_plain((raw.get("source") or {}).get("title"), TITLE_MAX) or None,
     )
 
 

@@ -285,13 +285,16 @@ class ArticleStore(ArticleWrites):
         feeds_of: dict[int, list[Source]] = {}
         if all_ids:
             found = self.session.execute(
-                select(ArticleSource.article_id, Feed.id, Feed.title, Feed.url)
+                select(ArticleSource.article_id, Feed.id, Feed.title, Feed.url, Article.outlet)
                 .join(Feed, Feed.id == ArticleSource.feed_id)
+                .join(Article, Article.id == ArticleSource.article_id)
                 .where(ArticleSource.article_id.in_(all_ids))
                 .order_by(ArticleSource.first_seen_at, Feed.id)
             )
-            for article_id, feed_id, title, url in found:
-                feeds_of.setdefault(article_id, []).append(Source(feed_id, title or url))
+            for article_id, feed_id, title, url, outlet in found:
+                # A news search names the publisher per entry: that, not "Google News".
+                name = outlet or title or url
+                feeds_of.setdefault(article_id, []).append(Source(feed_id, name))
         result: dict[int, list[Source]] = {}
         for article_id, members_ in member_of.items():
             seen: dict[int, Source] = {}

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
+from xml.sax.saxutils import escape
 
 import pytest
 from sqlalchemy import select
@@ -251,3 +253,37 @@ def test_a_host_that_sent_retry_after_is_left_alone(
     later = [r for r in states(db).values() if r.state == "pending"]
     assert len(later) == postponed + 1
     assert all(r.due_at > datetime.now(UTC) + timedelta(minutes=50) for r in later)
+
+
+def test_news_search_entries_outlets_bing_links_and_google_links(
+    db: Database, site: NewsSite, make_test_poller: Any, loopback_policy: FetchPolicy
+) -> None:
+    google = "https://news.google.com/rss/articles/CBMiK2h0dHBzOi8vZXhhbXBsZQ?oc=5"
+    bing = "http://www.bing.com/news/apiclick.aspx?ref=FexRss&aid=&tid=9&url=" + quote(
+        site.url("/it/story"), safe=""
+    )
+    rss = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Search</title>'
+        "<link>https://news.example/</link><description>d</description>"
+        f"<item><title>Headline only - Outlet Daily</title><link>{escape(google)}</link>"
+        '<source url="https://outlet.example">Outlet Daily</source></item>'
+        f"<item><title>Italian story</title><link>{escape(bing)}</link>"
+        '<source url="https://other.example">Other Gazette</source></item>'
+        "</channel></rss>"
+    )
+    site.feeds["/feed/search.xml"] = rss.encode()
+    add_feed(db, site.url("/feed/search.xml"))
+    poll_with_queue(make_test_poller)
+    asyncio.run(runner(db, loopback_policy).run_once())
+
+    stored, done = articles_by_url(db), states(db)
+    headline, italian = stored[google], stored[bing]
+    assert (done[headline.id].outcome, done[headline.id].state) == ("unresolvable", "done")
+    assert headline.title == "Headline only - Outlet Daily"  # kept, with its outlet
+    assert done[italian.id].outcome == "ok"
+    assert done[italian.id].final_url == site.url("/it/story")
+    assert ARTICLES["it"][1][0] in italian.text
+    with db.read() as session:
+        values = {a.id: a for a in ArticleStore(session).to_values([headline, italian])}
+    assert [s.name for s in values[headline.id].sources] == ["Outlet Daily"]
+    assert [s.name for s in values[italian.id].sources] == ["Other Gazette"]
