@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import sys
 
 from app.cli.common import Subparsers, open_db
 from app.config import Settings
@@ -40,7 +41,8 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
             summary = asyncio.run(poll_with_progress(poller))
             print(summary.line())
             if pages is not None:  # the pages of what is new, after the feeds committed
-                print(asyncio.run(pages.run_once()).line())
+                # On stderr: the poll's summary stays the last line of stdout.
+                print(f"full text: {asyncio.run(pages.run_once()).line()}", file=sys.stderr)
             return 0
         stop = asyncio.Event()
 

@@ -60,6 +60,20 @@ def wants_page(policy: str, *, text_length: int, threshold: int, news_search: bo
 
 
 @dataclass(frozen=True, slots=True)
+class PageStatus:
+    """What readers see about an article's page: queued, fetched, or why not."""
+
+    state: str  # pending | done
+    outcome: str | None  # a PageOutcome value, of the last attempt
+    detail: str | None
+    attempts: int
+    fetched_at: datetime | None
+    url: str | None  # the page asked for (None: unresolvable)
+    final_url: str | None  # after redirects
+    site_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class PageTarget:
     url: str | None  # what to fetch; None when it cannot be resolved
     reason: str | None = None

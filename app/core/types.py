@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from app.core.pages import PageStatus
+
 T = TypeVar("T")
 
 
@@ -146,6 +148,11 @@ class Article:
     cluster_size: int = 1
     content: str = ""
     flags: tuple[str, ...] = field(default=())
+    # Full text: "page" when ``text`` came from the article's page; its sanitised HTML
+    # and the fetch's status are read for one article (``with_content``), not timelines.
+    text_source: str = "feed"
+    page_content: str = ""
+    page: PageStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)

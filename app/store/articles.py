@@ -42,6 +42,7 @@ from app.core.timeline import (
 from app.core.types import Article as ArticleValue
 from app.core.types import Evidence, Page, Source, ThemeTag
 from app.store.article_writes import ArticleWrites, UpsertResult, transient_error
+from app.store.extraction import ExtractionStore
 from app.store.search import doc_clause, parse_query, search_clause, search_doc
 from app.store.tables import (
     Article,
@@ -242,6 +243,7 @@ class ArticleStore(ArticleWrites):
         sources = self._sources(rows)
         themes = self._themes(ids)
         flags = self._open_flags(ids)
+        pages = ExtractionStore(self.session).statuses(ids) if with_content else {}
         return [
             ArticleValue(
                 id=r.id,
@@ -261,6 +263,9 @@ class ArticleStore(ArticleWrites):
                 cluster_size=len(sources.get(r.id, ())) or 1,
                 content=r.content if with_content else "",
                 flags=tuple(flags.get(r.id, ())),
+                text_source=r.text_source,
+                page_content=r.page_content if with_content else "",
+                page=pages.get(r.id),
             )
             for r in rows
         ]

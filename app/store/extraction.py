@@ -18,7 +18,14 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.decide import Tags
-from app.core.pages import POLICIES, PageOutcome, is_news_search, page_target, wants_page
+from app.core.pages import (
+    POLICIES,
+    PageOutcome,
+    PageStatus,
+    is_news_search,
+    page_target,
+    wants_page,
+)
 from app.core.urls import url_hash
 from app.store.article_writes import ArticleWrites, _insert
 from app.store.tables import Article, ArticleSource, Extraction, Feed, Flag
@@ -46,20 +53,6 @@ class PageResult:
     final_url: str
     site_name: str | None
     canonical: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class PageStatus:
-    """What readers see about an article's page."""
-
-    state: str  # pending | done
-    outcome: str | None
-    detail: str | None
-    attempts: int
-    fetched_at: datetime | None
-    url: str | None
-    final_url: str | None
-    site_name: str | None
 
 
 @dataclass(frozen=True, slots=True)

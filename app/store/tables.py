@@ -149,7 +149,8 @@ class Article(Base):
     cluster_id: Mapped[int | None] = mapped_column(Integer, index=True)
     # Full text: the page's sanitised HTML, kept apart from the feed's summary/content;
     # ``text`` then holds the page's plain text (tagging, search) and text_source "page".
-    page_content: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Deferred: timelines load article rows and must not drag page texts along.
+    page_content: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
     text_source: Mapped[str] = mapped_column(String(8), default="feed", server_default="feed")
     # sha256 of the canonical URL the page declared (dedup of one article under two URLs).
     canonical_hash: Mapped[str | None] = mapped_column(String(64), index=True)
