@@ -121,7 +121,7 @@ def extract_page(body: bytes, *, url: str, content_type: str | None = None) -> E
     if not isinstance(document, Document) or document.body is None:
         return _wall(markup, "", url)
     html = sanitize_html(_serialise(convert_to_html(document.body)), base_url=url)
-    text = html_to_text(html)[:MAX_TEXT]
+    text = _without_title(html_to_text(html), document.title)[:MAX_TEXT]
     walled = _wall(markup, text, url)
     if walled.outcome is not PageOutcome.OK:
         return walled
@@ -172,6 +172,14 @@ def _wall(markup: str | bytes, text: str, url: str) -> ExtractedPage:
         return ExtractedPage(PageOutcome.CONSENT, "a cookie or consent wall instead of the text")
     reason = "a paywall" if paywall else f"too little text ({length} characters)"
     return ExtractedPage(PageOutcome.PAYWALL, f"{reason}; the stub was not kept")
+
+
+def _without_title(text: str, title: str | None) -> str:
+    """The body without its headline paragraph: tagged and searched beside the title."""
+    first, _, rest = text.partition("\n\n")
+    if title and rest and first.strip() and first.strip() in title:
+        return rest
+    return text
 
 
 def _canonical(declared: str | None, url: str) -> str | None:
