@@ -121,7 +121,7 @@ def extract_page(body: bytes, *, url: str, content_type: str | None = None) -> E
     if not isinstance(document, Document) or document.body is None:
         return _wall(markup, "", url)
     html = sanitize_html(_serialise(convert_to_html(document.body)), base_url=url)
-    text = _without_title(html_to_text(html), document.title)[:MAX_TEXT]
+    text = html_to_text(html)[:MAX_TEXT]
     walled = _wall(markup, text, url)
     if walled.outcome is not PageOutcome.OK:
         return walled
@@ -156,12 +156,14 @@ def _serialise(tree: object) -> str:
 
 def _wall(markup: str | bytes, text: str, url: str) -> ExtractedPage:
     """OK unless the text is a stub: too short, or short beside a wall's markers."""
+    length = len(text)
+    if length >= WALLED_TEXT:  # no wall leaves this much: skip scanning the markup
+        return ExtractedPage(PageOutcome.OK)
     head = markup[:400_000]
     page = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
     consent = bool(_CONSENT_MARKUP.search(page))
     paywall = bool(_PAYWALL_MARKUP.search(page))
-    length = len(text)
-    if length >= WALLED_TEXT or (length >= MIN_TEXT and not (consent or paywall)):
+    if length >= MIN_TEXT and not (consent or paywall):
         return ExtractedPage(PageOutcome.OK)
     talks_consent = len(_CONSENT_WORDS.findall(text)) >= 2
     if length < MIN_TEXT and (consent or talks_consent) and not paywall:
@@ -174,12 +176,12 @@ def _wall(markup: str | bytes, text: str, url: str) -> ExtractedPage:
     return ExtractedPage(PageOutcome.PAYWALL, f"{reason}; the stub was not kept")
 
 
-def _without_title(text: str, title: str | None) -> str:
-    """The body without its headline paragraph: tagged and searched beside the title."""
+def without_headline(text: str, title: str) -> str:
+    """The page's text without a first paragraph that repeats the article's title (it is
+    tagged and searched beside the title already); other headlines stay."""
     first, _, rest = text.partition("\n\n")
-    if title and rest and first.strip() and first.strip() in title:
-        return rest
-    return text
+    same = " ".join(first.split()).casefold() == " ".join(title.split()).casefold()
+    return rest if same and rest else text
 
 
 def _canonical(declared: str | None, url: str) -> str | None:

@@ -149,6 +149,8 @@ class ExtractionRunner:
             owner=self.owner,
             lease=self.config.lease,
             limit=self.config.batch_size,
+            # Enough per host to keep it busy until the next claim, not a batch's worth.
+            per_host=self.config.per_host * 4,
         )
 
     async def _one(self, fetcher: PageFetcher, pool: ParsePool, job: PageJob) -> str:

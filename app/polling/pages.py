@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.core.decide import Tags
 from app.core.pages import PageOutcome
-from app.feeds.extract import ExtractedPage, extract_page
+from app.feeds.extract import ExtractedPage, extract_page, without_headline
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,7 @@ def extract_and_tag(
     page = extract_page(body, url=url, content_type=content_type)
     if page.outcome is not PageOutcome.OK:
         return PageWork(page, None)
+    page = replace(page, text=without_headline(page.text, title))
     tags = tag_article(
         load_tagger(), title=title, summary_html=summary_html, text=page.text, language=language
     )

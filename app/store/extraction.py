@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -29,6 +30,8 @@ from app.core.pages import (
 from app.core.urls import url_hash
 from app.store.article_writes import ArticleWrites, _insert
 from app.store.tables import Article, ArticleSource, Extraction, Feed, Flag
+
+CLAIM_WINDOW = 5000  # due rows looked at per claim (the oldest), to spread over hosts
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,7 @@ class ExtractionStore:
                 {
                     "article_id": article_id,
                     "url": target.url,
+                    "host": (urlsplit(target.url).hostname or "")[:255] if target.url else None,
                     "state": "pending" if target.url else "done",
                     "outcome": None if target.url else PageOutcome.UNRESOLVABLE.value,
                     "detail": target.reason,
@@ -109,20 +113,36 @@ class ExtractionStore:
             self.session.execute(stmt, rows)
         return len(rows)
 
-    def claim(self, *, now: datetime, owner: str, lease: timedelta, limit: int) -> list[PageJob]:
-        """Claim up to ``limit`` due rows for ``owner`` until ``now + lease``."""
-        stmt = (
-            select(Extraction)
+    def claim(
+        self, *, now: datetime, owner: str, lease: timedelta, limit: int, per_host: int = 4
+    ) -> list[PageJob]:
+        """Claim up to ``limit`` due rows for ``owner`` until ``now + lease``, at most
+        ``per_host`` of one host, hosts taken in turn: a feed's twenty articles from one
+        site must not fill a batch that then waits out that site's delay twenty times."""
+        due = (
+            select(Extraction.article_id, Extraction.host, Extraction.due_at)
             .where(
                 Extraction.state == "pending",
                 Extraction.due_at <= now,
                 or_(Extraction.lease_until.is_(None), Extraction.lease_until < now),
             )
             .order_by(Extraction.due_at, Extraction.article_id)
+            .limit(CLAIM_WINDOW)
+            .subquery()
+        )
+        turn = func.row_number().over(
+            partition_by=due.c.host, order_by=(due.c.due_at, due.c.article_id)
+        )
+        ranked = select(due.c.article_id, turn.label("turn")).subquery()
+        stmt = (
+            select(Extraction)
+            .join(ranked, ranked.c.article_id == Extraction.article_id)
+            .where(ranked.c.turn <= per_host)
+            .order_by(ranked.c.turn, Extraction.due_at, Extraction.article_id)
             .limit(limit)
         )
         if self.session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
+            stmt = stmt.with_for_update(skip_locked=True, of=Extraction)
         claimed = self.session.scalars(stmt).all()
         for row in claimed:
             row.lease_until, row.lease_owner = now + lease, owner

@@ -172,6 +172,7 @@ class Extraction(Base):
         ForeignKey("article.id", ondelete="CASCADE"), primary_key=True
     )
     url: Mapped[str | None] = mapped_column(Text)  # the page to fetch (None: unresolvable)
+    host: Mapped[str | None] = mapped_column(String(255))  # claims spread over hosts
     state: Mapped[str] = mapped_column(String(8))  # pending | done
     outcome: Mapped[str | None] = mapped_column(String(16))  # of the last attempt
     detail: Mapped[str | None] = mapped_column(Text)

@@ -42,6 +42,7 @@ def upgrade() -> None:
         "extraction",
         sa.Column("article_id", sa.Integer(), nullable=False),
         sa.Column("url", sa.Text(), nullable=True),
+        sa.Column("host", sa.String(length=255), nullable=True),
         sa.Column("state", sa.String(length=8), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=True),
         sa.Column("detail", sa.Text(), nullable=True),

@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import undefer
 
 from app.core.timeline import TimelineFilter
 from app.feeds.http import FetchPolicy
@@ -50,7 +51,7 @@ def poll_with_queue(make_test_poller: Any, **rules: Any) -> None:
 
 def articles_by_url(db: Database) -> dict[str, Article]:
     with db.read() as session:
-        rows = session.scalars(select(Article)).all()
+        rows = session.scalars(select(Article).options(undefer(Article.page_content))).all()
         session.expunge_all()
     return {a.url: a for a in rows}
 
