@@ -139,7 +139,7 @@ def throughput() -> dict[str, float]:
     return best
 
 
-def cold_run(kind: str, tmp: Path) -> dict[str, Any]:
+def cold_run(kind: str, tmp: Path, **settings: str) -> dict[str, Any]:
     with ExitStack() as stack, database(kind, tmp) as url:
         sites = [
             stack.enter_context(NewsSite(f"127.0.0.{n}", latency=LATENCY))
@@ -165,6 +165,7 @@ def cold_run(kind: str, tmp: Path) -> dict[str, Any]:
             NEWSMON_ALLOW_PRIVATE_NETWORKS="true",
             NEWSMON_LOG_LEVEL="WARNING",
             NEWSMON_PAGE_HOST_DELAY_SECONDS=str(MIN_DELAY),
+            **{f"NEWSMON_{k.upper()}": v for k, v in settings.items()},
         )
         done = subprocess.run(
             [sys.executable, "-c", RUNNER], env=env, capture_output=True, text=True, check=False
@@ -196,17 +197,18 @@ def main() -> None:
         f"re-tagging {rates['job']:.0f} pages/s = {rates['job'] / floor:.0%}; the job "
         f"through one pool worker {rates['pooled']:.0f} pages/s = {rates['pooled'] / floor:.0%}"
     )
-    floor_s = (PER_HOST - 1) * MIN_DELAY + LATENCY  # robots.txt first, then 20 pages apart
+    # robots.txt, then 20 pages, each a full delay after the previous answer.
+    floor_s = PER_HOST * (MIN_DELAY + LATENCY) + LATENCY
     kinds = ["sqlite"] + (["postgresql"] if os.environ.get("NEWSMON_TEST_POSTGRES_URL") else [])
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in kinds:
-            r = cold_run(kind, Path(tmp))
+        for kind, workers in [(k, w) for k in kinds for w in ("1", "2")]:
+            r = cold_run(kind, Path(tmp), extract_workers=workers)
             print(
-                f"[{kind}] cold run, {HOSTS * PER_HOST} teasers over {HOSTS} hosts, "
+                f"[{kind}, {workers} extraction worker(s)] cold run, {HOSTS * PER_HOST} teasers over {HOSTS} hosts, "
                 f"{LATENCY * 1000:.0f} ms latency, {MIN_DELAY:g} s per-host delay: "
                 f"{r['with_text']}/{r['queued']} articles with their page's text in "
                 f"{r['elapsed']:.1f} s (feeds done after {r['feeds_done']:.1f} s; politeness "
-                f"floor {floor_s + MIN_DELAY:.1f} s, target <= {2 * (floor_s + MIN_DELAY):.0f} s); "
+                f"floor {floor_s:.1f} s, target <= {2 * floor_s:.0f} s); "
                 f"first to last request {r['span']:.1f} s; smallest gap between two requests "
                 f"to one host {r['min_gap']:.2f} s; outcomes {r['outcomes']}; peak RSS poller "
                 f"{mb(r['rss_kb']):.0f} MB (target <= {TARGET_RSS_MB} MB), largest worker "

@@ -2,7 +2,8 @@
 and how long a host that answered 429/503 with Retry-After is left alone.
 
 ``HostGate.turn(host)`` is held around one request (robots.txt or a page): it waits
-for a free slot and for the host's minimum delay since the previous request's start,
+for a free slot and for the host's minimum delay since the previous request's start
+and end,
 or raises ``HostBlocked`` when the host's Retry-After is further away than ``MAX_WAIT``.
 Feeds are not gated here (one request per feed per poll is polite already).
 """
@@ -96,7 +97,13 @@ class HostGate:
                     if wait > 0:
                         await anyio.sleep(wait)
                     state.next_start = self._clock() + state.delay
-                yield
+                try:
+                    yield
+                finally:
+                    # The delay also runs from the end of this request: a request that
+                    # queued for a connection slot or answered slowly still leaves the
+                    # host a full delay before the next one (as the server measures it).
+                    state.next_start = max(state.next_start, self._clock() + state.delay)
         finally:
             state.users -= 1
             if state.users == 0:
