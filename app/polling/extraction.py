@@ -42,6 +42,7 @@ from app.store.extraction import ExtractionStore, FullTextRules, PageJob, PageRe
 
 log = logging.getLogger("newsmon.extraction")
 WRITE_ATTEMPTS = 4
+IN_FLIGHT = 4  # claimed batches in flight at most
 
 _KIND_OUTCOME = {
     FetchKind.GONE: PageOutcome.GONE,
@@ -127,7 +128,9 @@ class ExtractionRunner:
             pending: set[asyncio.Task[str]] = set()
             exhausted = False
             while True:
-                if not exhausted and len(pending) <= self.config.batch_size:
+                # Claims hold few rows per host, so keep several batches in flight: a host
+                # whose rows are done must not sit idle while other hosts drain theirs.
+                if not exhausted and len(pending) <= self.config.batch_size * IN_FLIGHT:
                     jobs = await self._writer.run(self._claim)
                     exhausted = not jobs
                     pending |= {asyncio.create_task(self._one(fetcher, pool, j)) for j in jobs}
