@@ -166,6 +166,7 @@ class NewsSite:
         self.address = address
         self.latency = latency
         self.stop = threading.Event()
+        self.release = threading.Event()  # set: /slow answers at once
         self.log: list[tuple[str, float]] = []  # (path with query, monotonic arrival)
         self.feeds: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -247,7 +248,7 @@ class NewsSite:
             nxt = f"/chain/{hops - 1}?to={query['to']}" if hops > 1 else query["to"]
             request.reply(302, b"", "text/plain", {"Location": nxt})
         elif path == "/slow":
-            self.stop.wait(float(query.get("seconds", "10")))
+            self.release.wait(float(query.get("seconds", "10")))
             request.reply(200, article_page("en", canonical))
         else:
             request.reply(404, b"not found", "text/plain")
@@ -284,6 +285,7 @@ class NewsSite:
 
     def close(self) -> None:
         self.stop.set()
+        self.release.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join()
