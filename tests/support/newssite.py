@@ -82,6 +82,11 @@ settings</a></p></div>
     return page.encode("utf-8")
 
 
+def wrap_page(lang: str, title: str, canonical: str, article_html: str) -> bytes:
+    """Any article (trusted HTML of the test's own) inside the site's boilerplate."""
+    return _chrome(lang, title, canonical, f'<article class="story">{article_html}</article>')
+
+
 def article_page(lang: str, canonical: str) -> bytes:
     title, paragraphs = ARTICLES[lang]
     text = "".join(f"<p>{html.escape(p)}</p>\n" for p in paragraphs)
@@ -169,6 +174,7 @@ class NewsSite:
         self.release = threading.Event()  # set: /slow answers at once
         self.log: list[tuple[str, float]] = []  # (path with query, monotonic arrival)
         self.feeds: dict[str, bytes] = {}
+        self.pages: dict[str, bytes] = {}  # extra HTML pages by path
         self._lock = threading.Lock()
         self._httpd = _Server(self, address)
         self.port: int = self._httpd.server_address[1]
@@ -222,6 +228,8 @@ class NewsSite:
             request.reply(200, ROBOTS, "text/plain")
         elif path in self.feeds:
             request.reply(200, self.feeds[path], "application/rss+xml")
+        elif path in self.pages:
+            request.reply(200, self.pages[path])
         elif path.removeprefix("/amp") in LANG_PATHS.values():
             request.reply(200, article_page(path.removeprefix("/amp").split("/")[1], canonical))
         elif path.startswith("/teaser/"):
