@@ -205,7 +205,13 @@ class ExtractionRunner:
             await self._fail(job, page.outcome, page.reason, final_url=got.final_url)
             return page.outcome.value
         result = PageResult(
-            page.html, page.text, work.tags, got.final_url, page.site_name, page.canonical
+            page.html,
+            page.text,
+            work.tags,
+            got.final_url,
+            page.site_name,
+            page.canonical,
+            author=page.author,
         )
         now = self.clock()
         await self._write(lambda s: ExtractionStore(s).record_page(job.article_id, result, now=now))

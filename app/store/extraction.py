@@ -56,6 +56,7 @@ class PageResult:
     final_url: str
     site_name: str | None
     canonical: str | None
+    author: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +243,8 @@ class ExtractionStore:
                 text=page.text,
                 text_source="page",
                 canonical_hash=canonical,
+                # The feed's byline wins; the page's fills a gap.
+                author=func.coalesce(Article.author, (page.author or "")[:200] or None),
                 updated_at=now,
             )
         )

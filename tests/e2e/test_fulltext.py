@@ -120,6 +120,7 @@ def test_teasers_get_their_pages_and_honest_outcomes(
         article = stored[cases[lang]]
         assert article.text_source == "page"
         assert paragraphs[-1] in article.text and "<p>" in article.page_content
+        assert article.author == "Dana Reporter"  # the feed had none
         assert article.summary.strip() in ("", TEASER, f"<p>{TEASER}</p>")  # kept apart
     for key in ("paywall", "consent"):
         assert stored[cases[key]].text_source == "feed"
