@@ -54,10 +54,15 @@ _KIND_OUTCOME = {
 
 
 def enqueue_hook(rules: FullTextRules) -> NewArticlesHook:
-    """The poller's hook: queue the pages of a feed's new articles in its transaction."""
+    """The poller's hook: queue the pages of a feed's new articles in its transaction; a
+    changed entry whose text came from its page is fetched again."""
 
-    def enqueue(session: Session, feed_id: int, article_ids: list[int], now: datetime) -> None:
-        ExtractionStore(session).enqueue(feed_id, article_ids, now=now, rules=rules)
+    def enqueue(
+        session: Session, feed_id: int, new_ids: list[int], updated_ids: list[int], now: datetime
+    ) -> None:
+        store = ExtractionStore(session)
+        store.enqueue(feed_id, new_ids, now=now, rules=rules)
+        store.refetch(updated_ids, now=now)
 
     return enqueue
 

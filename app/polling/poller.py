@@ -36,8 +36,9 @@ from app.store.feeds import SAMPLE_SCHEME, DueFeed, FeedStore
 from app.store.tables import Feed
 
 log = logging.getLogger("newsmon.poller")
-# (session, feed id, new article ids, now), run in the feed's write transaction.
-NewArticlesHook = Callable[[Session, int, list[int], datetime], object]
+# (session, feed id, new article ids, updated article ids, now), run in the feed's
+# write transaction (the full-text queue).
+NewArticlesHook = Callable[[Session, int, list[int], list[int], datetime], object]
 LEASE = timedelta(minutes=10)
 FETCH_LOG_DAYS = 30
 WRITE_ATTEMPTS = 4  # a deadlock or a busy database is retried, then recorded as an error
@@ -109,7 +110,7 @@ class Poller:
         self.lease = lease
         self.metrics = metrics or Metrics()
         self.clock = clock
-        # Called inside a feed's write transaction with its new articles (full-text queue).
+        # Called inside a feed's write transaction with its new and changed articles.
         self.on_new = on_new
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._writer = GroupWriter(db, preload=_load_feeds)
@@ -240,8 +241,8 @@ class Poller:
                 stored = ArticleStore(session).upsert_batch(feed.id, drafts, now=now)
                 result.new, result.updated = stored.new, stored.updated
                 result.skipped = len(stored.skipped)
-                if self.on_new and stored.new_ids:
-                    self.on_new(session, feed.id, stored.new_ids, now)
+                if self.on_new and (stored.new_ids or stored.updated_ids):
+                    self.on_new(session, feed.id, stored.new_ids, stored.updated_ids, now)
             effective = outcome
             if result.outcome == "parse_error":
                 effective = FetchOutcome(

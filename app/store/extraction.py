@@ -114,6 +114,29 @@ class ExtractionStore:
             self.session.execute(stmt, rows)
         return len(rows)
 
+    def refetch(self, article_ids: Sequence[int], *, now: datetime) -> None:
+        """Articles whose feed entry changed: the ingest just put the feed's text back
+        into ``text``, so they are feed text again until their page is fetched anew."""
+        if not article_ids:
+            return
+        paged = list(
+            self.session.scalars(
+                select(Article.id).where(
+                    Article.id.in_(list(article_ids)), Article.text_source == "page"
+                )
+            )
+        )
+        if not paged:
+            return
+        self.session.execute(
+            update(Article).where(Article.id.in_(paged)).values(text_source="feed", page_content="")
+        )
+        self.session.execute(
+            update(Extraction)
+            .where(Extraction.article_id.in_(paged))
+            .values(state="pending", outcome=None, detail=None, attempts=0, due_at=now)
+        )
+
     def claim(
         self, *, now: datetime, owner: str, lease: timedelta, limit: int, per_host: int = 4
     ) -> list[PageJob]:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import undefer
 
 from app.core.timeline import TimelineFilter
@@ -25,7 +25,7 @@ from app.store.articles import ArticleStore
 from app.store.db import Database
 from app.store.extraction import ExtractionStore, FullTextRules
 from app.store.overrides import OverrideChange, OverrideStore
-from app.store.tables import Article, ArticleSource, Extraction
+from app.store.tables import Article, ArticleSource, Extraction, Feed
 from tests.support.newssite import NewsSite
 from tests.support.newstext import ARTICLES, CONSENT_TEXT, PAYWALL_LEAD
 from tests.support.polling import add_feed, poll
@@ -289,3 +289,27 @@ def test_news_search_entries_outlets_bing_links_and_google_links(
         values = {a.id: a for a in ArticleStore(session).to_values([headline, italian])}
     assert [s.name for s in values[headline.id].sources] == ["Outlet Daily"]
     assert [s.name for s in values[italian.id].sources] == ["Other Gazette"]
+
+
+def test_a_changed_entry_is_feed_text_again_until_its_page_is_fetched_anew(
+    db: Database, site: NewsSite, make_test_poller: Any, loopback_policy: FetchPolicy
+) -> None:
+    feed_url = site.add_feed("one", [("en", site.url("/en/story"))], TEASER)
+    feed_id = add_feed(db, feed_url)
+    poll_with_queue(make_test_poller)
+    asyncio.run(runner(db, loopback_policy).run_once())
+    site.add_feed("one", [("en", site.url("/en/story"))], "A corrected teaser.")
+    with db.write() as session:
+        session.execute(
+            update(Feed).where(Feed.id == feed_id).values(next_poll_at=datetime.now(UTC))
+        )
+    poll_with_queue(make_test_poller)
+
+    [article] = articles_by_url(db).values()
+    assert article.text_source == "feed" and article.page_content == ""
+    assert "corrected" in article.text
+    assert states(db)[article.id].state == "pending"
+    asyncio.run(runner(db, loopback_policy).run_once())
+    [article] = articles_by_url(db).values()
+    assert article.text_source == "page" and "Ohio" in article.text
+    assert site.paths().count("/en/story") == 2
