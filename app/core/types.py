@@ -31,6 +31,7 @@ class FetchKind(enum.StrEnum):
     NETWORK_ERROR = "network_error"  # DNS, reset, TLS, truncated body
     REDIRECT_ERROR = "redirect_error"  # too many hops, loop, https->http
     WRONG_TYPE = "wrong_type"  # a Content-Type the caller did not accept (body unread)
+    DISALLOWED = "disallowed"  # a redirect hop the caller's check refused (robots.txt)
 
 
 @dataclass(frozen=True, slots=True)

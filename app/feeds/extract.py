@@ -16,7 +16,7 @@ Neither half stores anything or tags.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from app.core.pages import PageOutcome
@@ -24,7 +24,7 @@ from app.core.text import html_to_text
 from app.core.types import FetchKind, FetchOutcome
 from app.core.urls import canonical_url
 from app.feeds.hosts import HostBlocked, HostGate
-from app.feeds.http import Accept, GuardedClient, media_type
+from app.feeds.http import Accept, GuardedClient, HopCheck, media_type
 from app.feeds.robots import RobotsCache
 from app.feeds.sanitize import sanitize_html
 
@@ -74,16 +74,31 @@ class PageFetcher:
     async def fetch(self, url: str) -> PageFetch:
         try:
             verdict = await self.robots.check(url)
-            if not verdict.allowed:
+            # A refused address is the guard's to report (BLOCKED), not robots.txt's.
+            if not verdict.allowed and not verdict.blocked:
                 return PageFetch(None, verdict.reason, verdict.temporary)
             host = urlsplit(url).hostname or ""
+            accept = replace(PAGE_ACCEPT, hop_check=self._hop_check(host))
             async with self.gate.turn(host):
-                outcome = await self.client.fetch(url, accept=PAGE_ACCEPT)
+                outcome = await self.client.fetch(url, accept=accept)
         except HostBlocked as exc:
             return PageFetch(None, str(exc), blocked_for=exc.seconds)
         if outcome.kind is FetchKind.RATE_LIMITED and outcome.retry_after_seconds:
             self.gate.block(host, outcome.retry_after_seconds)
+        if outcome.kind is FetchKind.DISALLOWED:
+            return PageFetch(None, outcome.error)
         return PageFetch(outcome)
+
+    def _hop_check(self, held: str) -> HopCheck:
+        """Every redirect hop obeys its own site's robots.txt too. A hop to the host whose
+        turn this fetch holds reads robots.txt inside that turn (no second turn)."""
+
+        async def check(url: str) -> str | None:
+            same = (urlsplit(url).hostname or "") == held
+            verdict = await self.robots.check(url, gated=not same)
+            return None if verdict.allowed or verdict.blocked else verdict.reason
+
+        return check
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import email.utils
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -53,6 +53,7 @@ __all__ = [
     "FetchPolicy",
     "GuardedClient",
     "GuardedTransport",
+    "HopCheck",
     "check_url",
     "make_guarded_client",
     "parse_retry_after",
@@ -95,14 +96,19 @@ def _status_text(status: int) -> str:
         return f"HTTP {status}"
 
 
+# Asked before following a redirect to a URL: why not (e.g. robots.txt), or None.
+HopCheck = Callable[[str], Awaitable[str | None]]
+
+
 @dataclass(frozen=True, slots=True)
 class Accept:
-    """What a caller takes: the Accept header, the media types (empty: any) and a cap
-    (None: the policy's ``max_bytes``)."""
+    """What a caller takes: the Accept header, the media types (empty: any), a cap
+    (None: the policy's ``max_bytes``) and a check of every redirect target."""
 
     header: str
     types: frozenset[str] = frozenset()
     max_bytes: int | None = None
+    hop_check: HopCheck | None = None
 
 
 FEED_ACCEPT = Accept(ACCEPT)
@@ -338,6 +344,10 @@ class GuardedClient:
                     target = _next_hop(response, chain, self.policy.max_redirects)
                 finally:
                     await response.aclose()  # a 3xx body is dropped unread, never decoded
+            check = chain.accept.hop_check
+            refusal = await check(target) if check is not None else None
+            if refusal is not None:
+                raise FetchRefused(FetchKind.DISALLOWED, f"redirect to {target} refused: {refusal}")
             chain.advance(target, response.status_code)
 
     async def _finish(

@@ -10,6 +10,7 @@ handed to the host gate. This module does not fetch pages.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,6 +36,7 @@ class Verdict:
     allowed: bool
     reason: str | None = None  # why not, for the article's outcome
     temporary: bool = False  # robots.txt could not be read: ask again later
+    blocked: bool = False  # the SSRF guard refused the address: the fetch will say so
 
 
 @dataclass(slots=True)
@@ -42,6 +44,7 @@ class _Entry:
     rules: Protego | None  # None: everything allowed
     refusal: str | None  # set: everything disallowed, for this reason
     expires: float
+    blocked: bool = False
 
 
 def origin_of(url: str) -> str:
@@ -67,17 +70,18 @@ class RobotsCache:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._locks: dict[str, anyio.Lock] = {}
 
-    async def check(self, url: str) -> Verdict:
-        """May ``url`` be fetched? Fetches the origin's robots.txt when not cached."""
+    async def check(self, url: str, *, gated: bool = True) -> Verdict:
+        """May ``url`` be fetched? Fetches the origin's robots.txt when not cached, in the
+        host's turn unless the caller already holds it (``gated=False``)."""
         origin = origin_of(url)
         entry = self._fresh(origin)
         if entry is None:
             lock = self._locks.setdefault(origin, anyio.Lock())
             async with lock:  # one fetch per origin, however many articles wait for it
-                entry = self._fresh(origin) or await self._load(origin)
+                entry = self._fresh(origin) or await self._load(origin, gated)
             self._locks.pop(origin, None)
         if entry.refusal is not None:
-            return Verdict(False, entry.refusal, temporary=True)
+            return Verdict(False, entry.refusal, temporary=True, blocked=entry.blocked)
         if entry.rules is not None and not entry.rules.can_fetch(url, self._agent):
             return Verdict(False, f"disallowed by {origin}/robots.txt")
         return Verdict(True)
@@ -89,9 +93,9 @@ class RobotsCache:
         self._entries.move_to_end(origin)
         return entry
 
-    async def _load(self, origin: str) -> _Entry:
+    async def _load(self, origin: str, gated: bool) -> _Entry:
         host = urlsplit(origin).hostname or ""
-        async with self._gate.turn(host):
+        async with self._gate.turn(host) if gated else contextlib.nullcontext():
             outcome = await self._client.fetch(f"{origin}/robots.txt", accept=ROBOTS_ACCEPT)
         now = self._clock()
         if outcome.ok:
@@ -105,7 +109,8 @@ class RobotsCache:
             if outcome.kind is FetchKind.RATE_LIMITED and outcome.retry_after_seconds:
                 self._gate.block(host, outcome.retry_after_seconds)
             reason = f"robots.txt unavailable ({outcome.error or outcome.kind.value})"
-            entry = _Entry(None, reason, now + ERROR_TTL)
+            blocked = outcome.kind is FetchKind.BLOCKED
+            entry = _Entry(None, reason, now + ERROR_TTL, blocked)
         self._entries[origin] = entry
         while len(self._entries) > MAX_ORIGINS:
             self._entries.popitem(last=False)

@@ -142,3 +142,24 @@ async def test_robots_txt_unreachable_disallows_for_now(policy: FetchPolicy) -> 
             verdict = await RobotsCache(client, gate).check(other.url("/en/story"))
         assert not verdict.allowed and verdict.temporary
         assert other.paths() == []
+
+
+async def test_a_redirect_into_a_disallowed_path_is_never_followed(
+    fetcher: PageFetcher, site: NewsSite
+) -> None:
+    got = await fetcher.fetch(site.url(f"/redirect?to={site.url('/private/story')}"))
+    assert got.outcome is None and "robots.txt" in (got.robots_refusal or "")
+    assert "/private/story" not in site.paths()
+
+
+async def test_a_redirect_to_another_origin_of_the_same_host_reads_its_robots_txt(
+    policy: FetchPolicy, site: NewsSite
+) -> None:
+    with NewsSite() as other:  # same host name, another port: another origin
+        allowed = replace(policy, allowlist=(site.hostport, other.hostport))
+        gate = HostGate(per_host=1, min_delay=0.0)
+        async with make_guarded_client(allowed) as client:
+            fetcher = PageFetcher(client, gate, RobotsCache(client, gate))
+            got = await fetcher.fetch(site.url(f"/redirect?to={other.url('/private/story')}"))
+        assert got.outcome is None  # refused by the other origin's robots.txt, no deadlock
+        assert other.paths() == ["/robots.txt"]
