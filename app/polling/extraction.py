@@ -130,7 +130,8 @@ class ExtractionRunner:
             fetcher = PageFetcher(client, self.gate, RobotsCache(client, self.gate))
             # No semaphore here: tasks wait for their host's turn (HostGate), then the
             # client's global limit; a busy host never holds slots other hosts could use.
-            pending: set[asyncio.Task[str]] = set()
+            pending: set[asyncio.Task[tuple[int, str]]] = set()
+            inflight: set[int] = set()
             exhausted = False
             while True:
                 # Claims hold few rows per host, so keep several batches in flight: a host
@@ -138,7 +139,11 @@ class ExtractionRunner:
                 if not exhausted and len(pending) <= self.config.batch_size * IN_FLIGHT:
                     jobs = await self._writer.run(self._claim)
                     exhausted = not jobs
-                    pending |= {asyncio.create_task(self._one(fetcher, pool, j)) for j in jobs}
+                    # A row whose lease ran out while we still work on it comes back to
+                    # us: it is in flight already, never started twice.
+                    fresh = [j for j in jobs if j.article_id not in inflight]
+                    inflight.update(j.article_id for j in fresh)
+                    pending |= {asyncio.create_task(self._one(fetcher, pool, j)) for j in fresh}
                 if not pending:
                     break
                 try:
@@ -148,7 +153,9 @@ class ExtractionRunner:
                         task.cancel()
                     raise
                 for task in done:
-                    summary.outcomes[task.result()] += 1
+                    article_id, outcome = task.result()
+                    inflight.discard(article_id)
+                    summary.outcomes[outcome] += 1
         return summary
 
     def _claim(self, session: Session) -> list[PageJob]:
@@ -161,13 +168,13 @@ class ExtractionRunner:
             per_host=self.config.per_host * 4,
         )
 
-    async def _one(self, fetcher: PageFetcher, pool: ParsePool, job: PageJob) -> str:
+    async def _one(self, fetcher: PageFetcher, pool: ParsePool, job: PageJob) -> tuple[int, str]:
         try:
-            return await self._attempt(fetcher, pool, job)
+            return job.article_id, await self._attempt(fetcher, pool, job)
         except Exception as exc:  # one page's bug must not end the run
             log.exception("article %s: extraction failed", job.article_id)
             await self._fail(job, PageOutcome.ERROR, f"internal error: {type(exc).__name__}")
-            return PageOutcome.ERROR.value
+            return job.article_id, PageOutcome.ERROR.value
 
     async def _attempt(self, fetcher: PageFetcher, pool: ParsePool, job: PageJob) -> str:
         fetched = await fetcher.fetch(job.url)

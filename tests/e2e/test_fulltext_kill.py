@@ -77,6 +77,6 @@ def test_a_poller_killed_mid_extraction_leaves_its_pages_to_the_next_run(
     )
     assert again.returncode == 0, again.stderr
     articles, queue = rows(db)
-    assert {(r.state, r.outcome) for r in queue} == {("done", "ok")}
+    assert {(r.state, r.outcome) for r in queue} == {("done", "ok")}, [r.detail for r in queue]
     assert {a.text_source for a in articles} == {"page"}
     assert site.paths().count("/slow") == 2 * PAGES  # once killed, once done; never more
