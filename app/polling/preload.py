@@ -1,14 +1,13 @@
 """Imported once by the parse workers' fork server, so every worker starts warm.
 
 Importing this module loads the tagger's compiled rules and the lemma and language
-models (several seconds and a few hundred MB) and trafilatura, then tags a short text in each
+models (several seconds and a few hundred MB), then tags a short text in each
 supported language so lazily loaded dictionaries are in memory before the fork.
 This import-time work is the module's purpose; nothing else imports it.
 """
 
 from __future__ import annotations
 
-from app.feeds.extract import extract_page
 from app.tagging import load_tagger
 
 _SAMPLES = (
@@ -24,9 +23,6 @@ def warm() -> None:
     tagger = load_tagger()
     for language, text in _SAMPLES:
         tagger.tag(title=text, summary="", text=text, language=language)
-    # Full text: trafilatura's first page loads its lazy parts (~0.4 s), once, here.
-    page = "".join(f"<p>{text}</p>" for _, text in _SAMPLES) * 4
-    extract_page(f"<html><body><article>{page}</article></body></html>".encode(), url="")
 
 
 warm()
