@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +87,41 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Addresses or CIDRs of reverse proxies whose X-Forwarded-For and "
         'X-Forwarded-Proto are believed (JSON list, e.g. ["127.0.0.1"]); empty: none.',
+    )
+    fulltext_policy: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Default full-text policy of a feed: fetch the article's page when the "
+        "entry is short or the feed is a news search (auto), always, or never.",
+    )
+    fulltext_threshold: int = Field(
+        600,
+        ge=0,
+        description="Under the auto policy, fetch the page of entries with less text "
+        "than this many characters.",
+    )
+    max_page_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="Cap on an article page's decoded size in bytes."
+    )
+    page_host_delay_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="Least time between two requests to one host for article pages "
+        "(a longer robots.txt Crawl-delay wins, up to 60 s).",
+    )
+    page_per_host: int = Field(1, ge=1, description="Article pages fetched at once from one host.")
+    extract_concurrency: int = Field(
+        16, ge=1, description="Article pages fetched at once, in total."
+    )
+    extract_workers: int = Field(
+        1,
+        ge=0,
+        description="Processes that extract article pages and re-tag them "
+        "(0 = in the poller's process; tests only).",
+    )
+    contact_url: str = Field(
+        "",
+        description="URL or mailto: for site owners, sent in the User-Agent of every request "
+        "(default: the project's page).",
     )
     log_level: str = Field("INFO", description="Logging level (DEBUG, INFO, WARNING, ...).")
 

@@ -24,6 +24,12 @@ def register(sub: Subparsers) -> None:
     enable = feeds.add_parser("enable", help="poll a disabled feed (by id or URL) again now")
     enable.add_argument("feed")
     enable.set_defaults(handler=cmd_feeds_enable)
+    fulltext = feeds.add_parser(
+        "fulltext", help="fetch article pages of a feed (by id or URL): auto, always, never"
+    )
+    fulltext.add_argument("feed")
+    fulltext.add_argument("policy", choices=("auto", "always", "never", "default"))
+    fulltext.set_defaults(handler=cmd_feeds_fulltext)
     imp = feeds.add_parser("import", help="subscribe to every feed of an OPML file")
     imp.add_argument("file", type=Path)
     imp.set_defaults(handler=cmd_feeds_import)
@@ -39,6 +45,19 @@ def cmd_feeds_add(args: argparse.Namespace, settings: Settings) -> int:
     prepare_database(settings, db)
     feed = subscribe(settings, db, args.url, args.title)
     print(f"added feed {feed.id}: {feed.url}")
+    return 0
+
+
+def cmd_feeds_fulltext(args: argparse.Namespace, settings: Settings) -> int:
+    from app.services.fulltext import set_feed_policy
+    from app.services.setup import prepare_database
+
+    db = open_db(settings)
+    prepare_database(settings, db)
+    policy = None if args.policy == "default" else args.policy
+    feed = set_feed_policy(db, args.feed, policy)
+    shown = feed.fulltext_policy or f"default ({settings.fulltext_policy})"
+    print(f"feed {feed.id}: full text {shown}")
     return 0
 
 

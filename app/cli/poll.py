@@ -5,22 +5,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 
 from app.cli.common import Subparsers, open_db
 from app.config import Settings
 from app.store.db import Database
+
+EXTRACTION_INTERVAL = 5.0
 
 
 def register(sub: Subparsers) -> None:
     poll = sub.add_parser("poll", help="poll due feeds")
     poll.add_argument("--once", action="store_true", help="poll what is due now, then exit")
     poll.add_argument("--all", action="store_true", help="treat every feed as due")
+    poll.add_argument(
+        "--no-fulltext", action="store_true", help="do not fetch article pages (full text)"
+    )
     poll.set_defaults(handler=cmd_poll)
 
 
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     from app.cli.progress import poll_with_progress
-    from app.polling import make_poller, run_forever
+    from app.polling import make_extraction_runner, make_poller, run_forever
     from app.services.setup import prepare_database
     from app.store.lock import poller_lock
 
@@ -30,6 +36,7 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
         _make_all_due(db)
     with poller_lock(settings.database_url):
         poller = make_poller(settings, db)
+        pages = None if args.no_fulltext else make_extraction_runner(settings, db)
 
         async def run() -> None:
             # SIGTERM and Ctrl-C stop claiming at once; feeds in flight get a short grace,
@@ -40,8 +47,15 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
                 loop.add_signal_handler(signum, stop.set)
             if args.once:
                 print((await poll_with_progress(poller, stop=stop)).line())
-            else:
-                await run_forever(poller, settings.poll_interval_seconds, stop)
+                if pages is not None and not stop.is_set():
+                    # the pages of what is new, after the feeds committed; on stderr, so
+                    # the poll's summary stays the last line of stdout
+                    print(f"full text: {(await pages.run_once()).line()}", file=sys.stderr)
+                return
+            async with asyncio.TaskGroup() as group:
+                group.create_task(run_forever(poller, settings.poll_interval_seconds, stop))
+                if pages is not None:
+                    group.create_task(pages.run_forever(EXTRACTION_INTERVAL, stop))
 
         asyncio.run(run())
     return 0

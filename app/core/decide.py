@@ -50,6 +50,7 @@ class ArticleDraft:
     published_estimated: bool
     bands: tuple[int, ...]
     tags: Tags = NO_TAGS
+    outlet: str | None = None  # a news-search feed's <source>
 
     def with_tags(self, tags: Tags) -> ArticleDraft:
         return dataclasses.replace(self, tags=tags, language=tags.language or self.language)
@@ -76,6 +77,7 @@ def plan_articles(parsed: ParsedFeed, *, feed_url: str, now: datetime) -> list[A
                 published_at=published or now,
                 published_estimated=published is None or entry.date_clamped,
                 bands=story_bands(body),
+                outlet=entry.outlet,
             )
         )
     return drafts

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from app.core.pages import PageStatus
+
 T = TypeVar("T")
 
 
@@ -28,6 +30,8 @@ class FetchKind(enum.StrEnum):
     TIMEOUT = "timeout"  # connect/read/overall deadline
     NETWORK_ERROR = "network_error"  # DNS, reset, TLS, truncated body
     REDIRECT_ERROR = "redirect_error"  # too many hops, loop, https->http
+    WRONG_TYPE = "wrong_type"  # a Content-Type the caller did not accept (body unread)
+    DISALLOWED = "disallowed"  # a redirect hop the caller's check refused (robots.txt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,8 @@ class ParsedEntry:
     date_clamped: bool = False
     # The date text as the feed gave it (capped), kept when it was unusable or clamped.
     published_raw: str | None = None
+    # RSS <source>: the publisher a news-search feed (Google News, Bing) names per entry.
+    outlet: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +149,11 @@ class Article:
     cluster_size: int = 1
     content: str = ""
     flags: tuple[str, ...] = field(default=())
+    # Full text: "page" when ``text`` came from the article's page; its sanitised HTML
+    # and the fetch's status are read for one article (``with_content``), not timelines.
+    text_source: str = "feed"
+    page_content: str = ""
+    page: PageStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)

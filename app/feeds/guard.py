@@ -40,7 +40,16 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
 
 ALLOWED_SCHEMES = ("http", "https")
-DEFAULT_USER_AGENT = f"newsmon/{__version__} (+https://github.com/newsmon/newsmon)"
+PROJECT_URL = "https://github.com/newsmon/newsmon"
+DEFAULT_USER_AGENT = f"newsmon/{__version__} (+{PROJECT_URL})"
+
+
+def user_agent(contact_url: str = "") -> str:
+    """The stable User-Agent: product token, version and where to reach us."""
+    contact = "".join(c for c in contact_url.strip() if c.isprintable() and c not in "()")
+    return f"newsmon/{__version__} (+{contact or PROJECT_URL})"
+
+
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _SETTING = "private networks are not allowed (NEWSMON_ALLOW_PRIVATE_NETWORKS)"
@@ -119,6 +128,7 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
         deadline=settings.fetch_deadline_seconds,
         max_connections=settings.fetch_concurrency,
         max_per_host=settings.fetch_per_host,
+        user_agent=user_agent(settings.contact_url),
     )
 
 

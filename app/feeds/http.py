@@ -20,7 +20,7 @@ import email.utils
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -49,9 +49,11 @@ from app.feeds.guard import (
 )
 
 __all__ = [
+    "Accept",
     "FetchPolicy",
     "GuardedClient",
     "GuardedTransport",
+    "HopCheck",
     "check_url",
     "make_guarded_client",
     "parse_retry_after",
@@ -94,6 +96,28 @@ def _status_text(status: int) -> str:
         return f"HTTP {status}"
 
 
+# Asked before following a redirect to a URL: why not (e.g. robots.txt), or None.
+HopCheck = Callable[[str], Awaitable[str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """What a caller takes: the Accept header, the media types (empty: any), a cap
+    (None: the policy's ``max_bytes``) and a check of every redirect target."""
+
+    header: str
+    types: frozenset[str] = frozenset()
+    max_bytes: int | None = None
+    hop_check: HopCheck | None = None
+
+
+FEED_ACCEPT = Accept(ACCEPT)
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
 @dataclass
 class _Chain:
     """Where a fetch has got to; kept outside the deadline so a timeout can report it."""
@@ -103,6 +127,7 @@ class _Chain:
     visited: set[str] = field(default_factory=set)
     all_permanent: bool = True
     hops: int = 0
+    accept: Accept = field(default_factory=lambda: FEED_ACCEPT)
 
     def advance(self, target: str, status: int) -> None:
         self.visited.add(self.url)
@@ -250,11 +275,21 @@ class GuardedClient:
         await self._client.aclose()
 
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: Accept | None = None,
     ) -> FetchOutcome:
-        """GET ``url`` under the policy; every failure is returned, never raised."""
+        """GET ``url`` under the policy; every failure is returned, never raised.
+
+        ``accept`` (pages, robots.txt) replaces the feed defaults: the Accept header,
+        the media types taken (any other is ``WRONG_TYPE``, its body unread) and a
+        smaller body cap.
+        """
         started = time.monotonic()
-        chain = _Chain(asked=url, url=url)
+        chain = _Chain(asked=url, url=url, accept=accept or FEED_ACCEPT)
         try:
             parsed = validate_url(url)
             chain.url = str(parsed)
@@ -289,7 +324,11 @@ class GuardedClient:
     async def _follow(
         self, chain: _Chain, held_host: str, etag: str | None, last_modified: str | None
     ) -> FetchOutcome:
-        headers = {"if-none-match": etag, "if-modified-since": last_modified}
+        headers = {
+            "if-none-match": etag,
+            "if-modified-since": last_modified,
+            "accept": chain.accept.header,
+        }
         sent = {name: value for name, value in headers.items() if value}
         while True:
             request = self._client.build_request("GET", chain.url, headers=sent)
@@ -312,6 +351,10 @@ class GuardedClient:
                     target = _next_hop(response, chain, self.policy.max_redirects)
                 finally:
                     await response.aclose()  # a 3xx body is dropped unread, never decoded
+            check = chain.accept.hop_check
+            refusal = await check(target) if check is not None else None
+            if refusal is not None:
+                raise FetchRefused(FetchKind.DISALLOWED, f"redirect to {target} refused: {refusal}")
             chain.advance(target, response.status_code)
 
     async def _finish(
@@ -346,7 +389,11 @@ class GuardedClient:
             )
         if not 200 <= status < 300:
             return chain.outcome(FetchKind.HTTP_ERROR, error=_status_text(status), **common)
-        body = await read_capped_body(response, self.policy.max_bytes)
+        accept = chain.accept
+        if accept.types and media_type(got.get("content-type")) not in accept.types:
+            shown = media_type(got.get("content-type")) or "no Content-Type"
+            return chain.outcome(FetchKind.WRONG_TYPE, error=f"not accepted: {shown}", **common)
+        body = await read_capped_body(response, accept.max_bytes or self.policy.max_bytes)
         return chain.outcome(
             FetchKind.OK,
             body=body,

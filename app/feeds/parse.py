@@ -157,7 +157,13 @@ def _entry(raw: Any, feed_base: str, feed_language: str | None, now: datetime) -
         language=_entry_language(raw, content_detail) or feed_language,
         date_clamped=clamped,
         published_raw=raw_date,
+        outlet=_outlet(raw.get("source")),
     )
+
+
+def _outlet(source: Any) -> str | None:
+    """RSS ``<source>``'s name: the publisher a news search names per entry."""
+    return _plain(source.get("title"), TITLE_MAX) or None if isinstance(source, dict) else None
 
 
 def _entry_link(raw: Any, base: str) -> str | None:

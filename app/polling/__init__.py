@@ -8,12 +8,24 @@ in-process poller, the CLI builds a poller and runs it. Modules inside:
 - ``ingest``: the worker side, bytes → tagged article drafts (no I/O);
 - ``preload``: imported once by the workers' fork server to warm the tagger;
 - ``writer``: the group writer that batches small writes into one transaction;
-- ``wiring``: builds a poller from settings.
+- ``extraction``: the full-text worker (queued article pages → fetch → extract and
+  re-tag in worker processes → store), run beside the poller; ``pages`` its worker side;
+- ``wiring``: builds a poller (and the full-text worker) from settings.
 """
 
 from __future__ import annotations
 
+from app.polling.extraction import ExtractionRunner
 from app.polling.poller import FeedResult, Poller, PollSummary, run_forever
-from app.polling.wiring import in_process_poller, make_poller
+from app.polling.wiring import in_process_poller, make_extraction_runner, make_poller
 
-__all__ = ["FeedResult", "PollSummary", "Poller", "in_process_poller", "make_poller", "run_forever"]
+__all__ = [
+    "ExtractionRunner",
+    "FeedResult",
+    "PollSummary",
+    "Poller",
+    "in_process_poller",
+    "make_extraction_runner",
+    "make_poller",
+    "run_forever",
+]

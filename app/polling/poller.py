@@ -37,6 +37,9 @@ from app.store.feeds import SAMPLE_SCHEME, DueFeed, FeedStore
 from app.store.tables import Feed
 
 log = logging.getLogger("newsmon.poller")
+# (session, feed id, new article ids, updated article ids, now), run in the feed's
+# write transaction (the full-text queue).
+NewArticlesHook = Callable[[Session, int, list[int], list[int], datetime], object]
 LEASE = timedelta(seconds=60)  # renewed by a heartbeat while the poller works on the feed
 STOP_GRACE = 3.0  # seconds in-flight feeds get to finish once a stop is asked for
 FETCH_LOG_DAYS = 30
@@ -98,6 +101,7 @@ class Poller:
         lease: timedelta = LEASE,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
+        on_new: NewArticlesHook | None = None,
     ) -> None:
         self.db = db
         self.fetch_policy = fetch_policy
@@ -108,6 +112,8 @@ class Poller:
         self.lease = lease
         self.metrics = metrics or Metrics()
         self.clock = clock
+        # Called inside a feed's write transaction with its new and changed articles.
+        self.on_new = on_new
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._writer = GroupWriter(db, preload=_load_feeds)
         self._inflight: set[int] = set()  # claimed, result not yet recorded
@@ -313,6 +319,8 @@ class Poller:
                 stored = ArticleStore(session).upsert_batch(feed.id, drafts, now=now)
                 result.new, result.updated = stored.new, stored.updated
                 result.skipped = len(stored.skipped)
+                if self.on_new and (stored.new_ids or stored.updated_ids):
+                    self.on_new(session, feed.id, stored.new_ids, stored.updated_ids, now)
             effective = outcome
             if result.outcome == "parse_error":
                 effective = FetchOutcome(

@@ -11,11 +11,14 @@ from app.core.errors import Conflict
 from app.core.schedule import SchedulePolicy
 from app.feeds.guard import fetch_policy
 from app.metrics import Metrics
+from app.polling.extraction import ExtractionConfig, ExtractionRunner, enqueue_hook
 from app.polling.poller import Poller, run_forever
 from app.store.db import Database
+from app.store.extraction import FullTextRules
 from app.store.lock import poller_lock
 
 log = logging.getLogger("newsmon")
+EXTRACTION_INTERVAL = 5.0  # seconds between looks at the full-text queue
 
 
 def make_poller(settings: Settings, db: Database, metrics: Metrics | None = None) -> Poller:
@@ -30,6 +33,27 @@ def make_poller(settings: Settings, db: Database, metrics: Metrics | None = None
         batch_size=settings.poll_batch_size,
         lease=timedelta(seconds=settings.poll_lease_seconds),
         metrics=metrics,
+        on_new=enqueue_hook(fulltext_rules(settings)),
+    )
+
+
+def fulltext_rules(settings: Settings) -> FullTextRules:
+    return FullTextRules(settings.fulltext_policy, settings.fulltext_threshold)
+
+
+def make_extraction_runner(settings: Settings, db: Database) -> ExtractionRunner:
+    return ExtractionRunner(
+        db,
+        fetch_policy(settings),
+        ExtractionConfig(
+            rules=fulltext_rules(settings),
+            concurrency=settings.extract_concurrency,
+            per_host=settings.page_per_host,
+            min_delay=settings.page_host_delay_seconds,
+            max_page_bytes=settings.max_page_bytes,
+            workers=settings.extract_workers,
+            lease=timedelta(seconds=settings.poll_lease_seconds),
+        ),
     )
 
 
@@ -39,8 +63,14 @@ async def in_process_poller(
     """The poller inside ``newsmon serve``; skipped when another poller holds the lock."""
     try:
         with poller_lock(settings.database_url):
-            await run_forever(
-                make_poller(settings, db, metrics), settings.poll_interval_seconds, stop
-            )
+            # The full-text worker runs beside the poller, never inside a feed's poll.
+            extraction = make_extraction_runner(settings, db)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(
+                    run_forever(
+                        make_poller(settings, db, metrics), settings.poll_interval_seconds, stop
+                    )
+                )
+                group.create_task(extraction.run_forever(EXTRACTION_INTERVAL, stop))
     except Conflict as exc:
         log.warning("in-process poller not started: %s", exc)

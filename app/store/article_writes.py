@@ -417,6 +417,7 @@ def _row(d: ArticleDraft, now: datetime) -> dict[str, Any]:
         "band1": b1,
         "band2": b2,
         "band3": b3,
+        "outlet": d.outlet,
     }
 
 

@@ -42,6 +42,7 @@ from app.core.timeline import (
 from app.core.types import Article as ArticleValue
 from app.core.types import Evidence, Page, Source, ThemeTag
 from app.store.article_writes import ArticleWrites, UpsertResult, transient_error
+from app.store.extraction import ExtractionStore
 from app.store.search import doc_clause, parse_query, search_clause, search_doc
 from app.store.tables import (
     Article,
@@ -242,6 +243,7 @@ class ArticleStore(ArticleWrites):
         sources = self._sources(rows)
         themes = self._themes(ids)
         flags = self._open_flags(ids)
+        pages = ExtractionStore(self.session).statuses(ids) if with_content else {}
         return [
             ArticleValue(
                 id=r.id,
@@ -261,6 +263,9 @@ class ArticleStore(ArticleWrites):
                 cluster_size=len(sources.get(r.id, ())) or 1,
                 content=r.content if with_content else "",
                 flags=tuple(flags.get(r.id, ())),
+                text_source=r.text_source,
+                page_content=r.page_content if with_content else "",
+                page=pages.get(r.id),
             )
             for r in rows
         ]
@@ -285,13 +290,16 @@ class ArticleStore(ArticleWrites):
         feeds_of: dict[int, list[Source]] = {}
         if all_ids:
             found = self.session.execute(
-                select(ArticleSource.article_id, Feed.id, Feed.title, Feed.url)
+                select(ArticleSource.article_id, Feed.id, Feed.title, Feed.url, Article.outlet)
                 .join(Feed, Feed.id == ArticleSource.feed_id)
+                .join(Article, Article.id == ArticleSource.article_id)
                 .where(ArticleSource.article_id.in_(all_ids))
                 .order_by(ArticleSource.first_seen_at, Feed.id)
             )
-            for article_id, feed_id, title, url in found:
-                feeds_of.setdefault(article_id, []).append(Source(feed_id, title or url))
+            for article_id, feed_id, title, url, outlet in found:
+                # A news search names the publisher per entry: that, not "Google News".
+                name = outlet or title or url
+                feeds_of.setdefault(article_id, []).append(Source(feed_id, name))
         result: dict[int, list[Source]] = {}
         for article_id, members_ in member_of.items():
             seen: dict[int, Source] = {}

@@ -42,6 +42,7 @@ class FeedView:
     disabled_reason: str | None
     article_count: int = 0
     parse_warning: str | None = None
+    fulltext_policy: str | None = None  # None: the setting's default
 
     @property
     def name(self) -> str:
@@ -350,4 +351,5 @@ def _view(feed: Feed, article_count: int = 0) -> FeedView:
         disabled_reason=feed.disabled_reason,
         article_count=article_count,
         parse_warning=feed.parse_warning,
+        fulltext_policy=feed.fulltext_policy,
     )

@@ -89,6 +89,8 @@ class Feed(Base):
     # Claim lease so several pollers (PostgreSQL) never poll one feed at once.
     lease_until: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
+    # Full text from the article pages: auto | always | never; None = the setting's default.
+    fulltext_policy: Mapped[str | None] = mapped_column(String(8))
 
 
 class Article(Base):
@@ -145,6 +147,43 @@ class Article(Base):
     band2: Mapped[int | None] = mapped_column(Integer)
     band3: Mapped[int | None] = mapped_column(Integer)
     cluster_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Full text: the page's sanitised HTML, kept apart from the feed's summary/content;
+    # ``text`` then holds the page's plain text (tagging, search) and text_source "page".
+    # Deferred: timelines load article rows and must not drag page texts along.
+    page_content: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
+    text_source: Mapped[str] = mapped_column(String(8), default="feed", server_default="feed")
+    # sha256 of the canonical URL the page declared (dedup of one article under two URLs).
+    canonical_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The publisher named by a news-search feed's <source> (shown instead of the feed).
+    outlet: Mapped[str | None] = mapped_column(Text)
+
+
+class Extraction(Base):
+    """The full-text queue and its record: one row per article whose page is wanted.
+
+    ``pending`` rows are claimed with a lease (SKIP LOCKED on PostgreSQL); ``done``
+    rows keep the outcome shown to readers (``core.pages.PageOutcome``).
+    """
+
+    __tablename__ = "extraction"
+    __table_args__ = (Index("ix_extraction_due", "state", "due_at"),)
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("article.id", ondelete="CASCADE"), primary_key=True
+    )
+    url: Mapped[str | None] = mapped_column(Text)  # the page to fetch (None: unresolvable)
+    host: Mapped[str | None] = mapped_column(String(255))  # claims spread over hosts
+    state: Mapped[str] = mapped_column(String(8))  # pending | done
+    outcome: Mapped[str | None] = mapped_column(String(16))  # of the last attempt
+    detail: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    fetched_at: Mapped[datetime | None]
+    final_url: Mapped[str | None] = mapped_column(Text)
+    site_name: Mapped[str | None] = mapped_column(Text)
 
 
 class ArticleSource(Base):

@@ -27,6 +27,7 @@ from app.web import (
     csrf,
     editor_pages,
     errors,
+    fulltext,
     i18n,
     outgoing,
     pages,
@@ -116,6 +117,8 @@ def create_app(
     app.include_router(accounts.router)
     app.include_router(i18n.router)
     app.include_router(editor_pages.router)
+    app.include_router(fulltext.api_router, dependencies=reader)
+    app.include_router(fulltext.page_router)
     app.include_router(api_editor.docs_router)
     app.include_router(api.health_router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")

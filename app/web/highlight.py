@@ -64,3 +64,19 @@ def snippet(text: str, terms: Sequence[str], width: int = SNIPPET) -> Markup:
     prefix = "…" if begin else ""
     suffix = "…" if begin + width < len(text) else ""
     return Markup("{}{}{}").format(prefix, highlight(window, terms), suffix)
+
+
+def mark_paragraphs(text: str, spans: Sequence[tuple[int, int]]) -> tuple[Markup, ...]:
+    """``text`` split at blank lines, each paragraph escaped with its spans marked
+    (offsets into ``text``, as the tagger's evidence gives them)."""
+    out = []
+    start = 0
+    for part in text.split("\n\n"):
+        end = start + len(part)
+        inside = [
+            (max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start
+        ]
+        if part.strip():
+            out.append(mark_spans(part, inside))
+        start = end + 2
+    return tuple(out)

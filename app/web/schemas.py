@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +30,19 @@ class SourceOut(BaseModel):
     name: str
 
 
+class FullTextOut(BaseModel):
+    state: str = Field(description="pending (queued or retrying) or done")
+    outcome: str | None = Field(
+        description="ok, robots, paywall, consent, not_html, too_large, gone, unresolvable, "
+        "blocked, rate_limited or error; null while the first attempt is pending"
+    )
+    detail: str | None
+    fetched_at: datetime | None
+    url: str | None = Field(description="The page asked for (null: unresolvable link)")
+    final_url: str | None
+    site_name: str | None
+
+
 class ArticleOut(BaseModel):
     id: int
     url: str
@@ -44,6 +58,15 @@ class ArticleOut(BaseModel):
     themes: list[ThemeOut]
     flags: list[str]
     cluster_size: int
+    text_source: str = Field(
+        "feed", description="feed: text from the feed entry; page: from the article's page"
+    )
+    page_content: str = Field(
+        "", description="The page's main text as sanitised HTML (single article only)"
+    )
+    fulltext: FullTextOut | None = Field(
+        None, description="The page fetch's state and outcome (single article only)"
+    )
 
     @classmethod
     def of(cls, a: Article) -> ArticleOut:
@@ -73,6 +96,9 @@ class ArticleOut(BaseModel):
             ],
             flags=list(a.flags),
             cluster_size=a.cluster_size,
+            text_source=a.text_source,
+            page_content=a.page_content,
+            fulltext=FullTextOut(**dataclasses.asdict(a.page)) if a.page else None,
         )
 
 
@@ -99,6 +125,9 @@ class FeedOut(BaseModel):
     article_count: int
     parse_warning: str | None = Field(
         None, description="Why the parser flagged the last body it still read entries from."
+    )
+    fulltext_policy: str | None = Field(
+        None, description="auto, always or never; null: the server's default."
     )
 
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from markupsafe import Markup
 from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ from app.store.articles import ArticleStore
 from app.store.feeds import FeedStore, FeedView
 from app.store.search import parse_query
 from app.web.chart import Chart, build_chart
-from app.web.highlight import highlight, mark_spans, snippet
+from app.web.highlight import highlight, mark_paragraphs, mark_spans, snippet
 from app.web.params import FILTER_KEYS
 
 DEFAULT_CHART_DAYS = 30  # the chart's range when the filter gives no start
@@ -133,6 +133,8 @@ class ArticlePageView:
     article: Article
     detail: ArticleDetail
     why: tuple[tuple[str, Markup], ...]  # (field, text with the evidence marked)
+    page_text: tuple[Markup, ...] = ()  # the page's paragraphs, evidence marked (full text)
+    page_site: str = ""  # the host the full text came from
 
 
 def article_view(session: Session, article_id: int) -> ArticlePageView:
@@ -152,7 +154,14 @@ def article_view(session: Session, article_id: int) -> ArticlePageView:
         spans += [(s, e) for _, f, s, e in detail.relevance_evidence if f == name]
         if text and (spans or name == "title"):
             why.append((name, mark_spans(text, spans)))
-    return ArticlePageView(article, detail, tuple(why))
+    page_text: tuple[Markup, ...] = ()
+    if article.text_source == "page":
+        spans = [(e.start, e.end) for t in article.themes for e in t.evidence if e.field == "text"]
+        spans += [(s, e) for _, f, s, e in detail.relevance_evidence if f == "text"]
+        page_text = mark_paragraphs(detail.text, spans)
+    page = article.page
+    site = urlsplit((page.final_url or page.url if page else None) or article.url).hostname
+    return ArticlePageView(article, detail, tuple(why), page_text, site or "")
 
 
 def feeds_view(session: Session) -> list[FeedView]:

@@ -1,0 +1,287 @@
+"""The full-text worker: claims queued pages, fetches them politely, extracts and re-tags
+them in worker processes, and stores each result in one transaction.
+
+It runs beside the poller (``in_process_poller``, ``newsmon poll``), never inside a
+feed's poll: a feed's batch has committed (articles visible with their teasers)
+before any of its pages is fetched. Claims carry a lease, so a worker killed
+mid-extraction leaves its rows to the next run once the lease runs out; storing a
+result twice changes nothing. The poller's main process never loads the tagger or
+trafilatura: extraction and tagging run in a ``ParsePool`` forked from the same warm
+fork server (``polling.preload``) as the parse workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from app.core.pages import PageOutcome, after_attempt
+from app.core.types import FetchKind, FetchOutcome
+from app.feeds.extract import PageFetcher
+from app.feeds.guard import FetchPolicy
+from app.feeds.hosts import HostGate
+from app.feeds.http import make_guarded_client
+from app.feeds.parse import ParsePool
+from app.feeds.robots import RobotsCache
+from app.polling.pages import PageWork, extract_and_tag, failed_page
+from app.polling.poller import NewArticlesHook
+from app.polling.writer import GroupWriter
+from app.store.article_writes import transient_error
+from app.store.db import Database
+from app.store.extraction import ExtractionStore, FullTextRules, PageJob, PageResult
+
+log = logging.getLogger("newsmon.extraction")
+WRITE_ATTEMPTS = 4
+IN_FLIGHT = 4  # claimed batches in flight at most
+
+_KIND_OUTCOME = {
+    FetchKind.GONE: PageOutcome.GONE,
+    FetchKind.RATE_LIMITED: PageOutcome.RATE_LIMITED,
+    FetchKind.BLOCKED: PageOutcome.BLOCKED,
+    FetchKind.TOO_LARGE: PageOutcome.TOO_LARGE,
+    FetchKind.WRONG_TYPE: PageOutcome.NOT_HTML,
+}
+
+
+def enqueue_hook(rules: FullTextRules) -> NewArticlesHook:
+    """The poller's hook: queue the pages of a feed's new articles in its transaction; a
+    changed entry whose text came from its page is fetched again."""
+
+    def enqueue(
+        session: Session, feed_id: int, new_ids: list[int], updated_ids: list[int], now: datetime
+    ) -> None:
+        store = ExtractionStore(session)
+        store.enqueue(feed_id, new_ids, now=now, rules=rules)
+        store.refetch(updated_ids, now=now)
+
+    return enqueue
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractionConfig:
+    rules: FullTextRules = field(default_factory=FullTextRules)
+    concurrency: int = 16  # pages in flight
+    per_host: int = 1
+    min_delay: float = 1.0  # between two requests to one host
+    max_page_bytes: int = 5 * 1024 * 1024
+    workers: int | None = 1  # extraction processes (0: in-process, tests only)
+    batch_size: int = 100
+    lease: timedelta = timedelta(minutes=10)
+    budget_seconds: float = 20.0  # CPU time one page may take
+
+
+@dataclass(slots=True)
+class ExtractionSummary:
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    def line(self) -> str:
+        done = ", ".join(f"{n} {k}" for k, n in sorted(self.outcomes.items()))
+        return f"{sum(self.outcomes.values())} pages: {done or 'none due'}"
+
+
+def page_policy(policy: FetchPolicy, config: ExtractionConfig) -> FetchPolicy:
+    """The feeds' fetch policy with the page limits (cap, per-host, concurrency)."""
+    return replace(
+        policy,
+        max_bytes=config.max_page_bytes,
+        max_per_host=config.per_host,
+        max_connections=config.concurrency,
+    )
+
+
+class ExtractionRunner:
+    def __init__(
+        self,
+        db: Database,
+        fetch_policy: FetchPolicy,
+        config: ExtractionConfig | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.config = config or ExtractionConfig()
+        self.policy = page_policy(fetch_policy, self.config)
+        self.clock = clock
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:x{id(self):x}"
+        self._writer = GroupWriter(db)
+        self.gate = HostGate(per_host=self.config.per_host, min_delay=self.config.min_delay)
+
+    async def run_once(self) -> ExtractionSummary:
+        """Extract every page that is due now, in claimed batches, until none is left."""
+        summary = ExtractionSummary()
+        async with (
+            make_guarded_client(self.policy) as client,
+            ParsePool(self.config.workers, preload=("app.polling.preload",)) as pool,
+        ):
+            fetcher = PageFetcher(client, self.gate, RobotsCache(client, self.gate))
+            # No semaphore here: tasks wait for their host's turn (HostGate), then the
+            # client's global limit; a busy host never holds slots other hosts could use.
+            pending: set[asyncio.Task[tuple[int, str]]] = set()
+            inflight: set[int] = set()
+            exhausted = False
+            while True:
+                # Claims hold few rows per host, so keep several batches in flight: a host
+                # whose rows are done must not sit idle while other hosts drain theirs.
+                if not exhausted and len(pending) <= self.config.batch_size * IN_FLIGHT:
+                    jobs = await self._writer.run(self._claim)
+                    exhausted = not jobs
+                    # A row whose lease ran out while we still work on it comes back to
+                    # us: it is in flight already, never started twice.
+                    fresh = [j for j in jobs if j.article_id not in inflight]
+                    inflight.update(j.article_id for j in fresh)
+                    pending |= {asyncio.create_task(self._one(fetcher, pool, j)) for j in fresh}
+                if not pending:
+                    break
+                try:
+                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                except asyncio.CancelledError:
+                    for task in pending:  # shutting down: their leases expire
+                        task.cancel()
+                    raise
+                for task in done:
+                    article_id, outcome = task.result()
+                    inflight.discard(article_id)
+                    summary.outcomes[outcome] += 1
+        return summary
+
+    def _claim(self, session: Session) -> list[PageJob]:
+        return ExtractionStore(session).claim(
+            now=self.clock(),
+            owner=self.owner,
+            lease=self.config.lease,
+            limit=self.config.batch_size,
+            # Enough per host to keep it busy until the next claim, not a batch's worth.
+            per_host=self.config.per_host * 4,
+        )
+
+    async def _one(self, fetcher: PageFetcher, pool: ParsePool, job: PageJob) -> tuple[int, str]:
+        try:
+            return job.article_id, await self._attempt(fetcher, pool, job)
+        except Exception as exc:  # one page's bug must not end the run
+            log.exception("article %s: extraction failed", job.article_id)
+            await self._fail(job, PageOutcome.ERROR, f"internal error: {type(exc).__name__}")
+            return job.article_id, PageOutcome.ERROR.value
+
+    async def _attempt(self, fetcher: PageFetcher, pool: ParsePool, job: PageJob) -> str:
+        fetched = await fetcher.fetch(job.url)
+        if fetched.blocked_for:  # the host asked us to wait (Retry-After): not an attempt
+            until = self.clock() + timedelta(seconds=fetched.blocked_for)
+            await self._write(lambda s: ExtractionStore(s).postpone(job.article_id, until))
+            return "postponed"
+        if fetched.outcome is None:
+            outcome = PageOutcome.ERROR if fetched.robots_temporary else PageOutcome.ROBOTS
+            await self._fail(job, outcome, fetched.robots_refusal)
+            return outcome.value
+        got = fetched.outcome
+        if not got.ok:
+            outcome, transient = _failure(got)
+            await self._fail(
+                job,
+                outcome,
+                got.error,
+                retry_after=got.retry_after_seconds,
+                transient=transient,
+                final_url=got.final_url,
+            )
+            return outcome.value
+        work = await pool.run(
+            extract_and_tag,
+            got.body or b"",
+            got.final_url,
+            got.header("content-type"),
+            job.title,
+            job.summary,
+            job.language,
+            budget_seconds=self.config.budget_seconds,
+            on_failure=failed_page,
+        )
+        return await self._store(job, got, work)
+
+    async def _store(self, job: PageJob, got: FetchOutcome, work: PageWork) -> str:
+        page = work.page
+        if page.outcome is not PageOutcome.OK or work.tags is None:
+            await self._fail(job, page.outcome, page.reason, final_url=got.final_url)
+            return page.outcome.value
+        result = PageResult(
+            page.html,
+            page.text,
+            work.tags,
+            got.final_url,
+            page.site_name,
+            page.canonical,
+            author=page.author,
+        )
+        now = self.clock()
+        await self._write(lambda s: ExtractionStore(s).record_page(job.article_id, result, now=now))
+        return PageOutcome.OK.value
+
+    async def _fail(
+        self,
+        job: PageJob,
+        outcome: PageOutcome,
+        detail: str | None,
+        *,
+        retry_after: float | None = None,
+        transient: bool = True,
+        final_url: str | None = None,
+    ) -> None:
+        now = self.clock()
+        retry = after_attempt(
+            outcome,
+            attempts=job.attempts + 1,
+            now=now,
+            retry_after=retry_after,
+            transient=transient,
+        )
+
+        def write(session: Session) -> None:
+            ExtractionStore(session).record_failure(
+                job.article_id, outcome, detail, retry_at=retry.at, now=now, final_url=final_url
+            )
+
+        await self._write(write, small=True)
+
+    async def _write(self, fn: Callable[[Session], object], *, small: bool = False) -> None:
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                await self._writer.run(fn, small=small)
+                return
+            except Exception as exc:
+                if attempt == WRITE_ATTEMPTS or not transient_error(exc):
+                    raise
+                await asyncio.sleep(0.05 * attempt * (1 + random.random()))
+
+    async def run_forever(self, interval: float, stop: asyncio.Event) -> None:
+        """Drain the due pages every ``interval`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                summary = await self.run_once()
+                if summary.outcomes:
+                    log.info(summary.line())
+            except Exception:
+                log.exception("extraction cycle failed; retrying next cycle")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def _failure(got: FetchOutcome) -> tuple[PageOutcome, bool]:
+    """A failed fetch as an outcome, and whether trying again later may help."""
+    if got.kind is FetchKind.HTTP_ERROR and got.status in (404, 410):
+        return PageOutcome.GONE, False
+    if got.kind is FetchKind.HTTP_ERROR and got.status and 400 <= got.status < 500:
+        return PageOutcome.ERROR, got.status == 408
+    return _KIND_OUTCOME.get(got.kind, PageOutcome.ERROR), True

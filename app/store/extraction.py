@@ -1,0 +1,345 @@
+"""The full-text queue and what it found: rows of ``extraction``, the page's text on
+``article``, and the merge of two articles that declare one canonical URL.
+
+Claiming works like claiming feeds: a lease, ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, an expired lease claimable again (a worker killed mid-extraction).
+Every write is an UPDATE of known rows or an insert that ignores conflicts, so
+recording a result twice changes nothing. The caller owns the session and
+commits; the decisions (what to fetch, when to retry) come from ``core.pages``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.core.decide import Tags
+from app.core.pages import (
+    POLICIES,
+    PageOutcome,
+    PageStatus,
+    is_news_search,
+    page_target,
+    wants_page,
+)
+from app.core.urls import url_hash
+from app.store.article_writes import ArticleWrites, _insert
+from app.store.tables import Article, ArticleSource, Extraction, Feed, Flag
+
+CLAIM_WINDOW = 5000  # due rows looked at per claim (the oldest), to spread over hosts
+
+
+@dataclass(frozen=True, slots=True)
+class PageJob:
+    """A claimed queue row with what re-tagging needs."""
+
+    article_id: int
+    url: str
+    attempts: int
+    title: str
+    summary: str  # sanitised HTML (the feed's)
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    """A successful extraction, ready to store."""
+
+    html: str
+    text: str
+    tags: Tags
+    final_url: str
+    site_name: str | None
+    canonical: str | None
+    author: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FullTextRules:
+    default_policy: str = "auto"
+    threshold: int = 600
+
+
+class ExtractionStore:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- queue ------------------------------------------------------------------------
+
+    def enqueue(
+        self, feed_id: int, article_ids: Sequence[int], *, now: datetime, rules: FullTextRules
+    ) -> int:
+        """Queue the pages of a feed's new articles that its policy wants; returns how many."""
+        if not article_ids:
+            return 0
+        feed = self.session.execute(
+            select(Feed.url, Feed.fulltext_policy).where(Feed.id == feed_id)
+        ).one_or_none()
+        if feed is None:
+            return 0
+        policy = feed.fulltext_policy or rules.default_policy
+        news = is_news_search(feed.url)
+        rows = []
+        found = self.session.execute(
+            select(Article.id, Article.url, func.length(Article.text)).where(
+                Article.id.in_(list(article_ids))
+            )
+        )
+        for article_id, url, length in found:
+            if not wants_page(
+                policy, text_length=length or 0, threshold=rules.threshold, news_search=news
+            ):
+                continue
+            target = page_target(url or "")
+            rows.append(
+                {
+                    "article_id": article_id,
+                    "url": target.url,
+                    "host": (urlsplit(target.url).hostname or "")[:255] if target.url else None,
+                    "state": "pending" if target.url else "done",
+                    "outcome": None if target.url else PageOutcome.UNRESOLVABLE.value,
+                    "detail": target.reason,
+                    "attempts": 0,
+                    "created_at": now,
+                    "due_at": now,
+                }
+            )
+        if rows:
+            stmt = _insert(self.session)(Extraction.__table__).on_conflict_do_nothing()
+            self.session.execute(stmt, rows)
+        return len(rows)
+
+    def refetch(self, article_ids: Sequence[int], *, now: datetime) -> None:
+        """Articles whose feed entry changed: the ingest just put the feed's text back
+        into ``text``, so they are feed text again until their page is fetched anew."""
+        if not article_ids:
+            return
+        paged = list(
+            self.session.scalars(
+                select(Article.id).where(
+                    Article.id.in_(list(article_ids)), Article.text_source == "page"
+                )
+            )
+        )
+        if not paged:
+            return
+        self.session.execute(
+            update(Article).where(Article.id.in_(paged)).values(text_source="feed", page_content="")
+        )
+        self.session.execute(
+            update(Extraction)
+            .where(Extraction.article_id.in_(paged))
+            .values(state="pending", outcome=None, detail=None, attempts=0, due_at=now)
+        )
+
+    def claim(
+        self, *, now: datetime, owner: str, lease: timedelta, limit: int, per_host: int = 4
+    ) -> list[PageJob]:
+        """Claim up to ``limit`` due rows for ``owner`` until ``now + lease``, at most
+        ``per_host`` of one host, hosts taken in turn: a feed's twenty articles from one
+        site must not fill a batch that then waits out that site's delay twenty times."""
+        due = (
+            select(Extraction.article_id, Extraction.host, Extraction.due_at)
+            .where(
+                Extraction.state == "pending",
+                Extraction.due_at <= now,
+                or_(Extraction.lease_until.is_(None), Extraction.lease_until < now),
+            )
+            .order_by(Extraction.due_at, Extraction.article_id)
+            .limit(CLAIM_WINDOW)
+            .subquery()
+        )
+        turn = func.row_number().over(
+            partition_by=due.c.host, order_by=(due.c.due_at, due.c.article_id)
+        )
+        ranked = select(due.c.article_id, turn.label("turn")).subquery()
+        stmt = (
+            select(Extraction)
+            .join(ranked, ranked.c.article_id == Extraction.article_id)
+            .where(ranked.c.turn <= per_host)
+            .order_by(ranked.c.turn, Extraction.due_at, Extraction.article_id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=Extraction)
+        claimed = self.session.scalars(stmt).all()
+        for row in claimed:
+            row.lease_until, row.lease_owner = now + lease, owner
+        self.session.flush()
+        if not claimed:
+            return []
+        articles = {
+            row.id: row
+            for row in self.session.execute(
+                select(Article.id, Article.title, Article.summary, Article.language).where(
+                    Article.id.in_([c.article_id for c in claimed])
+                )
+            )
+        }
+        return [
+            PageJob(
+                c.article_id,
+                c.url or "",
+                c.attempts,
+                articles[c.article_id].title,
+                articles[c.article_id].summary,
+                articles[c.article_id].language,
+            )
+            for c in claimed
+            if c.article_id in articles
+        ]
+
+    def due_count(self, now: datetime) -> int:
+        return (
+            self.session.scalar(
+                select(func.count())
+                .select_from(Extraction)
+                .where(Extraction.state == "pending", Extraction.due_at <= now)
+            )
+            or 0
+        )
+
+    def postpone(self, article_id: int, until: datetime) -> None:
+        """Release a claimed row untried (its host asked us to wait) until ``until``."""
+        self.session.execute(
+            update(Extraction)
+            .where(Extraction.article_id == article_id)
+            .values(due_at=until, lease_until=None, lease_owner=None)
+        )
+
+    # -- results ----------------------------------------------------------------------
+
+    def record_failure(
+        self,
+        article_id: int,
+        outcome: PageOutcome,
+        detail: str | None,
+        *,
+        retry_at: datetime | None,
+        now: datetime,
+        final_url: str | None = None,
+    ) -> None:
+        """The attempt's outcome; pending again at ``retry_at``, else final."""
+        self.session.execute(
+            update(Extraction)
+            .where(Extraction.article_id == article_id)
+            .values(
+                state="pending" if retry_at else "done",
+                outcome=outcome.value,
+                detail=(detail or "")[:500] or None,
+                attempts=Extraction.attempts + 1,
+                due_at=retry_at or now,
+                lease_until=None,
+                lease_owner=None,
+                fetched_at=now,
+                final_url=final_url,
+            )
+        )
+
+    def record_page(self, article_id: int, page: PageResult, *, now: datetime) -> int:
+        """Store the page's text on the article, re-tagged (editors' overrides still win),
+        its search text updated by the same transaction's trigger. An article whose page
+        declares the canonical URL of another becomes one with it (the older one stays,
+        with both sources). Returns the id of the article that holds the text."""
+        keep = article_id
+        canonical = url_hash(page.canonical) if page.canonical else None
+        if canonical is not None:
+            twin = self.session.scalar(
+                select(func.min(Article.id)).where(
+                    or_(Article.url_hash == canonical, Article.canonical_hash == canonical),
+                    Article.id != article_id,
+                )
+            )
+            if twin is not None:
+                keep, gone = min(twin, article_id), max(twin, article_id)
+                self._merge(into=keep, gone=gone)
+        self.session.execute(
+            update(Article)
+            .where(Article.id == keep)
+            .values(
+                page_content=page.html,
+                text=page.text,
+                text_source="page",
+                canonical_hash=canonical,
+                # The feed's byline wins; the page's fills a gap.
+                author=func.coalesce(Article.author, (page.author or "")[:200] or None),
+                updated_at=now,
+            )
+        )
+        ArticleWrites(self.session).apply_tags({keep: page.tags}, now=now)
+        done = {
+            "state": "done",
+            "outcome": PageOutcome.OK.value,
+            "detail": None,
+            "lease_until": None,
+            "lease_owner": None,
+            "fetched_at": now,
+            "final_url": page.final_url,
+            "site_name": page.site_name,
+        }
+        stmt = _insert(self.session)(Extraction.__table__).on_conflict_do_nothing()
+        self.session.execute(
+            stmt, [{"article_id": keep, "attempts": 0, "created_at": now, "due_at": now, **done}]
+        )
+        self.session.execute(
+            update(Extraction)
+            .where(Extraction.article_id == keep)
+            .values(attempts=Extraction.attempts + 1, **done)
+        )
+        return keep
+
+    def _merge(self, *, into: int, gone: int) -> None:
+        """``gone``'s sources and flags move to ``into``; then ``gone`` is deleted."""
+        sources = [
+            {"article_id": into, "feed_id": feed_id, "first_seen_at": seen}
+            for feed_id, seen in self.session.execute(
+                select(ArticleSource.feed_id, ArticleSource.first_seen_at).where(
+                    ArticleSource.article_id == gone
+                )
+            )
+        ]
+        if sources:
+            stmt = _insert(self.session)(ArticleSource.__table__).on_conflict_do_nothing()
+            self.session.execute(stmt, sources)
+        self.session.execute(update(Flag).where(Flag.article_id == gone).values(article_id=into))
+        self.session.execute(delete(Article).where(Article.id == gone))
+
+    # -- reading and policy ------------------------------------------------------------
+
+    def statuses(self, article_ids: Sequence[int]) -> dict[int, PageStatus]:
+        rows = self.session.scalars(
+            select(Extraction).where(Extraction.article_id.in_(list(article_ids)))
+        )
+        return {
+            r.article_id: PageStatus(
+                r.state,
+                r.outcome,
+                r.detail,
+                r.attempts,
+                r.fetched_at,
+                r.url,
+                r.final_url,
+                r.site_name,
+            )
+            for r in rows
+        }
+
+    def status(self, article_id: int) -> PageStatus | None:
+        return self.statuses([article_id]).get(article_id)
+
+    def set_policy(self, feed_id: int, policy: str | None) -> bool:
+        """Set a feed's policy (None: back to the default); False for an unknown feed."""
+        if policy is not None and policy not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}")
+        result = self.session.execute(
+            update(Feed).where(Feed.id == feed_id).values(fulltext_policy=policy)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def policies(self) -> dict[int, str | None]:
+        return dict(self.session.execute(select(Feed.id, Feed.fulltext_policy)).tuples())

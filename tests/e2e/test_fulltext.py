@@ -1,0 +1,315 @@
+"""Teaser feeds from a loopback news site, polled, then their pages extracted.
+
+Real poller, real extraction worker (in-process extraction for speed; the worker
+pool is exercised by the kill test), real database on both engines, real HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import undefer
+
+from app.core.timeline import TimelineFilter
+from app.feeds.http import FetchPolicy
+from app.polling.extraction import ExtractionConfig, ExtractionRunner, enqueue_hook
+from app.store.articles import ArticleStore
+from app.store.db import Database
+from app.store.extraction import ExtractionStore, FullTextRules
+from app.store.overrides import OverrideChange, OverrideStore
+from app.store.tables import Article, ArticleSource, Extraction, Feed
+from tests.support.newssite import NewsSite
+from tests.support.newstext import ARTICLES, CONSENT_TEXT, PAYWALL_LEAD
+from tests.support.polling import add_feed, poll
+
+TEASER = "A short teaser."
+
+
+@pytest.fixture
+def site() -> Iterator[NewsSite]:
+    with NewsSite() as server:
+        yield server
+
+
+def runner(db: Database, policy: FetchPolicy, **kwargs: Any) -> ExtractionRunner:
+    kwargs = {"workers": 0, "min_delay": 0.0, "per_host": 4, **kwargs}
+    config = ExtractionConfig(**kwargs)
+    return ExtractionRunner(db, replace(policy, read_timeout=5.0, deadline=10.0), config)
+
+
+def poll_with_queue(make_test_poller: Any, **rules: Any) -> None:
+    poll(make_test_poller, on_new=enqueue_hook(FullTextRules(**rules)))
+
+
+def articles_by_url(db: Database) -> dict[str, Article]:
+    with db.read() as session:
+        rows = session.scalars(select(Article).options(undefer(Article.page_content))).all()
+        session.expunge_all()
+    return {a.url: a for a in rows}
+
+
+def states(db: Database) -> dict[int, Extraction]:
+    with db.read() as session:
+        rows = session.scalars(select(Extraction)).all()
+        session.expunge_all()
+    return {r.article_id: r for r in rows}
+
+
+@pytest.fixture
+def other_site() -> Iterator[NewsSite]:
+    with NewsSite("127.0.0.2") as server:  # another host to the per-host rules
+        yield server
+
+
+def test_teasers_get_their_pages_and_honest_outcomes(
+    db: Database,
+    site: NewsSite,
+    other_site: NewsSite,
+    make_test_poller: Any,
+    loopback_policy: FetchPolicy,
+) -> None:
+    cases = {
+        **{lang: site.url(f"/{lang}/story") for lang in ARTICLES},
+        "paywall": site.url("/paywall/story"),
+        "consent": site.url("/consent/story"),
+        "robots": site.url("/private/story"),
+        "404": site.url("/status/404"),
+        "410": site.url("/status/410"),
+        "429": other_site.url("/status/429?retry_after=3600"),
+        "json": site.url("/data.json"),
+        "huge": site.url("/huge?mib=20"),
+        "google": "https://news.google.com/rss/articles/CBMiK2h0dHBzOi8vZXhhbXBsZQ?oc=5",
+    }
+    add_feed(db, site.add_feed("teasers", [(k, u) for k, u in cases.items()], TEASER))
+    poll_with_queue(make_test_poller)
+
+    # The feed's batch committed first: every article is there with its teaser.
+    stored = articles_by_url(db)
+    assert {a.text_source for a in stored.values()} == {"feed"}
+    queued = states(db)
+    assert len(queued) == len(cases)
+    google = stored[cases["google"]]
+    assert (queued[google.id].state, queued[google.id].outcome) == ("done", "unresolvable")
+
+    summary = asyncio.run(runner(db, loopback_policy).run_once())
+    assert sum(summary.outcomes.values()) == len(cases) - 1
+
+    stored, done = articles_by_url(db), states(db)
+    outcome = {key: done[stored[url].id].outcome for key, url in cases.items()}
+    assert outcome == {
+        **dict.fromkeys(ARTICLES, "ok"),
+        "paywall": "paywall",
+        "consent": "consent",
+        "robots": "robots",
+        "404": "gone",
+        "410": "gone",
+        "429": "rate_limited",
+        "json": "not_html",
+        "huge": "too_large",
+        "google": "unresolvable",
+    }
+    for lang, (_, paragraphs) in ARTICLES.items():
+        article = stored[cases[lang]]
+        assert article.text_source == "page"
+        assert paragraphs[-1] in article.text and "<p>" in article.page_content
+        assert article.author == "Dana Reporter"  # the feed had none
+        assert article.summary.strip() in ("", TEASER, f"<p>{TEASER}</p>")  # kept apart
+    for key in ("paywall", "consent"):
+        assert stored[cases[key]].text_source == "feed"
+        assert PAYWALL_LEAD not in stored[cases[key]].text
+        assert CONSENT_TEXT not in stored[cases[key]].text
+    # 429 waits for its Retry-After; everything else is final.
+    rate_limited = done[stored[cases["429"]].id]
+    assert rate_limited.state == "pending" and rate_limited.due_at > datetime.now(UTC)
+    assert {r.state for i, r in done.items() if i != rate_limited.article_id} == {"done"}
+    assert "/private/story" not in site.paths()
+    assert site.paths().count("/robots.txt") == 1
+
+    # Search finds words only the page has; the tagger judged the page's text.
+    with db.read() as session:
+        found = ArticleStore(session).timeline(TimelineFilter(q="Ohio", relevance="all"))
+        assert [a.url for a in found.items] == [cases["en"]]
+        found = ArticleStore(session).timeline(TimelineFilter(q="Franken", relevance="all"))
+        assert [a.url for a in found.items] == [cases["de"]]
+    assert stored[cases["en"]].relevant
+    assert stored[cases["en"]].relevance_evidence  # offsets into the page's text
+
+
+def test_extraction_is_idempotent_and_editor_overrides_win(
+    db: Database, site: NewsSite, make_test_poller: Any, loopback_policy: FetchPolicy
+) -> None:
+    add_feed(db, site.add_feed("one", [("en", site.url("/en/story"))], TEASER))
+    poll_with_queue(make_test_poller)
+    article_id = next(iter(articles_by_url(db).values())).id
+    with db.write() as session:
+        OverrideStore(session).apply(
+            article_id,
+            OverrideChange(remove=("security",), relevant=False),
+            user_id=None,
+            now=datetime.now(UTC),
+        )
+    asyncio.run(runner(db, loopback_policy).run_once())
+    again = asyncio.run(runner(db, loopback_policy).run_once())
+    assert sum(again.outcomes.values()) == 0  # nothing left to do
+    assert site.paths().count("/en/story") == 1
+    article = next(iter(articles_by_url(db).values()))
+    assert article.text_source == "page"
+    assert article.relevant is False  # the editor said so; the page does not change that
+    assert article.theme_mask & 1 == 0 or "security" not in (article.theme_scores or {})
+
+
+def test_one_article_through_two_feeds_a_utm_link_and_an_amp_twin(
+    db: Database, site: NewsSite, make_test_poller: Any, loopback_policy: FetchPolicy
+) -> None:
+    first = add_feed(
+        db,
+        site.add_feed(
+            "a", [("en", site.url("/en/story")), ("fr", site.url("/amp/fr/story"))], TEASER
+        ),
+    )
+    second = add_feed(
+        db,
+        site.add_feed(
+            "b",
+            [("en", site.url("/en/story?utm_source=b")), ("fr", site.url("/fr/story"))],
+            TEASER,
+        ),
+    )
+    poll_with_queue(make_test_poller)
+    assert len(articles_by_url(db)) == 3  # the utm link is the same article already
+    asyncio.run(runner(db, loopback_policy).run_once())
+
+    stored = articles_by_url(db)
+    assert len(stored) == 2  # the AMP page declared the French story's canonical URL
+    assert site.paths().count("/en/story") == 1
+    with db.read() as session:
+        sources = {
+            article_id: sorted(
+                f
+                for (f,) in session.execute(
+                    select(ArticleSource.feed_id).where(ArticleSource.article_id == article_id)
+                )
+            )
+            for article_id in (a.id for a in stored.values())
+        }
+    assert list(sources.values()) == [[first, second], [first, second]]
+    assert {a.text_source for a in stored.values()} == {"page"}
+
+
+def test_policy_never_and_news_search_feeds(
+    db: Database, site: NewsSite, make_test_poller: Any
+) -> None:
+    long_text = "Plenty of words in the feed itself. " * 30
+    quiet = add_feed(db, site.add_feed("quiet", [("en", site.url("/en/story"))], TEASER))
+    full = add_feed(db, site.add_feed("full", [("de", site.url("/de/story"))], long_text))
+    with db.write() as session:
+        assert ExtractionStore(session).set_policy(quiet, "never")
+    poll_with_queue(make_test_poller)
+    assert states(db) == {}  # quiet: never; full: long enough under auto
+    with db.write() as session:
+        ExtractionStore(session).set_policy(full, "always")
+        with pytest.raises(ValueError, match="policy"):
+            ExtractionStore(session).set_policy(full, "sometimes")
+
+
+def test_a_worker_killed_mid_extraction_leaves_its_rows_to_the_next_run(
+    db: Database, site: NewsSite, make_test_poller: Any, loopback_policy: FetchPolicy
+) -> None:
+    add_feed(db, site.add_feed("one", [("it", site.url("/it/story"))], TEASER))
+    poll_with_queue(make_test_poller)
+    now = datetime.now(UTC)
+    with db.write() as session:  # a worker claims the row, then dies before recording
+        [job] = ExtractionStore(session).claim(
+            now=now, owner="dead", lease=timedelta(minutes=10), limit=10
+        )
+    fresh = runner(db, loopback_policy)
+    assert sum(asyncio.run(fresh.run_once()).outcomes.values()) == 0  # leased: left alone
+    later = runner(db, loopback_policy)
+    later.clock = lambda: now + timedelta(minutes=11)
+    assert asyncio.run(later.run_once()).outcomes == {"ok": 1}
+    assert states(db)[job.article_id].outcome == "ok"
+
+
+def test_a_host_that_sent_retry_after_is_left_alone(
+    db: Database, other_site: NewsSite, make_test_poller: Any, loopback_policy: FetchPolicy
+) -> None:
+    links = [("429", other_site.url("/status/429?retry_after=3600"))]
+    links += [(lang, other_site.url(f"/{lang}/story")) for lang in ("en", "de")]
+    add_feed(db, other_site.add_feed("busy", links, TEASER))
+    poll_with_queue(make_test_poller)
+    pages = runner(db, loopback_policy, per_host=1)
+    summary = asyncio.run(pages.run_once())
+    assert summary.outcomes["rate_limited"] + summary.outcomes["ok"] >= 1
+    postponed = summary.outcomes["postponed"]
+    # Whatever came after the 429 was not requested; it waits for the Retry-After.
+    requested = [p for p in other_site.paths() if p.endswith("/story")]
+    assert len(requested) + postponed == 2
+    later = [r for r in states(db).values() if r.state == "pending"]
+    assert len(later) == postponed + 1
+    assert all(r.due_at > datetime.now(UTC) + timedelta(minutes=50) for r in later)
+
+
+def test_news_search_entries_outlets_bing_links_and_google_links(
+    db: Database, site: NewsSite, make_test_poller: Any, loopback_policy: FetchPolicy
+) -> None:
+    google = "https://news.google.com/rss/articles/CBMiK2h0dHBzOi8vZXhhbXBsZQ?oc=5"
+    bing = "http://www.bing.com/news/apiclick.aspx?ref=FexRss&aid=&tid=9&url=" + quote(
+        site.url("/it/story"), safe=""
+    )
+    rss = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Search</title>'
+        "<link>https://news.example/</link><description>d</description>"
+        f"<item><title>Headline only - Outlet Daily</title><link>{escape(google)}</link>"
+        '<source url="https://outlet.example">Outlet Daily</source></item>'
+        f"<item><title>Italian story</title><link>{escape(bing)}</link>"
+        '<source url="https://other.example">Other Gazette</source></item>'
+        "</channel></rss>"
+    )
+    site.feeds["/feed/search.xml"] = rss.encode()
+    add_feed(db, site.url("/feed/search.xml"))
+    poll_with_queue(make_test_poller)
+    asyncio.run(runner(db, loopback_policy).run_once())
+
+    stored, done = articles_by_url(db), states(db)
+    headline, italian = stored[google], stored[bing]
+    assert (done[headline.id].outcome, done[headline.id].state) == ("unresolvable", "done")
+    assert headline.title == "Headline only - Outlet Daily"  # kept, with its outlet
+    assert done[italian.id].outcome == "ok"
+    assert done[italian.id].final_url == site.url("/it/story")
+    assert ARTICLES["it"][1][0] in italian.text
+    with db.read() as session:
+        values = {a.id: a for a in ArticleStore(session).to_values([headline, italian])}
+    assert [s.name for s in values[headline.id].sources] == ["Outlet Daily"]
+    assert [s.name for s in values[italian.id].sources] == ["Other Gazette"]
+
+
+def test_a_changed_entry_is_feed_text_again_until_its_page_is_fetched_anew(
+    db: Database, site: NewsSite, make_test_poller: Any, loopback_policy: FetchPolicy
+) -> None:
+    feed_url = site.add_feed("one", [("en", site.url("/en/story"))], TEASER)
+    feed_id = add_feed(db, feed_url)
+    poll_with_queue(make_test_poller)
+    asyncio.run(runner(db, loopback_policy).run_once())
+    site.add_feed("one", [("en", site.url("/en/story"))], "A corrected teaser.")
+    with db.write() as session:
+        session.execute(
+            update(Feed).where(Feed.id == feed_id).values(next_poll_at=datetime.now(UTC))
+        )
+    poll_with_queue(make_test_poller)
+
+    [article] = articles_by_url(db).values()
+    assert article.text_source == "feed" and article.page_content == ""
+    assert "corrected" in article.text
+    assert states(db)[article.id].state == "pending"
+    asyncio.run(runner(db, loopback_policy).run_once())
+    [article] = articles_by_url(db).values()
+    assert article.text_source == "page" and "Ohio" in article.text
+    assert site.paths().count("/en/story") == 2
