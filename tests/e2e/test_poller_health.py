@@ -251,6 +251,39 @@ def test_the_same_bytes_without_validators_are_not_parsed_again(
     assert (third.outcome, third.new) == ("ok", 1)
 
 
+def test_a_page_that_keeps_failing_the_same_way_is_not_parsed_again(
+    db: Database, feed_server: FeedServer, make_test_poller: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 §4: an HTML page sent with 200 on every poll fails once in the parser;
+    the same bytes again are recorded as the same failure without parsing (a warm
+    round then starts no parse worker); new bytes are parsed again."""
+    from app.polling import poller as poller_module
+
+    body = [b"<html><body><h1>Down for maintenance</h1></body></html>"]
+    feed_server.add_route("/page", lambda request: request.reply(200, body[0], {}))
+    feed_id = add_feed(db, feed_server.url("/page"))
+    parsed: list[str] = []
+    real = poller_module.Poller._prepare
+
+    async def counting(self: Any, pool: Any, feed: Any, *args: Any) -> Any:
+        parsed.append(feed.url)
+        return await real(self, pool, feed, *args)
+
+    monkeypatch.setattr(poller_module.Poller, "_prepare", counting)
+    [first] = poll(make_test_poller)
+    make_all_due(db)
+    [second] = poll(make_test_poller)
+    assert first.outcome == second.outcome == "parse_error"
+    assert second.error == first.error and first.error
+    assert len(parsed) == 1
+    assert view(db, feed_id).consecutive_failures == 2
+
+    body[0] = rss([story(1)])  # fixed: parsed and stored
+    make_all_due(db)
+    [third] = poll(make_test_poller)
+    assert (third.outcome, third.new, len(parsed)) == ("ok", 1, 2)
+
+
 def test_a_recovered_malformed_feed_shows_the_parser_warning_until_it_is_fixed(
     db: Database, feed_server: FeedServer, make_test_poller: Any
 ) -> None:
