@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from importlib import resources
 from typing import Any
 
@@ -18,7 +19,7 @@ from app.store.feeds import SAMPLE_URL, FeedStore
 from app.store.tables import Article, Feed, FetchLog
 from tests.support.feedsrv import FeedServer
 from tests.support.polling import add_feed, aware, count, make_all_due, poll, view
-from tests.support.rss import Item, rss, story
+from tests.support.rss import BASE, Item, rss, story
 
 
 def test_slow_feeds_do_not_block_the_others(
@@ -302,3 +303,40 @@ def test_a_recovered_malformed_feed_shows_the_parser_warning_until_it_is_fixed(
     make_all_due(db)
     poll(make_test_poller)
     assert view(db, feed_id).parse_warning is None
+
+
+def _huge_feed(count: int, *, dated: bool) -> bytes:
+    """``count`` minimal items (under the 10 MB body cap), dates shuffled."""
+    items = []
+    for n in range(count):
+        date = (
+            f"<pubDate>{format_datetime(BASE - timedelta(minutes=(n * 7919) % 100_003))}</pubDate>"
+            if dated
+            else ""
+        )
+        items.append(f"<item><link>https://o.example/{n}</link>{date}</item>")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Huge</title>'
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize("dated", [True, False], ids=["by-date", "document-order"])
+def test_a_feed_of_100000_entries_stores_its_newest_1000(
+    db: Database, feed_server: FeedServer, make_test_poller: Any, dated: bool
+) -> None:
+    """Issue 15 §5: cut to the newest 1,000 (by date, else document order) before
+    sanitising, so a 100,000-entry feed is ingested instead of timing out."""
+    body = _huge_feed(100_000, dated=dated)
+    feed_server.add_route("/huge", lambda request: request.reply(200, body, {}))
+    add_feed(db, feed_server.url("/huge"))
+    [result] = poll(make_test_poller)
+    assert (result.outcome, result.new, result.error) == ("ok", 1000, None)
+    with db.read() as session:
+        urls = set(session.scalars(select(Article.url)))
+    if dated:
+        newest = sorted(range(100_000), key=lambda n: (n * 7919) % 100_003)[:1000]
+    else:
+        newest = list(range(1000))
+    assert urls == {f"https://o.example/{n}" for n in newest}
