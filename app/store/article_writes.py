@@ -39,7 +39,8 @@ CHUNK = 200
 # Copies appear within hours of each other; a wider window only admits more
 # look-alikes from templated wire copy (measured by ``python -m bench clusters``).
 CLUSTER_WINDOW = timedelta(hours=16)
-MAX_CANDIDATES = 12
+MAX_CANDIDATES = 12  # tried per new article
+PER_KEY = 4  # newest rows looked up per story key (four keys per article)
 BANDS = (Article.band0, Article.band1, Article.band2, Article.band3)
 # Per wanted band value, the newest rows in the window: a walk down the (band,
 # published_at) index that stops early, because a common value (boilerplate, a
@@ -312,7 +313,7 @@ class ArticleWrites:
         """Join each new article to the story of its first copy among its candidates.
 
         Bounded per article whatever the corpus: one query gives, per wanted story
-        key, the newest ``MAX_CANDIDATES + 1`` rows in the window (an index walk
+        key, the newest ``PER_KEY + 1`` rows in the window (an index walk
         that stops early); per article at most ``MAX_CANDIDATES`` of them are
         tried, nearest key first, and the first that ``same_story`` accepts ends
         the search. Headlines are compared first (from the same query), bodies
@@ -394,7 +395,7 @@ class ArticleWrites:
         self, wanted: Sequence[set[int]], low: datetime, high: datetime
     ) -> list[Any]:
         """(id, cluster_id, published_at, title, band0..3) of the newest
-        ``MAX_CANDIDATES + 1`` rows published in the window for each wanted key,
+        ``PER_KEY + 1`` rows published in the window for each wanted key,
         newest first."""
         dialect = self.session.get_bind().dialect.name
         arms = [
@@ -402,7 +403,7 @@ class ArticleWrites:
             for n, (column, values_) in enumerate(zip(BANDS, wanted, strict=True))
             if values_
         ]
-        params: dict[str, Any] = {"low": low, "high": high, "cap": MAX_CANDIDATES + 1}
+        params: dict[str, Any] = {"low": low, "high": high, "cap": PER_KEY + 1}
         for n, values_ in enumerate(wanted):
             if values_:
                 params[f"v{n}"] = (
