@@ -143,7 +143,9 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c"]]),
     ],
 )
-def test_the_cycle_finder_finds_cycles(graph: dict[str, set[str]], expected: list[list[str]]) -> None:
+def test_the_cycle_finder_finds_cycles(
+    graph: dict[str, set[str]], expected: list[list[str]]
+) -> None:
     assert _cycles(graph) == expected
 
 
