@@ -21,6 +21,9 @@ def etag_of(body: bytes) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two sends; without this every 200 waits for the
+    # client's delayed ACK (~40 ms), as the peer harness's README explains.
+    disable_nagle_algorithm = True
     server: _Server
 
     def do_GET(self) -> None:

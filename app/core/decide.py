@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.core.fingerprint import minhash_bands, story_terms
+from app.core.fingerprint import story_keys
 from app.core.identity import dedupe_batch
 from app.core.types import Evidence, ParsedFeed, ThemeTag
 
@@ -76,15 +76,16 @@ def plan_articles(parsed: ParsedFeed, *, feed_url: str, now: datetime) -> list[A
                 language=entry.language or parsed.language,
                 published_at=published or now,
                 published_estimated=published is None or entry.date_clamped,
-                bands=story_bands(body),
+                bands=story_bands(entry.title or _untitled(entry.text)),
                 outlet=entry.outlet,
             )
         )
     return drafts
 
 
-def story_bands(text: str) -> tuple[int, ...]:
-    bands = minhash_bands(story_terms(text), count=STORY_BANDS, rows=1)
+def story_bands(title: str) -> tuple[int, ...]:
+    """The story-cluster look-up keys of a headline (``fingerprint.story_keys``)."""
+    bands = story_keys(title)
     return bands if len(bands) == STORY_BANDS else ()
 
 

@@ -12,6 +12,17 @@ Two measures, because copies come in two kinds:
   <= 0.27; simhash cannot separate those (the pairs sit at distance 17-37).
   ``minhash_bands`` gives lookup keys for it.
 
+* ``same_story`` decides story clusters: syndicated and republished copies of
+  one report (a changed or suffixed headline, a shortened lead, an added byline
+  line). Headlines must agree (Jaccard of their stemmed words >= 0.5) and the
+  shorter body must be (nearly) contained in the longer one as word 3-shingles:
+  >= 95 %, or >= 60 % when at least 100 shingles (a long passage) are shared
+  (so a short item only groups with a near-exact copy: templates are short).
+  Wire-style templates give different stories the same words, so word overlap
+  alone over-merges them; a copy shares whole passages. ``story_keys`` are the
+  look-up keys for it: three min-hashes of the headline's words and a hash of the
+  whole normalised headline.
+
 This module decides nothing about clusters; the store and poller do.
 """
 
@@ -27,6 +38,14 @@ MASK64 = (1 << 64) - 1
 SIGN_BIT = 1 << 63
 SHINGLE = 3
 STORY_THRESHOLD = 0.3
+TITLE_AGREEMENT = 0.5
+COPY_CONTAINMENT = 0.95
+PASSAGE_SHINGLES, PASSAGE_CONTAINMENT = 100, 0.6
+# "UPDATE: …", "Exclusive: …" before a headline, " – Outlet Name" after it.
+_TITLE_PREFIX = re.compile(r"^\s*\w+\s*:\s+")
+# A byline paragraph a republisher adds ("By Dana Roe, Capitol Wire"); not the story.
+_BYLINE = re.compile(r"^(?:by|von|par|por|di)\s[^\n]{0,80}$", re.IGNORECASE | re.MULTILINE)
+_TITLE_SUFFIX = re.compile(r"\s+[-|–—]\s+((?:\S+\s+){0,3}\S+)\s*$")
 _WORD = re.compile(r"\w+")
 _STEM = 6  # a crude, language-agnostic stemmer: the first six characters
 _MIN_TERM = 3
@@ -101,6 +120,54 @@ def story_terms(text: str) -> frozenset[str]:
     """Stemmed content words of ``text``: the features of ``is_same_story``."""
     return frozenset(
         token[:_STEM] for token in words(text) if len(token) >= _MIN_TERM and token not in _STOP
+    )
+
+
+def story_title(title: str) -> str:
+    """The headline without a one-word label before a colon or a short outlet suffix."""
+    title = _TITLE_PREFIX.sub("", title, count=1)
+    suffix = _TITLE_SUFFIX.search(title)
+    if suffix and len(title[: suffix.start()].split()) >= 3:
+        title = title[: suffix.start()]
+    return title
+
+
+def title_terms(title: str) -> frozenset[str]:
+    return story_terms(story_title(title))
+
+
+def shingles(text: str) -> frozenset[str]:
+    """Word 3-shingles of ``text`` without its byline lines (the words themselves
+    if fewer than three)."""
+    tokens = words(_BYLINE.sub("", text))
+    if len(tokens) < SHINGLE:
+        return frozenset([" ".join(tokens)]) if tokens else frozenset()
+    return frozenset(" ".join(tokens[i : i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1))
+
+
+def story_keys(title: str) -> tuple[int, ...]:
+    """Four signed 32-bit look-up keys for ``same_story`` candidates (``()`` for an
+    empty headline): three min-hashes of its words, one hash of all of them."""
+    terms = title_terms(title)
+    if not terms:
+        return ()
+    digest = hashlib.blake2b(" ".join(sorted(terms)).encode(), digest_size=4).digest()
+    return (*minhash_bands(terms, count=3, rows=1), int.from_bytes(digest, "big", signed=True))
+
+
+def same_story(
+    title_a: frozenset[str],
+    body_a: frozenset[str],
+    title_b: frozenset[str],
+    body_b: frozenset[str],
+) -> bool:
+    """Headline terms and body shingles (``title_terms``, ``shingles``) of one story?"""
+    if jaccard(title_a, title_b) < TITLE_AGREEMENT or not body_a or not body_b:
+        return False
+    shared = len(body_a & body_b)
+    contained = shared / min(len(body_a), len(body_b))
+    return contained >= COPY_CONTAINMENT or (
+        shared >= PASSAGE_SHINGLES and contained >= PASSAGE_CONTAINMENT
     )
 
 

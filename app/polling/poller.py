@@ -246,7 +246,14 @@ class Poller:
             )
             # A server that ignores validators sends the same bytes again: nothing to parse.
             unchanged = digest is not None and digest == feed.body_hash
-            prepared = None if unchanged else await self._prepare(pool, feed, outcome, started)
+            prepared: PreparedFeed | None
+            if digest is not None and failed_mark(digest) == feed.body_hash:
+                # The same bytes that failed to parse last time fail the same way.
+                prepared = failed(feed.last_error or "not a feed (unchanged since the last poll)")
+            elif unchanged:
+                prepared = None
+            else:
+                prepared = await self._prepare(pool, feed, outcome, started)
             result = await self._store(
                 feed, outcome, prepared, started, t0, digest=digest, unchanged=unchanged
             )
@@ -354,8 +361,15 @@ class Poller:
                 site_url=prepared.site_url if prepared else None,
                 language=prepared.language if prepared else None,
                 ttl_seconds=prepared.ttl_seconds if prepared else None,
-                # Remember the body only if all of it is stored: a skipped entry is retried.
-                body_hash=digest if prepared and not result.skipped else None,
+                # Remember the body only if all of it is stored: a skipped entry is retried;
+                # a body that failed to parse is remembered as a failure.
+                body_hash=(
+                    failed_mark(digest)
+                    if digest and prepared and prepared.error
+                    else digest
+                    if prepared and not result.skipped
+                    else None
+                ),
                 warning=prepared.bozo_reason if prepared else None,
             )
             feeds.log_fetch(
@@ -415,6 +429,11 @@ class Poller:
 def _load_feeds(session: Session, feed_ids: list[int]) -> list[Feed]:
     """A group's feed rows in one query (``record_poll`` then finds them in the session)."""
     return list(session.scalars(select(Feed).where(Feed.id.in_(feed_ids))))
+
+
+def failed_mark(digest: str) -> str:
+    """What ``feed.body_hash`` holds after a body with hash ``digest`` failed to parse."""
+    return hashlib.sha256(f"parse failed\n{digest}".encode()).hexdigest()
 
 
 def sample_outcome(url: str) -> FetchOutcome:

@@ -22,9 +22,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.core.decide import ArticleDraft, Tags
-from app.core.fingerprint import is_same_story, story_terms
+from app.core.fingerprint import TITLE_AGREEMENT, jaccard, same_story, shingles, title_terms
 from app.core.timeline import THEME_BITS
 from app.core.types import Evidence, ThemeTag
+from app.store.search import FOLD
 from app.store.tables import (
     Article,
     ArticleSource,
@@ -35,8 +36,11 @@ from app.store.tables import (
 
 log = logging.getLogger(__name__)
 CHUNK = 200
-CLUSTER_WINDOW = timedelta(days=7)
-MAX_CANDIDATES = 12
+# Copies appear within hours of each other; a wider window only admits more
+# look-alikes from templated wire copy (measured by ``python -m bench clusters``).
+CLUSTER_WINDOW = timedelta(hours=16)
+MAX_CANDIDATES = 12  # tried per new article
+PER_KEY = 4  # newest rows looked up per story key (four keys per article)
 BANDS = (Article.band0, Article.band1, Article.band2, Article.band3)
 # Per wanted band value, the newest rows in the window: a walk down the (band,
 # published_at) index that stops early, because a common value (boilerplate, a
@@ -53,6 +57,11 @@ _BAND_CANDIDATES = {
         " AND a.published_at BETWEEN :low AND :high ORDER BY a.published_at DESC LIMIT :cap) AS c"
     ),
 }
+
+_SEARCH_BULK_ON = text("UPDATE article_search_bulk SET active = 1")
+_SEARCH_BULK_OFF = text("UPDATE article_search_bulk SET active = 0")
+_SEARCH_DOC_INSERT = text("INSERT INTO article_search(id, doc) VALUES (:id, :doc)")
+_SEARCH_FTS_INSERT = text("INSERT INTO article_fts(rowid, doc) VALUES (:id, :doc)")
 
 
 @dataclass(slots=True)
@@ -200,7 +209,23 @@ class ArticleWrites:
             .on_conflict_do_nothing(index_elements=["url_hash"])
             .returning(table.c.url_hash, table.c.id)
         )
-        return {key: ident for key, ident in self.session.execute(stmt, values)}
+        if self.session.get_bind().dialect.name == "postgresql":
+            # A statement trigger indexes the inserted rows for search (migration 0006).
+            return {key: ident for key, ident in self.session.execute(stmt, values)}
+        # SQLite: the row trigger is off inside this savepoint; the batch is indexed
+        # below in three statements instead of six per row (migration 0006).
+        self.session.execute(_SEARCH_BULK_ON)
+        inserted = {key: ident for key, ident in self.session.execute(stmt, values)}
+        docs = [
+            {"id": inserted[v["url_hash"]], "doc": f"{v['title']} {v['text']}".translate(FOLD)}
+            for v in values
+            if v["url_hash"] in inserted
+        ]
+        if docs:
+            self.session.execute(_SEARCH_DOC_INSERT, docs)
+            self.session.execute(_SEARCH_FTS_INSERT, docs)
+        self.session.execute(_SEARCH_BULK_OFF)
+        return inserted
 
     def _add_sources(self, feed_id: int, article_ids: Sequence[int], now: datetime) -> None:
         rows = [{"article_id": a, "feed_id": feed_id, "first_seen_at": now} for a in article_ids]
@@ -285,38 +310,69 @@ class ArticleWrites:
     # -- story clusters -------------------------------------------------------
 
     def _cluster(self, new_ids: Sequence[int], drafts: Sequence[ArticleDraft]) -> None:
-        """Join each new article to the story of its first near-duplicate, if any.
+        """Join each new article to the story of its first copy among its candidates.
 
-        Per article, the first ``MAX_CANDIDATES`` older articles by id that share a
-        band and fall inside its window are compared on their story terms. The
-        query asks only for those: per band value the first ``MAX_CANDIDATES + 1``
-        rows by id (a window function), because a common band value (boilerplate,
-        a wire service's template) can match thousands of rows; texts are then
-        read for the candidates actually compared, not for every band match.
+        Bounded per article whatever the corpus: one query gives, per wanted story
+        key, the newest ``PER_KEY + 1`` rows in the window (an index walk
+        that stops early); per article at most ``MAX_CANDIDATES`` of them are
+        tried, nearest key first, and the first that ``same_story`` accepts ends
+        the search. Headlines are compared first (from the same query), bodies
+        are read only for the candidates whose headline agrees.
         """
         todo = [(a, d) for a, d in zip(new_ids, drafts, strict=True) if d.bands]
         if not todo:
             return
         stamps = [d.published_at for _, d in todo]
         rows = self._band_candidates(
-            [{d.bands[k] for _, d in todo if len(d.bands) > k} for k in range(len(BANDS))],
+            [{d.bands[k] for _, d in todo} for k in range(len(BANDS))],
             min(stamps) - CLUSTER_WINDOW,
             max(stamps) + CLUSTER_WINDOW,
         )
+        by_key: dict[tuple[int, int], list[Any]] = {}
+        for row in rows:  # newest first within each key
+            for k, value in enumerate(row[4:]):
+                if value is not None:
+                    by_key.setdefault((k, value), []).append(row)
         cluster_of = {row[0]: row[1] for row in rows}
-        plans = [(a, d, self._candidates_of(a, d, rows)) for a, d in todo]
-        wanted_text = {other for _, _, candidates in plans for other in candidates}
-        terms_of = {
-            article_id: story_terms(text)
+        titles: dict[int, frozenset[str]] = {}
+
+        def title_of(row: Any) -> frozenset[str]:
+            found = titles.get(row[0])
+            if found is None:
+                found = titles[row[0]] = title_terms(row[3])
+            return found
+
+        plans: list[tuple[int, ArticleDraft, frozenset[str], list[int]]] = []
+        for article_id, draft in todo:
+            mine = title_terms(draft.title)
+            low, high = draft.published_at - CLUSTER_WINDOW, draft.published_at + CLUSTER_WINDOW
+            seen: dict[int, Any] = {}
+            for k, value in enumerate(draft.bands):
+                for row in by_key.get((k, value), ()):
+                    if row[0] != article_id and low <= row[2] <= high:
+                        seen.setdefault(row[0], row)
+            tried = list(seen.values())[:MAX_CANDIDATES]
+            agree = [r[0] for r in tried if jaccard(mine, title_of(r)) >= TITLE_AGREEMENT]
+            if agree:
+                plans.append((article_id, draft, mine, agree))
+        if not plans:
+            return
+        wanted = {o for *_, candidates in plans for o in candidates}
+        bodies = {
+            article_id: shingles(text)
             for article_id, text in self.session.execute(
-                select(Article.id, Article.text).where(Article.id.in_(wanted_text))
+                select(Article.id, Article.text).where(Article.id.in_(wanted))
             )
         }
         assigned: dict[int, int] = {}
-        for article_id, draft, candidates in plans:
-            terms = story_terms(draft.text)
+        for article_id, draft, mine, candidates in plans:
+            body = bodies.get(article_id) or shingles(draft.text)
             other_id = next(
-                (o for o in candidates if is_same_story(terms, terms_of.get(o, frozenset()))),
+                (
+                    o
+                    for o in candidates
+                    if same_story(mine, body, titles[o], bodies.get(o, frozenset()))
+                ),
                 None,
             )
             if other_id is None:
@@ -338,15 +394,16 @@ class ArticleWrites:
     def _band_candidates(
         self, wanted: Sequence[set[int]], low: datetime, high: datetime
     ) -> list[Any]:
-        """(id, cluster_id, published_at, band0..3) of the newest ``MAX_CANDIDATES + 1``
-        rows published in the window for each wanted band value."""
+        """(id, cluster_id, published_at, title, band0..3) of the newest
+        ``PER_KEY + 1`` rows published in the window for each wanted key,
+        newest first."""
         dialect = self.session.get_bind().dialect.name
         arms = [
             _BAND_CANDIDATES[dialect].format(column=column.key, n=n)
             for n, (column, values_) in enumerate(zip(BANDS, wanted, strict=True))
             if values_
         ]
-        params: dict[str, Any] = {"low": low, "high": high, "cap": MAX_CANDIDATES + 1}
+        params: dict[str, Any] = {"low": low, "high": high, "cap": PER_KEY + 1}
         for n, values_ in enumerate(wanted):
             if values_:
                 params[f"v{n}"] = (
@@ -361,29 +418,12 @@ class ArticleWrites:
         )
         return list(
             self.session.execute(
-                select(Article.id, Article.cluster_id, Article.published_at, *BANDS)
+                select(Article.id, Article.cluster_id, Article.published_at, Article.title, *BANDS)
                 .where(Article.id.in_(ids))
-                .order_by(Article.id),
+                .order_by(Article.published_at.desc(), Article.id.desc()),
                 params,
             )
         )
-
-    @staticmethod
-    def _candidates_of(article_id: int, draft: ArticleDraft, rows: Sequence[Any]) -> list[int]:
-        low, high = draft.published_at - CLUSTER_WINDOW, draft.published_at + CLUSTER_WINDOW
-        found: list[int] = []
-        for other_id, _, published, *bands in rows:
-            if other_id == article_id:
-                continue
-            if not any(
-                b is not None and b == mine for b, mine in zip(bands, draft.bands, strict=False)
-            ):
-                continue
-            if low <= published <= high:
-                found.append(other_id)
-                if len(found) >= MAX_CANDIDATES:
-                    break
-        return found
 
 
 def _row(d: ArticleDraft, now: datetime) -> dict[str, Any]:

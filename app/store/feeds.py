@@ -61,6 +61,7 @@ class DueFeed:
     last_modified: str | None
     state: FeedState
     body_hash: str | None = None
+    last_error: str | None = None
 
 
 def feed_key(url: str) -> str:
@@ -212,6 +213,7 @@ class FeedStore:
                     f.last_http_status,
                 ),
                 f.body_hash,
+                f.last_error,
             )
             for f in feeds
         ]
@@ -231,7 +233,8 @@ class FeedStore:
         warning: str | None = None,
     ) -> None:
         """Write one poll's outcome. On a parsed 200, ``body_hash`` is the body's hash
-        (None when its entries did not all store) and ``warning`` the parser's."""
+        (None when its entries did not all store) and ``warning`` the parser's; on a
+        body that failed to parse, the poller's mark of that failure (kept as well)."""
         feed = self.session.get(Feed, feed_id)
         if feed is None:  # removed while it was being polled
             return
@@ -259,7 +262,9 @@ class FeedStore:
             feed.ttl_seconds = ttl_seconds
             feed.body_hash = body_hash
             feed.parse_warning = warning[:500] if warning else None
-        elif outcome.kind.value == "not_modified":
+        elif body_hash is not None:  # a body that failed to parse: not parsed again
+            feed.body_hash = body_hash
+        if outcome.kind.value == "not_modified":
             feed.last_success_at = now
             feed.etag = outcome.etag or feed.etag
             feed.last_modified = outcome.last_modified or feed.last_modified

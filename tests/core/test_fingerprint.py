@@ -120,3 +120,27 @@ def _reference_words(text: str) -> list[str]:
 )
 def test_words_matches_reference_definition(text: str) -> None:
     assert words(text) == _reference_words(text)
+
+
+def test_story_title_drops_a_label_and_an_outlet_suffix() -> None:
+    from app.core.fingerprint import story_title
+
+    assert story_title("UPDATE: Telmar cuts 400 jobs") == "Telmar cuts 400 jobs"
+    assert story_title("Telmar cuts 400 jobs as demand cools - Lakeside Journal") == (
+        "Telmar cuts 400 jobs as demand cools"
+    )
+    # A dash inside a short headline is kept.
+    assert story_title("Cyberangriff – Daten geprüft") == "Cyberangriff – Daten geprüft"
+
+
+def test_same_story_needs_agreeing_headlines_and_a_copied_body() -> None:
+    from app.core.fingerprint import same_story, shingles, title_terms
+
+    body = "Telmar will cut about 400 jobs in sales, the company said on Monday."
+    headline = title_terms("Telmar cuts 400 jobs as demand cools")
+    byline = shingles("By Robin Vale, Wire Service\n\n" + body)
+    assert same_story(headline, shingles(body), title_terms("UPDATE: Telmar cuts 400 jobs"), byline)
+    # The same body under another story's headline, and a different body.
+    assert not same_story(headline, shingles(body), title_terms("Telmar opens a plant"), byline)
+    other = shingles("Telmar will cut about 400 jobs in sales, unions said on Friday.")
+    assert not same_story(headline, shingles(body), headline, other)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from importlib import resources
 from typing import Any
 
@@ -18,7 +19,7 @@ from app.store.feeds import SAMPLE_URL, FeedStore
 from app.store.tables import Article, Feed, FetchLog
 from tests.support.feedsrv import FeedServer
 from tests.support.polling import add_feed, aware, count, make_all_due, poll, view
-from tests.support.rss import Item, rss, story
+from tests.support.rss import BASE, Item, rss, story
 
 
 def test_slow_feeds_do_not_block_the_others(
@@ -251,6 +252,39 @@ def test_the_same_bytes_without_validators_are_not_parsed_again(
     assert (third.outcome, third.new) == ("ok", 1)
 
 
+def test_a_page_that_keeps_failing_the_same_way_is_not_parsed_again(
+    db: Database, feed_server: FeedServer, make_test_poller: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 §4: an HTML page sent with 200 on every poll fails once in the parser;
+    the same bytes again are recorded as the same failure without parsing (a warm
+    round then starts no parse worker); new bytes are parsed again."""
+    from app.polling import poller as poller_module
+
+    body = [b"<html><body><h1>Down for maintenance</h1></body></html>"]
+    feed_server.add_route("/page", lambda request: request.reply(200, body[0], {}))
+    feed_id = add_feed(db, feed_server.url("/page"))
+    parsed: list[str] = []
+    real = poller_module.Poller._prepare
+
+    async def counting(self: Any, pool: Any, feed: Any, *args: Any) -> Any:
+        parsed.append(feed.url)
+        return await real(self, pool, feed, *args)
+
+    monkeypatch.setattr(poller_module.Poller, "_prepare", counting)
+    [first] = poll(make_test_poller)
+    make_all_due(db)
+    [second] = poll(make_test_poller)
+    assert first.outcome == second.outcome == "parse_error"
+    assert second.error == first.error and first.error
+    assert len(parsed) == 1
+    assert view(db, feed_id).consecutive_failures == 2
+
+    body[0] = rss([story(1)])  # fixed: parsed and stored
+    make_all_due(db)
+    [third] = poll(make_test_poller)
+    assert (third.outcome, third.new, len(parsed)) == ("ok", 1, 2)
+
+
 def test_a_recovered_malformed_feed_shows_the_parser_warning_until_it_is_fixed(
     db: Database, feed_server: FeedServer, make_test_poller: Any
 ) -> None:
@@ -269,3 +303,40 @@ def test_a_recovered_malformed_feed_shows_the_parser_warning_until_it_is_fixed(
     make_all_due(db)
     poll(make_test_poller)
     assert view(db, feed_id).parse_warning is None
+
+
+def _huge_feed(count: int, *, dated: bool) -> bytes:
+    """``count`` minimal items (under the 10 MB body cap), dates shuffled."""
+    items = []
+    for n in range(count):
+        date = (
+            f"<pubDate>{format_datetime(BASE - timedelta(minutes=(n * 7919) % 100_003))}</pubDate>"
+            if dated
+            else ""
+        )
+        items.append(f"<item><link>https://o.example/{n}</link>{date}</item>")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Huge</title>'
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize("dated", [True, False], ids=["by-date", "document-order"])
+def test_a_feed_of_100000_entries_stores_its_newest_1000(
+    db: Database, feed_server: FeedServer, make_test_poller: Any, dated: bool
+) -> None:
+    """Issue 15 §5: cut to the newest 1,000 (by date, else document order) before
+    sanitising, so a 100,000-entry feed is ingested instead of timing out."""
+    body = _huge_feed(100_000, dated=dated)
+    feed_server.add_route("/huge", lambda request: request.reply(200, body, {}))
+    add_feed(db, feed_server.url("/huge"))
+    [result] = poll(make_test_poller)
+    assert (result.outcome, result.new, result.error) == ("ok", 1000, None)
+    with db.read() as session:
+        urls = set(session.scalars(select(Article.url)))
+    if dated:
+        newest = sorted(range(100_000), key=lambda n: (n * 7919) % 100_003)[:1000]
+    else:
+        newest = list(range(1000))
+    assert urls == {f"https://o.example/{n}" for n in newest}

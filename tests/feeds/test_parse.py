@@ -237,3 +237,23 @@ def test_pool_without_processes_parses_inline() -> None:
             return len((await pool.parse(_items(3), url=URL, now=NOW)).entries)
 
     assert asyncio.run(run()) == 3
+
+
+def test_a_long_feed_with_entity_declarations_is_not_cut_early_but_still_capped() -> None:
+    """The early cut (issue 15 §5) refuses DTD entities; the document then goes to
+    feedparser whole and the usual cap applies."""
+    from datetime import UTC, datetime
+
+    from app.feeds.parse import MAX_ENTRIES, parse_feed
+
+    items = "".join(
+        f"<item><title>&x; {n}</title><link>https://o.example/{n}</link></item>"
+        for n in range(MAX_ENTRIES + 5)
+    )
+    body = (
+        '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x "Item">]>'
+        f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+    ).encode()
+    parsed = parse_feed(body, url="https://o.example/feed", now=datetime.now(UTC))
+    assert len(parsed.entries) == MAX_ENTRIES and parsed.entries_dropped == 5
+    assert parsed.entries[0].url == "https://o.example/0"

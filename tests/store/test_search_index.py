@@ -1,0 +1,60 @@
+"""The search index after migration 0006 (issue 16 §2): articles stored by ingest are
+indexed in bulk, any other insert still by the trigger, and an update re-indexes; on
+both engines, with accents folded the same way."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text
+
+from app.core.timeline import TimelineFilter
+from app.store.articles import ArticleStore
+from app.store.db import Database
+from app.store.tables import Article
+from tests.store.test_ingest import NOW, draft, feed_id, ingest
+
+__all__ = ["feed_id"]  # the fixture, imported for the tests below
+
+
+def found(db: Database, query: str) -> list[str]:
+    with db.read() as session:
+        page = ArticleStore(session).timeline(TimelineFilter(relevance="all", q=query))
+        return sorted(a.title for a in page.items)
+
+
+def test_ingested_articles_are_searchable_with_accents_folded(db: Database, feed_id: int) -> None:
+    ingest(
+        db,
+        feed_id,
+        [
+            draft(1, title="Händler prüfen Datensicherheit", text="Die Regulierungsbehörde fragt."),
+            draft(2, title="Crème brûlée sales rise", text="Bakeries report ÉCLAIR demand."),
+        ],
+    )
+    assert found(db, "datensicherheit") == ["Händler prüfen Datensicherheit"]
+    assert found(db, "handler") == ["Händler prüfen Datensicherheit"]
+    assert found(db, "creme brulee") == ["Crème brûlée sales rise"]
+    assert found(db, "eclair") == ["Crème brûlée sales rise"]
+    if db.dialect == "sqlite":  # the bulk switch is off again once the batch is stored
+        with db.read() as session:
+            assert session.execute(text("SELECT active FROM article_search_bulk")).scalar() == 0
+
+
+def test_other_inserts_and_updates_are_indexed_by_the_triggers(db: Database, feed_id: int) -> None:
+    with db.write() as session:
+        session.add(
+            Article(
+                url="https://outlet.example/x",
+                url_hash="x" * 64,
+                title="Lagerhaus eröffnet",
+                text="Ein neues Lager.",
+                published_at=NOW,
+                first_seen_at=NOW,
+                updated_at=NOW,
+            )
+        )
+    assert found(db, "eroffnet") == ["Lagerhaus eröffnet"]
+    ingest(db, feed_id, [draft(3)])
+    ingest(db, feed_id, [draft(3, title="Headline three, revised")])
+    assert found(db, "revised") == ["Headline three, revised"]
+    with db.read() as session:
+        assert session.scalar(select(Article.title).where(Article.url_hash == "x" * 64))
