@@ -24,6 +24,7 @@ _ENTITY_SET = frozenset(ENTITIES)
 _BOTH, _NONE = _ENTITY_SET, frozenset[str]()
 _AMAZON, _TIKTOK = frozenset({"amazon"}), frozenset({"tiktok"})
 _ORDER = {"title": 0, "summary": 1, "text": 2}
+_REFS = {"ref:amazon": "amazon", "ref:tiktok": "tiktok"}
 
 
 class _Sentence:
@@ -79,8 +80,9 @@ def score_relevance(hits: Sequence[Hit], params: RelevanceParams) -> Relevance:
     return Relevance(relevant, score, reason, _evidence(kinds))
 
 
-def _sentences(hits: Iterable[Hit], window: int) -> dict[tuple[str, int], _Sentence]:
+def _sentences(hits: Sequence[Hit], window: int) -> dict[tuple[str, int], _Sentence]:
     others = [h for h in hits if h.rule.group == "other"]
+    named = {h.rule.group for h in hits} & _ENTITY_SET
     out: dict[tuple[str, int], _Sentence] = {}
     for hit in hits:
         key = (hit.field, hit.sentence)
@@ -91,6 +93,11 @@ def _sentences(hits: Iterable[Hit], window: int) -> dict[tuple[str, int], _Sente
         group = hit.rule.group
         if group in _ENTITY_SET and not (others and _listed(hit, others, window)):
             sent.mentions[group].append(hit)
+        elif group in _REFS:
+            # "the Seattle retailer" is Amazon in an article that names Amazon.
+            entity = _REFS[group]
+            if entity in named:
+                sent.mentions[entity].append(hit)
         elif group == "pair":
             sent.pair.append(hit)
         elif group == "cue":

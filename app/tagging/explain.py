@@ -1,0 +1,173 @@
+"""Decisions of the learned layer, explained by the phrases that weighed most.
+
+A reason is a list of readable statements joined by "; ", each one of the
+fixed English phrases in ``PHRASES`` (the web translates them: ``REASON_KEYS``)
+optionally followed by the article's own words in quotes. No rule syntax
+("!brands", "link ~3 account") ever reaches a reader: evidence terms are the
+text the rule matched, cut from the article.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from app.core.types import Evidence, ThemeTag
+from app.tagging.evidence import make_evidence
+from app.tagging.matcher import Hit
+from app.tagging.taxonomy import THEMES
+
+if TYPE_CHECKING:
+    from app.tagging.model import Model
+    from app.tagging.result import Analysis, TagResult
+
+_TOP = 3  # statements in a reason
+_SPANS = 8  # evidence spans per decision
+_ORDER = {"title": 0, "summary": 1, "text": 2}
+
+# Feature -> what it means, in words (feature names: app/tagging/features.py).
+PHRASES: dict[str, str] = {
+    "rule_relevant": "the topic rules match",
+    "rule_score": "the topic rules' score",
+    "named_both": "both companies are named",
+    "sent_both": "both companies in one sentence",
+    "both_cue_lead": "both companies and a cooperation word in the headline or lead",
+    "both_cue_body": "both companies and a cooperation word in one sentence",
+    "both_compete": "the companies appear as rivals",
+    "entity_compete": "rivalry wording",
+    "para_both": "both companies in one paragraph",
+    "para_both_cue": "both companies and a cooperation word in one paragraph",
+    "lead_both": "both companies in the headline or lead",
+    "title_both": "both companies in the headline",
+    "cue_strong": "cooperation words",
+    "cue_medium": "commerce words",
+    "compete": "rivalry wording",
+    "other": "other firms named",
+    "ref": "a company referred to by description",
+    "amazon": "Amazon is named",
+    "tiktok": "TikTok is named",
+    "title_amazon": "Amazon in the headline",
+    "title_tiktok": "TikTok in the headline",
+    "form_headline": "headline-only item",
+    "form_short": "short item",
+    "word": "the wording",
+    **{f"headline_{n}": "in the headline" for n in ("rule_relevant", "title_both", "cue_strong")},
+    "headline_compete": "rivalry wording in the headline",
+    **{f"{t}_{k}": f"{t} terms" for t in THEMES for k in ("score", "pass", "sentences")},
+    **{f"{t}_lead": f"{t} terms in the headline or lead" for t in THEMES},
+    **{f"{t}_strong": f"strong {t} terms" for t in THEMES},
+    **{f"headline_{t}": f"{t} terms in the headline" for t in THEMES},
+    "relevant": "relevant",
+    "not relevant": "not relevant",
+    "probability": "probability",
+    "against": "against",
+}
+# Phrases a reason can contain (the web's message catalogue translates these).
+REASON_KEYS = frozenset(PHRASES.values())
+
+
+def readable(evidence: Iterable[Evidence], fields: Mapping[str, str]) -> tuple[Evidence, ...]:
+    """Evidence whose ``term`` is the article's own text at the span, not the rule."""
+    return tuple(
+        make_evidence(fields[e.field][e.start : e.end], e.field, e.start, e.end) for e in evidence
+    )
+
+
+def decide(model: Model, found: Analysis, version: str) -> TagResult:
+    from app.tagging.result import TagResult
+
+    f = found.features
+    p_rel = model.score("relevance", f)
+    relevant = p_rel >= model.targets["relevance"].threshold
+    spans, reason = _explain(model, "relevance", found, relevant)
+    verdict = PHRASES["relevant" if relevant else "not relevant"]
+    themes = []
+    scores = {}
+    for theme in THEMES:
+        p = round(model.score(theme, f), 4)
+        scores[theme] = p
+        if p >= model.targets[theme].threshold:
+            evidence, _ = _explain(model, theme, found, True)
+            themes.append(ThemeTag(key=theme, score=p, evidence=evidence, origin="tagger"))
+    return TagResult(
+        language=found.language,
+        relevant=relevant,
+        relevance_score=round(p_rel, 4),
+        relevance_reason=f"{verdict} ({PHRASES['probability']} {p_rel:.2f}): {reason}",
+        relevance_evidence=spans,
+        themes=tuple(themes),
+        theme_scores=scores,
+        version=version,
+    )
+
+
+def _explain(
+    model: Model, target: str, found: Analysis, positive: bool
+) -> tuple[tuple[Evidence, ...], str]:
+    """Spans and statements of the features that pushed hardest toward the decision."""
+    f = found.features
+    ranked = model.contributions(target, f)
+    if not positive:
+        ranked = [(-c, n) for c, n in reversed(ranked)]
+    statements: list[str] = []
+    spans: dict[tuple[str, int, int], None] = {}
+    words: list[str] = []
+    for weight, name in ranked:
+        if weight <= 0 or len(spans) >= _SPANS:
+            break
+        if name.startswith("w:"):
+            words.append(name[2:])
+            continue
+        hits = f.sources.get(name, ())
+        quoted = _quote(hits, found.fields)
+        phrase = PHRASES.get(name, name)
+        if len(statements) < _TOP and phrase not in (s.split(" '")[0] for s in statements):
+            statements.append(phrase + (" " + quoted if quoted else ""))
+        for h in hits:
+            spans.setdefault((h.field, h.start, h.end), None)
+    if words:
+        for (fld, start, end), word in _word_spans(found, words[:4]):
+            spans.setdefault((fld, start, end), None)
+            del word
+        statements.append(
+            PHRASES["word"] + " " + ", ".join(f"'{_surface(found, w)}'" for w in words[:4])
+        )
+    evidence = tuple(
+        make_evidence(found.fields[fld][s:e], fld, s, e)
+        for fld, s, e in sorted(spans, key=lambda k: (_ORDER[k[0]], k[1], k[2]))[:_SPANS]
+    )
+    if not statements:
+        statements.append(PHRASES["rule_score"])
+    return evidence, "; ".join(statements[: _TOP + 1])
+
+
+def _quote(hits: Iterable[Hit], fields: Mapping[str, str]) -> str:
+    seen: list[str] = []
+    for h in hits:
+        text = fields[h.field][h.start : h.end]
+        if text.lower() not in (s.lower() for s in seen):
+            seen.append(text)
+        if len(seen) == 3:
+            break
+    return ", ".join(f"'{t}'" for t in seen)
+
+
+def _word_spans(found: Analysis, lemmas: list[str]) -> list[tuple[tuple[str, int, int], str]]:
+    scanned = found.features.scanned
+    wanted = set(lemmas)
+    out: list[tuple[tuple[str, int, int], str]] = []
+    for i, lemma in enumerate(scanned.lemmas):
+        if lemma in wanted:
+            wanted.discard(lemma)  # the first occurrence of each word
+            out.append((scanned.locate(i), lemma))
+            if not wanted:
+                break
+    return out
+
+
+def _surface(found: Analysis, lemma: str) -> str:
+    scanned = found.features.scanned
+    for i, candidate in enumerate(scanned.lemmas):
+        if candidate == lemma:
+            return scanned.tokens.words[i]
+    return lemma

@@ -1,0 +1,189 @@
+"""The learned layer: L2 logistic regression over ``features``, one per target.
+
+Targets are relevance and each theme. Training (``fit``) is deterministic:
+Newton's method on the penalised log-likelihood from zero weights, solved in
+the smaller of feature and sample space, no randomness anywhere. The trained
+model is a JSON file shipped in the package (``model.json``); at run time a
+prediction is a sparse dot product, no numpy needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import exp
+from pathlib import Path
+from typing import Any
+
+from app.tagging.features import Features
+from app.tagging.taxonomy import THEMES
+
+TARGETS = ("relevance", *THEMES)
+DEFAULT_MODEL = Path(__file__).with_name("model.json")
+L2 = 1.0  # penalty on every weight but the bias (chosen by cross-validation, docs/tagger.md)
+MIN_DF = 3  # a word is a feature when at least this many training articles contain it
+MAX_DF = 0.5  # ... and at most this share of them (function words carry nothing)
+MIN_WORD = 3  # letters
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    bias: float
+    weights: dict[str, float]  # feature name -> weight
+    words: dict[str, float]  # lemma -> weight
+    threshold: float  # probability from which the label is given
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    targets: dict[str, Target]
+    version: str  # content hash: changes whenever weights or thresholds change
+
+    def score(self, target: str, f: Features) -> float:
+        t = self.targets[target]
+        z = t.bias
+        weights = t.weights
+        for name, value in f.values.items():
+            w = weights.get(name)
+            if w is not None:
+                z += w * value
+        words = t.words
+        for lemma in f.words & words.keys():
+            z += words[lemma]
+        return _sigmoid(z)
+
+    def contributions(self, target: str, f: Features) -> list[tuple[float, str]]:
+        """(weight × value, feature) for every feature present, largest first."""
+        t = self.targets[target]
+        out = [(t.weights[n] * v, n) for n, v in f.values.items() if n in t.weights and v]
+        out += [(t.words[w], "w:" + w) for w in f.words & t.words.keys()]
+        out.sort(key=lambda c: (-c[0], c[1]))
+        return out
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + exp(-z))
+    e = exp(z)
+    return e / (1.0 + e)
+
+
+def vocabulary(rows: Sequence[Features]) -> list[str]:
+    df: Counter[str] = Counter()
+    for f in rows:
+        df.update(w for w in f.words if len(w) >= MIN_WORD and w.isalpha())
+    limit = MAX_DF * len(rows)
+    return sorted(w for w, n in df.items() if MIN_DF <= n <= limit)
+
+
+def fit(
+    rows: Sequence[Features],
+    labels: dict[str, Sequence[bool]],
+    thresholds: dict[str, float],
+    l2: float = L2,
+) -> Model:
+    """One regression per target over the rows' features and a vocabulary of theirs."""
+    import numpy as np  # training only: tagging never imports numpy
+
+    names = sorted({n for f in rows for n in f.values})
+    vocab = vocabulary(rows)
+    x = _matrix(rows, names, vocab)
+    targets = {}
+    for target in TARGETS:
+        y = np.array(labels[target], dtype=float)
+        w = _newton(x, y, l2)
+        targets[target] = Target(
+            bias=float(w[0]),
+            weights={n: float(v) for n, v in zip(names, w[1 : 1 + len(names)], strict=True) if v},
+            words={n: float(v) for n, v in zip(vocab, w[1 + len(names) :], strict=True) if v},
+            threshold=thresholds.get(target, 0.5),
+        )
+    return Model(targets, _version(targets))
+
+
+def _matrix(rows: Sequence[Features], names: list[str], vocab: list[str]) -> Any:
+    import numpy as np
+
+    index = {n: k + 1 for k, n in enumerate(names)}
+    words = {w: k + 1 + len(names) for k, w in enumerate(vocab)}
+    x = np.zeros((len(rows), 1 + len(names) + len(vocab)))
+    x[:, 0] = 1.0
+    for i, f in enumerate(rows):
+        for n, v in f.values.items():
+            if n in index:
+                x[i, index[n]] = v
+        for w in f.words:
+            k = words.get(w)
+            if k is not None:
+                x[i, k] = 1.0
+    return x
+
+
+def _newton(x: Any, y: Any, l2: float, iterations: int = 30) -> Any:
+    """Penalised logistic regression by Newton steps (bias unpenalised, nearly)."""
+    import numpy as np
+
+    n, p = x.shape
+    penalty = np.full(p, l2)
+    penalty[0] = 1e-6
+    w = np.zeros(p)
+    for _ in range(iterations):
+        z = x @ w
+        prob = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        grad = x.T @ (prob - y) + penalty * w
+        h = prob * (1.0 - prob)
+        if p <= n:
+            step = np.linalg.solve(x.T @ (x * h[:, None]) + np.diag(penalty), grad)
+        else:
+            # Woodbury: (A + Xᵀ H X)⁻¹ g with A diagonal, an n×n solve instead of p×p.
+            s = np.sqrt(h)
+            xa = x / penalty  # X A⁻¹
+            ag = grad / penalty
+            m = np.eye(n) + (s[:, None] * xa) @ (x.T * s[None, :])
+            step = ag - xa.T @ (s * np.linalg.solve(m, s * (x @ ag)))
+        w -= step
+        if float(np.max(np.abs(step))) < 1e-7:
+            break
+    return w
+
+
+def _version(targets: dict[str, Target]) -> str:
+    blob = json.dumps(_targets_json(targets), sort_keys=True).encode()
+    return "model-" + hashlib.sha256(blob).hexdigest()[:10]
+
+
+def _targets_json(targets: dict[str, Target]) -> dict[str, Any]:
+    return {
+        name: {
+            "bias": round(t.bias, 6),
+            "threshold": round(t.threshold, 4),
+            "weights": {k: round(v, 6) for k, v in sorted(t.weights.items())},
+            "words": {k: round(v, 6) for k, v in sorted(t.words.items())},
+        }
+        for name, t in targets.items()
+    }
+
+
+def save(model: Model, path: Path, meta: dict[str, Any]) -> None:
+    doc = {"version": model.version, "meta": meta, "targets": _targets_json(model.targets)}
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def load(path: Path) -> Model | None:
+    """The model in ``path``, or None when there is none (the rules decide alone)."""
+    if not path.exists():
+        return None
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    targets = {
+        name: Target(
+            float(t["bias"]),
+            {k: float(v) for k, v in t["weights"].items()},
+            {k: float(v) for k, v in t["words"].items()},
+            float(t["threshold"]),
+        )
+        for name, t in doc["targets"].items()
+    }
+    return Model(targets, _version(targets))
