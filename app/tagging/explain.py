@@ -9,6 +9,7 @@ text the rule matched, cut from the article.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 _TOP = 3  # statements in a reason
 _SPANS = 8  # evidence spans per decision
-_ORDER = {"title": 0, "summary": 1, "text": 2}
 
 # Feature -> what it means, in words (feature names: app/tagging/features.py).
 PHRASES: dict[str, str] = {
@@ -67,10 +67,24 @@ REASON_KEYS = frozenset(PHRASES.values())
 
 
 def readable(evidence: Iterable[Evidence], fields: Mapping[str, str]) -> tuple[Evidence, ...]:
-    """Evidence whose ``term`` is the article's own text at the span, not the rule."""
+    """Evidence whose ``term`` a reader understands (see ``term_of``)."""
     return tuple(
-        make_evidence(fields[e.field][e.start : e.end], e.field, e.start, e.end) for e in evidence
+        make_evidence(_readable(e.term, fields[e.field][e.start : e.end]), e.field, e.start, e.end)
+        for e in evidence
     )
+
+
+def term_of(hit: Hit, fields: Mapping[str, str]) -> str:
+    return _readable(hit.rule.term, fields[hit.field][hit.start : hit.end])
+
+
+def _readable(term: str, surface: str) -> str:
+    """A plain rule term ("Sicherheit" in "Datensicherheit") says which part counted;
+    one with rule syntax ("link ~3 account", "!brands") is replaced by the text itself."""
+    return surface if _SYNTAX.search(term) else term
+
+
+_SYNTAX = re.compile(r"[~!=*]")
 
 
 def decide(model: Model, found: Analysis, version: str) -> TagResult:
@@ -110,7 +124,7 @@ def _explain(
     if not positive:
         ranked = [(-c, n) for c, n in reversed(ranked)]
     statements: list[str] = []
-    spans: dict[tuple[str, int, int], None] = {}
+    spans: dict[tuple[str, int, int], str] = {}  # in order of weight: rule hits, then words
     words: list[str] = []
     for weight, name in ranked:
         if weight <= 0 or len(spans) >= _SPANS:
@@ -124,17 +138,15 @@ def _explain(
         if len(statements) < _TOP and phrase not in (s.split(" '")[0] for s in statements):
             statements.append(phrase + (" " + quoted if quoted else ""))
         for h in hits:
-            spans.setdefault((h.field, h.start, h.end), None)
+            spans.setdefault((h.field, h.start, h.end), term_of(h, found.fields))
     if words:
-        for (fld, start, end), word in _word_spans(found, words[:4]):
-            spans.setdefault((fld, start, end), None)
-            del word
+        for (fld, start, end), _ in _word_spans(found, words[:4]):
+            spans.setdefault((fld, start, end), found.fields[fld][start:end])
         statements.append(
             PHRASES["word"] + " " + ", ".join(f"'{_surface(found, w)}'" for w in words[:4])
         )
     evidence = tuple(
-        make_evidence(found.fields[fld][s:e], fld, s, e)
-        for fld, s, e in sorted(spans, key=lambda k: (_ORDER[k[0]], k[1], k[2]))[:_SPANS]
+        make_evidence(term, fld, s, e) for (fld, s, e), term in list(spans.items())[:_SPANS]
     )
     if not statements:
         statements.append(PHRASES["rule_score"])

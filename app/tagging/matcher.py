@@ -12,8 +12,8 @@ from itertools import compress
 from operator import attrgetter
 from typing import NamedTuple
 
-from app.tagging.rules import MIN_COMPOUND_REST, Rule, RuleIndex
-from app.tagging.tokens import Tokens, lemma_of, tokenize
+from app.tagging.rules import COMPOUND_LANGUAGES, MIN_COMPOUND_REST, Rule, RuleIndex
+from app.tagging.tokens import Tokens, is_known, lemma_of, tokenize
 
 _CACHE_LIMIT = 300_000
 
@@ -123,7 +123,7 @@ class Matcher:
             for i in range(MIN_COMPOUND_REST, len(form) - MIN_COMPOUND_REST + 1):
                 if form[:i] in prefixes:
                     keys.add("p:" + form[:i])
-                if form[i:] in suffixes:
+                if form[i:] in suffixes and not _swallowed(form, i, self.lang):
                     keys.add("s:" + form[i:])
             # A bare word also satisfies its own prefix/suffix rule ("*sicherheit").
             if form in prefixes:
@@ -225,6 +225,14 @@ class Matcher:
 
 
 _SEP = "\n\n"
+
+
+def _swallowed(form: str, i: int, lang: str) -> bool:
+    """Is the last part really longer than ``form[i:]``? "Kaufangebot" ends in
+    "Angebot", not "Gebot": a known word one to three letters longer wins."""
+    return lang in COMPOUND_LANGUAGES and any(
+        is_known(form[i - k :], lang) for k in (1, 2, 3) if i - k > 0
+    )
 
 
 _new_tuple = tuple.__new__
