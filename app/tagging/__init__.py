@@ -64,6 +64,7 @@ class Tagger:
         params = self._taxonomy.themes
         themes, scores = score_themes(hits, params)
         features = extract(
+            lang,
             hits,
             scanned,
             fields,

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 _TOP = 3  # statements in a reason
 _SPANS = 8  # evidence spans per decision
+_WORDS = 3  # words (of the learned vocabulary) named in a reason
 
 # Feature -> what it means, in words (feature names: app/tagging/features.py).
 PHRASES: dict[str, str] = {
@@ -90,15 +91,15 @@ _SYNTAX = re.compile(r"[~!=*]")
 def decide(model: Model, found: Analysis, version: str) -> TagResult:
     from app.tagging.result import TagResult
 
-    f = found.features
-    p_rel = model.score("relevance", f)
+    probs = model.scores(found.features)
+    p_rel = probs["relevance"]
     relevant = p_rel >= model.targets["relevance"].threshold
     spans, reason = _explain(model, "relevance", found, relevant)
     verdict = PHRASES["relevant" if relevant else "not relevant"]
     themes = []
     scores = {}
     for theme in THEMES:
-        p = round(model.score(theme, f), 4)
+        p = round(probs[theme], 4)
         scores[theme] = p
         if p >= model.targets[theme].threshold:
             evidence, _ = _explain(model, theme, found, True)
@@ -115,14 +116,27 @@ def decide(model: Model, found: Analysis, version: str) -> TagResult:
     )
 
 
+def _topic_feature(name: str) -> bool:
+    return not name.startswith(_THEME_PREFIXES)
+
+
+_THEME_PREFIXES = tuple(THEMES) + tuple(f"headline_{t}" for t in THEMES)
+_OWN = {t: (lambda n, t=t: n.startswith((t, "headline_" + t))) for t in THEMES}
+
+
 def _explain(
     model: Model, target: str, found: Analysis, positive: bool
 ) -> tuple[tuple[Evidence, ...], str]:
-    """Spans and statements of the features that pushed hardest toward the decision."""
+    """Spans and statements of the features that pushed hardest toward the decision.
+
+    Relevance is explained by topic features and words, a theme by its own terms
+    and words: a theme's probability may lean on relevance features, but "Amazon"
+    is no evidence of a security discussion."""
     f = found.features
-    ranked = model.contributions(target, f)
+    ranked = model.contributions(target, f, _OWN.get(target, _topic_feature))
     if not positive:
         ranked = [(-c, n) for c, n in reversed(ranked)]
+    fields = found.fields
     statements: list[str] = []
     spans: dict[tuple[str, int, int], str] = {}  # in order of weight: rule hits, then words
     words: list[str] = []
@@ -130,27 +144,31 @@ def _explain(
         if weight <= 0 or len(spans) >= _SPANS:
             break
         if name.startswith("w:"):
-            words.append(name[2:])
+            if len(words) < _WORDS:
+                words.append(name[2:])
             continue
-        hits = f.sources.get(name, ())
-        quoted = _quote(hits, found.fields)
-        phrase = PHRASES.get(name, name)
-        if len(statements) < _TOP and phrase not in (s.split(" '")[0] for s in statements):
-            statements.append(phrase + (" " + quoted if quoted else ""))
+        hits = f.sources.get(name, ())[:_SPANS]
+        if len(statements) < _TOP:
+            phrase = PHRASES.get(name, name)
+            if all(not s.startswith(phrase) for s in statements):
+                quoted = _quote(hits, fields)
+                statements.append(phrase + (" " + quoted if quoted else ""))
         for h in hits:
-            spans.setdefault((h.field, h.start, h.end), term_of(h, found.fields))
+            key = (h.field, h.start, h.end)
+            if key not in spans:
+                spans[key] = term_of(h, fields)
     if words:
-        for (fld, start, end), _ in _word_spans(found, words[:4]):
-            spans.setdefault((fld, start, end), found.fields[fld][start:end])
+        for (fld, start, end), _ in _word_spans(found, words):
+            spans.setdefault((fld, start, end), fields[fld][start:end])
         statements.append(
-            PHRASES["word"] + " " + ", ".join(f"'{_surface(found, w)}'" for w in words[:4])
+            PHRASES["word"] + " " + ", ".join(f"'{_surface(found, w)}'" for w in words)
         )
     evidence = tuple(
         make_evidence(term, fld, s, e) for (fld, s, e), term in list(spans.items())[:_SPANS]
     )
     if not statements:
         statements.append(PHRASES["rule_score"])
-    return evidence, "; ".join(statements[: _TOP + 1])
+    return evidence, "; ".join(statements)
 
 
 def _quote(hits: Iterable[Hit], fields: Mapping[str, str]) -> str:

@@ -31,6 +31,7 @@ class Features:
     words: frozenset[str]  # lemmas present (the model keeps those in its vocabulary)
     sources: dict[str, list[Hit]]  # feature -> hits that made it (for evidence)
     scanned: Scanned
+    language: str
     form: str  # "headline", "short" or "full", as the text looks (not a label)
 
 
@@ -54,6 +55,7 @@ class _Unit:
 
 
 def extract(
+    language: str,
     hits: Sequence[Hit],
     scanned: Scanned,
     fields: Mapping[str, str],
@@ -87,10 +89,10 @@ def extract(
         elif group == "cue":
             tier = "strong" if hit.rule.weight >= _STRONG else "medium"
             counts["cue_" + tier] += 1
+            sources["cue_" + tier].append(hit)
             if tier == "strong":
                 sent.strong.append(hit)
                 para.strong.append(hit)
-                sources["cue_strong"].append(hit)
         elif group == "pair" and len(named) == 2:
             sent.entities.update(named)
             para.entities.update(named)
@@ -165,4 +167,4 @@ def extract(
                 sources[theme + "_strong"] = strong
             if headline:
                 values["headline_" + theme] = values[theme + "_score"]
-    return Features(values, frozenset(scanned.lemmas), sources, scanned, form)
+    return Features(values, frozenset(scanned.lemmas), sources, scanned, language, form)

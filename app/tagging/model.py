@@ -12,8 +12,8 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from math import exp
 from pathlib import Path
@@ -26,8 +26,13 @@ TARGETS = ("relevance", *THEMES)
 DEFAULT_MODEL = Path(__file__).with_name("model.json")
 L2 = 1.0  # penalty on every weight but the bias (chosen by cross-validation, docs/tagger.md)
 MIN_DF = 3  # a word is a feature when at least this many training articles contain it
-MAX_DF = 0.5  # ... and at most this share of them (function words carry nothing)
-MIN_WORD = 3  # letters
+# Words in more than this share of one language's articles (function words) are
+# features but never shown as evidence: they help in cross-validation (they tell
+# language, form and register apart) but explain nothing to a reader.
+QUIET_DF = 0.3
+MIN_WORD = 4  # letters
+# Targets whose regression also weighs words (the others: rule features only).
+WORD_TARGETS = frozenset(TARGETS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,29 +43,57 @@ class Target:
     threshold: float  # probability from which the label is given
 
 
-@dataclass(frozen=True, slots=True)
 class Model:
-    targets: dict[str, Target]
-    version: str  # content hash: changes whenever weights or thresholds change
+    """The targets' regressions, packed for one pass over an article's features."""
+
+    __slots__ = ("_biases", "_features", "_vocab", "_words", "quiet", "targets", "version")
+
+    def __init__(
+        self, targets: dict[str, Target], version: str, quiet: frozenset[str] = frozenset()
+    ) -> None:
+        self.targets = targets
+        self.quiet = quiet  # words weighed but never shown as evidence
+        self.version = version  # content hash: changes whenever weights or thresholds change
+        names = sorted({n for t in targets.values() for n in t.weights})
+        lemmas = sorted({w for t in targets.values() for w in t.words})
+        order = [targets[k] for k in TARGETS]
+        self._biases = [t.bias for t in order]
+        self._features = {n: tuple(t.weights.get(n, 0.0) for t in order) for n in names}
+        self._words = {w: tuple(t.words.get(w, 0.0) for t in order) for w in lemmas}
+        self._vocab = frozenset(lemmas)
+
+    def scores(self, f: Features) -> dict[str, float]:
+        """Probability per target (``TARGETS`` order)."""
+        r, s, g, m = self._biases
+        table = self._features
+        for name, value in f.values.items():
+            w = table.get(name)
+            if w is not None:
+                r += w[0] * value
+                s += w[1] * value
+                g += w[2] * value
+                m += w[3] * value
+        words = self._words
+        for lemma in f.words & self._vocab:
+            w = words[lemma]
+            r += w[0]
+            s += w[1]
+            g += w[2]
+            m += w[3]
+        return dict(zip(TARGETS, map(_sigmoid, (r, s, g, m)), strict=True))
 
     def score(self, target: str, f: Features) -> float:
-        t = self.targets[target]
-        z = t.bias
-        weights = t.weights
-        for name, value in f.values.items():
-            w = weights.get(name)
-            if w is not None:
-                z += w * value
-        words = t.words
-        for lemma in f.words & words.keys():
-            z += words[lemma]
-        return _sigmoid(z)
+        return self.scores(f)[target]
 
-    def contributions(self, target: str, f: Features) -> list[tuple[float, str]]:
-        """(weight × value, feature) for every feature present, largest first."""
+    def contributions(
+        self, target: str, f: Features, allowed: Callable[[str], bool]
+    ) -> list[tuple[float, str]]:
+        """(weight × value, feature) for the ``allowed`` features present, largest first;
+        words are named "w:lemma"."""
         t = self.targets[target]
-        out = [(t.weights[n] * v, n) for n, v in f.values.items() if n in t.weights and v]
-        out += [(t.words[w], "w:" + w) for w in f.words & t.words.keys()]
+        weights = t.weights
+        out = [(weights[n] * v, n) for n, v in f.values.items() if v and n in weights and allowed(n)]
+        out += [(t.words[w], "w:" + w) for w in (f.words & t.words.keys()) - self.quiet]
         out.sort(key=lambda c: (-c[0], c[1]))
         return out
 
@@ -72,12 +105,22 @@ def _sigmoid(z: float) -> float:
     return e / (1.0 + e)
 
 
-def vocabulary(rows: Sequence[Features]) -> list[str]:
+def vocabulary(rows: Sequence[Features]) -> tuple[list[str], frozenset[str]]:
+    """Words in at least ``MIN_DF`` articles, and those of them too common to show."""
     df: Counter[str] = Counter()
+    by_lang: dict[str, Counter[str]] = defaultdict(Counter)
+    docs: Counter[str] = Counter()
     for f in rows:
-        df.update(w for w in f.words if len(w) >= MIN_WORD and w.isalpha())
-    limit = MAX_DF * len(rows)
-    return sorted(w for w, n in df.items() if MIN_DF <= n <= limit)
+        words = [w for w in f.words if len(w) >= MIN_WORD and w.isalpha()]
+        df.update(words)
+        by_lang[f.language].update(words)
+        docs[f.language] += 1
+    vocab = sorted(w for w, n in df.items() if n >= MIN_DF)
+    quiet = frozenset(
+        w for lang, counts in by_lang.items() for w, n in counts.items()
+        if w in df and df[w] >= MIN_DF and n > QUIET_DF * docs[lang]
+    )  # fmt: skip
+    return vocab, quiet
 
 
 def fit(
@@ -91,20 +134,24 @@ def fit(
 
     one_blas_thread()
     names = sorted({n for f in rows for n in f.values})
-    vocab = vocabulary(rows)
-    x = _matrix(rows, names, vocab)
-    gram = (x / _penalty(x.shape[1], l2)) @ x.T if x.shape[1] > x.shape[0] else None
+    vocab, quiet = vocabulary(rows)
+    full = _matrix(rows, names, vocab)
+    plain = full[:, : 1 + len(names)]
+    gram = (full / _penalty(full.shape[1], l2)) @ full.T if full.shape[1] > full.shape[0] else None
     targets = {}
     for target in TARGETS:
         y = np.array(labels[target], dtype=float)
-        w = _newton(x, y, l2, gram)
+        if target in WORD_TARGETS:
+            w = _newton(full, y, l2, gram)
+        else:
+            w = np.concatenate([_newton(plain, y, l2), np.zeros(len(vocab))])
         targets[target] = Target(
             bias=float(w[0]),
             weights={n: float(v) for n, v in zip(names, w[1 : 1 + len(names)], strict=True) if v},
             words={n: float(v) for n, v in zip(vocab, w[1 + len(names) :], strict=True) if v},
             threshold=thresholds.get(target, 0.5),
         )
-    return Model(targets, _version(targets))
+    return Model(targets, _version(targets, quiet), quiet)
 
 
 def _matrix(rows: Sequence[Features], names: list[str], vocab: list[str]) -> Any:
@@ -193,13 +240,13 @@ _SET_THREADS = (
 def _penalty(p: int, l2: float) -> Any:
     import numpy as np
 
-    penalty = np.full(p, l2)
+    penalty = np.full(p, float(l2))
     penalty[0] = 1e-6
     return penalty
 
 
-def _version(targets: dict[str, Target]) -> str:
-    blob = json.dumps(_targets_json(targets), sort_keys=True).encode()
+def _version(targets: dict[str, Target], quiet: frozenset[str]) -> str:
+    blob = json.dumps([_targets_json(targets), sorted(quiet)], sort_keys=True).encode()
     return "model-" + hashlib.sha256(blob).hexdigest()[:10]
 
 
@@ -216,7 +263,12 @@ def _targets_json(targets: dict[str, Target]) -> dict[str, Any]:
 
 
 def save(model: Model, path: Path, meta: dict[str, Any]) -> None:
-    doc = {"version": model.version, "meta": meta, "targets": _targets_json(model.targets)}
+    doc = {
+        "version": model.version,
+        "meta": meta,
+        "quiet": sorted(model.quiet),
+        "targets": _targets_json(model.targets),
+    }
     path.write_text(json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
@@ -234,4 +286,5 @@ def load(path: Path) -> Model | None:
         )
         for name, t in doc["targets"].items()
     }
-    return Model(targets, _version(targets))
+    quiet = frozenset(doc.get("quiet", ()))
+    return Model(targets, _version(targets, quiet), quiet)
