@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 _TOP = 3  # statements in a reason
 _SPANS = 8  # evidence spans per decision
 _WORDS = 3  # words (of the learned vocabulary) named in a reason
+_RANKED = 12  # strongest features considered
+_PER_FEATURE = 3  # spans one feature adds (so that several reasons show)
 
 # Feature -> what it means, in words (feature names: app/tagging/features.py).
 PHRASES: dict[str, str] = {
@@ -116,12 +118,24 @@ def decide(model: Model, found: Analysis, version: str) -> TagResult:
     )
 
 
-def _topic_feature(name: str) -> bool:
-    return not name.startswith(_THEME_PREFIXES)
+class _Allowed(dict[str, bool]):
+    """Which features may explain ``target`` (memoised: feature names are few)."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target
+
+    def __missing__(self, name: str) -> bool:
+        if self.target in THEMES:
+            ok = name.startswith((self.target, "headline_" + self.target))
+        else:
+            ok = not name.startswith(_THEME_PREFIXES)
+        self[name] = ok
+        return ok
 
 
 _THEME_PREFIXES = tuple(THEMES) + tuple(f"headline_{t}" for t in THEMES)
-_OWN = {t: (lambda n, t=t: n.startswith((t, "headline_" + t))) for t in THEMES}
+_ALLOWED = {t: _Allowed(t).__getitem__ for t in ("relevance", *THEMES)}
 
 
 def _explain(
@@ -133,9 +147,8 @@ def _explain(
     and words: a theme's probability may lean on relevance features, but "Amazon"
     is no evidence of a security discussion."""
     f = found.features
-    ranked = model.contributions(target, f, _OWN.get(target, _topic_feature))
-    if not positive:
-        ranked = [(-c, n) for c, n in reversed(ranked)]
+    allowed = _ALLOWED[target]
+    ranked = model.contributions(target, f, allowed, top=_RANKED, sign=1 if positive else -1)
     fields = found.fields
     statements: list[str] = []
     spans: dict[tuple[str, int, int], str] = {}  # in order of weight: rule hits, then words
@@ -147,7 +160,7 @@ def _explain(
             if len(words) < _WORDS:
                 words.append(name[2:])
             continue
-        hits = f.sources.get(name, ())[:_SPANS]
+        hits = f.sources.get(name, ())[:_PER_FEATURE]
         if len(statements) < _TOP:
             phrase = PHRASES.get(name, name)
             if all(not s.startswith(phrase) for s in statements):

@@ -73,6 +73,7 @@ class _Entry(NamedTuple):
 _EMPTY: tuple[Rule, ...] = ()
 _NO_ANCHORED: tuple[_Anchored, ...] = ()
 _ACTIVE = attrgetter("active")
+_LEMMA = attrgetter("lemma")
 
 
 def _anchored(rule: Rule) -> _Anchored:
@@ -221,7 +222,7 @@ class Matcher:
                     )
             bases.append(base)
             base = end + len(_SEP)
-        return hits, Scanned(toks, [e.lemma for e in entries], tuple(fields), bases)
+        return hits, Scanned(toks, list(map(_LEMMA, entries)), tuple(fields), bases)
 
 
 _SEP = "\n\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import heapq
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -86,16 +87,20 @@ class Model:
         return self.scores(f)[target]
 
     def contributions(
-        self, target: str, f: Features, allowed: Callable[[str], bool]
+        self, target: str, f: Features, allowed: Callable[[str], bool], *, top: int, sign: int
     ) -> list[tuple[float, str]]:
-        """(weight × value, feature) for the ``allowed`` features present, largest first;
-        words are named "w:lemma"."""
+        """The ``top`` (sign × weight × value, feature) of the ``allowed`` features
+        present, largest first; words are named "w:lemma", quiet words left out."""
         t = self.targets[target]
         weights = t.weights
-        out = [(weights[n] * v, n) for n, v in f.values.items() if v and n in weights and allowed(n)]
-        out += [(t.words[w], "w:" + w) for w in (f.words & t.words.keys()) - self.quiet]
-        out.sort(key=lambda c: (-c[0], c[1]))
-        return out
+        out = [
+            (sign * weights[n] * v, n)
+            for n, v in f.values.items()
+            if v and n in weights and allowed(n)
+        ]
+        words = t.words
+        out += [(sign * words[w], "w:" + w) for w in (f.words & words.keys()) - self.quiet]
+        return heapq.nlargest(top, out)
 
 
 def _sigmoid(z: float) -> float:
