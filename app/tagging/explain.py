@@ -1,8 +1,10 @@
 """Decisions of the learned layer, explained by the phrases that weighed most.
 
-A reason is a list of readable statements joined by "; ", each one of the
-fixed English phrases in ``PHRASES`` (the web translates them: ``REASON_KEYS``)
-optionally followed by the article's own words in quotes. No rule syntax
+A reason reads "relevant (probability 0.93): s1; s2" or "not relevant
+(probability 0.04), against: s1; s2": each statement one of the fixed English
+phrases in ``PHRASES`` (the web translates them, app/web/reasons.py; the
+German catalogue must cover ``REASON_KEYS``), optionally followed by the
+article's own words in quotes. No rule syntax
 ("!brands", "link ~3 account") ever reaches a reader: evidence terms are the
 text the rule matched, cut from the article.
 """
@@ -110,7 +112,9 @@ def decide(model: Model, found: Analysis, version: str) -> TagResult:
         language=found.language,
         relevant=relevant,
         relevance_score=round(p_rel, 4),
-        relevance_reason=f"{verdict} ({PHRASES['probability']} {p_rel:.2f}): {reason}",
+        relevance_reason=f"{verdict} ({PHRASES['probability']} {p_rel:.2f})"
+        + ("" if relevant else ", " + PHRASES["against"])
+        + f": {reason}",
         relevance_evidence=spans,
         themes=tuple(themes),
         theme_scores=scores,
