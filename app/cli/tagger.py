@@ -16,9 +16,12 @@ def register(sub: Subparsers) -> None:
     ev.add_argument("file", type=Path, nargs="+")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument(
-        "--folds", type=int, default=None, metavar="K",
+        "--folds",
+        type=int,
+        default=None,
+        metavar="K",
         help="also K-fold cross-validate the learned layer (weights and thresholds)",
-    )  # fmt: skip
+    )
     ev.set_defaults(handler=cmd_eval)
 
     tr = sub.add_parser("train", help="fit the learned layer on labelled JSONL files")

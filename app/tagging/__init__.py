@@ -12,9 +12,9 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from app.tagging.language import DETECTABLE, detect_language
 from app.tagging.explain import decide, readable
 from app.tagging.features import extract
+from app.tagging.language import DETECTABLE, detect_language
 from app.tagging.matcher import Hit, Matcher, Scanned, drop_vetoed
 from app.tagging.model import DEFAULT_MODEL, Model
 from app.tagging.model import load as load_model

@@ -15,7 +15,7 @@ import json
 import random
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -49,7 +49,9 @@ class Confusion:
         self.fn += expected and not got
         self.tn += not expected and not got
         if expected != got:
-            self.misses.append(f"{item_id} ({'FP' if got else 'FN'})" + (f": {note}" if note else ""))
+            self.misses.append(
+                f"{item_id} ({'FP' if got else 'FN'})" + (f": {note}" if note else "")
+            )
 
     def metrics(self) -> dict[str, float]:
         p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
@@ -75,7 +77,7 @@ def read_labelled(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _fields(item: dict[str, Any]) -> dict[str, str]:
-    """The fields as ingest stores them (``tag_article``): a lead that opens the body counts once."""
+    """The fields as ingest stores them (``tag_article``): a lead opening the body counts once."""
     summary = item.get("summary") or ""
     text = html_to_text(item.get("content") or "")
     if summary and text.startswith(summary):
@@ -154,9 +156,7 @@ def _oof(items: Sequence[Item], k: int, seed: int) -> dict[str, list[float]]:
 def train(items: Sequence[Item], k: int = 5, seed: int = SEED) -> Model:
     """Thresholds chosen on out-of-fold probabilities, then weights fitted on everything."""
     probs = _oof(items, k, seed)
-    thresholds = {
-        t: best_threshold(probs[t], [it.truth[t] for it in items]) for t in TARGETS
-    }
+    thresholds = {t: best_threshold(probs[t], [it.truth[t] for it in items]) for t in TARGETS}
     return _fit(items, thresholds)
 
 
@@ -182,7 +182,7 @@ def cross_validate(
 # -- reports ------------------------------------------------------------------------------
 
 
-def _tables(items: Sequence[Item], decided: dict[str, Sequence[bool]]) -> dict[str, Confusion]:
+def _tables(items: Sequence[Item], decided: Mapping[str, Sequence[bool]]) -> dict[str, Confusion]:
     tables = {t: Confusion() for t in TARGETS}
     for i, it in enumerate(items):
         for t in TARGETS:
@@ -190,7 +190,7 @@ def _tables(items: Sequence[Item], decided: dict[str, Sequence[bool]]) -> dict[s
     return tables
 
 
-def _by(items: Sequence[Item], decided: dict[str, Sequence[bool]], key: str) -> dict[str, Any]:
+def _by(items: Sequence[Item], decided: Mapping[str, Sequence[bool]], key: str) -> dict[str, Any]:
     groups: dict[str, list[int]] = defaultdict(list)
     for i, it in enumerate(items):
         groups[getattr(it, key)].append(i)
@@ -229,10 +229,12 @@ def report(items: Sequence[Item], tagger: Tagger, folds_k: int | None) -> dict[s
     out["rules"] = _summary(_tables(items, rules))
     if tagger.model is not None:
         shipped = {
-            t: [tagger.model.score(t, it.found.features) >= tagger.model.targets[t].threshold
-                for it in items]
+            t: [
+                tagger.model.score(t, it.found.features) >= tagger.model.targets[t].threshold
+                for it in items
+            ]
             for t in TARGETS
-        }  # fmt: skip
+        }
         out["shipped"] = _summary(_tables(items, shipped))
         out["thresholds"] = {t: tagger.model.targets[t].threshold for t in TARGETS}
     if folds_k:
@@ -242,8 +244,9 @@ def report(items: Sequence[Item], tagger: Tagger, folds_k: int | None) -> dict[s
             "folds": folds_k,
             "seed": SEED,
             **_summary(tables),
-            "confusion": {t: {k: getattr(tables[t], k) for k in ("tp", "fp", "fn", "tn")}
-                          for t in TARGETS},  # fmt: skip
+            "confusion": {
+                t: {k: getattr(tables[t], k) for k in ("tp", "fp", "fn", "tn")} for t in TARGETS
+            },
             "by_language": _by(items, decided, "lang"),
             "by_form": _by(items, decided, "form"),
             "reliability": {
@@ -306,8 +309,10 @@ def _print(r: dict[str, Any], out: TextIO) -> None:
         w(f"  {t:<11} {c['tp']:>4} {c['fp']:>4} {c['fn']:>4} {c['tn']:>4}\n")
     w("\nCV reliability (probability bin: n, mean predicted, observed share)\n")
     for t in TARGETS:
-        cells = [f"{b['bin']:.1f}: {b['n']} {b['mean_p']:.2f}/{b['observed']:.2f}"
-                 for b in cv["reliability"][t]]  # fmt: skip
+        cells = [
+            f"{b['bin']:.1f}: {b['n']} {b['mean_p']:.2f}/{b['observed']:.2f}"
+            for b in cv["reliability"][t]
+        ]
         w(f"  {t:<11} " + " | ".join(cells) + "\n")
     w("\nCV misses\n")
     for t in TARGETS:

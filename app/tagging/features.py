@@ -118,14 +118,14 @@ def extract(
                 sources["both_compete"] += sent.hits
         if sent.entities and sent.compete:
             counts["entity_compete"] += 1
-    for key, para in paragraphs.items():
+    for (where, _), para in paragraphs.items():
         if para.entities >= both:
             counts["para_both"] += 1
             sources["para_both"] += para.hits
             if para.strong and not para.compete:
                 counts["para_both_cue"] += 1
                 sources["para_both_cue"] += para.hits + para.strong
-            if key[0] == "lead":
+            if where == "lead":
                 counts["lead_both"] += 1
                 sources["lead_both"] += para.hits
     form = article_form(fields)
@@ -135,10 +135,24 @@ def extract(
     values["rule_score"] = min(score, 10.0) / 10.0
     values["named_both"] = float(len(named) == 2)
     for name in (
-        "sent_both", "both_cue_lead", "both_cue_body", "both_compete", "entity_compete",
-        "para_both", "para_both_cue", "lead_both", "cue_strong", "cue_medium", "compete",
-        "other", "ref", "amazon", "tiktok", "title_amazon", "title_tiktok",
-    ):  # fmt: skip
+        "sent_both",
+        "both_cue_lead",
+        "both_cue_body",
+        "both_compete",
+        "entity_compete",
+        "para_both",
+        "para_both_cue",
+        "lead_both",
+        "cue_strong",
+        "cue_medium",
+        "compete",
+        "other",
+        "ref",
+        "amazon",
+        "tiktok",
+        "title_amazon",
+        "title_tiktok",
+    ):
         if counts[name]:
             values[name] = log1p(counts[name])
     values["title_both"] = float(counts["title_amazon"] > 0 and counts["title_tiktok"] > 0)

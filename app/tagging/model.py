@@ -14,7 +14,7 @@ import hashlib
 import heapq
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from math import exp
 from pathlib import Path
@@ -122,15 +122,17 @@ def vocabulary(rows: Sequence[Features]) -> tuple[list[str], frozenset[str]]:
         docs[f.language] += 1
     vocab = sorted(w for w, n in df.items() if n >= MIN_DF)
     quiet = frozenset(
-        w for lang, counts in by_lang.items() for w, n in counts.items()
+        w
+        for lang, counts in by_lang.items()
+        for w, n in counts.items()
         if w in df and df[w] >= MIN_DF and n > QUIET_DF * docs[lang]
-    )  # fmt: skip
+    )
     return vocab, quiet
 
 
 def fit(
     rows: Sequence[Features],
-    labels: dict[str, Sequence[bool]],
+    labels: Mapping[str, Sequence[bool]],
     thresholds: dict[str, float],
     l2: float = L2,
 ) -> Model:

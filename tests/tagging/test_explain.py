@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from app.tagging import TagResult, Tagger, load_tagger
+from app.tagging import Tagger, TagResult, load_tagger
 from app.tagging.evaluate import DEFAULT_FILES, read_labelled, tag_item
 from app.tagging.explain import REASON_KEYS
 from app.tagging.taxonomy import DEFAULT_THEMES, DEFAULT_TOPIC, load_taxonomy

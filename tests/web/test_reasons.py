@@ -27,8 +27,7 @@ def test_german_reason_keeps_the_article_words() -> None:
 def test_negative_reason_and_old_reasons() -> None:
     reason = "not relevant (probability 0.04), against: rivalry wording 'rival'"
     assert localize_reason(reason, "de") == (
-        "nicht relevant (Wahrscheinlichkeit 0,04), dagegen spricht: "
-        "Wörter für Konkurrenz 'rival'"
+        "nicht relevant (Wahrscheinlichkeit 0,04), dagegen spricht: Wörter für Konkurrenz 'rival'"
     )
     old = "Amazon ×2, TikTok ×1; 1 sentence(s) pair them with 'deal' in title"
     assert localize_reason(old, "de") == old
