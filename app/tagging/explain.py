@@ -66,6 +66,7 @@ PHRASES: dict[str, str] = {
     "not relevant": "not relevant",
     "probability": "probability",
     "against": "against",
+    "no_cooperation": "no cooperation between the two companies found",
 }
 # Phrases a reason can contain (the web's message catalogue translates these).
 REASON_KEYS = frozenset(PHRASES.values())
@@ -140,6 +141,12 @@ class _Allowed(dict[str, bool]):
 
 _THEME_PREFIXES = tuple(THEMES) + tuple(f"headline_{t}" for t in THEMES)
 _ALLOWED = {t: _Allowed(t).__getitem__ for t in ("relevance", *THEMES)}
+# What may be named against relevance: things that speak against it in their own
+# right. "Amazon is named" can carry a negative weight next to its correlates,
+# but "not relevant because Amazon is named" would mislead a reader.
+_AGAINST = frozenset(
+    {"other", "compete", "entity_compete", "both_compete", "form_headline", "form_short"}
+)
 
 
 def _explain(
@@ -151,7 +158,7 @@ def _explain(
     and words: a theme's probability may lean on relevance features, but "Amazon"
     is no evidence of a security discussion."""
     f = found.features
-    allowed = _ALLOWED[target]
+    allowed = _ALLOWED[target] if positive else _AGAINST.__contains__
     ranked = model.contributions(target, f, allowed, top=_RANKED, sign=1 if positive else -1)
     fields = found.fields
     statements: list[str] = []
@@ -184,7 +191,7 @@ def _explain(
         make_evidence(term, fld, s, e) for (fld, s, e), term in list(spans.items())[:_SPANS]
     )
     if not statements:
-        statements.append(PHRASES["rule_score"])
+        statements.append(PHRASES["rule_score" if positive else "no_cooperation"])
     return evidence, "; ".join(statements)
 
 

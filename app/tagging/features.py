@@ -103,6 +103,7 @@ def extract(
             sources["compete"].append(hit)
         elif group == "other":
             counts["other"] += 1
+            sources["other"].append(hit)
         elif group in theme_thresholds:
             theme_hits[group].append(hit)
     both = set(ENTITIES)
