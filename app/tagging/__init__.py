@@ -60,7 +60,7 @@ class Tagger:
         found, scanned = self._hits(lang, fields)
         hits = strongest_first(found)
         topic = [h for h in hits if h.rule.group in _TOPIC_GROUPS]
-        relevance = score_relevance(topic, self._taxonomy.relevance)
+        relevance = score_relevance(topic, self._taxonomy.relevance, self.model is None)
         params = self._taxonomy.themes
         themes, scores = score_themes(hits, params)
         features = extract(

@@ -182,11 +182,11 @@ def _explain(
             if key not in spans:
                 spans[key] = term_of(h, fields)
     if words:
-        for (fld, start, end), _ in _word_spans(found, words):
-            spans.setdefault((fld, start, end), fields[fld][start:end])
-        statements.append(
-            PHRASES["word"] + " " + ", ".join(f"'{_surface(found, w)}'" for w in words)
-        )
+        surfaces = []
+        for (fld, start, end), surface in _word_spans(found, words):
+            spans.setdefault((fld, start, end), surface)
+            surfaces.append(surface)
+        statements.append(PHRASES["word"] + " " + ", ".join(f"'{w}'" for w in surfaces))
     evidence = tuple(
         make_evidence(term, fld, s, e) for (fld, s, e), term in list(spans.items())[:_SPANS]
     )
@@ -207,21 +207,18 @@ def _quote(hits: Iterable[Hit], fields: Mapping[str, str]) -> str:
 
 
 def _word_spans(found: Analysis, lemmas: list[str]) -> list[tuple[tuple[str, int, int], str]]:
+    """The first occurrence of each lemma: its span and its text, in ``lemmas`` order."""
     scanned = found.features.scanned
     wanted = set(lemmas)
-    out: list[tuple[tuple[str, int, int], str]] = []
+    first: dict[str, int] = {}
     for i, lemma in enumerate(scanned.lemmas):
-        if lemma in wanted:
-            wanted.discard(lemma)  # the first occurrence of each word
-            out.append((scanned.locate(i), lemma))
-            if not wanted:
+        if lemma in wanted and lemma not in first:
+            first[lemma] = i
+            if len(first) == len(wanted):
                 break
+    out = []
+    for lemma in lemmas:
+        i = first.get(lemma)
+        if i is not None:
+            out.append((scanned.locate(i), scanned.tokens.words[i]))
     return out
-
-
-def _surface(found: Analysis, lemma: str) -> str:
-    scanned = found.features.scanned
-    for i, candidate in enumerate(scanned.lemmas):
-        if candidate == lemma:
-            return scanned.tokens.words[i]
-    return lemma

@@ -53,8 +53,13 @@ class Relevance:
     evidence: tuple[Evidence, ...]
 
 
-def score_relevance(hits: Sequence[Hit], params: RelevanceParams) -> Relevance:
-    """Relevance of an article from its (vetoed, de-duplicated) topic hits."""
+def score_relevance(
+    hits: Sequence[Hit], params: RelevanceParams, explain: bool = True
+) -> Relevance:
+    """Relevance of an article from its (vetoed, de-duplicated) topic hits.
+
+    Without ``explain`` the reason and evidence stay empty (the learned layer
+    explains its own decision)."""
     if not {h.rule.group for h in hits} >= _ENTITY_SET:
         return Relevance(False, 0.0, _reason(hits, [], False, 0.0), ())
     sentences = _sentences(hits, params.list_window)
@@ -76,6 +81,8 @@ def score_relevance(hits: Sequence[Hit], params: RelevanceParams) -> Relevance:
     score = round(lead + min(body, params.body_cap), 3)
     strong = [s for k, s in kinds if k == "strong"]
     relevant = score >= params.threshold and bool(strong)
+    if not explain:
+        return Relevance(relevant, score, "", ())
     reason = _reason(hits, kinds, relevant, score)
     return Relevance(relevant, score, reason, _evidence(kinds))
 
