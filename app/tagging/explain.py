@@ -218,7 +218,7 @@ def _word_spans(found: Analysis, lemmas: list[str]) -> list[tuple[tuple[str, int
                 break
     out = []
     for lemma in lemmas:
-        i = first.get(lemma)
-        if i is not None:
-            out.append((scanned.locate(i), scanned.tokens.words[i]))
+        at = first.get(lemma)
+        if at is not None:
+            out.append((scanned.locate(at), scanned.tokens.words[at]))
     return out
