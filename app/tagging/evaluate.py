@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from app.core.errors import InvalidInput
 from app.core.text import html_to_text
 from app.tagging import Analysis, Tagger, TagResult, load_tagger
 from app.tagging.model import DEFAULT_MODEL, TARGETS, Model, fit, save
@@ -70,10 +71,20 @@ class Item:
 
 
 def read_labelled(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
+    """The rows of a labelled JSONL file; an unreadable file or line is ``InvalidInput``."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if line.strip():
+                    try:
+                        row = json.loads(line)
+                    except ValueError as exc:
+                        raise InvalidInput(f"{path}:{number}: not JSON ({exc})") from exc
+                    if not isinstance(row, dict) or "id" not in row or "relevant" not in row:
+                        raise InvalidInput(f"{path}:{number}: a row needs 'id' and 'relevant'")
+                    yield row
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def _fields(item: dict[str, Any]) -> dict[str, str]:
@@ -267,6 +278,7 @@ def run_eval(
     paths: Sequence[Path], *, as_json: bool, folds_k: int | None = None, out: TextIO = sys.stdout
 ) -> int:
     """Print the evaluation on ``paths``; returns the exit code 0."""
+    _check_folds(folds_k)
     tagger = load_tagger()
     items = load_items(paths, tagger)
     result = report(items, tagger, folds_k)
@@ -275,6 +287,11 @@ def run_eval(
         return 0
     _print(result, out)
     return 0
+
+
+def _check_folds(k: int | None) -> None:
+    if k is not None and not 2 <= k <= 20:
+        raise InvalidInput("--folds must be between 2 and 20", field="folds")
 
 
 def _print(r: dict[str, Any], out: TextIO) -> None:
@@ -322,6 +339,7 @@ def _print(r: dict[str, Any], out: TextIO) -> None:
 
 def run_train(paths: Sequence[Path], *, folds_k: int, out_path: Path = DEFAULT_MODEL) -> int:
     """Fit the learned layer on ``paths`` and write it into the package."""
+    _check_folds(folds_k)
     tagger = Tagger(load_taxonomy(DEFAULT_TOPIC, DEFAULT_THEMES))  # the rules alone
     items = load_items(paths, tagger)
     model = train(items, folds_k)
