@@ -209,16 +209,11 @@ def _quote(hits: Iterable[Hit], fields: Mapping[str, str]) -> str:
 def _word_spans(found: Analysis, lemmas: list[str]) -> list[tuple[tuple[str, int, int], str]]:
     """The first occurrence of each lemma: its span and its text, in ``lemmas`` order."""
     scanned = found.features.scanned
-    wanted = set(lemmas)
-    first: dict[str, int] = {}
-    for i, lemma in enumerate(scanned.lemmas):
-        if lemma in wanted and lemma not in first:
-            first[lemma] = i
-            if len(first) == len(wanted):
-                break
     out = []
     for lemma in lemmas:
-        at = first.get(lemma)
-        if at is not None:
-            out.append((scanned.locate(at), scanned.tokens.words[at]))
+        try:
+            at = scanned.lemmas.index(lemma)  # a C-level scan; words explained are few
+        except ValueError:
+            continue
+        out.append((scanned.locate(at), scanned.tokens.words[at]))
     return out

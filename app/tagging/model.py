@@ -47,7 +47,16 @@ class Target:
 class Model:
     """The targets' regressions, packed for one pass over an article's features."""
 
-    __slots__ = ("_biases", "_features", "_vocab", "_words", "quiet", "targets", "version")
+    __slots__ = (
+        "_biases",
+        "_features",
+        "_sides",
+        "_vocab",
+        "_words",
+        "quiet",
+        "targets",
+        "version",
+    )
 
     def __init__(
         self, targets: dict[str, Target], version: str, quiet: frozenset[str] = frozenset()
@@ -62,6 +71,14 @@ class Model:
         self._features = {n: tuple(t.weights.get(n, 0.0) for t in order) for n in names}
         self._words = {w: tuple(t.words.get(w, 0.0) for t in order) for w in lemmas}
         self._vocab = frozenset(lemmas)
+        # Per target, the shown words pushing [toward no, toward yes], by |weight|.
+        self._sides = {
+            name: tuple(
+                {w: abs(v) for w, v in t.words.items() if (v > 0) is yes and v and w not in quiet}
+                for yes in (False, True)
+            )
+            for name, t in targets.items()
+        }
 
     def scores(self, f: Features) -> dict[str, float]:
         """Probability per target (``TARGETS`` order)."""
@@ -98,8 +115,11 @@ class Model:
             for n, v in f.values.items()
             if v and n in weights and allowed(n)
         ]
-        words = t.words
-        out += [(sign * words[w], "w:" + w) for w in (f.words & words.keys()) - self.quiet]
+        # Words toward this side (precomputed, quiet ones left out) present in the article.
+        side = self._sides[target][sign > 0]
+        strength = side.__getitem__
+        for w in heapq.nlargest(top, f.words & side.keys(), key=lambda w: (strength(w), w)):
+            out.append((side[w], "w:" + w))
         return heapq.nlargest(top, out)
 
 
