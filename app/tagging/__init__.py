@@ -8,40 +8,35 @@ editors: editor overrides are the store's business.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from app.core.types import Evidence, ThemeTag
+from app.tagging.explain import decide, readable
+from app.tagging.features import extract
 from app.tagging.language import DETECTABLE, detect_language
-from app.tagging.matcher import Hit, Matcher, drop_vetoed
+from app.tagging.matcher import Hit, Matcher, Scanned, drop_vetoed
+from app.tagging.model import DEFAULT_MODEL, Model
+from app.tagging.model import load as load_model
 from app.tagging.relevance import score_relevance
+from app.tagging.result import Analysis, TagResult
 from app.tagging.rules import ANY_LANGUAGE, build_indexes
 from app.tagging.taxonomy import DEFAULT_THEMES, DEFAULT_TOPIC, Taxonomy, load_taxonomy
 from app.tagging.themes import score_themes, strongest_first
 
-__all__ = ["TagResult", "Tagger", "load_tagger"]
+__all__ = ["Analysis", "TagResult", "Tagger", "load_tagger"]
 
-_TOPIC_GROUPS = frozenset({"amazon", "tiktok", "other", "pair", "cue", "compete"})
-
-
-@dataclass(frozen=True, slots=True)
-class TagResult:
-    language: str  # ISO 639-1, detected (or the hint when detection is unsure)
-    relevant: bool
-    relevance_score: float
-    relevance_reason: str
-    relevance_evidence: tuple[Evidence, ...]
-    themes: tuple[ThemeTag, ...]  # only themes over their threshold, origin="tagger"
-    theme_scores: dict[str, float]  # all three themes' scores (for display)
-    version: str  # the taxonomy+topic version, stored with each tag
+_TOPIC_GROUPS = frozenset(
+    {"amazon", "tiktok", "ref:amazon", "ref:tiktok", "other", "pair", "cue", "compete"}
+)
 
 
 class Tagger:
     """Compiled rules for every language; ``tag`` applies them to one article."""
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
-        self.version = taxonomy.version
+    def __init__(self, taxonomy: Taxonomy, model: Model | None = None) -> None:
+        self.model = model
+        self.version = taxonomy.version + (f"+{model.version}" if model else "")
         self._taxonomy = taxonomy
         # Only languages with their own terms get an index; the rest share the
         # language-neutral one (names, acronyms) and load no lemma data up front.
@@ -52,32 +47,66 @@ class Tagger:
         }
 
     def tag(self, *, title: str, summary: str, text: str, language: str | None = None) -> TagResult:
+        found = self.analyse(title=title, summary=summary, text=text, language=language)
+        if self.model is None:
+            return self._by_rules(found)
+        return decide(self.model, found, self.version)
+
+    def analyse(
+        self, *, title: str, summary: str, text: str, language: str | None = None
+    ) -> Analysis:
         lang = detect_language(f"{title}\n\n{summary}\n\n{text}", hint=language)
-        hits = strongest_first(self._hits(lang, title=title, summary=summary, text=text))
+        fields = {"title": title, "summary": summary, "text": text}
+        found, scanned = self._hits(lang, fields)
+        hits = strongest_first(found)
         topic = [h for h in hits if h.rule.group in _TOPIC_GROUPS]
-        relevance = score_relevance(topic, self._taxonomy.relevance)
-        themes, scores = score_themes(hits, self._taxonomy.themes)
+        relevance = score_relevance(topic, self._taxonomy.relevance, self.model is None)
+        params = self._taxonomy.themes
+        themes, scores = score_themes(hits, params)
+        features = extract(
+            lang,
+            hits,
+            scanned,
+            fields,
+            (relevance.relevant, relevance.score),
+            scores,
+            params.thresholds,
+        )
+        return Analysis(lang, fields, hits, relevance, themes, scores, features)
+
+    def _by_rules(self, found: Analysis) -> TagResult:
+        relevance = found.relevance
         return TagResult(
-            language=lang,
+            language=found.language,
             relevant=relevance.relevant,
             relevance_score=relevance.score,
             relevance_reason=relevance.reason,
-            relevance_evidence=relevance.evidence,
-            themes=themes,
-            theme_scores=scores,
+            relevance_evidence=readable(relevance.evidence, found.fields),
+            themes=tuple(
+                replace(t, evidence=readable(t.evidence, found.fields)) for t in found.themes
+            ),
+            theme_scores=found.theme_scores,
             version=self.version,
         )
 
-    def _hits(self, lang: str, **fields: str) -> list[Hit]:
+    def _hits(self, lang: str, fields: dict[str, str]) -> tuple[list[Hit], Scanned]:
         matcher = self._matchers.get(lang) or self._matchers[ANY_LANGUAGE]
-        found = matcher.find(fields)
+        found, scanned = matcher.scan(fields)
         vetoes = [h for h in found if h.rule.veto]
         if not vetoes:
-            return found
-        return drop_vetoed([h for h in found if not h.rule.veto], vetoes)
+            return found, scanned
+        return drop_vetoed([h for h in found if not h.rule.veto], vetoes), scanned
 
 
 @lru_cache(maxsize=8)
-def load_tagger(topic_path: Path | None = None, themes_path: Path | None = None) -> Tagger:
-    """A tagger for the given (default: packaged) rule files; cached per path pair."""
-    return Tagger(load_taxonomy(topic_path or DEFAULT_TOPIC, themes_path or DEFAULT_THEMES))
+def load_tagger(
+    topic_path: Path | None = None,
+    themes_path: Path | None = None,
+    model_path: Path | None = None,
+) -> Tagger:
+    """A tagger for the given (default: packaged) rule and model files; cached per paths.
+
+    Without a model file the rules decide alone (their scores are points, not
+    probabilities)."""
+    taxonomy = load_taxonomy(topic_path or DEFAULT_TOPIC, themes_path or DEFAULT_THEMES)
+    return Tagger(taxonomy, load_model(model_path or DEFAULT_MODEL))

@@ -6,14 +6,14 @@ deterministic function of (word, language, rules).
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from itertools import compress
 from operator import attrgetter
 from typing import NamedTuple
 
-from app.tagging.rules import MIN_COMPOUND_REST, Rule, RuleIndex
-from app.tagging.tokens import lemma_of, tokenize
+from app.tagging.rules import COMPOUND_LANGUAGES, MIN_COMPOUND_REST, Rule, RuleIndex
+from app.tagging.tokens import Tokens, is_known, lemma_of, tokenize
 
 _CACHE_LIMIT = 300_000
 
@@ -27,6 +27,22 @@ class Hit(NamedTuple):
     last: int
     sentence: int
     paragraph: int
+
+
+class Scanned(NamedTuple):
+    """The tokens of one ``scan``: the fields joined by ``_SEP``, each from its base offset."""
+
+    tokens: Tokens
+    lemmas: list[str]  # per token
+    names: tuple[str, ...]  # field names, in order
+    bases: list[int]  # offset of each field in the joined text
+
+    def locate(self, i: int) -> tuple[str, int, int]:
+        """(field, start, end) of token ``i`` within its own field."""
+        start = self.tokens.starts[i]
+        k = bisect_right(self.bases, start) - 1
+        base = self.bases[k]
+        return self.names[k], start - base, start - base + len(self.tokens.words[i])
 
 
 class _Anchored(NamedTuple):
@@ -48,6 +64,7 @@ class _Entry(NamedTuple):
     """What one distinct word can do: its keys and the rules anchored on it."""
 
     keys: frozenset[str]
+    lemma: str  # lower-cased lemma (the learned layer's word features)
     singles: tuple[Rule, ...]  # one-token rules this word satisfies on its own
     anchored: tuple[_Anchored, ...]  # phrase and proximity rules to check around it
     active: bool  # has any rule at all (most words have none)
@@ -56,6 +73,7 @@ class _Entry(NamedTuple):
 _EMPTY: tuple[Rule, ...] = ()
 _NO_ANCHORED: tuple[_Anchored, ...] = ()
 _ACTIVE = attrgetter("active")
+_LEMMA = attrgetter("lemma")
 
 
 def _anchored(rule: Rule) -> _Anchored:
@@ -93,7 +111,9 @@ class Matcher:
         ordered = sorted(rules.values(), key=lambda r: (r.group, r.term))
         singles = tuple(r for r in ordered if len(r.pattern) == 1)
         anchored = tuple(_anchored(r) for r in ordered if len(r.pattern) > 1)
-        return _Entry(keys, singles or _EMPTY, anchored or _NO_ANCHORED, bool(singles or anchored))
+        lemma = lemma_of(word, self.lang)
+        active = bool(singles or anchored)
+        return _Entry(keys, lemma, singles or _EMPTY, anchored or _NO_ANCHORED, active)
 
     def _compute_keys(self, word: str) -> frozenset[str]:
         lower = word.lower()
@@ -104,7 +124,7 @@ class Matcher:
             for i in range(MIN_COMPOUND_REST, len(form) - MIN_COMPOUND_REST + 1):
                 if form[:i] in prefixes:
                     keys.add("p:" + form[:i])
-                if form[i:] in suffixes:
+                if form[i:] in suffixes and not _swallowed(form, i, self.lang):
                     keys.add("s:" + form[i:])
             # A bare word also satisfies its own prefix/suffix rule ("*sicherheit").
             if form in prefixes:
@@ -114,7 +134,11 @@ class Matcher:
         return frozenset(keys)
 
     def find(self, fields: Mapping[str, str]) -> list[Hit]:
-        """Every rule occurrence in ``fields`` (name -> text), offsets per field.
+        """Every rule occurrence in ``fields`` (name -> text), offsets per field."""
+        return self.scan(fields)[0]
+
+    def scan(self, fields: Mapping[str, str]) -> tuple[list[Hit], Scanned]:
+        """``find``'s hits and the tokens they were found in (for word features).
 
         The fields are tokenised as one text with paragraph breaks between
         them (no phrase crosses a paragraph), which halves the per-call work
@@ -134,6 +158,7 @@ class Matcher:
         hits: list[Hit] = []
         append = hits.append
         base = 0
+        bases: list[int] = []
         # The loops below are the tagger's hot path (tens of rule checks per
         # article, most failing at the first neighbour): hits and phrase checks
         # are inlined rather than made by per-hit helper calls.
@@ -195,11 +220,20 @@ class Matcher:
                             ),
                         )
                     )
+            bases.append(base)
             base = end + len(_SEP)
-        return hits
+        return hits, Scanned(toks, list(map(_LEMMA, entries)), tuple(fields), bases)
 
 
 _SEP = "\n\n"
+
+
+def _swallowed(form: str, i: int, lang: str) -> bool:
+    """Is the last part really longer than ``form[i:]``? "Kaufangebot" ends in
+    "Angebot", not "Gebot": a known word one to three letters longer wins."""
+    return lang in COMPOUND_LANGUAGES and any(
+        is_known(form[i - k :], lang) for k in (1, 2, 3) if i - k > 0
+    )
 
 
 _new_tuple = tuple.__new__

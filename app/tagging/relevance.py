@@ -24,6 +24,7 @@ _ENTITY_SET = frozenset(ENTITIES)
 _BOTH, _NONE = _ENTITY_SET, frozenset[str]()
 _AMAZON, _TIKTOK = frozenset({"amazon"}), frozenset({"tiktok"})
 _ORDER = {"title": 0, "summary": 1, "text": 2}
+_REFS = {"ref:amazon": "amazon", "ref:tiktok": "tiktok"}
 
 
 class _Sentence:
@@ -52,8 +53,13 @@ class Relevance:
     evidence: tuple[Evidence, ...]
 
 
-def score_relevance(hits: Sequence[Hit], params: RelevanceParams) -> Relevance:
-    """Relevance of an article from its (vetoed, de-duplicated) topic hits."""
+def score_relevance(
+    hits: Sequence[Hit], params: RelevanceParams, explain: bool = True
+) -> Relevance:
+    """Relevance of an article from its (vetoed, de-duplicated) topic hits.
+
+    Without ``explain`` the reason and evidence stay empty (the learned layer
+    explains its own decision)."""
     if not {h.rule.group for h in hits} >= _ENTITY_SET:
         return Relevance(False, 0.0, _reason(hits, [], False, 0.0), ())
     sentences = _sentences(hits, params.list_window)
@@ -75,12 +81,15 @@ def score_relevance(hits: Sequence[Hit], params: RelevanceParams) -> Relevance:
     score = round(lead + min(body, params.body_cap), 3)
     strong = [s for k, s in kinds if k == "strong"]
     relevant = score >= params.threshold and bool(strong)
+    if not explain:
+        return Relevance(relevant, score, "", ())
     reason = _reason(hits, kinds, relevant, score)
     return Relevance(relevant, score, reason, _evidence(kinds))
 
 
-def _sentences(hits: Iterable[Hit], window: int) -> dict[tuple[str, int], _Sentence]:
+def _sentences(hits: Sequence[Hit], window: int) -> dict[tuple[str, int], _Sentence]:
     others = [h for h in hits if h.rule.group == "other"]
+    named = {h.rule.group for h in hits} & _ENTITY_SET
     out: dict[tuple[str, int], _Sentence] = {}
     for hit in hits:
         key = (hit.field, hit.sentence)
@@ -91,6 +100,11 @@ def _sentences(hits: Iterable[Hit], window: int) -> dict[tuple[str, int], _Sente
         group = hit.rule.group
         if group in _ENTITY_SET and not (others and _listed(hit, others, window)):
             sent.mentions[group].append(hit)
+        elif group in _REFS:
+            # "the Seattle retailer" is Amazon in an article that names Amazon.
+            entity = _REFS[group]
+            if entity in named:
+                sent.mentions[entity].append(hit)
         elif group == "pair":
             sent.pair.append(hit)
         elif group == "cue":

@@ -75,6 +75,7 @@ def _topic_terms(doc: Mapping[str, Any]) -> Iterator[TermRow]:
     for name, entity in doc["entities"].items():
         yield from _names(_by_lang(entity.get("aliases", {}), name, 1.0))
         yield from _by_lang(entity.get("veto", {}), "veto:" + name, 0.0)
+        yield from _by_lang(entity.get("refs", {}), "ref:" + name, 1.0)
     yield from _names(_by_lang(doc["others"]["names"], "other", 0.0))
     yield from _by_lang(doc["pair"], "pair", 1.0)
     yield from _by_lang(doc["competition"], "compete", 0.0)

@@ -99,6 +99,12 @@ def lemma_of(word: str, lang: str) -> str:
     return str(simplemma.lemmatize(word, lang=lang, low_memory=True)).lower()
 
 
+@lru_cache(maxsize=50_000)
+def is_known(word: str, lang: str) -> bool:
+    """Is ``word`` in the language's lemma dictionary (as a form or a lemma)?"""
+    return lang in LEMMA_LANGUAGES and bool(simplemma.is_known(word, lang))
+
+
 def tokenize(text: str) -> Tokens:
     """Tokens of ``text`` with sentence and paragraph indices."""
     parts = _SPLIT.split(text)

@@ -31,6 +31,7 @@ from app.web import (
     i18n,
     outgoing,
     pages,
+    reasons,
 )
 from app.web.auth import require_reader
 from app.web.csrf import csrf_protect
@@ -53,6 +54,7 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     i18n.install(env)  # _(), locale-aware datetime/date/time/number filters
+    reasons.install(env)  # |reason: the tagger's reason in the interface language
     return Jinja2Templates(env=env, context_processors=[i18n.context])
 
 
