@@ -14,6 +14,12 @@
       empty.forEach(function (key) { event.formData.delete(key); });
     });
   }
+  // A click on a bar of the volume chart narrows the timeline to its days (the table
+  // under the chart has the same links for the keyboard and screen readers).
+  document.addEventListener("click", function (event) {
+    var bar = event.target && event.target.closest && event.target.closest("svg.chart .bar");
+    if (bar && bar.dataset.href) { window.location.href = bar.dataset.href; }
+  });
   function typing(target) {
     var tag = target && target.tagName;
     return tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || (target && target.isContentEditable);

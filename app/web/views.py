@@ -94,7 +94,8 @@ def timeline_view(
     view = TimelineView(filter=flt, page=page, query=kept, cards=cards)
     if not with_chart:
         return view
-    start, end = chart_range(flt, now or datetime.now(UTC))
+    oldest = page.items[-1].published_at.date() if page.items and not flt.since else None
+    start, end = chart_range(flt, now or datetime.now(UTC), oldest=oldest)
     interval = choose_interval(start, end)
     buckets = store.volume(flt, interval, start=start, end=end)
     chart = build_chart(
@@ -112,10 +113,16 @@ def _card(article: Article, terms: tuple[str, ...]) -> Card:
     return Card(article, highlight(article.title, terms), excerpt)
 
 
-def chart_range(flt: TimelineFilter, now: datetime) -> tuple[date, date]:
-    """The dates the chart covers: the filter's range, else the last 30 days."""
+def chart_range(
+    flt: TimelineFilter, now: datetime, *, oldest: date | None = None
+) -> tuple[date, date]:
+    """The dates the chart covers: the filter's range; without a start, the last 30
+    days or back to ``oldest`` (the oldest article listed), whichever is longer, so
+    the chart always shows the articles the timeline shows."""
     end = (flt.until - timedelta(microseconds=1)).date() if flt.until else now.date()
     start = flt.since.date() if flt.since else end - timedelta(days=DEFAULT_CHART_DAYS - 1)
+    if oldest is not None:
+        start = min(start, oldest)
     start = max(start, end - timedelta(days=MAX_CHART_DAYS))
     return min(start, end), end
 
