@@ -14,13 +14,13 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from app.core.errors import InvalidInput, NotFound
+from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.timeline import FLAG_KINDS, THEMES
 from app.store.articles import ArticleStore
 from app.store.audit import AuditStore
 from app.store.flags import FlagStore
 from app.store.overrides import OverrideChange, OverrideStore
-from app.store.users import ROLES, UserStore
+from app.store.users import ROLES, UserStore, UserView
 from app.subscriptions import enable_feed, import_subscriptions
 from app.web.accounts import render, safe_next
 from app.web.auth import Principal, hasher, now_utc, require_admin, require_editor
@@ -209,9 +209,16 @@ def audit(request: Request, admin: Admin, before: int | None = None) -> HTMLResp
 
 @router.get("/users", response_class=HTMLResponse)
 def users(request: Request, admin: Admin) -> HTMLResponse:
+    return _users_page(request)
+
+
+def _users_page(
+    request: Request, *, error: str | None = None, confirm: UserView | None = None
+) -> HTMLResponse:
     with request.app.state.db.read() as session:
         found = UserStore(session).all()
-    return render(request, "users.html", {"users": found, "roles": ROLES})
+    context = {"users": found, "roles": ROLES, "error": error, "confirm": confirm}
+    return render(request, "users.html", context, 409 if error else 200)
 
 
 @router.post("/users")
@@ -225,39 +232,57 @@ def add_user(
     now = now_utc()
     with request.app.state.db.write() as session:
         user = UserStore(session, hasher(request)).create(name, password, role, now=now)
-        AuditStore(session).record(
-            "user.add",
-            now=now,
-            user_id=admin.user.id,
-            target_type="user",
-            target_id=user.id,
-            detail={"name": user.name, "role": role},
-        )
+        _audit_user(session, "user.add", admin, user.id, now, name=user.name, role=role)
     return RedirectResponse("/users", status_code=303)
 
 
-@router.post("/users/{user_id}")
-def change_user(
-    request: Request,
-    user_id: int,
-    admin: Admin,
-    role: Annotated[str, Form()] = "",
-    disabled: Annotated[str, Form()] = "",
+@router.post("/users/{user_id}/role")
+def change_role(
+    request: Request, user_id: int, admin: Admin, role: Annotated[str, Form()]
 ) -> Response:
+    """The role only: never the account's state."""
+    now = now_utc()
+    try:
+        with request.app.state.db.write() as session:
+            user = UserStore(session).set_role(user_id, role)
+            _audit_user(session, "user.role", admin, user_id, now, name=user.name, role=role)
+    except Conflict as exc:
+        return _users_page(request, error=str(exc))
+    return RedirectResponse("/users", status_code=303)
+
+
+@router.post("/users/{user_id}/disable")
+def disable_user(
+    request: Request, user_id: int, admin: Admin, confirm: Annotated[str, Form()] = ""
+) -> Response:
+    """Without ``confirm=yes`` this only asks; with it, the account is disabled (its
+    sessions and tokens end)."""
+    if confirm != "yes":
+        with request.app.state.db.read() as session:
+            target = UserStore(session).get(user_id)
+        return _users_page(request, confirm=target)
+    now = now_utc()
+    try:
+        with request.app.state.db.write() as session:
+            user = UserStore(session).set_disabled(user_id, True, now=now)
+            _audit_user(session, "user.disable", admin, user_id, now, name=user.name)
+    except Conflict as exc:
+        return _users_page(request, error=str(exc))
+    return RedirectResponse("/users", status_code=303)
+
+
+@router.post("/users/{user_id}/enable")
+def enable_user(request: Request, user_id: int, admin: Admin) -> Response:
     now = now_utc()
     with request.app.state.db.write() as session:
-        store = UserStore(session)
-        store.get(user_id)
-        if role:
-            store.set_role(user_id, role)
-        if disabled in ("yes", "no"):
-            store.set_disabled(user_id, disabled == "yes", now=now)
-        AuditStore(session).record(
-            "user.change",
-            now=now,
-            user_id=admin.user.id,
-            target_type="user",
-            target_id=user_id,
-            detail={"role": role or None, "disabled": disabled or None},
-        )
+        user = UserStore(session).set_disabled(user_id, False, now=now)
+        _audit_user(session, "user.enable", admin, user_id, now, name=user.name)
     return RedirectResponse("/users", status_code=303)
+
+
+def _audit_user(
+    session: Session, action: str, admin: Principal, user_id: int, now: datetime, **detail: str
+) -> None:
+    AuditStore(session).record(
+        action, now=now, user_id=admin.user.id, target_type="user", target_id=user_id, detail=detail
+    )

@@ -4,10 +4,12 @@ failed on the code before the fix."""
 from __future__ import annotations
 
 import re
+import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.store.db import Database
-from tests.web.test_auth_kit import NOW, csrf_from, login, make_user, seed_article
+from tests.web.test_auth_kit import FAST_HASHER, NOW, csrf_from, login, make_user, seed_article
 
 
 def chart_svg(html: str) -> str:
@@ -32,3 +34,51 @@ def test_the_chart_counts_articles_once_and_covers_what_the_timeline_lists(
     assert re.findall(r'class="label tick">(\d+)<', svg) == ["0", "1"]  # a y-axis scale
     since = client.get(f"/?since={NOW.date().isoformat()}").text
     assert "1 articles from" in since
+
+
+@pytest.fixture
+def fast_hasher(app: FastAPI) -> None:
+    app.state.password_hasher = FAST_HASHER
+
+
+def user_row(html: str, name: str) -> str:
+    found = re.search(rf'<tr data-user="{name}">.*?</tr>', html, re.S)
+    assert found, f"no row for {name}"
+    return found.group(0)
+
+
+@pytest.mark.usefixtures("fast_hasher")
+def test_changing_a_role_leaves_the_account_enabled_and_disabling_asks_first(
+    client: TestClient, db: Database
+) -> None:
+    make_user(db, "root", "admin")
+    vera = make_user(db, "vera", "viewer")
+    csrf = login(client, "root")
+    promoted = client.post(f"/users/{vera}/role", data={"role": "editor", "csrf_token": csrf})
+    row = user_row(promoted.text, "vera")
+    assert 'value="editor" selected' in row and "active" in row and "disabled" not in row
+    asked = client.post(f"/users/{vera}/disable", data={"csrf_token": csrf})
+    assert asked.status_code == 200 and "Disable vera?" in asked.text
+    assert "active" in user_row(asked.text, "vera")  # nothing happened yet
+    done = client.post(f"/users/{vera}/disable", data={"csrf_token": csrf, "confirm": "yes"})
+    assert "disabled" in user_row(done.text, "vera")
+    enabled = client.post(f"/users/{vera}/enable", data={"csrf_token": csrf})
+    assert "active" in user_row(enabled.text, "vera")
+    audit = client.get("/audit").text
+    assert "user.role" in audit or "changed the role" in audit
+
+
+@pytest.mark.usefixtures("fast_hasher")
+def test_the_last_active_admin_can_be_neither_demoted_nor_disabled(
+    client: TestClient, db: Database
+) -> None:
+    root = make_user(db, "root", "admin")
+    csrf = login(client, "root")
+    demoted = client.post(f"/users/{root}/role", data={"role": "viewer", "csrf_token": csrf})
+    assert demoted.status_code == 409 and "last active admin" in demoted.text
+    disabled = client.post(f"/users/{root}/disable", data={"csrf_token": csrf, "confirm": "yes"})
+    assert disabled.status_code == 409
+    assert client.get("/users").status_code == 200  # still an admin, still logged in
+    second = make_user(db, "backup", "admin")
+    ok = client.post(f"/users/{second}/role", data={"role": "editor", "csrf_token": csrf})
+    assert ok.status_code == 200 and 'value="editor" selected' in user_row(ok.text, "backup")
