@@ -25,6 +25,7 @@ from app.web.auth import (
     require_user,
     session_cookie_name,
 )
+from app.web.flash import clear_notice
 from app.web.csrf import PRE_COOKIE, SECURE_PRE_COOKIE, attach_pre_session_cookie
 
 router = APIRouter(include_in_schema=False)
@@ -38,6 +39,7 @@ def render(
         request, name, context, status_code=status, headers={"Cache-Control": "no-store"}
     )
     attach_pre_session_cookie(request, response)
+    clear_notice(request, response)
     return response
 
 

@@ -26,6 +26,7 @@ from app.web import (
     auth,
     editor_pages,
     errors,
+    flash,
     i18n,
     outgoing,
     pages,
@@ -51,6 +52,7 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     i18n.install(env)  # _(), locale-aware datetime/date/time/number filters
+    env.globals["notice"] = flash.read_notice
     return Jinja2Templates(env=env, context_processors=[i18n.context])
 
 

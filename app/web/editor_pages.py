@@ -25,6 +25,7 @@ from app.subscriptions import enable_feed, import_subscriptions
 from app.web.accounts import render, safe_next
 from app.web.auth import Principal, hasher, now_utc, require_admin, require_editor
 from app.web.deps import Upload
+from app.web.flash import set_notice
 from app.web.views import feeds_view
 
 router = APIRouter(include_in_schema=False)
@@ -66,19 +67,42 @@ def flag_article(
             detail={"flag": flag.id, "kind": kind},
         )
     if kind == "wrong-theme":  # the flag says the themes are wrong: go and fix them
-        return RedirectResponse(f"/articles/{article_id}/themes", status_code=303)
-    return back(next, "/")
+        response = RedirectResponse(f"/articles/{article_id}/themes", status_code=303)
+    else:
+        response = back(next, "/")
+    set_notice(response, "flagged", kind)
+    return response
 
 
 @router.post("/flags/{flag_id}/resolve")
 def resolve_flag(
     request: Request, flag_id: int, editor: Editor, next: Annotated[str, Form()] = ""
 ) -> Response:
+    """Close the flag as confirmed (an "irrelevant" article stays hidden)."""
+    return _close_flag(request, flag_id, editor, next, dismiss=False)
+
+
+@router.post("/flags/{flag_id}/dismiss")
+def dismiss_flag(
+    request: Request, flag_id: int, editor: Editor, next: Annotated[str, Form()] = ""
+) -> Response:
+    """Close the flag as mistaken ("not irrelevant after all": the article comes back)."""
+    return _close_flag(request, flag_id, editor, next, dismiss=True)
+
+
+def _close_flag(
+    request: Request, flag_id: int, editor: Principal, next: str, *, dismiss: bool
+) -> Response:
     now = now_utc()
     with request.app.state.db.write() as session:
-        flag = FlagStore(session).resolve(flag_id, user_id=editor.user.id, now=now)
-        _audit_flag(session, "flag.resolve", editor, flag.id, flag.article_id, now)
-    return back(next)
+        store = FlagStore(session)
+        close = store.dismiss if dismiss else store.resolve
+        flag = close(flag_id, user_id=editor.user.id, now=now)
+        action = "flag.dismiss" if dismiss else "flag.resolve"
+        _audit_flag(session, action, editor, flag.id, flag.article_id, now)
+    response = back(next)
+    set_notice(response, "dismissed" if dismiss else "resolved")
+    return response
 
 
 @router.post("/flags/{flag_id}/assign")
@@ -133,8 +157,15 @@ def themes_form(request: Request, article_id: int, editor: Editor) -> HTMLRespon
         if article is None:
             raise NotFound(f"no article with id {article_id}")
         history = FlagStore(session).history(article_id)
+        text = ArticleStore(session).detail(article_id).text
     current = {t.key for t in article.themes}
-    context = {"article": article, "themes": THEMES, "current": current, "history": history}
+    context = {
+        "article": article,
+        "text": text,
+        "themes": THEMES,
+        "current": current,
+        "history": history,
+    }
     return render(request, "overrides.html", context)
 
 

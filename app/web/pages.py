@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.core.errors import InvalidInput
 from app.web import i18n
 from app.web.deps import ReadSession
+from app.web.flash import clear_notice
 from app.web.params import parse_filter
 from app.web.views import article_view, feeds_view, timeline_view
 
@@ -21,6 +22,7 @@ def render(request: Request, name: str, context: Mapping[str, object]) -> HTMLRe
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
         request, name, dict(context)
     )
+    clear_notice(request, response)
     return response
 
 

@@ -8,6 +8,7 @@ exports, so a link can move between them. Anything invalid raises
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from fastapi import Query, Request
 from app.core.errors import InvalidInput
 from app.core.timeline import DEFAULT_LIMIT, MAX_ID, Cursor, TimelineFilter
 from app.store.search import parse_query
+from app.web.auth import template_user
 
 FILTER_KEYS = (
     "theme",
@@ -79,7 +81,7 @@ def parse_filter(request: Request, *, now: datetime | None = None) -> TimelineFi
     q = (qp.get("q") or "").strip()[:MAX_QUERY] or None
     if q:
         parse_query(q)  # refuses what the store could not search, with a clear message
-    return TimelineFilter(
+    flt = TimelineFilter(
         themes=tuple(dict.fromkeys(t for t in qp.getlist("theme") if t)),
         themes_mode=qp.get("themes_mode") or "any",
         sources=sources,
@@ -93,6 +95,9 @@ def parse_filter(request: Request, *, now: datetime | None = None) -> TimelineFi
         cursor=Cursor.decode(cursor) if cursor else None,
         updated_since=parse_time(qp.get("updated_since"), "updated_since", now),
     )
+    if flt.flagged and template_user(request) is None:  # editorial flags: signed-in only
+        return replace(flt, flagged=None)
+    return flt
 
 
 def parse_interval(request: Request) -> str | None:

@@ -23,6 +23,7 @@ from app.core.timeline import (
 from app.core.types import Article, Page, Source
 from app.store.articles import ArticleStore
 from app.store.feeds import FeedStore, FeedView
+from app.store.flags import FlagStore, FlagView
 from app.store.search import parse_query
 from app.web.chart import Chart, build_chart
 from app.web.highlight import highlight, mark_spans, snippet
@@ -140,6 +141,7 @@ class ArticlePageView:
     article: Article
     detail: ArticleDetail
     why: tuple[tuple[str, Markup], ...]  # (field, text with the evidence marked)
+    flags: tuple[FlagView, ...] = ()  # open and closed, oldest first (signed-in users see them)
 
 
 def article_view(session: Session, article_id: int) -> ArticlePageView:
@@ -159,7 +161,8 @@ def article_view(session: Session, article_id: int) -> ArticlePageView:
         spans += [(s, e) for _, f, s, e in detail.relevance_evidence if f == name]
         if text and (spans or name == "title"):
             why.append((name, mark_spans(text, spans)))
-    return ArticlePageView(article, detail, tuple(why))
+    flags = tuple(FlagStore(session).history(article_id))
+    return ArticlePageView(article, detail, tuple(why), flags)
 
 
 def feeds_view(session: Session) -> list[FeedView]:

@@ -82,3 +82,77 @@ def test_the_last_active_admin_can_be_neither_demoted_nor_disabled(
     second = make_user(db, "backup", "admin")
     ok = client.post(f"/users/{second}/role", data={"role": "editor", "csrf_token": csrf})
     assert ok.status_code == 200 and 'value="editor" selected' in user_row(ok.text, "backup")
+
+
+def card_ids(html: str) -> list[int]:
+    return [int(x) for x in re.findall(r'class="card[^"]*" data-article-id="(\d+)"', html)]
+
+
+def open_flag_ids(html: str) -> list[int]:
+    return [int(x) for x in re.findall(r'<tr data-flag-id="(\d+)"', html)]
+
+
+@pytest.mark.usefixtures("fast_hasher")
+def test_resolving_an_irrelevant_flag_confirms_it_and_only_dismissing_brings_it_back(
+    client: TestClient, db: Database
+) -> None:
+    make_user(db, "ed", "editor")
+    article = seed_article(db, "Amazon TikTok football results")
+    csrf = login(client, "ed")
+    flagged = client.post(
+        f"/articles/{article}/flags", data={"kind": "irrelevant", "next": "/", "csrf_token": csrf}
+    )
+    assert "Flagged as irrelevant." in flagged.text  # a confirmation after flagging
+    assert article not in card_ids(flagged.text)
+    queue = client.get("/flags").text
+    assert "Confirm: not relevant, keep it hidden" in queue
+    assert "Not irrelevant after all: show it again" in queue
+    [flag] = open_flag_ids(queue)
+    client.post(f"/flags/{flag}/resolve", data={"csrf_token": csrf})
+    assert article not in card_ids(client.get("/").text)  # confirmed, still hidden
+    assert "Flag closed." not in client.get("/").text  # the notice is shown once
+    client.post(
+        f"/articles/{article}/flags", data={"kind": "irrelevant", "next": "/", "csrf_token": csrf}
+    )
+    [again] = open_flag_ids(client.get("/flags").text)
+    back = client.post(f"/flags/{again}/dismiss", data={"csrf_token": csrf, "next": "/"})
+    assert "the article is back in the timeline" in back.text
+    assert article in card_ids(back.text)  # the latest decision wins
+
+
+@pytest.mark.usefixtures("fast_hasher")
+def test_dismissing_the_only_irrelevant_flag_shows_the_article_again(
+    client: TestClient, db: Database
+) -> None:
+    make_user(db, "ed", "editor")
+    article = seed_article(db, "Amazon TikTok shop expands")
+    csrf = login(client, "ed")
+    client.post(f"/articles/{article}/flags", data={"kind": "irrelevant", "csrf_token": csrf})
+    [flag] = open_flag_ids(client.get("/flags").text)
+    client.post(f"/flags/{flag}/dismiss", data={"csrf_token": csrf})
+    assert article in card_ids(client.get("/").text)
+
+
+@pytest.mark.usefixtures("fast_hasher")
+def test_flags_show_once_are_closable_on_the_article_and_hidden_from_visitors(
+    app: FastAPI, client: TestClient, db: Database
+) -> None:
+    make_user(db, "ed", "editor")
+    article = seed_article(db, "Amazon TikTok earnings", summary="<p>Quarterly figures</p>")
+    with TestClient(app, base_url="http://127.0.0.1") as visitor:
+        csrf = login(client, "ed")
+        client.post(
+            f"/articles/{article}/flags",
+            data={"kind": "important", "note": "lead for Monday", "csrf_token": csrf},
+        )
+        card = client.get("/").text
+        assert card.count("flag-important") == 1  # one chip, no second bullet list
+        page = client.get(f"/articles/{article}").text
+        assert "lead for Monday" in page and 'action="/flags/' in page
+        assert "Mark as handled" in page
+        themes = client.get(f"/articles/{article}/themes").text
+        assert "Back to the article" in themes and "Amazon TikTok earnings" in themes
+        for html in (visitor.get("/").text, visitor.get(f"/articles/{article}").text):
+            assert "⚑" not in html and "lead for Monday" not in html
+        assert card_ids(visitor.get("/?flagged=important").text) == [article]  # filter ignored
+        assert 'id="f-flagged"' not in visitor.get("/").text

@@ -78,7 +78,7 @@ def test_flags_queue_and_overrides_in_german(client: TestClient, db: Database) -
     assert response.status_code == 303
 
     html = client.get("/flags").text
-    for german in ("Offene Markierungen", "Erledigt", "Zuweisen", "nachverfolgen", "Abmelden"):
+    for german in ("Offene Markierungen", "Nachverfolgt", "Zuweisen", "nachverfolgen", "Abmelden"):
         assert german in html, german
     assert_no_english(
         html, ["Open flags", "Resolve", "Assign", "Assigned", "nobody", "Log out", "follow-up"]

@@ -51,6 +51,7 @@ RULES = {
     ("GET", "/flags"): "editor",
     ("POST", "/articles/{article_id}/flags"): "editor",
     ("POST", "/flags/{flag_id}/resolve"): "editor",
+    ("POST", "/flags/{flag_id}/dismiss"): "editor",
     ("POST", "/flags/{flag_id}/assign"): "editor",
     ("POST", "/flags/{flag_id}/delete"): "editor",
     ("GET", "/articles/{article_id}/themes"): "editor",

@@ -97,7 +97,7 @@ def test_cards_show_outlets_themes_evidence_and_flags(
     assert 'rel="noopener noreferrer"' in card
     assert "Outlet 0" in card and "+1 sources" in card
     assert 'class="chip theme-market" title="Evidence: amazon">market' in card
-    assert "⚑ important" in card
+    assert "⚑ important" not in card  # editorial flags are for signed-in users
 
 
 def test_search_highlights_matches_escaped(client: TestClient, db: Database) -> None:
