@@ -130,7 +130,7 @@ def test_article_page_marks_the_evidence_and_lists_flags(
     html = client.get(f"/articles/{seeded[0]}").text
     assert "<mark>Amazon</mark> and TikTok extend" in html
     assert "Outlet 0" in html and "Outlet 1" in html
-    assert "lead story" in html and "open" in html
+    assert "lead story" not in html  # editorial notes are for signed-in users
     assert "<strong>TikTok</strong>" in html or "Content of article 0" in html
     assert client.get("/articles/999999").status_code == 404
 
