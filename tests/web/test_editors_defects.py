@@ -156,3 +156,23 @@ def test_flags_show_once_are_closable_on_the_article_and_hidden_from_visitors(
             assert "⚑" not in html and "lead for Monday" not in html
         assert card_ids(visitor.get("/?flagged=important").text) == [article]  # filter ignored
         assert 'id="f-flagged"' not in visitor.get("/").text
+
+
+@pytest.mark.usefixtures("fast_hasher")
+def test_a_new_token_is_shown_once_and_a_reload_makes_no_second_one(
+    client: TestClient, db: Database
+) -> None:
+    make_user(db, "vera", "viewer")
+    csrf = login(client, "vera")
+    made = client.post(
+        "/account/tokens", data={"csrf_token": csrf, "name": "cli"}, follow_redirects=False
+    )
+    assert made.status_code == 303 and made.headers["location"] == "/account"
+    shown = client.get("/account").text
+    token = re.search(r'<code id="new-token">([^<]+)</code>', shown)
+    assert token and token.group(1).startswith("nm_")
+    reloaded = client.get("/account").text
+    assert 'id="new-token"' not in reloaded  # shown once
+    assert reloaded.count("/revoke") == 1  # and the reload made no second token
+    answer = client.get("/api/v1/articles", headers={"Authorization": f"Bearer {token.group(1)}"})
+    assert answer.status_code == 200
