@@ -143,6 +143,7 @@ class Article:
     cluster_size: int = 1
     content: str = ""
     flags: tuple[str, ...] = field(default=())
+    author: str | None = None  # the byline the feed gave, if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -261,6 +261,7 @@ class ArticleStore(ArticleWrites):
                 cluster_size=len(sources.get(r.id, ())) or 1,
                 content=r.content if with_content else "",
                 flags=tuple(flags.get(r.id, ())),
+                author=r.author,
             )
             for r in rows
         ]

@@ -25,8 +25,8 @@ from app.web.auth import (
     require_user,
     session_cookie_name,
 )
-from app.web.flash import clear_notice
 from app.web.csrf import PRE_COOKIE, SECURE_PRE_COOKIE, attach_pre_session_cookie
+from app.web.flash import clear_notice
 
 router = APIRouter(include_in_schema=False)
 UserDep = Annotated[Principal, Depends(require_user)]
@@ -127,7 +127,8 @@ def logout(request: Request, user: UserDep) -> Response:
     return response
 
 
-NEW_TOKEN_COOKIE = "new_token"  # the raw token, from the POST to the one GET that shows it
+# The raw token, carried from the POST to the one GET that shows it.
+NEW_TOKEN_COOKIE = "new_token"  # noqa: S105 (a cookie name, not a secret)
 
 
 @router.get("/account", response_class=HTMLResponse)

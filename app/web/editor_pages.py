@@ -248,7 +248,8 @@ def _users_page(
 ) -> HTMLResponse:
     with request.app.state.db.read() as session:
         found = UserStore(session).all()
-    context = {"users": found, "roles": ROLES, "error": error, "confirm": confirm}
+    context: dict[str, object] = {"users": found, "roles": ROLES, "error": error}
+    context["confirm"] = confirm
     return render(request, "users.html", context, 409 if error else 200)
 
 

@@ -33,6 +33,7 @@ class ArticleOut(BaseModel):
     id: int
     url: str
     title: str
+    author: str | None = Field(default=None, description="The byline the feed gave")
     summary: str = Field(description="Sanitised HTML")
     language: str | None
     published_at: datetime
@@ -51,6 +52,7 @@ class ArticleOut(BaseModel):
             id=a.id,
             url=a.url,
             title=a.title,
+            author=a.author,
             summary=a.summary,
             language=a.language,
             published_at=a.published_at,

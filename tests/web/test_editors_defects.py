@@ -4,12 +4,13 @@ failed on the code before the fix."""
 from __future__ import annotations
 
 import re
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.store.db import Database
-from tests.web.test_auth_kit import FAST_HASHER, NOW, csrf_from, login, make_user, seed_article
+from tests.web.test_auth_kit import FAST_HASHER, NOW, login, make_user, seed_article
 
 
 def chart_svg(html: str) -> str:
@@ -176,3 +177,16 @@ def test_a_new_token_is_shown_once_and_a_reload_makes_no_second_one(
     assert reloaded.count("/revoke") == 1  # and the reload made no second token
     answer = client.get("/api/v1/articles", headers={"Authorization": f"Bearer {token.group(1)}"})
     assert answer.status_code == 200
+
+
+def test_the_byline_shows_on_card_article_api_feeds_and_csv(
+    client: TestClient, db: Database
+) -> None:
+    article = seed_article(db, "Amazon TikTok byline story", author="Jo Reporter")
+    assert "by Jo Reporter" in client.get("/").text
+    assert "by Jo Reporter" in client.get(f"/articles/{article}").text
+    assert client.get(f"/api/v1/articles/{article}").json()["author"] == "Jo Reporter"
+    assert "<name>Jo Reporter</name>" in client.get("/feed.atom").text
+    assert client.get("/feed.json").json()["items"][0]["authors"] == [{"name": "Jo Reporter"}]
+    header, row = client.get("/export.csv").text.splitlines()[:2]
+    assert header.endswith(",author") and row.endswith(",Jo Reporter")
