@@ -122,6 +122,11 @@ class ArticleStore(ArticleWrites):
         found = {a.id: a for a in self.session.scalars(select(Article).where(Article.id.in_(ids)))}
         return [found[i] for i in ids if i in found]
 
+    def filtered(self, stmt: Select[Any], flt: TimelineFilter) -> Select[Any]:
+        """``stmt`` (over ``article``) narrowed by every part of ``flt`` but the cursor and
+        limit: for stores that count or mark the timeline's articles (read state)."""
+        return self._filtered(stmt, flt)
+
     def _filtered(self, stmt: Select[Any], flt: TimelineFilter) -> Select[Any]:
         if flt.relevance == "relevant":
             stmt = stmt.where(Article.relevant.is_(True))
