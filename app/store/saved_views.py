@@ -76,6 +76,12 @@ class SavedViewStore:
         )
         return [_info(r) for r in rows]
 
+    def team_views(self) -> list[SavedViewInfo]:
+        rows = self.session.scalars(
+            select(SavedView).where(SavedView.owner_id.is_(None)).order_by(SavedView.name)
+        )
+        return [_info(r) for r in rows]
+
     def get(self, view_id: int, *, by: UserView) -> SavedViewInfo:
         return _info(self._visible(view_id, by))
 

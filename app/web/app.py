@@ -30,6 +30,7 @@ from app.web import (
     i18n,
     outgoing,
     pages,
+    reading_pages,
 )
 from app.web.auth import require_reader
 from app.web.csrf import csrf_protect
@@ -102,12 +103,16 @@ def create_app(
     app.state.templates = make_templates()
     errors.install(app)
     auth.install(app)
+    app.state.templates.env.globals["reading_nav"] = reading_pages.reading_nav
+    app.state.templates.env.globals["view_links"] = reading_pages.view_links
     reader = [Depends(require_reader)]
     app.include_router(pages.router, dependencies=reader)
     app.include_router(api.router, dependencies=reader)
     app.include_router(api_editor.router, dependencies=reader)
     app.include_router(api_opml.router, dependencies=reader)
     app.include_router(outgoing.router, dependencies=reader)
+    app.include_router(reading_pages.feeds_router, dependencies=reader)
+    app.include_router(reading_pages.router)
     app.include_router(accounts.router)
     app.include_router(editor_pages.router)
     app.include_router(api_editor.docs_router)

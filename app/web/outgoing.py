@@ -29,6 +29,7 @@ router = APIRouter(tags=["outgoing"], include_in_schema=False)
 ATOM_NS = "http://www.w3.org/2005/Atom"
 EXPORT_CAP = 100_000
 RISKY_START = ("=", "+", "-", "@", "\t", "\r")
+TITLE = "newsmon: Amazon × TikTok"
 CSV_FIELDS = (
     "id",
     "published_at",
@@ -84,10 +85,14 @@ def _tag_uri(request: Request, article_id: int) -> str:
 
 @router.get("/feed.atom", summary="Atom 1.0 feed of the timeline (same filters)")
 def atom_feed(request: Request) -> Response:
-    items = _page(request, parse_filter(request))
+    return atom_response(request, parse_filter(request))
+
+
+def atom_response(request: Request, flt: TimelineFilter, title: str = TITLE) -> Response:
+    items = _page(request, flt)
     ET.register_namespace("", ATOM_NS)
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
-    _sub(feed, "title", "newsmon: Amazon × TikTok")
+    _sub(feed, "title", title)
     _sub(feed, "id", _self_url(request))
     _sub(feed, "updated", _updated(items).isoformat())
     ET.SubElement(feed, f"{{{ATOM_NS}}}link", rel="self", href=_self_url(request))
@@ -127,10 +132,14 @@ def _xml_safe(text: str) -> str:
 
 @router.get("/feed.json", summary="JSON Feed 1.1 of the timeline (same filters)")
 def json_feed(request: Request) -> JSONResponse:
-    items = _page(request, parse_filter(request))
+    return json_feed_response(request, parse_filter(request))
+
+
+def json_feed_response(request: Request, flt: TimelineFilter, title: str = TITLE) -> JSONResponse:
+    items = _page(request, flt)
     body = {
         "version": "https://jsonfeed.org/version/1.1",
-        "title": "newsmon: Amazon × TikTok",
+        "title": title,
         "home_page_url": _base(request) + "/",
         "feed_url": _self_url(request),
         "authors": [{"name": "newsmon"}],
@@ -179,7 +188,10 @@ def _csv_row(a: Article) -> list[str]:
 
 @router.get("/export.csv", summary="CSV export of every matching article (streamed)")
 def export_csv(request: Request) -> StreamingResponse:
-    flt = parse_filter(request)
+    return csv_response(request, parse_filter(request))
+
+
+def csv_response(request: Request, flt: TimelineFilter) -> StreamingResponse:
     db: Database = request.app.state.db
     signed_in = template_user(request) is not None
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Query, Request
+from starlette.datastructures import QueryParams
 
 from app.core.errors import InvalidInput
 from app.core.timeline import DEFAULT_LIMIT, MAX_ID, Cursor, TimelineFilter
@@ -65,8 +66,11 @@ def parse_number(raw: str, field: str, what: str) -> int:
     return int(raw)
 
 
-def parse_filter(request: Request, *, now: datetime | None = None) -> TimelineFilter:
-    qp = request.query_params
+def parse_filter(
+    request: Request, *, now: datetime | None = None, query: str | None = None
+) -> TimelineFilter:
+    """The request's filter, or ``query``'s (a saved view's query string) when given."""
+    qp = request.query_params if query is None else QueryParams(query)
     now = now or datetime.now(UTC)
     sources = tuple(parse_number(raw, "source", "a feed id") for raw in qp.getlist("source") if raw)
     languages = tuple(dict.fromkeys(lang.lower() for lang in qp.getlist("lang") if lang))

@@ -22,8 +22,10 @@ from app.core.timeline import (
 )
 from app.core.types import Article, Page, Source
 from app.store.articles import ArticleStore
+from app.store.db import Database
 from app.store.feeds import FeedStore, FeedView
 from app.store.flags import FlagStore, FlagView
+from app.store.reading import ReadingStore
 from app.store.search import parse_query
 from app.web.chart import Chart, build_chart
 from app.web.highlight import highlight, mark_spans, snippet
@@ -42,6 +44,13 @@ class Card:
 
 
 @dataclass(frozen=True, slots=True)
+class Reading:
+    read: frozenset[int]  # ids on this page the user has read
+    new_since: datetime | None  # first seen after this: new since the last visit
+    unread: int  # unread articles of the filter (capped, see ReadingStore)
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineView:
     filter: TimelineFilter
     page: Page[Article]
@@ -49,6 +58,14 @@ class TimelineView:
     cards: tuple[Card, ...] = ()
     chart: Chart | None = None
     outlets: tuple[Source, ...] = ()
+    reader: Reading | None = None  # a signed-in user's read state, None for visitors
+
+    def is_read(self, article: Article) -> bool:
+        return self.reader is not None and article.id in self.reader.read
+
+    def is_new(self, article: Article) -> bool:
+        since = self.reader.new_since if self.reader else None
+        return since is not None and article.first_seen_at > since and not self.is_read(article)
 
     def link(self, **changes: str | None) -> str:
         """The current query string with ``changes`` applied (None removes a key)."""
@@ -107,6 +124,16 @@ def timeline_view(
         lambda a, b: view.link(since=a.isoformat(), until=b.isoformat(), cursor=None),
     )
     return replace(view, chart=chart, outlets=tuple(store.outlets()))
+
+
+def with_reading(db: Database, view: TimelineView, user_id: int, now: datetime) -> TimelineView:
+    """Record the visit and add the user's read state to ``view``."""
+    with db.write() as session:
+        store = ReadingStore(session)
+        visit = store.visit(user_id, now=now)
+        read = store.read_ids(user_id, (a.id for a in view.page.items))
+        unread = store.unread_count(user_id, view.filter, now=now)
+    return replace(view, reader=Reading(frozenset(read), visit.new_since, unread))
 
 
 def _card(article: Article, terms: tuple[str, ...]) -> Card:
