@@ -27,8 +27,8 @@ def violations(page: Any, source: str) -> list[str]:
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(content=source)
     found: list[dict[str, Any]] = page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
-             .map(v => ({id: v.id, impact: v.impact,
+        """async () => (await axe.run(document, {resultTypes: ["violations"], iframes: false}))
+             .violations.map(v => ({id: v.id, impact: v.impact,
                          nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))"""
     )
     return [
