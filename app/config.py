@@ -76,6 +76,16 @@ class Settings(BaseSettings):
     public_read: bool = Field(
         True, description="Let anyone who can reach the server read the timeline and API."
     )
+    web_workers: int = Field(
+        1,
+        ge=1,
+        description="Web worker processes of `newsmon serve` (more than 1 needs PostgreSQL).",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDRs of reverse proxies whose X-Forwarded-For and "
+        'X-Forwarded-Proto are believed (JSON list, e.g. ["127.0.0.1"]); empty: none.',
+    )
     log_level: str = Field("INFO", description="Logging level (DEBUG, INFO, WARNING, ...).")
 
 

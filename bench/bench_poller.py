@@ -173,8 +173,8 @@ def parse_floor(tmp: Path, bodies: dict[str, bytes]) -> float:
 def prepare_rate(bodies: dict[str, bytes]) -> float:
     """parse + normalise + sanitise + tag (a worker's whole job) on one core, tagger
     already loaded: entries per second. Twice this is the most two workers can do."""
-    import app.worker_preload  # noqa: F401  (loads and warms the tagger, as workers do)
-    from app.ingest import prepare_feed
+    import app.polling.preload  # noqa: F401  (loads and warms the tagger, as workers do)
+    from app.polling.ingest import prepare_feed
 
     now = datetime.now(UTC)
     headers = {"content-type": "application/rss+xml"}

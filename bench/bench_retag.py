@@ -114,7 +114,7 @@ def _sqlite_value(value: Any) -> Any:
 
 
 def main(n: int = N_ARTICLES, workers: int = 0) -> float:
-    from app.retag import retag_all
+    from app.services.retag import retag_all
 
     with tempfile.TemporaryDirectory(prefix="newsmon-bench-retag-") as tmp:
         db = Database.from_url(f"sqlite:///{tmp}/bench.db")

@@ -89,7 +89,7 @@ def realistic_feed(entries: int = FEED_ENTRIES) -> bytes:
 
 def bench_prepare_feed() -> float:
     """Entries/s of ``prepare_feed`` on one core (CPU time, best of ``PASSES``)."""
-    from app.ingest import prepare_feed  # the whole worker-side path
+    from app.polling.ingest import prepare_feed  # the whole worker-side path
 
     body = realistic_feed()
     now = datetime(2025, 1, 1, tzinfo=UTC)

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.retag import retag_all
+from app.services.retag import retag_all
 from app.store.db import Database
 from app.store.tables import Article, ArticleTheme
 from bench.bench_retag import fill

@@ -11,8 +11,8 @@ import pytest
 from app.config import Settings
 from app.core.errors import BlockedURL
 from app.feeds.guard import validate_url
+from app.services.subscriptions import import_subscriptions
 from app.store.db import Database
-from app.subscriptions import import_subscriptions
 
 
 def opml(urls: list[str]) -> bytes:
@@ -36,7 +36,7 @@ def test_checks_run_in_parallel_and_the_report_keeps_document_order(
             raise BlockedURL("10.0.0.1 is a private address")
         return str(validate_url(url))
 
-    monkeypatch.setattr("app.subscriptions.check_url", slow_check)
+    monkeypatch.setattr("app.services.subscriptions.check_url", slow_check)
     urls = [f"https://site{i}.example/feed/{i}" for i in range(10)]
     urls[3] = "https://blocked.example/feed/3"
     report = import_subscriptions(settings, db, opml(urls))

@@ -10,6 +10,7 @@ NewsmonError
 ├── PermissionDenied      authenticated, but the role may not (403)
 ├── RateLimited           too many attempts; ``retry_after`` seconds (429)
 └── StorageBusy           the database stayed locked past the timeout (503)
+    └── StorageUnavailable  the database cannot be reached at all (503)
 """
 
 from __future__ import annotations
@@ -57,3 +58,7 @@ class RateLimited(NewsmonError):
 
 class StorageBusy(NewsmonError):
     pass
+
+
+class StorageUnavailable(StorageBusy):
+    """The database server is unreachable (down, restarting, network cut)."""

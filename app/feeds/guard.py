@@ -21,7 +21,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -31,6 +31,9 @@ import httpx
 from app import __version__
 from app.core.errors import BlockedURL, InvalidInput
 from app.core.types import FetchKind
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # host, port -> addresses as strings; a seam so tests can simulate DNS answers.
@@ -105,6 +108,18 @@ def _allowlisted(ip: IPAddress, port: int, allowlist: Iterable[str]) -> bool:
         if same_port and ipaddress.ip_address(host.strip("[]")) == ip:
             return True
     return False
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    """The limits every outbound request obeys, from the administrator's settings."""
+    return FetchPolicy(
+        allow_private_networks=settings.allow_private_networks,
+        allowlist=tuple(settings.fetch_allowlist),
+        max_bytes=settings.max_feed_bytes,
+        deadline=settings.fetch_deadline_seconds,
+        max_connections=settings.fetch_concurrency,
+        max_per_host=settings.fetch_per_host,
+    )
 
 
 def address_refusal(address: str, port: int, policy: FetchPolicy) -> str | None:

@@ -296,7 +296,14 @@ class GuardedClient:
             host = request.url.host
             slot = self._hosts.limit(host) if host != held_host else contextlib.nullcontext()
             async with slot:
-                response = await self._client.send(request, stream=True)
+                try:
+                    response = await self._client.send(request, stream=True)
+                except BlockedURL as exc:
+                    if not chain.hops:
+                        raise
+                    # name the hop: the feed's own URL was fine, where it sent us was not
+                    message = f"redirect to {chain.url} refused: {exc}"
+                    raise FetchRefused(FetchKind.BLOCKED, message) from None
                 try:
                     if response.status_code not in REDIRECT_CODES or not response.headers.get(
                         "location"

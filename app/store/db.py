@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.errors import StorageBusy
+from app.core.errors import StorageBusy, StorageUnavailable
 
 BUSY_TIMEOUT_MS = 10_000
 _READ = "newsmon_read"
@@ -92,10 +92,29 @@ class Database:
 
 @contextmanager
 def translate_busy() -> Iterator[None]:
-    """Turn "database is locked" into ``StorageBusy`` (a 503 on the web, a retry in the poller)."""
+    """Storage failures a caller can wait out, as domain errors (a 503 on the web, a retry
+    in the poller): "database is locked" becomes ``StorageBusy``; a PostgreSQL server that
+    cannot be reached (refused, reset, restarting) ``StorageUnavailable``. The pool's
+    pre-ping replaces dead connections, so the next request after recovery succeeds."""
     try:
         yield
-    except OperationalError as exc:
+    except (OperationalError, InterfaceError) as exc:
+        if unreachable(exc):
+            raise StorageUnavailable("the database is unavailable; try again shortly") from exc
         if "locked" in str(exc.orig) or "busy" in str(exc.orig):
             raise StorageBusy("the database is busy; try again shortly") from exc
         raise
+
+
+def unreachable(exc: DBAPIError) -> bool:
+    """A lost or refused server connection, as opposed to an error in the statement."""
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    module = type(exc.orig).__module__ if exc.orig is not None else ""
+    if module.startswith("psycopg"):
+        # psycopg raises OperationalError (not a subclass of it) for connection
+        # failures; statement errors carry an SQLSTATE, connection failures none
+        # or class 08 (connection exception) / 57P (operator intervention).
+        state = getattr(exc.orig, "sqlstate", None) or ""
+        return not state or state.startswith(("08", "57P"))
+    return False

@@ -20,6 +20,7 @@ from app.core.urls import url_hash
 from app.store.tables import ArticleSource, Feed, FetchLog
 
 SAMPLE_SCHEME = "newsmon:"
+SAMPLE_URL = "newsmon:sample"  # the bundled sample feed, read from the package
 
 
 @dataclass(frozen=True, slots=True)

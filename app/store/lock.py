@@ -23,7 +23,9 @@ def poller_lock(database_url: str) -> Iterator[None]:
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         yield
         return
-    path = Path(url.database + ".poller.lock")
+    # Keyed on the file, not the spelling: a symlink to the database (or to a folder on
+    # its path) resolves to the same lock; "./x.db" and "x.db" too.
+    path = Path(os.path.realpath(url.database) + ".poller.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:

@@ -272,6 +272,19 @@ class FetchLog(Base):
     skipped_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class RateLimitHit(Base):
+    """One failed attempt (a wrong password, a bad token) counted against a key, in the
+    database so that every web worker on every host sees the same count."""
+
+    __tablename__ = "rate_limit_hit"
+    __table_args__ = (Index("ix_rate_limit_hit_bucket_key_at", "bucket", "key_hash", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(32))  # login-account | login-address | token
+    key_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the account or address
+    at: Mapped[datetime]
+
+
 class UserPref(Base):
     """A user's reading state and preferences: visits (for "new since your last
     visit") and the time zone every page uses."""

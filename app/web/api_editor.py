@@ -17,9 +17,9 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from app import subscriptions, wiring
 from app.core.errors import NotFound
 from app.core.timeline import THEMES
+from app.services import subscriptions
 from app.store.articles import ArticleStore
 from app.store.audit import AuditStore
 from app.store.feeds import FeedStore
@@ -194,7 +194,9 @@ def patch_themes(
     responses=problems(400, 401, 403, 409),
 )
 def add_feed(body: FeedIn, who: Editor, request: Request, response: Response) -> FeedOut:
-    feed = wiring.subscribe(request.app.state.settings, request.app.state.db, body.url, body.title)
+    feed = subscriptions.subscribe(
+        request.app.state.settings, request.app.state.db, body.url, body.title
+    )
     with request.app.state.db.write() as session:
         _audit(session, "feed.add", who, "feed", feed.id, url=feed.url)
     response.headers["Location"] = f"/api/v1/feeds/{feed.id}"

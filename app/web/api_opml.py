@@ -3,7 +3,7 @@
 Export reads like ``GET /api/v1/feeds``. Import takes the OPML document as the
 request body (any XML content type) or as the multipart field ``file``, at most
 ``MAX_OPML_BYTES``; auth, CSRF and audit follow ``POST /api/v1/feeds``, and every
-URL takes the same subscribe path (``app.subscriptions``).
+URL takes the same subscribe path (``app.services.subscriptions``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
 
-from app.subscriptions import ImportReport, export_subscriptions, import_subscriptions
+from app.services.subscriptions import ImportReport, export_subscriptions, import_subscriptions
 from app.web.api_editor import Editor, problems
 from app.web.deps import DbDep, Upload
 from app.web.schemas import FeedOut

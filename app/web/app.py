@@ -16,14 +16,15 @@ from fastapi.templating import Jinja2Templates
 from app import __version__
 from app.config import Settings, load_settings
 from app.metrics import Metrics
+from app.services.subscriptions import MAX_OPML_BYTES
 from app.store.db import Database
-from app.subscriptions import MAX_OPML_BYTES
 from app.web import (
     accounts,
     api,
     api_editor,
     api_opml,
     auth,
+    csrf,
     editor_pages,
     errors,
     flash,
@@ -34,8 +35,8 @@ from app.web import (
 )
 from app.web.auth import require_reader
 from app.web.csrf import csrf_protect
-from app.web.deps import close_uploads
-from app.web.limits import BodyLimit
+from app.web.deps import close_uploads, ids_in_range
+from app.web.limits import BodyLimit, refuse_oversized
 from app.web.security import SecurityHeaders
 
 log = logging.getLogger("newsmon.web")
@@ -73,7 +74,7 @@ def create_app(
         stop = asyncio.Event()
         task = None
         if poll:
-            from app.wiring import in_process_poller
+            from app.polling import in_process_poller
 
             task = asyncio.create_task(in_process_poller(settings, database, metrics, stop))
         try:
@@ -95,7 +96,12 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         # Deny by default: every unsafe request on every route passes the CSRF check.
-        dependencies=[Depends(close_uploads), Depends(csrf_protect)],
+        dependencies=[
+            Depends(close_uploads),
+            Depends(refuse_oversized),
+            Depends(csrf_protect),
+            Depends(ids_in_range),
+        ],
     )
     app.state.settings = settings
     app.state.db = database
@@ -103,6 +109,7 @@ def create_app(
     app.state.templates = make_templates()
     errors.install(app)
     auth.install(app)
+    csrf.install(app)
     app.state.templates.env.globals["reading_nav"] = reading_pages.reading_nav
     app.state.templates.env.globals["view_links"] = reading_pages.view_links
     reader = [Depends(require_reader)]
@@ -114,6 +121,7 @@ def create_app(
     app.include_router(reading_pages.feeds_router, dependencies=reader)
     app.include_router(reading_pages.router)
     app.include_router(accounts.router)
+    app.include_router(i18n.router)
     app.include_router(editor_pages.router)
     app.include_router(api_editor.docs_router)
     app.include_router(api.health_router)

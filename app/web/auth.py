@@ -8,18 +8,16 @@ back to the cookie. The principal lands on ``request.state.user`` for templates.
 
 from __future__ import annotations
 
-import math
-import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from fastapi import FastAPI, Request
 
-from app.core.errors import PermissionDenied, RateLimited, Unauthenticated
+from app.core.errors import PermissionDenied, Unauthenticated
 from app.store.db import Database
+from app.store.limits import RateLimit, RateLimitStore
 from app.store.users import UserStore, UserView
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -28,35 +26,27 @@ SECURE_COOKIE = "__Host-newsmon_session"  # __Host-: Secure, Path=/, no Domain (
 
 
 class SlidingWindow:
-    """At most ``limit`` failures per key in the last ``window`` seconds (in memory).
+    """At most ``limit`` failures per key in the last ``window`` seconds.
 
-    One process only: enough for one uvicorn worker; several workers each keep their
-    own count, which multiplies the limit but never disables it.
+    The count lives in the database (``RateLimitStore``), so every web worker on every
+    host of one database enforces the same limit: N workers do not allow N × limit.
     """
 
-    def __init__(self, *, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, db: Database, bucket: str, *, limit: int, window: float) -> None:
+        self.db = db
+        self.rule = RateLimit(bucket, limit, timedelta(seconds=window))
 
     def check(self, key: str, *, now: float) -> None:
-        with self._lock:
-            hits = self._prune(key, now)
-            if len(hits) >= self.limit:
-                retry = max(1, math.ceil(hits[0] + self.window - now))
-                raise RateLimited("too many failed attempts; try again later", retry_after=retry)
+        with self.db.read() as session:
+            RateLimitStore(session).check(self.rule, key, now=_at(now))
 
     def hit(self, key: str, *, now: float) -> None:
-        with self._lock:
-            self._prune(key, now).append(now)
-            if len(self._hits) > 100_000:  # bound memory under a spray of keys
-                self._hits.clear()
+        with self.db.write() as session:
+            RateLimitStore(session).hit(self.rule, key, now=_at(now))
 
-    def _prune(self, key: str, now: float) -> deque[float]:
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        return hits
+
+def _at(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +141,9 @@ def _from_token(request: Request, db: Database, token: str, now: datetime) -> Pr
 
 
 def client_address(request: Request) -> str:
-    # X-Forwarded-For is deliberately ignored: anyone can send it. Behind a proxy,
-    # uvicorn's --forwarded-allow-ips sets request.client from trusted proxies only.
+    # X-Forwarded-For is never read here: anyone can send it. Behind a proxy listed in
+    # NEWSMON_TRUSTED_PROXIES, uvicorn sets request.client from that proxy's header;
+    # from anyone else the header is ignored (``newsmon serve``).
     return request.client.host if request.client else "unknown"
 
 
@@ -201,13 +192,13 @@ def template_user(request: Request) -> UserView | None:
 
 
 def install(app: FastAPI, password_hasher: PasswordHasher | None = None) -> None:
-    """Per-app state (hasher, rate limits) and the template globals of this module."""
+    """Per-app state (hasher, rate limits) and the ``current_user`` template global.
+
+    The ``csrf_token`` global is ``csrf.install``'s: csrf builds on auth, not the reverse."""
     app.state.password_hasher = password_hasher or PasswordHasher()
-    app.state.login_limiter_account = SlidingWindow(limit=5, window=900)
-    app.state.login_limiter_address = SlidingWindow(limit=20, window=900)
-    app.state.token_limiter = SlidingWindow(limit=30, window=60)
+    db: Database = app.state.db
+    app.state.login_limiter_account = SlidingWindow(db, "login-account", limit=5, window=900)
+    app.state.login_limiter_address = SlidingWindow(db, "login-address", limit=20, window=900)
+    app.state.token_limiter = SlidingWindow(db, "token", limit=30, window=60)
     env = app.state.templates.env
     env.globals["current_user"] = template_user
-    from app.web.csrf import csrf_token_for
-
-    env.globals["csrf_token"] = csrf_token_for

@@ -16,10 +16,11 @@ import hashlib
 import hmac
 import secrets
 
-from fastapi import Request, Response
+from fastapi import FastAPI, Request, Response
 
 from app.core.errors import PermissionDenied, Unauthenticated
 from app.web.auth import SAFE_METHODS, current_principal, is_https, raw_session_id
+from app.web.limits import refuse_oversized
 
 PRE_COOKIE = "newsmon_csrf"
 SECURE_PRE_COOKIE = "__Host-newsmon_csrf"
@@ -66,6 +67,7 @@ async def _form_token(request: Request) -> str | None:
     if not request.headers.get("content-type", "").startswith(FORM_TYPES):
         return None
     form = await request.form()
+    refuse_oversized(request)  # a cut body has no token to find: say what really happened
     value = form.get(FIELD)
     return value if isinstance(value, str) else None
 
@@ -115,3 +117,8 @@ def attach_pre_session_cookie(request: Request, response: Response) -> None:
         secure=https,
         path="/",
     )
+
+
+def install(app: FastAPI) -> None:
+    """The ``csrf_token`` template global: every form renders its token with it."""
+    app.state.templates.env.globals["csrf_token"] = csrf_token_for

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from app.config import Settings
-from app.core.errors import InvalidInput
+from app.core.errors import InvalidInput, NotFound
 from app.store.db import Database
+from app.web.limits import refuse_oversized
 
 
 def get_db(request: Request) -> Database:
@@ -40,8 +41,12 @@ async def read_upload(request: Request) -> bytes:
     The size cap is ``web.limits.BodyLimit``'s, applied while the body is read.
     """
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        return await request.body()
-    upload = (await request.form()).get("file")
+        body = await request.body()
+        refuse_oversized(request)
+        return body
+    form = await request.form()
+    refuse_oversized(request)
+    upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise InvalidInput("choose a file to upload", field="file")
     return await upload.read()
@@ -54,6 +59,18 @@ async def close_uploads(request: Request) -> AsyncIterator[None]:
         yield
     finally:
         await request.close()
+
+
+MAX_ID = 2**63 - 1  # the largest id either engine stores (a signed 64-bit integer)
+
+
+def ids_in_range(request: Request) -> None:
+    """App-wide: a path id no database can hold is simply not found (404), on every route
+    present and future, instead of an overflow inside the driver (a 500)."""
+    for name, value in request.path_params.items():
+        digits = isinstance(value, str) and value.isdigit()
+        if name.endswith("_id") and digits and int(value) > MAX_ID:
+            raise NotFound(f"no such {name.removesuffix('_id')}")
 
 
 DbDep = Annotated[Database, Depends(get_db)]

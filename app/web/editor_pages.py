@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.timeline import FLAG_KINDS, THEMES
+from app.services.subscriptions import enable_feed, import_subscriptions
 from app.store.articles import ArticleStore
 from app.store.audit import AuditStore
 from app.store.flags import FlagStore
 from app.store.overrides import OverrideChange, OverrideStore
 from app.store.users import ROLES, UserStore, UserView
-from app.subscriptions import enable_feed, import_subscriptions
 from app.web.accounts import render, safe_next
 from app.web.auth import Principal, hasher, now_utc, require_admin, require_editor
 from app.web.deps import Upload

@@ -10,12 +10,16 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core import errors
+from app.store.db import unreachable
+from app.web.limits import exceeded
 from app.web.security import add_security_headers
 
 log = logging.getLogger("newsmon.web")
+RETRY = {"Retry-After": "2"}
 
 STATUS = {
     errors.TooLarge: 413,
@@ -93,18 +97,22 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, errors.RateLimited):
             headers = {"Retry-After": str(exc.retry_after)}
         elif isinstance(exc, errors.StorageBusy):
-            headers = {"Retry-After": "2"}
+            headers = RETRY
         elif isinstance(exc, errors.Unauthenticated) and wants_json(request):
             headers = {"WWW-Authenticate": 'Bearer realm="newsmon"'}
         return problem(request, status_of(exc), str(exc), headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if (too_large := exceeded(request)) is not None:  # FastAPI could not parse a cut body
+            return await _domain(request, too_large)
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem(request, exc.status_code, detail, dict(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if (too_large := exceeded(request)) is not None:
+            return await _domain(request, too_large)
         parts = []
         for err in exc.errors()[:5]:
             where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "body"))
@@ -113,6 +121,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, DBAPIError) and unreachable(exc):  # outside a store's session
+            log.warning("database unreachable on %s %s", request.method, request.url.path)
+            return problem(request, 503, "the database is unavailable; try again shortly", RETRY)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         response = problem(request, 500, "An unexpected error occurred; it has been logged.")
         add_security_headers(response.headers, https=request.url.scheme == "https")

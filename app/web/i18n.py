@@ -18,7 +18,11 @@ from urllib.parse import quote
 
 import jinja2
 from babel import dates, numbers
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse, Response
 from starlette.requests import Request
+
+from app.core.errors import InvalidInput
 
 LOCALES = ("en", "de")
 DEFAULT_LOCALE = "en"
@@ -129,3 +133,19 @@ def install(env: jinja2.Environment) -> None:
     env.filters["date"] = format_date
     env.filters["time"] = format_time
     env.filters["number"] = format_number
+
+
+# Public (no reader rule): the login page of a private instance switches language too.
+router = APIRouter(include_in_schema=False)
+ONE_YEAR = 365 * 24 * 3600
+
+
+@router.get("/ui-language")
+def ui_language(request: Request) -> Response:
+    """Remember the interface language in a cookie, then go back to ``next``."""
+    chosen = request.query_params.get("set", "")
+    if chosen not in LOCALES:
+        raise InvalidInput(f"set must be one of {', '.join(LOCALES)}", field="set")
+    response = RedirectResponse(safe_next(request.query_params.get("next")), 303)
+    response.set_cookie(COOKIE, chosen, max_age=ONE_YEAR, httponly=True, samesite="lax")
+    return response

@@ -1,12 +1,15 @@
-"""Caps on request bodies, per path: the upload routes (OPML import) take one file.
+"""Caps on request bodies: 1 MiB for every request (``DEFAULT_LIMIT``), another size per
+path where a route takes a file (the OPML import routes).
 
-Starlette spools a multipart file to disk however large it is, and the CSRF check
-reads the form before any route code runs, so the cap sits in front of everything:
-``receive`` raises ``TooLarge`` once the declared or received length passes the
-cap. The exception surfaces where the body is being read, inside the app, so the
-one exception mapper answers 413 (problem+json under /api, the error page elsewhere).
-FastAPI's own ``max_body_size`` answers a declared oversize body in plain text,
-hence this small middleware. Requests that never read their body are not touched.
+FastAPI reads a route's form or JSON body before any dependency runs, the CSRF check
+included, and Starlette spools a multipart file to disk however large it is. So the cap
+sits in front of everything, in ``receive``: a body declared larger than the cap is
+never read at all, and one without a declared length is cut where it passes the cap.
+Either way the request is marked (``exceeded``) and the app sees an empty or cut body;
+the first code that looks (the app-wide ``refuse_oversized`` dependency, the upload
+reader, or the error mapper when FastAPI could not parse the cut body) raises
+``TooLarge``, which the one exception mapper answers with 413 (problem+json under /api,
+the error page elsewhere). Requests that never read their body are not touched.
 """
 
 from __future__ import annotations
@@ -14,37 +17,61 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import TooLarge
 
+DEFAULT_LIMIT = 1024 * 1024
+_MARK = "body_limit_exceeded"
+
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, limits: Mapping[str, int]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limits: Mapping[str, int], default: int = DEFAULT_LIMIT
+    ) -> None:
         self.app = app
         self.limits = dict(limits)
+        self.default = default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.limits.get(scope["path"]) if scope["type"] == "http" else None
-        if limit is None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limits.get(scope["path"], self.default)
         declared = Headers(scope=scope).get("content-length", "")
         received = 0
+
+        def refuse() -> Message:
+            scope.setdefault("state", {})[_MARK] = (limit, scope["path"] in self.limits)
+            return {"type": "http.request", "body": b"", "more_body": False}
 
         async def capped() -> Message:
             nonlocal received
             if declared.isdigit() and int(declared) > limit:  # refused before a byte is read
-                raise _too_large(limit)
+                return refuse()
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _too_large(limit)
+                    return refuse()
             return message
 
         await self.app(scope, capped, send)
 
 
-def _too_large(limit: int) -> TooLarge:
-    return TooLarge(f"the upload is larger than {limit // 1024} KiB", field="file")
+def exceeded(conn: HTTPConnection) -> TooLarge | None:
+    """The error for a request whose body went past its cap, else None."""
+    mark = conn.scope.get("state", {}).get(_MARK)
+    if mark is None:
+        return None
+    limit, upload = mark
+    what = "the upload" if upload else "the request body"
+    return TooLarge(f"{what} is larger than {limit // 1024} KiB", field="file" if upload else None)
+
+
+def refuse_oversized(conn: HTTPConnection) -> None:
+    """App-wide, before CSRF: a body cut at its cap never reaches a route."""
+    error = exceeded(conn)
+    if error is not None:
+        raise error

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from app.core.errors import InvalidInput
 from app.store.reading import ReadingStore
-from app.web import i18n
 from app.web.auth import now_utc, template_user
 from app.web.deps import ReadSession
 from app.web.flash import clear_notice
@@ -17,7 +15,6 @@ from app.web.params import parse_filter
 from app.web.views import article_view, feeds_view, timeline_view, with_reading
 
 router = APIRouter(include_in_schema=False)
-ONE_YEAR = 365 * 24 * 3600
 
 
 def render(request: Request, name: str, context: Mapping[str, object]) -> HTMLResponse:
@@ -51,17 +48,6 @@ def article(request: Request, article_id: int, session: ReadSession) -> HTMLResp
 @router.get("/feeds", response_class=HTMLResponse)
 def feeds(request: Request, session: ReadSession) -> HTMLResponse:
     return render(request, "feeds.html", {"feeds": feeds_view(session)})
-
-
-@router.get("/ui-language")
-def ui_language(request: Request) -> Response:
-    """Remember the interface language in a cookie, then go back to ``next``."""
-    chosen = request.query_params.get("set", "")
-    if chosen not in i18n.LOCALES:
-        raise InvalidInput(f"set must be one of {', '.join(i18n.LOCALES)}", field="set")
-    response = RedirectResponse(i18n.safe_next(request.query_params.get("next")), 303)
-    response.set_cookie(i18n.COOKIE, chosen, max_age=ONE_YEAR, httponly=True, samesite="lax")
-    return response
 
 
 @router.get("/metrics")

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.core.errors import InvalidInput, Unauthenticated
+from app.core.errors import InvalidInput, NotFound
 from app.core.timeline import TimelineFilter
 from app.store.audit import AuditStore
 from app.store.reading import COUNT_CAP, ReadingStore
@@ -171,8 +171,8 @@ def _feed_view(request: Request, view_id: int) -> tuple[SavedViewInfo, TimelineF
         store = SavedViewStore(session)
         if user is None:
             view = next((v for v in store.team_views() if v.id == view_id), None)
-            if view is None:
-                raise Unauthenticated("log in to read a personal view's feed")
+            if view is None:  # personal views are not revealed to visitors
+                raise NotFound(f"no team view with id {view_id}; log in for your own views")
         else:
             view = store.get(view_id, by=user)
     return view, parse_filter(request, query=view.query)

@@ -181,3 +181,22 @@ def test_opml_import_reports_refused_urls_and_export_round_trips(
     assert exported.returncode == 0
     assert "10.0.0.1" not in exported.stdout and "javascript" not in exported.stdout
     assert "imported" in imported.stdout
+
+
+def test_the_cli_mints_no_write_token_for_a_viewer(env: dict[str, str]) -> None:
+    added = subprocess.run(
+        [NEWSMON, "users", "add", "vera", "--role", "viewer", "--password-stdin"],
+        env=env,
+        input="a long enough password\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert added.returncode == 0, added.stderr
+    refused = newsmon(env, "tokens", "create", "--user", "vera", "--scope", "write")
+    assert refused.returncode == 1
+    assert "write tokens need the editor role" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert "vera" not in newsmon(env, "tokens", "list").stdout  # nothing was created
+    read = newsmon(env, "tokens", "create", "--user", "vera", "--scope", "read")
+    assert read.returncode == 0 and read.stdout.strip().splitlines()[-1].startswith("nm_")

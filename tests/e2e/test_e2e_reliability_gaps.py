@@ -24,7 +24,7 @@ from markupsafe import escape
 from sqlalchemy import create_engine, func, select, text
 
 from app.feeds.http import FetchPolicy
-from app.poller import Poller
+from app.polling.poller import Poller
 from app.store.db import Database, make_engine
 from app.store.feeds import FeedStore
 from app.store.flags import FlagStore

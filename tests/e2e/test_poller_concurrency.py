@@ -23,7 +23,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from app.poller import Poller
+from app.polling.poller import Poller
 from app.store.db import Database
 from app.store.feeds import FeedStore
 from app.store.lock import poller_lock
@@ -273,3 +273,21 @@ def test_web_writes_while_polling_do_not_fail(
     assert summary.errors == 0 and summary.feeds == FEEDS
     assert flag_writer == []
     assert counts(db)["article"] == expected_articles()
+
+
+@pytest.mark.parametrize("db_target", ["sqlite"], indirect=True)
+def test_a_poller_through_a_symlink_to_the_same_database_is_refused(
+    db: Database, db_target: DbTarget, feeds: list[str], tmp_path: Path
+) -> None:
+    real = Path(db_target.url.removeprefix("sqlite:///"))
+    link_dir = tmp_path / "elsewhere"
+    link_dir.mkdir()
+    (link_dir / "alias.db").symlink_to(real)
+    env = cli_env(f"sqlite:///{link_dir / 'alias.db'}", tmp_path)
+    with poller_lock(db_target.url):
+        blocked = subprocess.run(
+            [NEWSMON, "poll", "--once"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert blocked.returncode == 1, blocked.stdout
+    assert "another poller" in blocked.stderr
+    assert counts(db)["article"] == 0

@@ -13,9 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from app.feeds.http import FetchPolicy
-from app.poller import SAMPLE_URL
 from app.store.db import Database
-from app.store.feeds import FeedStore
+from app.store.feeds import SAMPLE_URL, FeedStore
 from app.store.tables import Article, Feed, FetchLog
 from tests.support.feedsrv import FeedServer
 from tests.support.polling import add_feed, aware, count, make_all_due, poll, view

@@ -231,6 +231,10 @@ async def test_a_permanent_redirect_into_private_space_is_not_a_move(
     assert outcome.kind is FetchKind.BLOCKED
     assert outcome.permanent_redirect is None  # nothing for the poller to persist
     assert sentinel_server.connections == 0
+    # the message names the hop that was refused, not only the rule
+    assert outcome.error is not None
+    assert outcome.error.startswith(f"redirect to {target} refused: ")
+    assert "loopback address" in outcome.error
 
 
 # --- §2.2 401 / 403 are errors of their own, named for the reader of the feed log ---------

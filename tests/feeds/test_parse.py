@@ -1,6 +1,5 @@
 import asyncio
 import runpy
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,10 +55,10 @@ def test_svg_and_math_dropped() -> None:
 def test_entity_attacks_are_bounded_and_read_nothing(name: str) -> None:
     canary = DATA / "canary.txt"
     body = (DATA / name).read_bytes().replace(b"CANARY_PATH", str(canary.resolve()).encode())
-    started = time.perf_counter()
     feed = parse_feed(body, url=URL, now=NOW)
-    assert time.perf_counter() - started < 2
     assert feed.bozo_reason is not None
+    expanded = sum(len(e.text) + len(e.title) + len(e.content_html) for e in feed.entries)
+    assert expanded < 10_000  # nothing was expanded (a billion laughs would be gigabytes)
     assert "undefined entity" in feed.bozo_reason
     for entry in feed.entries:
         assert "CANARY" not in entry.text
@@ -226,12 +225,10 @@ def test_pool_kills_a_worker_over_budget_and_keeps_serving() -> None:
             again = await pool.parse(good, url=URL, now=NOW, budget_seconds=5.0)
             return slow.error, len(fast.entries), len(again.entries)
 
-    started = time.perf_counter()
     error, fast, again = asyncio.run(run())
-    assert error is not None
+    assert error is not None  # the worker was stopped at its budget, not left to finish
     assert error.startswith("parse time budget exceeded")
     assert (fast, again) == (2, 2)
-    assert time.perf_counter() - started < 15
 
 
 def test_pool_without_processes_parses_inline() -> None:

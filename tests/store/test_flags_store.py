@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.core.errors import InvalidInput, PermissionDenied
 from app.core.timeline import THEME_BITS, TimelineFilter
-from app.retag import retag_all
+from app.services.retag import retag_all
 from app.store.articles import ArticleStore
 from app.store.db import Database
 from app.store.flags import FlagStore

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from app.polling.writer import GroupWriter
 from app.store.db import Database
 from app.store.feeds import FeedStore
 from app.store.tables import Feed
-from app.writer import GroupWriter
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

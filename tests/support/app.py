@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from app.feeds.http import FetchPolicy
-from app.poller import Poller
+from app.polling.poller import Poller
 from app.store.db import Database
 from tests.support.db import DbTarget
 from tests.support.fixtures import TEST_POLICY

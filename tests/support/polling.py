@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from app.poller import FeedResult
+from app.polling.poller import FeedResult
 from app.store.db import Database
 from app.store.feeds import FeedStore, FeedView
 from app.store.tables import Feed

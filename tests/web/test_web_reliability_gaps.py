@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -78,3 +79,40 @@ def test_a_locked_sqlite_database_is_a_503_for_writes_and_no_obstacle_for_reads(
     assert after.status_code == 201  # the lock is gone: the same request works
     with busy_db.read() as session:
         assert session.scalar(select(func.count()).select_from(Flag)) == 1
+
+
+def test_a_huge_anonymous_post_is_refused_before_its_body_is_read(app: FastAPI) -> None:
+    """A 300 MB multipart POST to /login: 413 on the declared length, and the server
+    never asks for the body (the stream below would count every chunk it sends)."""
+    sent = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal sent
+        chunk = b"x" * 65536
+        for _ in range(300 * 16):
+            sent += len(chunk)
+            yield chunk
+
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        response = client.post(
+            "/login",
+            content=body(),
+            headers={
+                "Content-Type": "multipart/form-data; boundary=x",
+                "Content-Length": str(300 * 1024 * 1024),
+            },
+        )
+    assert response.status_code == 413
+    assert "larger than 1024 KiB" in response.text
+    assert sent <= 2 * 1024 * 1024  # at most what the transport buffered, never the 300 MB
+
+
+def test_a_body_without_a_length_is_cut_at_the_limit(client: TestClient) -> None:
+    def body() -> Iterator[bytes]:
+        for _ in range(64):
+            yield b"username=" + b"a" * 65536
+
+    response = client.post(
+        "/login", content=body(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 413

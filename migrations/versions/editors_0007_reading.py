@@ -1,7 +1,7 @@
 """reading workflow: per-user visits and time zone, read articles, saved views
 
-Revision ID: 0006_reading
-Revises: 0005
+Revision ID: 0007_reading
+Revises: 0006
 Create Date: 2026-12-01 22:45:00
 
 ``user_pref`` keeps each user's last two visits (articles first seen after the
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_reading"
-down_revision = "0005"
+revision = "0007_reading"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -28,15 +28,14 @@ from app.core.schedule import SchedulePolicy, decide_schedule
 from app.core.types import FetchKind, FetchOutcome
 from app.feeds.http import FetchPolicy, GuardedClient, make_guarded_client
 from app.feeds.parse import ParsePool
-from app.ingest import PreparedFeed, failed, prepare_feed
 from app.metrics import Metrics
+from app.polling.ingest import PreparedFeed, failed, prepare_feed
+from app.polling.writer import GroupWriter
 from app.store.db import Database
 from app.store.feeds import SAMPLE_SCHEME, DueFeed, FeedStore
 from app.store.tables import Feed
-from app.writer import GroupWriter
 
 log = logging.getLogger("newsmon.poller")
-SAMPLE_URL = "newsmon:sample"
 LEASE = timedelta(minutes=10)
 FETCH_LOG_DAYS = 30
 WRITE_ATTEMPTS = 4  # a deadlock or a busy database is retried, then recorded as an error
@@ -118,7 +117,7 @@ class Poller:
         await asyncio.to_thread(self._count_due)
         async with (
             make_guarded_client(self.fetch_policy) as client,
-            ParsePool(self.parse_workers, preload=("app.worker_preload",)) as pool,
+            ParsePool(self.parse_workers, preload=("app.polling.preload",)) as pool,
         ):
             pending: set[asyncio.Task[FeedResult]] = set()
             exhausted = False

@@ -24,10 +24,10 @@ from multiprocessing import get_context
 from rich.progress import Progress, TaskID
 
 from app.core.decide import Tags
-from app.ingest import tag_article
 from app.store.articles import ArticleStore
 from app.store.db import Database
 from app.tagging import load_tagger
+from app.tagging.apply import tag_article
 
 Row = tuple[int, str, str, str, str | None]
 # Below this many batches, starting worker processes costs more than it saves.

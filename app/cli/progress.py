@@ -6,7 +6,7 @@ import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from app.poller import FeedResult, Poller, PollSummary
+from app.polling.poller import FeedResult, Poller, PollSummary
 from app.store.feeds import FeedStore
 
 

@@ -1,5 +1,5 @@
-"""Subscriptions for the CLI, the /feeds page and the API: OPML import and export in
-bulk, and enabling a disabled feed again.
+"""Subscriptions for the CLI, the /feeds page and the API: one feed (``subscribe``),
+OPML import and export in bulk, and enabling a disabled feed again.
 
 The document is read whole before anything is written, so a hostile or broken one
 (``InvalidInput``) adds nothing. Every feed then gets the check a single subscription gets
@@ -17,16 +17,22 @@ from datetime import UTC, datetime
 
 from app.config import Settings
 from app.core.errors import BlockedURL, Conflict, InvalidInput
-from app.feeds.guard import check_url, validate_url
+from app.feeds.guard import check_url, fetch_policy, validate_url
 from app.feeds.opml import OpmlFeed, export_opml, read_opml
 from app.store.audit import AuditStore
 from app.store.db import Database
-from app.store.feeds import FeedStore, FeedView
-from app.wiring import fetch_policy
+from app.store.feeds import SAMPLE_URL, FeedStore, FeedView
 
 MAX_OPML_BYTES = 1024 * 1024
 CHECKS_AT_ONCE = 16  # concurrent DNS look-ups while checking an import's URLs
 AUDITED_IDS = 200  # feed ids kept in the audit entry; the counts are always complete
+
+
+def subscribe(settings: Settings, db: Database, url: str, title: str | None = None) -> FeedView:
+    """Add a feed after the scheme and SSRF checks (the same rule every poll applies)."""
+    checked = url if url == SAMPLE_URL else check_url(url.strip(), fetch_policy(settings))
+    with db.write() as session:
+        return FeedStore(session).add(checked, now=datetime.now(UTC), title=title)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from app.core.decide import ArticleDraft, Tags, plan_articles
-from app.core.text import html_to_text
+from app.core.decide import ArticleDraft, plan_articles
 from app.core.types import ParsedFeed
 from app.feeds.parse import parse_feed
 
 if TYPE_CHECKING:  # the poller's main process never tags: it need not load the tagger's libraries
-    from app.tagging import Tagger, TagResult
+    from app.tagging import Tagger
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,30 +34,6 @@ def failed(reason: str) -> PreparedFeed:
     return PreparedFeed(None, None, None, None, None, reason, ())
 
 
-def tags_of(result: TagResult) -> Tags:
-    return Tags(
-        language=result.language,
-        relevant=result.relevant,
-        relevance_score=result.relevance_score,
-        relevance_reason=result.relevance_reason,
-        relevance_evidence=result.relevance_evidence,
-        themes=result.themes,
-        theme_scores=dict(result.theme_scores),
-        version=result.version,
-    )
-
-
-def tag_article(
-    tagger: Tagger, *, title: str, summary_html: str, text: str, language: str | None
-) -> Tags:
-    """Tag one article as stored: evidence offsets index ``title``, the plain
-    summary (``html_to_text(summary_html)``) and ``text``."""
-    summary = html_to_text(summary_html) if summary_html else ""
-    if summary and text.startswith(summary):
-        summary = ""  # the lead is already the start of the body; count it once
-    return tags_of(tagger.tag(title=title, summary=summary, text=text, language=language))
-
-
 def prepare_feed(body: bytes, url: str, headers: dict[str, str], now: datetime) -> PreparedFeed:
     from app.tagging import load_tagger
 
@@ -67,6 +42,8 @@ def prepare_feed(body: bytes, url: str, headers: dict[str, str], now: datetime) 
 
 
 def prepare_parsed(parsed: ParsedFeed, *, url: str, now: datetime, tagger: Tagger) -> PreparedFeed:
+    from app.tagging.apply import tag_article
+
     if parsed.error:
         return failed(parsed.error)
     drafts = tuple(
