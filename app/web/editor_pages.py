@@ -7,7 +7,7 @@ transaction, and redirect (POST/redirect/GET), so a reload never repeats an acti
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Request
@@ -23,15 +23,18 @@ from app.store.flags import FlagStore
 from app.store.overrides import OverrideChange, OverrideStore
 from app.store.users import ROLES, UserStore, UserView
 from app.web.accounts import render, safe_next
+from app.web.audit_text import GROUPS, describe
 from app.web.auth import Principal, hasher, now_utc, require_admin, require_editor
 from app.web.deps import Upload
 from app.web.flash import set_notice
+from app.web.params import parse_time
 from app.web.views import feeds_view
 
 router = APIRouter(include_in_schema=False)
 Editor = Annotated[Principal, Depends(require_editor)]
 Admin = Annotated[Principal, Depends(require_admin)]
 IMPORT_PAGE = "/feeds/import"
+AUDIT_PAGE = 200
 
 
 def back(target: str | None, default: str = "/flags") -> RedirectResponse:
@@ -232,10 +235,40 @@ def enable_disabled_feed(
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit(request: Request, admin: Admin, before: int | None = None) -> HTMLResponse:
+def audit(
+    request: Request,
+    admin: Admin,
+    before: int | None = None,
+    actor: str = "",
+    action: str = "",
+    since: str = "",
+    until: str = "",
+) -> HTMLResponse:
+    """The log for people, newest first, filtered by actor, action (or its group) and
+    dates (``until`` is inclusive)."""
+    now = now_utc()
+    start = parse_time(since, "since", now)
+    end = parse_time(until, "until", now)
+    if end is not None and len(until) == 10:
+        end += timedelta(days=1)
     with request.app.state.db.read() as session:
-        entries = AuditStore(session).recent(limit=200, before_id=before)
-    return render(request, "audit.html", {"entries": entries})
+        entries = AuditStore(session).recent(
+            limit=AUDIT_PAGE,
+            before_id=before,
+            actor=actor or None,
+            action=action or None,
+            since=start,
+            until=end,
+        )
+        names = [u.name for u in UserStore(session).all()]
+    context: dict[str, object] = {
+        "lines": [describe(e) for e in entries],
+        "names": names,
+        "groups": GROUPS,
+        "chosen": {"actor": actor, "action": action, "since": since, "until": until},
+        "more": len(entries) == AUDIT_PAGE,
+    }
+    return render(request, "audit.html", context)
 
 
 @router.get("/users", response_class=HTMLResponse)

@@ -191,3 +191,34 @@ def test_the_byline_shows_on_card_article_api_feeds_and_csv(
     assert client.get("/feed.json").json()["items"][0]["authors"] == [{"name": "Jo Reporter"}]
     header, row = client.get("/export.csv").text.splitlines()[:2]
     assert header.endswith(",author") and row.endswith(",Jo Reporter")
+
+
+@pytest.mark.usefixtures("fast_hasher")
+def test_the_audit_log_is_written_for_people_links_targets_and_filters(
+    app: FastAPI, client: TestClient, db: Database
+) -> None:
+    make_user(db, "root", "admin")
+    make_user(db, "ed", "editor")
+    vera = make_user(db, "vera", "viewer")
+    article = seed_article(db, "Amazon TikTok audit story")
+    with TestClient(app, base_url="http://127.0.0.1") as editor:
+        ed_csrf = login(editor, "ed")
+        editor.post(f"/articles/{article}/flags", data={"kind": "important", "csrf_token": ed_csrf})
+        editor.post(
+            f"/articles/{article}/themes",
+            data={"theme": ["market", "security"], "relevant": "", "csrf_token": ed_csrf},
+        )
+    csrf = login(client, "root")
+    client.post(f"/users/{vera}/role", data={"role": "editor", "csrf_token": csrf})
+    html = client.get("/audit").text
+    assert "changed the role of vera to editor" in html
+    assert "flagged the article as important" in html
+    assert "changed the article: themes added security" in html
+    assert "add=[" not in html and "relevant=None" not in html  # no Python reprs
+    assert f'<a href="/articles/{article}">' in html
+    only_ed = client.get("/audit?actor=ed").text
+    assert "flagged the article" in only_ed and "changed the role" not in only_ed
+    flags = client.get("/audit?action=flag").text
+    assert "flagged the article" in flags and "changed the article" not in flags
+    assert "No entries match." in client.get("/audit?since=2199-01-01").text
+    assert client.get("/audit?since=soon").status_code == 400
