@@ -112,6 +112,7 @@ def create_app(
     csrf.install(app)
     app.state.templates.env.globals["reading_nav"] = reading_pages.reading_nav
     app.state.templates.env.globals["view_links"] = reading_pages.view_links
+    app.state.templates.context_processors.append(reading_pages.zone_context)
     reader = [Depends(require_reader)]
     app.include_router(pages.router, dependencies=reader)
     app.include_router(api.router, dependencies=reader)

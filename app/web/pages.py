@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -12,6 +13,7 @@ from app.web.auth import now_utc, template_user
 from app.web.deps import ReadSession
 from app.web.flash import clear_notice
 from app.web.params import parse_filter
+from app.web.reading_pages import reader_zone
 from app.web.views import article_view, feeds_view, timeline_view, with_reading
 
 router = APIRouter(include_in_schema=False)
@@ -29,6 +31,7 @@ def render(request: Request, name: str, context: Mapping[str, object]) -> HTMLRe
 def timeline(request: Request, session: ReadSession) -> HTMLResponse:
     query = list(request.query_params.multi_items())
     view = timeline_view(session, parse_filter(request), query, with_chart=True)
+    view = replace(view, zone=reader_zone(request))
     user = template_user(request)
     if user is not None:
         view = with_reading(request.app.state.db, view, user.id, now_utc())

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.core.errors import InvalidInput, NotFound
 from app.core.timeline import TimelineFilter
 from app.store.audit import AuditStore
-from app.store.reading import COUNT_CAP, ReadingStore
+from app.store.reading import COUNT_CAP, ReadingStore, check_time_zone
 from app.store.saved_views import SavedViewInfo, SavedViewStore, normalise_query
 from app.store.users import UserView
 from app.web.accounts import render, safe_next
@@ -197,6 +197,49 @@ def view_csv(request: Request, view_id: ViewId) -> Response:
 
 
 # -- time zone -----------------------------------------------------------------------
+
+ZONE_COOKIE = "tz"  # set by newsmon.js from the browser's Intl time zone
+
+
+def reader_zone(request: Request) -> str:
+    """The signed-in user's chosen zone, else the browser's (the ``tz`` cookie), else UTC."""
+    cached: str | None = getattr(request.state, "reader_zone", None)
+    if cached:
+        return cached
+    zone = None
+    user = template_user(request)
+    if user is not None:
+        with request.app.state.db.read() as session:
+            zone = ReadingStore(session).preferences(user.id).time_zone
+    if zone is None:
+        try:
+            zone = check_time_zone(request.cookies.get(ZONE_COOKIE, ""))
+        except InvalidInput:
+            zone = "UTC"
+    request.state.reader_zone = zone
+    return zone
+
+
+def zone_context(request: Request) -> dict[str, object]:
+    """Added to every template: ``tz``, the zone the date filters use."""
+    return {"tz": reader_zone(request), "zones": COMMON_ZONES}
+
+
+COMMON_ZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Paris",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Amsterdam",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+)
 
 
 @router.post("/account/time-zone")

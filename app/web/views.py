@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 from sqlalchemy.orm import Session
@@ -59,6 +60,7 @@ class TimelineView:
     chart: Chart | None = None
     outlets: tuple[Source, ...] = ()
     reader: Reading | None = None  # a signed-in user's read state, None for visitors
+    zone: str = "UTC"  # the reader's time zone: days are grouped in it
 
     def is_read(self, article: Article) -> bool:
         return self.reader is not None and article.id in self.reader.read
@@ -79,10 +81,13 @@ class TimelineView:
 
     @property
     def days(self) -> list[tuple[date, list[Card]]]:
-        """Cards grouped by their UTC publication day, newest first."""
+        """Cards grouped by their publication day in the reader's zone, newest first."""
+        zone = ZoneInfo(self.zone)
         return [
             (day, list(cards))
-            for day, cards in groupby(self.cards, key=lambda c: c.article.published_at.date())
+            for day, cards in groupby(
+                self.cards, key=lambda c: c.article.published_at.astimezone(zone).date()
+            )
         ]
 
     def value(self, key: str) -> str:

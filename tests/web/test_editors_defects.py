@@ -222,3 +222,35 @@ def test_the_audit_log_is_written_for_people_links_targets_and_filters(
     assert "flagged the article" in flags and "changed the article" not in flags
     assert "No entries match." in client.get("/audit?since=2199-01-01").text
     assert client.get("/audit?since=soon").status_code == 400
+
+
+@pytest.mark.usefixtures("fast_hasher")
+def test_times_carry_their_zone_the_users_or_the_browsers(
+    app: FastAPI, client: TestClient, db: Database
+) -> None:
+    from sqlalchemy import update
+
+    from app.store.tables import Article
+
+    article = seed_article(db, "Amazon TikTok zone story")  # 12:00 UTC
+    with db.write() as session:
+        session.execute(update(Article).values(published_estimated=True))
+    assert re.search(r"12:00\s*(PM)?\s*UTC</time>", client.get("/").text)
+    page = client.get(f"/articles/{article}").text
+    assert "UTC</time>" in page and "(first seen" in page
+    client.cookies.set("tz", "America/New_York")  # what newsmon.js sets from the browser
+    assert re.search(r"7:00\s*AM\s*EST</time>", client.get("/").text)
+    client.cookies.set("tz", "Mars/Olympus")
+    assert "UTC</time>" in client.get("/").text
+    make_user(db, "vera", "viewer")
+    csrf = login(client, "vera")
+    client.post("/account/time-zone", data={"time_zone": "Europe/Berlin", "csrf_token": csrf})
+    assert re.search(r"1:00\s*PM\s*CET</time>", client.get("/").text)
+    bad = client.post("/account/time-zone", data={"time_zone": "Nowhere", "csrf_token": csrf})
+    assert bad.status_code == 400
+
+
+def test_the_card_meta_has_a_space_before_each_dot(client: TestClient, db: Database) -> None:
+    seed_article(db, "Amazon TikTok spacing")
+    meta = re.search(r'<p class="meta">(.*?)</p>', client.get("/").text, re.S)
+    assert meta and '</time> · <span class="lang"' in re.sub(r"\s+", " ", meta.group(1))
