@@ -32,6 +32,7 @@ from app.web import (
     outgoing,
     pages,
     reading_pages,
+    views,
 )
 from app.web.auth import require_reader
 from app.web.csrf import csrf_protect
@@ -113,6 +114,7 @@ def create_app(
     app.state.templates.env.globals["reading_nav"] = reading_pages.reading_nav
     app.state.templates.env.globals["view_links"] = reading_pages.view_links
     app.state.templates.context_processors.append(reading_pages.zone_context)
+    app.state.templates.env.filters["friendly_error"] = views.friendly_error
     reader = [Depends(require_reader)]
     app.include_router(pages.router, dependencies=reader)
     app.include_router(api.router, dependencies=reader)

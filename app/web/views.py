@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
@@ -199,3 +200,22 @@ def article_view(session: Session, article_id: int) -> ArticlePageView:
 
 def feeds_view(session: Session) -> list[FeedView]:
     return FeedStore(session).all()
+
+
+ERRNO_TEXT = {
+    "-2": "the host name does not resolve",
+    "-3": "the name server did not answer",
+    "-5": "the host name has no address",
+    "110": "the connection timed out",
+    "111": "the server refused the connection",
+    "113": "no route to the server",
+}
+_ERRNO = re.compile(r"\[Errno (-?\d+)\] ([^;:\]]*)")
+
+
+def friendly_error(text: str | None) -> str:
+    """A poll error for people: ``[Errno -2] Name or service not known`` becomes "the
+    host name does not resolve"; other errno prefixes are dropped."""
+    if not text:
+        return ""
+    return _ERRNO.sub(lambda m: ERRNO_TEXT.get(m.group(1), m.group(2).strip()), text)

@@ -254,3 +254,34 @@ def test_the_card_meta_has_a_space_before_each_dot(client: TestClient, db: Datab
     seed_article(db, "Amazon TikTok spacing")
     meta = re.search(r'<p class="meta">(.*?)</p>', client.get("/").text, re.S)
     assert meta and '</time> · <span class="lang"' in re.sub(r"\s+", " ", meta.group(1))
+
+
+def test_feeds_page_says_errors_for_people_and_no_http_200(
+    client: TestClient, db: Database
+) -> None:
+    from sqlalchemy import update
+
+    from app.store.tables import Feed
+
+    seed_article(db, "Amazon TikTok feed health")
+    with db.write() as session:
+        session.execute(
+            update(Feed).values(
+                last_status="error",
+                last_http_status=200,
+                consecutive_failures=1,
+                last_error="ConnectError: [Errno -2] Name or service not known",
+            )
+        )
+    html = client.get("/feeds").text
+    assert "the host name does not resolve" in html and ">ConnectError: [Errno" not in html
+    assert "HTTP 200" not in html
+
+
+def test_excerpts_start_and_end_at_word_boundaries() -> None:
+    from app.web.highlight import snippet
+
+    text = "alpha " * 40 + "the senator spoke about TikTok " + "omega " * 40
+    cut = str(snippet(text, ("tiktok",)))
+    assert cut.startswith("…alpha ") and cut.endswith("omega…")
+    assert "<mark>TikTok</mark>" in cut
