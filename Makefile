@@ -14,9 +14,18 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+# `make run` needs the runtime dependencies only; `make test` (install) adds the dev tools.
+RUN_STAMP := $(VENV)/.runtime-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+$(RUN_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	rm -f $(VENV)/.runtime-*
+	touch $(RUN_STAMP)
+
 install: $(STAMP)
 
-run: install
+run: $(RUN_STAMP)
 	$(BIN)/newsmon serve
 
 lint: install
