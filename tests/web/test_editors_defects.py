@@ -285,3 +285,18 @@ def test_excerpts_start_and_end_at_word_boundaries() -> None:
     cut = str(snippet(text, ("tiktok",)))
     assert cut.startswith("…alpha ") and cut.endswith("omega…")
     assert "<mark>TikTok</mark>" in cut
+
+
+def test_search_finds_singular_and_plural_both_ways_on_both_engines(
+    client: TestClient, db: Database
+) -> None:
+    one = seed_article(db, "Amazon TikTok: a senator asks questions")
+    many = seed_article(db, "Amazon TikTok: senators ask questions", minutes_ago=5)
+    german = seed_article(db, "Amazon TikTok: Fragen zur Datensicherheit", minutes_ago=10)
+    assert set(card_ids(client.get("/?q=senators").text)) == {one, many}
+    assert set(card_ids(client.get("/?q=senator").text)) == {one, many}
+    assert card_ids(client.get("/?q=Sicherheiten").text) == [german]  # compound part, plural
+    assert card_ids(client.get("/?q=sicherheit").text) == [german]
+    assert card_ids(client.get('/?q="senators ask"').text) == [many]  # phrases stay exact
+    api = client.get("/api/v1/articles?q=senators").json()
+    assert {a["id"] for a in api["items"]} == {one, many}
