@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.timeline import FLAG_KINDS, THEMES
-from app.services.subscriptions import enable_feed, import_subscriptions
+from app.services.subscriptions import enable_feed, import_subscriptions, subscribe_checked
 from app.store.articles import ArticleStore
 from app.store.audit import AuditStore
+from app.store.feeds import FeedStore
 from app.store.flags import FlagStore
 from app.store.overrides import OverrideChange, OverrideStore
 from app.store.users import ROLES, UserStore, UserView
@@ -224,6 +225,71 @@ def import_opml(request: Request, editor: Editor, document: Upload) -> HTMLRespo
     with state.db.read() as session:
         context["feeds"] = feeds_view(session)
     return render(request, "feeds.html", context, status)
+
+
+FeedId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.post("/feeds/add", response_class=HTMLResponse)
+def add_feed(
+    request: Request,
+    editor: Editor,
+    url: Annotated[str, Form(max_length=2000)],
+    title: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """The API's checks: form and scheme, duplicates, then the address (a host that does
+    not resolve yet is added with a warning)."""
+    state = request.app.state
+    try:
+        feed, warning = subscribe_checked(state.settings, state.db, url, title.strip() or None)
+    except (InvalidInput, Conflict) as exc:
+        with state.db.read() as session:
+            context: dict[str, object] = {"feeds": feeds_view(session), "add_url": url}
+        context["add_error"] = str(exc)
+        return render(request, "feeds.html", context, 409 if isinstance(exc, Conflict) else 400)
+    now = now_utc()
+    with state.db.write() as session:
+        AuditStore(session).record(
+            "feed.add",
+            now=now,
+            user_id=editor.user.id,
+            target_type="feed",
+            target_id=feed.id,
+            detail={"url": feed.url, **({"warning": warning} if warning else {})},
+        )
+    response = RedirectResponse("/feeds", status_code=303)
+    set_notice(response, "feed-added", feed.url + (f" ({warning})" if warning else ""))
+    return response
+
+
+@router.post("/feeds/{feed_id}/poll")
+def poll_feed_now(request: Request, feed_id: FeedId, editor: Editor) -> Response:
+    with request.app.state.db.write() as session:
+        feed = FeedStore(session).poll_soon(feed_id, now=now_utc())
+    response = RedirectResponse("/feeds", status_code=303)
+    set_notice(response, "feed-polled", feed.name)
+    return response
+
+
+@router.post("/feeds/{feed_id}/remove")
+def remove_feed(request: Request, feed_id: FeedId, editor: Editor) -> Response:
+    """Unsubscribe; the articles no other feed carries go too (the form asks first)."""
+    now = now_utc()
+    with request.app.state.db.write() as session:
+        store = FeedStore(session)
+        feed = store.get(feed_id)
+        store.remove(feed_id)
+        AuditStore(session).record(
+            "feed.remove",
+            now=now,
+            user_id=editor.user.id,
+            target_type="feed",
+            target_id=feed_id,
+            detail={"url": feed.url},
+        )
+    response = RedirectResponse("/feeds", status_code=303)
+    set_notice(response, "feed-removed", feed.name)
+    return response
 
 
 @router.post("/feeds/{feed_id}/enable")

@@ -300,3 +300,22 @@ def test_search_finds_singular_and_plural_both_ways_on_both_engines(
     assert card_ids(client.get('/?q="senators ask"').text) == [many]  # phrases stay exact
     api = client.get("/api/v1/articles?q=senators").json()
     assert {a["id"] for a in api["items"]} == {one, many}
+
+
+@pytest.mark.usefixtures("fast_hasher")
+def test_editors_add_poll_and_remove_feeds_on_the_feeds_page(
+    client: TestClient, db: Database
+) -> None:
+    make_user(db, "ed", "editor")
+    csrf = login(client, "ed")
+    added = client.post("/feeds/add", data={"url": "https://wire.invalid/rss", "csrf_token": csrf})
+    assert "Subscribed to https://wire.invalid/rss" in added.text and "cannot resolve" in added.text
+    again = client.post("/feeds/add", data={"url": "https://wire.invalid/rss", "csrf_token": csrf})
+    assert again.status_code == 409 and "already subscribed" in again.text
+    bad = client.post("/feeds/add", data={"url": "file:///etc/passwd", "csrf_token": csrf})
+    assert bad.status_code == 400 and "Not subscribed:" in bad.text
+    feed_id = int(re.search(r'action="/feeds/(\d+)/poll"', again.text).group(1))  # type: ignore[union-attr]
+    polled = client.post(f"/feeds/{feed_id}/poll", data={"csrf_token": csrf})
+    assert "will be polled in a moment" in polled.text
+    removed = client.post(f"/feeds/{feed_id}/remove", data={"csrf_token": csrf})
+    assert "Removed" in removed.text and 'action="/feeds/' not in removed.text.split("<tbody>")[1]
