@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install lint bench fmt browser clean
+.PHONY: run test install lint bench fmt browser axe clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,9 +14,18 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+# `make run` needs the runtime dependencies only; `make test` (install) adds the dev tools.
+RUN_STAMP := $(VENV)/.runtime-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+$(RUN_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	rm -f $(VENV)/.runtime-*
+	touch $(RUN_STAMP)
+
 install: $(STAMP)
 
-run: install
+run: $(RUN_STAMP)
 	$(BIN)/newsmon serve
 
 lint: install
@@ -35,11 +44,19 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "chromium could not be installed: browser tests will be skipped"; }
 
-test: install browser lint
+# axe-core (pinned in package.json) for the accessibility sweep of the browser tests.
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 && npm ci --silent --no-audit --no-fund \
+	  || echo "npm is missing: the accessibility tests will be skipped"
+
+axe: $(AXE)
+
+test: install browser axe lint
 	$(BIN)/pytest
 
 bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache node_modules

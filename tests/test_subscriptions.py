@@ -46,3 +46,24 @@ def test_checks_run_in_parallel_and_the_report_keeps_document_order(
     assert [(r.url, r.reason) for r in report.rejected] == [
         ("https://blocked.example/feed/3", "10.0.0.1 is a private address")
     ]
+
+
+def test_duplicates_come_before_dns_and_an_unresolvable_host_is_only_a_warning(
+    settings: Settings, db: Database
+) -> None:
+    from app.core.errors import Conflict
+    from app.services.subscriptions import export_subscriptions, subscribe_checked
+
+    # .invalid never resolves (RFC 2606): before, this was "cannot resolve host", refused
+    feed, warning = subscribe_checked(settings, db, "https://news.invalid/feed.xml")
+    assert feed.url == "https://news.invalid/feed.xml"
+    assert warning and "cannot resolve host" in warning and "try again" in warning
+    with pytest.raises(Conflict, match="already subscribed"):
+        subscribe_checked(settings, db, "https://news.invalid/feed.xml")
+    with pytest.raises(BlockedURL):
+        subscribe_checked(settings, db, "ftp://news.invalid/feed.xml")  # schemes still refused
+    again = import_subscriptions(settings, db, export_subscriptions(db))  # our own export
+    assert (len(again.added), len(again.skipped), len(again.rejected)) == (0, 1, 0)
+    fresh = import_subscriptions(settings, db, opml(["https://other.invalid/rss"]))
+    assert [f.url for f in fresh.added] == ["https://other.invalid/rss"]
+    assert [w.url for w in fresh.warnings] == ["https://other.invalid/rss"] and not fresh.rejected

@@ -39,12 +39,14 @@ def register(sub: Subparsers) -> None:
 
 def cmd_feeds_add(args: argparse.Namespace, settings: Settings) -> int:
     from app.services.setup import prepare_database
-    from app.services.subscriptions import subscribe
+    from app.services.subscriptions import subscribe_checked
 
     db = open_db(settings)
     prepare_database(settings, db)
-    feed = subscribe(settings, db, args.url, args.title)
+    feed, warning = subscribe_checked(settings, db, args.url, args.title)
     print(f"added feed {feed.id}: {feed.url}")
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

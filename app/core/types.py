@@ -154,6 +154,7 @@ class Article:
     text_source: str = "feed"
     page_content: str = ""
     page: PageStatus | None = None
+    author: str | None = None  # the byline the feed gave, if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,11 @@
 OPML import and export in bulk, and enabling a disabled feed again.
 
 The document is read whole before anything is written, so a hostile or broken one
-(``InvalidInput``) adds nothing. Every feed then gets the check a single subscription gets
-(``check_url``: scheme and SSRF rules; look-ups run in parallel), one transaction per
-feed: a refused URL is reported with the rule that refused it, not a failed import.
+(``InvalidInput``) adds nothing. Every feed then gets the checks a single subscription
+gets, in this order: the URL's form and scheme (a refusal), already subscribed (reported
+as such, before any DNS), then the address (``check_url``: an address the SSRF rules
+refuse is a refusal; a host that does not resolve at this moment is only a warning, since
+the poller retries and records it). Look-ups run in parallel, one transaction per feed.
 One audit entry records the import. This does not fetch any feed; polling does.
 """
 
@@ -12,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from app.config import Settings
-from app.core.errors import BlockedURL, Conflict, InvalidInput
+from app.core.errors import BlockedURL, Conflict, InvalidInput, NotFound
 from app.feeds.guard import check_url, fetch_policy, validate_url
 from app.feeds.opml import OpmlFeed, export_opml, read_opml
 from app.store.audit import AuditStore
@@ -28,11 +30,48 @@ CHECKS_AT_ONCE = 16  # concurrent DNS look-ups while checking an import's URLs
 AUDITED_IDS = 200  # feed ids kept in the audit entry; the counts are always complete
 
 
+@dataclass(frozen=True, slots=True)
+class Checked:
+    url: str  # normalised
+    warning: str | None = None  # the host did not resolve now: the poller will retry
+
+
+def check_subscription(url: str, settings: Settings) -> Checked:
+    """The address check after the form check: refused addresses raise ``BlockedURL``;
+    a host that does not resolve right now is a warning, not a refusal."""
+    try:
+        return Checked(check_url(url, fetch_policy(settings)))
+    except BlockedURL:
+        raise
+    except InvalidInput as exc:
+        return Checked(url, f"{exc}; newsmon will try again when it polls")
+
+
 def subscribe(settings: Settings, db: Database, url: str, title: str | None = None) -> FeedView:
-    """Add a feed after the scheme and SSRF checks (the same rule every poll applies)."""
-    checked = url if url == SAMPLE_URL else check_url(url.strip(), fetch_policy(settings))
+    """Add a feed after the checks of ``subscribe_checked``."""
+    return subscribe_checked(settings, db, url, title)[0]
+
+
+def subscribe_checked(
+    settings: Settings, db: Database, url: str, title: str | None = None
+) -> tuple[FeedView, str | None]:
+    """Add a feed: form and scheme, then duplicates (``Conflict`` before any DNS), then
+    the address; returns the feed and a warning when its host does not resolve yet."""
+    normal = url if url == SAMPLE_URL else str(validate_url(url.strip()))
+    with db.read() as session:
+        _refuse_duplicate(FeedStore(session), normal)
+    checked = Checked(normal) if normal == SAMPLE_URL else check_subscription(normal, settings)
     with db.write() as session:
-        return FeedStore(session).add(checked, now=datetime.now(UTC), title=title)
+        feed = FeedStore(session).add(checked.url, now=datetime.now(UTC), title=title)
+    return feed, checked.warning
+
+
+def _refuse_duplicate(store: FeedStore, url: str) -> None:
+    try:
+        store.find(url)
+    except NotFound:
+        return
+    raise Conflict(f"feed already subscribed: {url}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +85,7 @@ class ImportReport:
     added: tuple[FeedView, ...]
     skipped: tuple[str, ...]  # already subscribed
     rejected: tuple[Refusal, ...]
+    warnings: tuple[Refusal, ...] = ()  # added, but the host does not resolve yet
 
 
 def import_subscriptions(
@@ -55,19 +95,37 @@ def import_subscriptions(
     document = read_opml(data)
     added: list[FeedView] = []
     skipped: list[str] = []
+    warnings: list[Refusal] = []
     rejected = [Refusal(url, _refusal(url)) for url in document.rejected]
-    for feed, checked in _check_all(settings, document.feeds):
-        if isinstance(checked, InvalidInput):  # BlockedURL names the rule; unresolvable hosts too
+    fresh: list[OpmlFeed] = []
+    with db.read() as session:  # form and duplicates first: no DNS for either
+        store = FeedStore(session)
+        for feed in document.feeds:
+            try:
+                normal = str(validate_url(feed.url.strip()))
+                _refuse_duplicate(store, normal)
+            except BlockedURL as exc:
+                rejected.append(Refusal(feed.url, str(exc)))
+                continue
+            except Conflict:
+                skipped.append(feed.url)
+                continue
+            fresh.append(replace(feed, url=normal))
+    for feed, checked in _check_all(settings, fresh):
+        if isinstance(checked, InvalidInput):  # BlockedURL names the rule
             rejected.append(Refusal(feed.url, str(checked)))
             continue
         try:
             with db.write() as session:
                 added.append(
-                    FeedStore(session).add(checked, now=datetime.now(UTC), title=feed.title)
+                    FeedStore(session).add(checked.url, now=datetime.now(UTC), title=feed.title)
                 )
-        except Conflict:
+        except Conflict:  # the same feed twice in the document
             skipped.append(feed.url)
-    report = ImportReport(tuple(added), tuple(skipped), tuple(rejected))
+            continue
+        if checked.warning:
+            warnings.append(Refusal(feed.url, checked.warning))
+    report = ImportReport(tuple(added), tuple(skipped), tuple(rejected), tuple(warnings))
     with db.write() as session:
         AuditStore(session).record(
             "feed.import",
@@ -105,15 +163,13 @@ def enable_feed(db: Database, feed: int | str, *, user_id: int | None = None) ->
 
 def _check_all(
     settings: Settings, feeds: Sequence[OpmlFeed]
-) -> list[tuple[OpmlFeed, str | InvalidInput]]:
-    """``check_url`` (the subscribe-time scheme and SSRF check) for every feed, with
-    DNS look-ups run CHECKS_AT_ONCE at a time: a reader's export of hundreds of
-    feeds would otherwise wait for each look-up in turn."""
-    policy = fetch_policy(settings)
+) -> list[tuple[OpmlFeed, Checked | InvalidInput]]:
+    """``check_subscription`` for every feed, with DNS look-ups run CHECKS_AT_ONCE at a
+    time: a reader's export of hundreds of feeds would otherwise wait for each in turn."""
 
-    def check(feed: OpmlFeed) -> str | InvalidInput:
+    def check(feed: OpmlFeed) -> Checked | InvalidInput:
         try:
-            return check_url(feed.url.strip(), policy)
+            return check_subscription(feed.url, settings)
         except InvalidInput as exc:
             return exc
 

@@ -123,6 +123,11 @@ class ArticleStore(ArticleWrites):
         found = {a.id: a for a in self.session.scalars(select(Article).where(Article.id.in_(ids)))}
         return [found[i] for i in ids if i in found]
 
+    def filtered(self, stmt: Select[Any], flt: TimelineFilter) -> Select[Any]:
+        """``stmt`` (over ``article``) narrowed by every part of ``flt`` but the cursor and
+        limit: for stores that count or mark the timeline's articles (read state)."""
+        return self._filtered(stmt, flt)
+
     def _filtered(self, stmt: Select[Any], flt: TimelineFilter) -> Select[Any]:
         if flt.relevance == "relevant":
             stmt = stmt.where(Article.relevant.is_(True))
@@ -266,6 +271,7 @@ class ArticleStore(ArticleWrites):
                 text_source=r.text_source,
                 page_content=r.page_content if with_content else "",
                 page=pages.get(r.id),
+                author=r.author,
             )
             for r in rows
         ]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.store.tables import AuditLog, User
@@ -48,7 +48,18 @@ class AuditStore:
             )
         )
 
-    def recent(self, *, limit: int = 200, before_id: int | None = None) -> list[AuditEntry]:
+    def recent(
+        self,
+        *,
+        limit: int = 200,
+        before_id: int | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[AuditEntry]:
+        """Newest first; ``actor`` is a user name, ``action`` an action or its group
+        (``flag`` matches ``flag.create``, ``flag.resolve``, ...)."""
         stmt = (
             select(AuditLog, User.name)
             .outerjoin(User, User.id == AuditLog.user_id)
@@ -57,6 +68,19 @@ class AuditStore:
         )
         if before_id is not None:
             stmt = stmt.where(AuditLog.id < before_id)
+        if actor:
+            stmt = stmt.where(User.name == actor)
+        if action:
+            stmt = stmt.where(
+                or_(
+                    AuditLog.action == action,
+                    AuditLog.action.startswith(action + ".", autoescape=True),
+                )
+            )
+        if since is not None:
+            stmt = stmt.where(AuditLog.at >= since)
+        if until is not None:
+            stmt = stmt.where(AuditLog.at < until)
         return [
             AuditEntry(a.id, a.at, name, a.action, a.target_type, a.target_id, dict(a.detail))
             for a, name in self.session.execute(stmt)

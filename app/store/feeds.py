@@ -123,6 +123,15 @@ class FeedStore:
             raise NotFound(f"no feed with id {feed_id}")
         delete_orphans(self.session)
 
+    def poll_soon(self, feed_id: int, *, now: datetime) -> FeedView:
+        """Make an enabled feed due now (the poller takes it on its next round)."""
+        feed = self.session.get(Feed, feed_id)
+        if feed is None:
+            raise NotFound(f"no feed with id {feed_id}")
+        feed.next_poll_at = now
+        self.session.flush()
+        return self.get(feed_id)
+
     def enable(self, feed_id: int, *, now: datetime) -> FeedView:
         """Poll a disabled (or failing) feed again now, with a clean health record.
 

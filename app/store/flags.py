@@ -1,9 +1,11 @@
 """FlagStore: editors' flags on articles (important, irrelevant, wrong-theme, follow-up).
 
 An open "irrelevant" flag is a not-relevant override: it hides the article from the
-default timeline. Resolving or deleting the last such flag restores the tagger's
-verdict, unless an editor set the relevance explicitly since (``relevant_override_at``
-then differs from the flag's time, see ``OverrideStore``).
+default timeline. Resolving it means an editor confirmed it: the article stays hidden,
+recorded as that editor's relevance decision. Dismissing it ("not irrelevant after
+all") or deleting the last such flag restores the tagger's verdict, unless an editor
+set the relevance explicitly since (``relevant_override_at`` then differs from the
+flag's time, see ``OverrideStore``). Other kinds resolve without touching relevance.
 """
 
 from __future__ import annotations
@@ -76,6 +78,21 @@ class FlagStore:
         return self.get(flag_id)
 
     def resolve(self, flag_id: int, *, user_id: int | None, now: datetime) -> FlagView:
+        """Close the flag as confirmed; an "irrelevant" flag's article stays hidden."""
+        flag = self._flag(flag_id)
+        if flag.resolved_at is None:
+            flag.resolved_at = now
+            flag.resolved_by = user_id
+            article = self._article(flag.article_id)
+            if flag.kind == "irrelevant" and article.relevant_override is False:
+                # the editor's own decision now, so it outlives this flag
+                article.relevant_override_by = user_id
+                article.relevant_override_at = now
+            self.session.flush()
+        return self.get(flag_id)
+
+    def dismiss(self, flag_id: int, *, user_id: int | None, now: datetime) -> FlagView:
+        """Close the flag as mistaken: an "irrelevant" flag's article comes back."""
         flag = self._flag(flag_id)
         if flag.resolved_at is None:
             flag.resolved_at = now

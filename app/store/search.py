@@ -12,6 +12,11 @@ compounds findable by their parts ("Sicherheit" finds "Datensicherheit").
 Both engines keep that document in ``article_search.doc``; SQLite indexes it
 with a contentless FTS5 trigram table, PostgreSQL with a pg_trgm GIN index.
 Triggers keep them in sync (migration 0002); they are not ORM classes.
+
+Query words (not phrases) are reduced to their stem before matching (``lemma``):
+"senators" searches "senator", "Senatoren" "senator", "Sicherheiten" "sicherheit".
+Since matching is by substring, a stem finds every inflection the plain word found and
+the other forms too, on both engines; compound parts keep working.
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ def parse_query(raw: str) -> SearchQuery:
             continue
         if word is not None and word.startswith("-") and len(word) > 1:
             minus, word = "-", word[1:]
-        term = _clean(phrase if phrase is not None else word)
+        term = _clean(phrase) if phrase is not None else lemma(_clean(word))
         if not term or (word is not None and term.upper() in ("AND", "NOT")):
             continue
         if minus:
@@ -84,6 +89,22 @@ def parse_query(raw: str) -> SearchQuery:
     if len(excluded) + sum(map(len, groups)) > MAX_TERMS:
         raise InvalidInput(f"a search may use at most {MAX_TERMS} terms", field="q")
     return SearchQuery(tuple(tuple(dict.fromkeys(g)) for g in groups), tuple(excluded))
+
+
+# Plural and inflection endings (English and German), longest first; a stem keeps at
+# least MIN_STEM letters so short words stay whole ("news", "daten").
+SUFFIXES = ("ies", "en", "es", "s")
+MIN_STEM = 4
+
+
+def lemma(word: str) -> str:
+    """The folded word without a plural or inflection ending, when enough remains."""
+    if not word.isalpha():
+        return word
+    for suffix in SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
+            return word[: -len(suffix)]
+    return word
 
 
 def _clean(term: str | None) -> str:

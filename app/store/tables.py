@@ -322,3 +322,47 @@ class RateLimitHit(Base):
     bucket: Mapped[str] = mapped_column(String(32))  # login-account | login-address | token
     key_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the account or address
     at: Mapped[datetime]
+
+
+class UserPref(Base):
+    """A user's reading state and preferences: visits (for "new since your last
+    visit") and the time zone every page uses."""
+
+    __tablename__ = "user_pref"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    visited_at: Mapped[datetime | None]
+    previous_visit_at: Mapped[datetime | None]
+
+
+class ArticleRead(Base):
+    """An article a user has read (or marked as read)."""
+
+    __tablename__ = "article_read"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("article.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    read_at: Mapped[datetime]
+
+
+class SavedView(Base):
+    """A named timeline filter (its query string), personal (owner) or the team's
+    (owner null). The base of alert rules later."""
+
+    __tablename__ = "saved_view"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    query: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

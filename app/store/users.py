@@ -157,22 +157,63 @@ class UserStore:
         user.password_changed_at = now
         self.revoke_sessions(user_id)
 
-    def set_role(self, user_id: int, role: str) -> None:
+    def set_role(self, user_id: int, role: str) -> UserView:
+        """Change the role only; refuses to demote the last active admin."""
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
-        self.session.execute(update(User).where(User.id == user_id).values(role=role))
+        user = self._user(user_id)
+        if user.role == "admin" and role != "admin":
+            self._keep_an_admin(user, "demote")
+        user.role = role
+        self.session.flush()
+        return _user_view(user)
 
-    def set_disabled(self, user_id: int, disabled: bool, *, now: datetime) -> None:
-        self.session.execute(
-            update(User).where(User.id == user_id).values(disabled_at=now if disabled else None)
-        )
-        if disabled:
+    def set_disabled(self, user_id: int, disabled: bool, *, now: datetime) -> UserView:
+        """Disable (ending the user's sessions and tokens) or enable again; refuses to
+        disable the last active admin."""
+        user = self._user(user_id)
+        if disabled and user.disabled_at is None:
+            if user.role == "admin":
+                self._keep_an_admin(user, "disable")
+            user.disabled_at = now
             self.revoke_sessions(user_id)
             self.session.execute(
                 update(ApiToken)
                 .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+        elif not disabled:
+            user.disabled_at = None
+        self.session.flush()
+        return _user_view(user)
+
+    def reset_password(self, user_id: int, new: str, *, now: datetime) -> UserView:
+        """An administrator's reset: a new password, every session ended."""
+        check_password_rules(new)
+        user = self._user(user_id)
+        user.password_hash = self.hasher.hash(new)
+        user.password_changed_at = now
+        self.revoke_sessions(user_id)
+        self.session.flush()
+        return _user_view(user)
+
+    def _keep_an_admin(self, user: User, action: str) -> None:
+        """Refuse when ``user`` is the only active admin. The admins' rows are locked
+        (FOR UPDATE on PostgreSQL), so two admins demoting each other at once cannot
+        both succeed."""
+        others = self.session.scalars(
+            select(User.id)
+            .where(User.role == "admin", User.disabled_at.is_(None), User.id != user.id)
+            .with_for_update()
+        ).all()
+        if not others and user.disabled_at is None:
+            raise Conflict(f"cannot {action} {user.name!r}: the last active admin")
+
+    def _user(self, user_id: int) -> User:
+        user = self.session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user with id {user_id}")
+        return user
 
     # -- sessions -------------------------------------------------------------
 

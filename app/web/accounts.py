@@ -26,6 +26,7 @@ from app.web.auth import (
     session_cookie_name,
 )
 from app.web.csrf import PRE_COOKIE, SECURE_PRE_COOKIE, attach_pre_session_cookie
+from app.web.flash import clear_notice
 
 router = APIRouter(include_in_schema=False)
 UserDep = Annotated[Principal, Depends(require_user)]
@@ -38,6 +39,7 @@ def render(
         request, name, context, status_code=status, headers={"Cache-Control": "no-store"}
     )
     attach_pre_session_cookie(request, response)
+    clear_notice(request, response)
     return response
 
 
@@ -125,9 +127,24 @@ def logout(request: Request, user: UserDep) -> Response:
     return response
 
 
+# The raw token, carried from the POST to the one GET that shows it.
+NEW_TOKEN_COOKIE = "new_token"  # noqa: S105 (a cookie name, not a secret)
+
+
 @router.get("/account", response_class=HTMLResponse)
 def account(request: Request, user: UserDep) -> HTMLResponse:
-    return _account_page(request, user)
+    """Shows a token created just before (POST/redirect/GET) once, then forgets it."""
+    raw = request.cookies.get(NEW_TOKEN_COOKIE)
+    new_token = None
+    if raw:
+        with request.app.state.db.read() as session:
+            owner = UserStore(session).resolve_token(raw, now=now_utc())
+        new_token = raw if owner and owner[0].id == user.user.id else None
+    message = "Copy the token now." if new_token else None
+    response = _account_page(request, user, new_token=new_token, message=message)
+    if raw:
+        response.delete_cookie(NEW_TOKEN_COOKIE, path="/account", secure=is_https(request))
+    return response
 
 
 def _account_page(
@@ -171,13 +188,13 @@ def change_password(
     return response
 
 
-@router.post("/account/tokens", response_class=HTMLResponse)
+@router.post("/account/tokens")
 def create_token(
     request: Request,
     user: UserDep,
     scope: Annotated[str, Form()] = "read",
     name: Annotated[str, Form(max_length=100)] = "",
-) -> HTMLResponse:
+) -> Response:
     if scope == "write" and not user.user.has_role("editor"):
         raise PermissionDenied("write tokens need the editor role")
     now = now_utc()
@@ -186,7 +203,19 @@ def create_token(
         AuditStore(session).record(
             "token.create", now=now, user_id=user.user.id, target_type="token", target_id=token.id
         )
-    return _account_page(request, user, new_token=raw, message="Copy the token now.")
+    # POST/redirect/GET: a reload of /account never makes a second token. The raw token
+    # rides in a short-lived cookie for /account only, shown and deleted by that GET.
+    response = RedirectResponse("/account", status_code=303)
+    response.set_cookie(
+        NEW_TOKEN_COOKIE,
+        raw,
+        max_age=120,
+        path="/account",
+        httponly=True,
+        samesite="strict",
+        secure=is_https(request),
+    )
+    return response
 
 
 @router.post("/account/tokens/{token_id}/revoke")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -11,7 +12,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from app.core.errors import NotFound, StorageBusy
+from app.core.types import Article
 from app.store.articles import ArticleStore
+from app.web.auth import template_user
 from app.web.deps import DbDep, ReadSession
 from app.web.params import parse_filter, parse_interval
 from app.web.schemas import ArticleOut, ArticlePageOut, FeedListOut, FeedOut, HealthOut
@@ -35,7 +38,8 @@ def list_articles(request: Request, session: ReadSession) -> Response:
     when ``If-None-Match`` carries the page's ``ETag``."""
     view = timeline_view(session, parse_filter(request), list(request.query_params.multi_items()))
     page = ArticlePageOut(
-        items=[ArticleOut.of(a) for a in view.page.items], next_cursor=view.page.next_cursor
+        items=[ArticleOut.of(visible(request, a)) for a in view.page.items],
+        next_cursor=view.page.next_cursor,
     )
     return etag_response(request, page.model_dump_json().encode())
 
@@ -52,12 +56,17 @@ def etag_response(request: Request, body: bytes) -> Response:
 
 @router.get("/articles/{article_id}", response_model=ArticleOut, responses={404: PROBLEM})
 def get_article(
-    article_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: ReadSession
+    request: Request, article_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: ReadSession
 ) -> ArticleOut:
     article = ArticleStore(session).get(article_id)
     if article is None:
         raise NotFound(f"no article with id {article_id}")
-    return ArticleOut.of(article)
+    return ArticleOut.of(visible(request, article))
+
+
+def visible(request: Request, article: Article) -> Article:
+    """Editorial flags are for signed-in users: a visitor gets none."""
+    return article if template_user(request) else replace(article, flags=())
 
 
 class VolumeBucketOut(BaseModel):

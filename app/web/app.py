@@ -27,11 +27,14 @@ from app.web import (
     csrf,
     editor_pages,
     errors,
+    flash,
     fulltext,
     i18n,
     outgoing,
     pages,
+    reading_pages,
     reasons,
+    views,
 )
 from app.web.auth import require_reader
 from app.web.csrf import csrf_protect
@@ -55,6 +58,7 @@ def make_templates() -> Jinja2Templates:
     )
     i18n.install(env)  # _(), locale-aware datetime/date/time/number filters
     reasons.install(env)  # |reason: the tagger's reason in the interface language
+    env.globals["notice"] = flash.read_notice
     return Jinja2Templates(env=env, context_processors=[i18n.context])
 
 
@@ -110,12 +114,18 @@ def create_app(
     errors.install(app)
     auth.install(app)
     csrf.install(app)
+    app.state.templates.env.globals["reading_nav"] = reading_pages.reading_nav
+    app.state.templates.env.globals["view_links"] = reading_pages.view_links
+    app.state.templates.context_processors.append(reading_pages.zone_context)
+    app.state.templates.env.filters["friendly_error"] = views.friendly_error
     reader = [Depends(require_reader)]
     app.include_router(pages.router, dependencies=reader)
     app.include_router(api.router, dependencies=reader)
     app.include_router(api_editor.router, dependencies=reader)
     app.include_router(api_opml.router, dependencies=reader)
     app.include_router(outgoing.router, dependencies=reader)
+    app.include_router(reading_pages.feeds_router, dependencies=reader)
+    app.include_router(reading_pages.router)
     app.include_router(accounts.router)
     app.include_router(i18n.router)
     app.include_router(editor_pages.router)

@@ -1,7 +1,10 @@
-"""The volume chart as data for an inline SVG: bars stacked by theme, each a link.
+"""The volume chart as data for an inline SVG: one bar per day (or week) counting
+articles, each article once, and one line per theme over the bars.
 
-Geometry only; ``templates/_volume_chart.html`` draws it with a ``<title>``, a
-``<desc>`` and a table fallback. No JavaScript, no chart library.
+An article with three themes adds 1 to its bar and 1 to each of three theme lines,
+so the bars are the true volume and the lines show the themes' shares without
+inflating it. Geometry only; ``templates/_volume_chart.html`` draws it as an
+``svg role="img"`` (no links inside: the table below it has them) with a y-axis.
 """
 
 from __future__ import annotations
@@ -10,19 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from app.core.timeline import VolumeBucket
+from app.core.timeline import THEMES, VolumeBucket
 
 WIDTH = 720
-HEIGHT = 160
+HEIGHT = 170
 AXIS = 20  # room under the bars for the first/last labels
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    theme: str
-    count: int
-    y: float
-    height: float
+LEFT = 34  # room left of the bars for the y-axis labels
+TOP = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +27,28 @@ class Bar:
     start: date
     end: date
     total: int
+    counts: tuple[tuple[str, int], ...]  # (theme or "none", articles carrying it)
     x: float
     width: float
-    segments: tuple[Segment, ...]
+    y: float
+    height: float
     href: str
+
+    def count(self, key: str) -> int:
+        return dict(self.counts).get(key, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    key: str  # a theme
+    points: str  # "x,y x,y ..." for a polyline
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    value: int
+    y: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +57,28 @@ class Chart:
     start: date
     end: date
     bars: tuple[Bar, ...]
-    peak: int
-    total: int
+    lines: tuple[Line, ...]
+    ticks: tuple[Tick, ...]
+    peak: int  # the most articles in one bar
+    total: int  # articles in the range, each once
     width: int = WIDTH
     height: int = HEIGHT
     axis: int = AXIS
+    left: int = LEFT
+
+    @property
+    def plot_bottom(self) -> int:
+        return self.height - self.axis
+
+
+def nice_ceiling(value: int) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... that is at least ``value``."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= value:
+                return step * factor
+        step *= 10
 
 
 def build_chart(
@@ -55,31 +87,43 @@ def build_chart(
     start: date,
     end: date,
     link: Callable[[date, date], str],
+    series: Sequence[str] = THEMES,
 ) -> Chart:
-    """Scale ``buckets`` into bars; ``link(first_day, last_day)`` narrows the timeline."""
-    peak = max((sum(c for _, c in b.counts) for b in buckets), default=0)
-    slot = WIDTH / max(len(buckets), 1)
-    plot = HEIGHT - AXIS
+    """Scale ``buckets`` into bars and theme lines; ``link(first, last)`` narrows the
+    timeline to one bar's days (used by the table and by a click on the bar)."""
+    peak = max((b.total for b in buckets), default=0)
+    top = nice_ceiling(max(peak, 1))
+    bottom = HEIGHT - AXIS
+    plot = bottom - TOP
+    slot = (WIDTH - LEFT) / max(len(buckets), 1)
+
+    def y_of(count: int) -> float:
+        return round(bottom - plot * count / top, 2)
+
     bars = []
     for index, bucket in enumerate(buckets):
-        last = bucket.start + timedelta(days=6 if interval == "week" else 0)
-        segments = []
-        y = float(plot)
-        for theme, count in bucket.counts:
-            if count:
-                height = plot * count / peak
-                y -= height
-                segments.append(Segment(theme, count, round(y, 2), round(height, 2)))
+        last = min(bucket.start + timedelta(days=6 if interval == "week" else 0), end)
         bars.append(
             Bar(
                 start=bucket.start,
-                end=min(last, end),
+                end=last,
                 total=bucket.total,
-                x=round(index * slot + slot * 0.1, 2),
+                counts=bucket.counts,
+                x=round(LEFT + index * slot + slot * 0.1, 2),
                 width=round(max(slot * 0.8, 1.0), 2),
-                segments=tuple(segments),
-                href=link(bucket.start, min(last, end)),
+                y=y_of(bucket.total),
+                height=round(bottom - y_of(bucket.total), 2),
+                href=link(bucket.start, last),
             )
         )
+    lines = tuple(
+        Line(
+            key,
+            " ".join(f"{round(b.x + b.width / 2, 2)},{y_of(b.count(key))}" for b in bars),
+            sum(b.count(key) for b in bars),
+        )
+        for key in series
+    )
+    ticks = tuple(Tick(v, y_of(v)) for v in sorted({0, top // 2, top}))
     total = sum(b.total for b in buckets)
-    return Chart(interval, start, end, tuple(bars), peak, total)
+    return Chart(interval, start, end, tuple(bars), lines, ticks, peak, total)

@@ -60,9 +60,16 @@ def snippet(text: str, terms: Sequence[str], width: int = SNIPPET) -> Markup:
     """A window of ``text`` around the first match (or its start), highlighted."""
     spans = find_spans(text, terms) if terms else []
     begin = max(0, spans[0][0] - width // 3) if spans else 0
-    window = text[begin : begin + width]
+    end = min(len(text), begin + width)
+    if begin:  # start at a word, never inside one
+        space = text.find(" ", begin, spans[0][0] if spans else end)
+        begin = space + 1 if space != -1 else begin
+    if end < len(text):  # end at a word boundary too
+        space = text.rfind(" ", max(begin, spans[0][1] if spans else begin), end)
+        end = space if space > begin else end
+    window = text[begin:end]
     prefix = "…" if begin else ""
-    suffix = "…" if begin + width < len(text) else ""
+    suffix = "…" if end < len(text) else ""
     return Markup("{}{}{}").format(prefix, highlight(window, terms), suffix)
 
 

@@ -10,11 +10,12 @@ translation falls back to the English text, never to an error.
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from babel import dates, numbers
@@ -94,21 +95,38 @@ def gettext(ctx: jinja2.runtime.Context, message: str, **values: Any) -> str:
     return translate(ctx.get("locale", DEFAULT_LOCALE), message, **values)
 
 
+def zone_of(ctx: jinja2.runtime.Context) -> ZoneInfo:
+    """The reader's time zone (``tz`` in the context, see ``reading_pages.zone_context``)."""
+    name = ctx.get("tz") or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _zone_label(value: datetime) -> str:
+    return value.strftime("%Z") or "UTC"
+
+
 @jinja2.pass_context
 def format_datetime(ctx: jinja2.runtime.Context, value: datetime | None) -> str:
+    """Date and time in the reader's zone, the zone named (``1 Dec 2026, 10:15:00 CET``)."""
     if value is None:
         return "—"
+    local = value.astimezone(zone_of(ctx))
     locale = ctx.get("locale", DEFAULT_LOCALE)
-    return (
-        dates.format_datetime(value.astimezone(UTC), "medium", tzinfo=UTC, locale=locale) + " UTC"
-    )
+    text = dates.format_datetime(local, "medium", tzinfo=local.tzinfo, locale=locale)
+    return f"{text} {_zone_label(local)}"
 
 
 @jinja2.pass_context
 def format_time(ctx: jinja2.runtime.Context, value: datetime) -> str:
-    return dates.format_time(
-        value.astimezone(UTC), "short", tzinfo=UTC, locale=ctx.get("locale", DEFAULT_LOCALE)
+    """The time in the reader's zone with the zone's name (``10:15 CET``)."""
+    local = value.astimezone(zone_of(ctx))
+    text = dates.format_time(
+        local, "short", tzinfo=local.tzinfo, locale=ctx.get("locale", DEFAULT_LOCALE)
     )
+    return f"{text} {_zone_label(local)}"
 
 
 @jinja2.pass_context
@@ -117,7 +135,7 @@ def format_date(
 ) -> str:
     if value is None:
         return ""
-    day = value.astimezone(UTC).date() if isinstance(value, datetime) else value
+    day = value.astimezone(zone_of(ctx)).date() if isinstance(value, datetime) else value
     return dates.format_date(day, style, locale=ctx.get("locale", DEFAULT_LOCALE))
 
 

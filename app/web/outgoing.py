@@ -22,12 +22,14 @@ from app.core.timeline import MAX_LIMIT, Cursor, TimelineFilter
 from app.core.types import Article
 from app.store.articles import ArticleStore
 from app.store.db import Database
+from app.web.auth import template_user
 from app.web.params import parse_filter
 
 router = APIRouter(tags=["outgoing"], include_in_schema=False)
 ATOM_NS = "http://www.w3.org/2005/Atom"
 EXPORT_CAP = 100_000
 RISKY_START = ("=", "+", "-", "@", "\t", "\r")
+TITLE = "newsmon: Amazon × TikTok"
 CSV_FIELDS = (
     "id",
     "published_at",
@@ -38,6 +40,7 @@ CSV_FIELDS = (
     "relevant",
     "themes",
     "flags",
+    "author",
 )
 
 
@@ -47,14 +50,17 @@ def _page(request: Request, flt: TimelineFilter) -> list[Article]:
         return list(ArticleStore(session).timeline(flt).items)
 
 
-def iter_articles(db: Database, flt: TimelineFilter) -> Iterator[Article]:
-    """Every article matching ``flt``, newest first, one page per transaction."""
+def iter_articles(
+    db: Database, flt: TimelineFilter, *, signed_in: bool = True
+) -> Iterator[Article]:
+    """Every article matching ``flt``, newest first, one page per transaction; a
+    visitor (``signed_in=False``) gets no editorial flags."""
     flt = dataclasses.replace(flt, limit=MAX_LIMIT)
     sent = 0
     while sent < EXPORT_CAP:
         with db.read() as session:
             page = ArticleStore(session).timeline(flt)
-        yield from page.items
+        yield from (a if signed_in else dataclasses.replace(a, flags=()) for a in page.items)
         sent += len(page.items)
         if page.next_cursor is None:
             return
@@ -79,10 +85,14 @@ def _tag_uri(request: Request, article_id: int) -> str:
 
 @router.get("/feed.atom", summary="Atom 1.0 feed of the timeline (same filters)")
 def atom_feed(request: Request) -> Response:
-    items = _page(request, parse_filter(request))
+    return atom_response(request, parse_filter(request))
+
+
+def atom_response(request: Request, flt: TimelineFilter, title: str = TITLE) -> Response:
+    items = _page(request, flt)
     ET.register_namespace("", ATOM_NS)
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
-    _sub(feed, "title", "newsmon: Amazon × TikTok")
+    _sub(feed, "title", title)
     _sub(feed, "id", _self_url(request))
     _sub(feed, "updated", _updated(items).isoformat())
     ET.SubElement(feed, f"{{{ATOM_NS}}}link", rel="self", href=_self_url(request))
@@ -95,6 +105,8 @@ def atom_feed(request: Request) -> Response:
         _sub(entry, "title", a.title)
         _sub(entry, "updated", a.published_at.isoformat())
         _sub(entry, "published", a.published_at.isoformat())
+        if a.author:
+            _sub(ET.SubElement(entry, f"{{{ATOM_NS}}}author"), "name", a.author)
         if a.url.startswith(("http://", "https://")):
             ET.SubElement(entry, f"{{{ATOM_NS}}}link", rel="alternate", href=a.url)
         summary = _sub(entry, "summary", a.summary)
@@ -120,10 +132,14 @@ def _xml_safe(text: str) -> str:
 
 @router.get("/feed.json", summary="JSON Feed 1.1 of the timeline (same filters)")
 def json_feed(request: Request) -> JSONResponse:
-    items = _page(request, parse_filter(request))
+    return json_feed_response(request, parse_filter(request))
+
+
+def json_feed_response(request: Request, flt: TimelineFilter, title: str = TITLE) -> JSONResponse:
+    items = _page(request, flt)
     body = {
         "version": "https://jsonfeed.org/version/1.1",
-        "title": "newsmon: Amazon × TikTok",
+        "title": title,
         "home_page_url": _base(request) + "/",
         "feed_url": _self_url(request),
         "authors": [{"name": "newsmon"}],
@@ -139,7 +155,11 @@ def _json_item(request: Request, a: Article) -> dict[str, object]:
         "content_html": a.summary or "<p></p>",
         "date_published": a.published_at.isoformat(),
         "tags": [t.key for t in a.themes],
-        "authors": [{"name": s.name} for s in a.sources] or [{"name": "newsmon"}],
+        "authors": (
+            [{"name": a.author}]
+            if a.author
+            else [{"name": s.name} for s in a.sources] or [{"name": "newsmon"}]
+        ),
     }
     if a.url.startswith(("http://", "https://")):
         item["url"] = a.url
@@ -162,19 +182,24 @@ def _csv_row(a: Article) -> list[str]:
         "yes" if a.relevant else "no",
         " ".join(t.key for t in a.themes),
         " ".join(a.flags),
+        a.author or "",
     ]
 
 
 @router.get("/export.csv", summary="CSV export of every matching article (streamed)")
 def export_csv(request: Request) -> StreamingResponse:
-    flt = parse_filter(request)
+    return csv_response(request, parse_filter(request))
+
+
+def csv_response(request: Request, flt: TimelineFilter) -> StreamingResponse:
     db: Database = request.app.state.db
+    signed_in = template_user(request) is not None
 
     def rows() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_FIELDS)
-        for a in iter_articles(db, flt):
+        for a in iter_articles(db, flt, signed_in=signed_in):
             writer.writerow([csv_cell(v) for v in _csv_row(a)])
             if buffer.tell() > 64_000:
                 yield buffer.getvalue()
@@ -192,9 +217,10 @@ def export_jsonl(request: Request) -> StreamingResponse:
 
     flt = parse_filter(request)
     db: Database = request.app.state.db
+    signed_in = template_user(request) is not None
 
     def lines() -> Iterator[str]:
-        for a in iter_articles(db, flt):
+        for a in iter_articles(db, flt, signed_in=signed_in):
             yield json.dumps(ArticleOut.of(a).model_dump(mode="json"), ensure_ascii=False) + "\n"
 
     headers = {"Content-Disposition": 'attachment; filename="newsmon.jsonl"'}

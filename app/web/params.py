@@ -8,14 +8,17 @@ exports, so a link can move between them. Anything invalid raises
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Query, Request
+from starlette.datastructures import QueryParams
 
 from app.core.errors import InvalidInput
 from app.core.timeline import DEFAULT_LIMIT, MAX_ID, Cursor, TimelineFilter
 from app.store.search import parse_query
+from app.web.auth import template_user
 
 FILTER_KEYS = (
     "theme",
@@ -63,8 +66,11 @@ def parse_number(raw: str, field: str, what: str) -> int:
     return int(raw)
 
 
-def parse_filter(request: Request, *, now: datetime | None = None) -> TimelineFilter:
-    qp = request.query_params
+def parse_filter(
+    request: Request, *, now: datetime | None = None, query: str | None = None
+) -> TimelineFilter:
+    """The request's filter, or ``query``'s (a saved view's query string) when given."""
+    qp = request.query_params if query is None else QueryParams(query)
     now = now or datetime.now(UTC)
     sources = tuple(parse_number(raw, "source", "a feed id") for raw in qp.getlist("source") if raw)
     languages = tuple(dict.fromkeys(lang.lower() for lang in qp.getlist("lang") if lang))
@@ -79,7 +85,7 @@ def parse_filter(request: Request, *, now: datetime | None = None) -> TimelineFi
     q = (qp.get("q") or "").strip()[:MAX_QUERY] or None
     if q:
         parse_query(q)  # refuses what the store could not search, with a clear message
-    return TimelineFilter(
+    flt = TimelineFilter(
         themes=tuple(dict.fromkeys(t for t in qp.getlist("theme") if t)),
         themes_mode=qp.get("themes_mode") or "any",
         sources=sources,
@@ -93,6 +99,9 @@ def parse_filter(request: Request, *, now: datetime | None = None) -> TimelineFi
         cursor=Cursor.decode(cursor) if cursor else None,
         updated_since=parse_time(qp.get("updated_since"), "updated_since", now),
     )
+    if flt.flagged and template_user(request) is None:  # editorial flags: signed-in only
+        return replace(flt, flagged=None)
+    return flt
 
 
 def parse_interval(request: Request) -> str | None:

@@ -47,6 +47,7 @@ class ArticleOut(BaseModel):
     id: int
     url: str
     title: str
+    author: str | None = Field(default=None, description="The byline the feed gave")
     summary: str = Field(description="Sanitised HTML")
     language: str | None
     published_at: datetime
@@ -74,6 +75,7 @@ class ArticleOut(BaseModel):
             id=a.id,
             url=a.url,
             title=a.title,
+            author=a.author,
             summary=a.summary,
             language=a.language,
             published_at=a.published_at,

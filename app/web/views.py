@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 from sqlalchemy.orm import Session
@@ -22,7 +24,10 @@ from app.core.timeline import (
 )
 from app.core.types import Article, Page, Source
 from app.store.articles import ArticleStore
+from app.store.db import Database
 from app.store.feeds import FeedStore, FeedView
+from app.store.flags import FlagStore, FlagView
+from app.store.reading import ReadingStore
 from app.store.search import parse_query
 from app.web.chart import Chart, build_chart
 from app.web.highlight import highlight, mark_paragraphs, mark_spans, snippet
@@ -41,6 +46,13 @@ class Card:
 
 
 @dataclass(frozen=True, slots=True)
+class Reading:
+    read: frozenset[int]  # ids on this page the user has read
+    new_since: datetime | None  # first seen after this: new since the last visit
+    unread: int  # unread articles of the filter (capped, see ReadingStore)
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineView:
     filter: TimelineFilter
     page: Page[Article]
@@ -48,6 +60,15 @@ class TimelineView:
     cards: tuple[Card, ...] = ()
     chart: Chart | None = None
     outlets: tuple[Source, ...] = ()
+    reader: Reading | None = None  # a signed-in user's read state, None for visitors
+    zone: str = "UTC"  # the reader's time zone: days are grouped in it
+
+    def is_read(self, article: Article) -> bool:
+        return self.reader is not None and article.id in self.reader.read
+
+    def is_new(self, article: Article) -> bool:
+        since = self.reader.new_since if self.reader else None
+        return since is not None and article.first_seen_at > since and not self.is_read(article)
 
     def link(self, **changes: str | None) -> str:
         """The current query string with ``changes`` applied (None removes a key)."""
@@ -61,10 +82,13 @@ class TimelineView:
 
     @property
     def days(self) -> list[tuple[date, list[Card]]]:
-        """Cards grouped by their UTC publication day, newest first."""
+        """Cards grouped by their publication day in the reader's zone, newest first."""
+        zone = ZoneInfo(self.zone)
         return [
             (day, list(cards))
-            for day, cards in groupby(self.cards, key=lambda c: c.article.published_at.date())
+            for day, cards in groupby(
+                self.cards, key=lambda c: c.article.published_at.astimezone(zone).date()
+            )
         ]
 
     def value(self, key: str) -> str:
@@ -94,7 +118,8 @@ def timeline_view(
     view = TimelineView(filter=flt, page=page, query=kept, cards=cards)
     if not with_chart:
         return view
-    start, end = chart_range(flt, now or datetime.now(UTC))
+    oldest = page.items[-1].published_at.date() if page.items and not flt.since else None
+    start, end = chart_range(flt, now or datetime.now(UTC), oldest=oldest)
     interval = choose_interval(start, end)
     buckets = store.volume(flt, interval, start=start, end=end)
     chart = build_chart(
@@ -107,15 +132,31 @@ def timeline_view(
     return replace(view, chart=chart, outlets=tuple(store.outlets()))
 
 
+def with_reading(db: Database, view: TimelineView, user_id: int, now: datetime) -> TimelineView:
+    """Record the visit and add the user's read state to ``view``."""
+    with db.write() as session:
+        store = ReadingStore(session)
+        visit = store.visit(user_id, now=now)
+        read = store.read_ids(user_id, (a.id for a in view.page.items))
+        unread = store.unread_count(user_id, view.filter, now=now)
+    return replace(view, reader=Reading(frozenset(read), visit.new_since, unread))
+
+
 def _card(article: Article, terms: tuple[str, ...]) -> Card:
     excerpt = snippet(html_to_text(article.summary), terms) if terms else None
     return Card(article, highlight(article.title, terms), excerpt)
 
 
-def chart_range(flt: TimelineFilter, now: datetime) -> tuple[date, date]:
-    """The dates the chart covers: the filter's range, else the last 30 days."""
+def chart_range(
+    flt: TimelineFilter, now: datetime, *, oldest: date | None = None
+) -> tuple[date, date]:
+    """The dates the chart covers: the filter's range; without a start, the last 30
+    days or back to ``oldest`` (the oldest article listed), whichever is longer, so
+    the chart always shows the articles the timeline shows."""
     end = (flt.until - timedelta(microseconds=1)).date() if flt.until else now.date()
     start = flt.since.date() if flt.since else end - timedelta(days=DEFAULT_CHART_DAYS - 1)
+    if oldest is not None:
+        start = min(start, oldest)
     start = max(start, end - timedelta(days=MAX_CHART_DAYS))
     return min(start, end), end
 
@@ -135,6 +176,7 @@ class ArticlePageView:
     why: tuple[tuple[str, Markup], ...]  # (field, text with the evidence marked)
     page_text: tuple[Markup, ...] = ()  # the page's paragraphs, evidence marked (full text)
     page_site: str = ""  # the host the full text came from
+    flags: tuple[FlagView, ...] = ()  # open and closed, oldest first (signed-in users see them)
 
 
 def article_view(session: Session, article_id: int) -> ArticlePageView:
@@ -161,8 +203,28 @@ def article_view(session: Session, article_id: int) -> ArticlePageView:
         page_text = mark_paragraphs(detail.text, spans)
     page = article.page
     site = urlsplit((page.final_url or page.url if page else None) or article.url).hostname
-    return ArticlePageView(article, detail, tuple(why), page_text, site or "")
+    flags = tuple(FlagStore(session).history(article_id))
+    return ArticlePageView(article, detail, tuple(why), page_text, site or "", flags)
 
 
 def feeds_view(session: Session) -> list[FeedView]:
     return FeedStore(session).all()
+
+
+ERRNO_TEXT = {
+    "-2": "the host name does not resolve",
+    "-3": "the name server did not answer",
+    "-5": "the host name has no address",
+    "110": "the connection timed out",
+    "111": "the server refused the connection",
+    "113": "no route to the server",
+}
+_ERRNO = re.compile(r"\[Errno (-?\d+)\] ([^;:\]]*)")
+
+
+def friendly_error(text: str | None) -> str:
+    """A poll error for people: ``[Errno -2] Name or service not known`` becomes "the
+    host name does not resolve"; other errno prefixes are dropped."""
+    if not text:
+        return ""
+    return _ERRNO.sub(lambda m: ERRNO_TEXT.get(m.group(1), m.group(2).strip()), text)

@@ -15,7 +15,7 @@ def test_timeline_loads_newest_first_with_chart(page: Any, live_server: LiveServ
     page.goto(live_server.url("/"))
     titles = page.locator(".card h3 a").all_inner_texts()
     assert titles[0].startswith("Amazon and TikTok extend")
-    assert page.locator("svg.chart a.bar").count() == 30
+    assert page.locator("svg.chart rect.bar").count() == 30
     assert page.get_by_role("search").is_visible()
     screenshot(page, "timeline.png")
 

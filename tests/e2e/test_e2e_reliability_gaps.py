@@ -283,7 +283,7 @@ def test_an_edited_entry_updates_in_place_and_keeps_editor_decisions(
     detail = client.get(f"/api/v1/articles/{article_id}").json()
     assert detail["title"] == v2.title and detail["relevant"] is False
     assert removed not in {t["key"] for t in detail["themes"]}
-    assert detail["flags"] == ["important"]
+    assert detail["flags"] == []  # the flag survived (above); visitors see no editorial flags
 
 
 # --- §2.6 PostgreSQL restarted mid-poll -----------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -22,7 +24,7 @@ def timeline_ids(db: Database) -> list[int]:
         return [a.id for a in ArticleStore(session).timeline(TimelineFilter()).items]
 
 
-def test_irrelevant_flag_hides_until_resolved(db: Database) -> None:
+def test_irrelevant_flag_hides_until_dismissed_and_resolving_confirms_it(db: Database) -> None:
     editor = make_user(db, "ed", "editor")
     article = seed_article(db)
     assert timeline_ids(db) == [article]
@@ -37,8 +39,15 @@ def test_irrelevant_flag_hides_until_resolved(db: Database) -> None:
             and row.relevant_override_by == editor
         )
     with db.write() as session:
-        FlagStore(session).resolve(flag.id, user_id=editor, now=NOW)
+        FlagStore(session).dismiss(flag.id, user_id=editor, now=NOW)
     assert timeline_ids(db) == [article]
+    with db.write() as session:
+        again = FlagStore(session).create(article, "irrelevant", "", user_id=editor, now=NOW)
+        FlagStore(session).resolve(again.id, user_id=editor, now=NOW + timedelta(minutes=5))
+    assert timeline_ids(db) == []  # confirmed: the editor's decision now
+    with db.write() as session:
+        FlagStore(session).delete(again.id, by=UserStore(session).get(editor))
+    assert timeline_ids(db) == []  # and it outlives the flag
 
 
 def test_explicit_override_outlives_the_flag(db: Database) -> None:
@@ -47,8 +56,6 @@ def test_explicit_override_outlives_the_flag(db: Database) -> None:
     with db.write() as session:
         flag = FlagStore(session).create(article, "irrelevant", "", user_id=editor, now=NOW)
     with db.write() as session:
-        from datetime import timedelta
-
         OverrideStore(session).apply(
             article, OverrideChange(relevant=False), user_id=editor, now=NOW + timedelta(minutes=1)
         )

@@ -78,7 +78,7 @@ def test_flags_queue_and_overrides_in_german(client: TestClient, db: Database) -
     assert response.status_code == 303
 
     html = client.get("/flags").text
-    for german in ("Offene Markierungen", "Erledigt", "Zuweisen", "nachverfolgen", "Abmelden"):
+    for german in ("Offene Markierungen", "Nachverfolgt", "Zuweisen", "nachverfolgen", "Abmelden"):
         assert german in html, german
     assert_no_english(
         html, ["Open flags", "Resolve", "Assign", "Assigned", "nobody", "Log out", "follow-up"]
@@ -129,7 +129,7 @@ def test_admin_pages_in_german(client: TestClient, db: Database) -> None:
     login(client, "root")
     users = client.get("/users", headers=GERMAN).text
     assert "Benutzer hinzufügen" in users and "Administrator" in users and "Leser" in users
-    assert_no_english(users, ["Add a user", "Save role and disable", "Viewer", "Editor"])
+    assert_no_english(users, ["Add a user", "Change role", "Disable…", "Viewer", "Editor"])
     audit = client.get("/audit", headers=GERMAN).text
     assert "Protokoll" in audit and "Aktion" in audit
     assert_no_english(audit, ["Audit log", "Who", "Action", "Target"])

@@ -97,7 +97,7 @@ def test_cards_show_outlets_themes_evidence_and_flags(
     assert 'rel="noopener noreferrer"' in card
     assert "Outlet 0" in card and "+1 sources" in card
     assert 'class="chip theme-market" title="Evidence: amazon">market' in card
-    assert "⚑ important" in card
+    assert "⚑ important" not in card  # editorial flags are for signed-in users
 
 
 def test_search_highlights_matches_escaped(client: TestClient, db: Database) -> None:
@@ -130,7 +130,7 @@ def test_article_page_marks_the_evidence_and_lists_flags(
     html = client.get(f"/articles/{seeded[0]}").text
     assert "<mark>Amazon</mark> and TikTok extend" in html
     assert "Outlet 0" in html and "Outlet 1" in html
-    assert "lead story" in html and "open" in html
+    assert "lead story" not in html  # editorial notes are for signed-in users
     assert "<strong>TikTok</strong>" in html or "Content of article 0" in html
     assert client.get("/articles/999999").status_code == 404
 
