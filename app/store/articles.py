@@ -8,8 +8,8 @@ of the ingest methods.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from app.core.timeline import (
     THEME_BITS,
     ArticleDetail,
+    Cursor,
     FlagEntry,
     TimelineFilter,
     VolumeBucket,
@@ -47,16 +48,36 @@ from app.store.tables import (
     Article,
     ArticleSource,
     ArticleTheme,
+    ArticleTombstone,
     Feed,
     Flag,
     User,
 )
+from app.store.touch import bury_articles
 
 # A search first checks the newest SEARCH_WINDOW rows of the filtered timeline one by
 # one; only when fewer than a page of them match does it ask the full-text index for
 # every match (cheap then: the terms are rare).
 SEARCH_WINDOW = 2000
-__all__ = ["ArticleStore", "UpsertResult", "delete_orphans", "transient_error"]
+__all__ = ["ArticleStore", "Change", "UpsertResult", "delete_orphans", "transient_error"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of the changes feed: an article as it is now (``kind="article"``),
+    one that no longer matches the filter (``"hidden"``), or one deleted (``"deleted"``)."""
+
+    id: int
+    changed_at: datetime
+    kind: str
+    article: ArticleValue | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    items: tuple[Change, ...]
+    position: Cursor | None  # after the last item: where the next call resumes
+    more: bool
 
 
 class ArticleStore(ArticleWrites):
@@ -65,6 +86,8 @@ class ArticleStore(ArticleWrites):
     # -- reading --------------------------------------------------------------
 
     def timeline(self, flt: TimelineFilter) -> Page[ArticleValue]:
+        if flt.updated_since is not None:
+            return self._by_update(flt)
         rows = self._search_window(flt) if flt.q else None
         if rows is None:
             stmt = self._keyset(self._filtered(select(Article), flt), flt)
@@ -74,10 +97,76 @@ class ArticleStore(ArticleWrites):
         items = self.to_values(rows)
         next_cursor = None
         if more and rows:
-            from app.core.timeline import Cursor
-
             next_cursor = Cursor(rows[-1].published_at, rows[-1].id).encode()
         return Page(items=tuple(items), next_cursor=next_cursor)
+
+    def _by_update(self, flt: TimelineFilter) -> Page[ArticleValue]:
+        """Changed since ``updated_since``, oldest change first, by ``(updated_at, id)``:
+        a row changed while a client pages moves behind its cursor, so it comes again
+        later instead of being skipped."""
+        stmt = self._filtered(select(Article), flt)
+        if flt.cursor is not None:
+            position = tuple_(flt.cursor.published_at, flt.cursor.id)
+            stmt = stmt.where(tuple_(Article.updated_at, Article.id) > position)
+        stmt = stmt.order_by(Article.updated_at, Article.id).limit(flt.limit + 1)
+        rows = list(self.session.scalars(stmt))
+        more = len(rows) > flt.limit
+        rows = rows[: flt.limit]
+        next_cursor = None
+        if more:
+            next_cursor = Cursor(rows[-1].updated_at, rows[-1].id, "updated").encode()
+        return Page(items=tuple(self.to_values(rows)), next_cursor=next_cursor)
+
+    def changes(self, flt: TimelineFilter, *, until: datetime) -> ChangePage:
+        """Every article changed or deleted after the cursor (or since ``updated_since``)
+        and no later than ``until``, by ``(time, id)``. Articles that changed but no
+        longer match ``flt`` come as "hidden", so a mirror of a filtered view drops them.
+
+        Two index walks (articles by ``updated_at``, tombstones by ``deleted_at``)
+        merged here, each bounded by the page size.
+        """
+        after, wanted = flt.cursor, flt.limit + 1
+        live = select(Article.updated_at, Article.id).where(Article.updated_at <= until)
+        dead = select(ArticleTombstone.deleted_at, ArticleTombstone.article_id).where(
+            ArticleTombstone.deleted_at <= until
+        )
+        if flt.updated_since is not None:
+            live = live.where(Article.updated_at >= flt.updated_since)
+            dead = dead.where(ArticleTombstone.deleted_at >= flt.updated_since)
+        if after is not None:
+            mark = tuple_(after.published_at, after.id)
+            live = live.where(tuple_(Article.updated_at, Article.id) > mark)
+            tomb = tuple_(ArticleTombstone.deleted_at, ArticleTombstone.article_id)
+            dead = dead.where(tomb > mark if after.rank else tomb >= mark)
+        live = live.order_by(Article.updated_at, Article.id).limit(wanted)
+        dead = dead.order_by(ArticleTombstone.deleted_at, ArticleTombstone.article_id)
+        merged = sorted(
+            [(t, i, 0) for t, i in self.session.execute(live)]
+            + [(t, i, 1) for t, i in self.session.execute(dead.limit(wanted))]
+        )[:wanted]
+        more = len(merged) > flt.limit
+        merged = merged[: flt.limit]
+        shown = self._matching([i for _, i, rank in merged if rank == 0], flt)
+        items = tuple(
+            Change(i, t, "deleted")
+            if rank
+            else Change(i, t, "article", shown[i])
+            if i in shown
+            else Change(i, t, "hidden")
+            for t, i, rank in merged
+        )
+        position = after
+        if merged:
+            t, i, rank = merged[-1]
+            position = Cursor(t, i, "changes", rank)
+        return ChangePage(items, position, more)
+
+    def _matching(self, ids: Sequence[int], flt: TimelineFilter) -> dict[int, ArticleValue]:
+        if not ids:
+            return {}
+        plain = replace(flt, cursor=None, updated_since=None)
+        stmt = self._filtered(select(Article), plain).where(Article.id.in_(ids))
+        return {a.id: a for a in self.to_values(list(self.session.scalars(stmt)))}
 
     @staticmethod
     def _keyset(stmt: Select[Any], flt: TimelineFilter) -> Select[Any]:
@@ -349,8 +438,17 @@ class ArticleStore(ArticleWrites):
         return self.session.scalar(stmt) or 0
 
 
-def delete_orphans(session: Session) -> int:
-    """Delete articles that no feed carries any more (after a feed was removed)."""
+def delete_orphans(session: Session, *, now: datetime | None = None) -> int:
+    """Delete articles that no feed carries any more (after a feed was removed), each
+    leaving a tombstone for the changes feed."""
     orphan = ~exists().where(ArticleSource.article_id == Article.id)
-    result = session.execute(delete(Article).where(orphan))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    ids = list(session.scalars(select(Article.id).where(orphan)))
+    deleted = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        # Still orphaned when deleted (another poller may have carried one meanwhile).
+        stmt = delete(Article).where(Article.id.in_(chunk), orphan).returning(Article.id)
+        gone = list(session.scalars(stmt))
+        bury_articles(session, gone, now or datetime.now(UTC))
+        deleted += len(gone)
+    return deleted

@@ -147,6 +147,16 @@ class Article(Base):
     cluster_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
+class ArticleTombstone(Base):
+    """An article that was deleted, so that a mirror syncing changes drops it too."""
+
+    __tablename__ = "article_tombstone"
+    __table_args__ = (Index("ix_article_tombstone_deleted", "deleted_at", "article_id"),)
+
+    article_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    deleted_at: Mapped[datetime]
+
+
 class ArticleSource(Base):
     __tablename__ = "article_source"
 
