@@ -91,8 +91,6 @@ class TimelineFilter:
             raise InvalidInput(f"unknown flag kind {self.flagged!r}", field="flagged")
         if not 1 <= self.limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
-        if self.since and self.until and self.since > self.until:
-            raise InvalidInput("since must not be after until", field="since")
 
     @property
     def theme_mask(self) -> int:

@@ -143,6 +143,8 @@ class Article:
     cluster_size: int = 1
     content: str = ""
     flags: tuple[str, ...] = field(default=())
+    author: str | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

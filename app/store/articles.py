@@ -350,6 +350,8 @@ class ArticleStore(ArticleWrites):
                 cluster_size=len(sources.get(r.id, ())) or 1,
                 content=r.content if with_content else "",
                 flags=tuple(flags.get(r.id, ())),
+                author=r.author,
+                updated_at=r.updated_at,
             )
             for r in rows
         ]
@@ -418,6 +420,19 @@ class ArticleStore(ArticleWrites):
         for article_id, kind in rows:
             if kind not in found.setdefault(article_id, []):
                 found[article_id].append(kind)
+        return found
+
+    def flag_notes(self, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        """Open flags of these articles as (kind, note), oldest first: for the exports."""
+        found: dict[int, list[tuple[str, str]]] = {}
+        if ids:
+            rows = self.session.execute(
+                select(Flag.article_id, Flag.kind, Flag.note)
+                .where(Flag.article_id.in_(ids), Flag.resolved_at.is_(None))
+                .order_by(Flag.created_at, Flag.id)
+            )
+            for article_id, kind, note in rows:
+                found.setdefault(article_id, []).append((kind, note))
         return found
 
     def iter_for_retag(

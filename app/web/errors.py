@@ -117,7 +117,9 @@ def install(app: FastAPI) -> None:
         for err in exc.errors()[:5]:
             where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "body"))
             parts.append(f"{where}: {err.get('msg', 'invalid')}")
-        return problem(request, 422, "; ".join(parts) or "invalid request")
+        # A bad query value is a 400 as on the pages; 422 is for a body that does not fit.
+        in_query = all(err.get("loc", ("body",))[0] == "query" for err in exc.errors())
+        return problem(request, 400 if in_query else 422, "; ".join(parts) or "invalid request")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
