@@ -32,7 +32,8 @@ class Cursor:
     """A keyset position: ``published_at`` is the time of the order the cursor belongs
     to (published time; ``updated_at`` for ``updated_since`` and the changes feed).
     ``rank`` breaks a tie of time and id in the changes feed (0 article, 1 tombstone).
-    A cursor of one order is refused by another, so a client cannot mix them up."""
+    A timeline cursor continues in its own order (by published time, or by update);
+    a changes-feed cursor and a timeline cursor are refused by each other."""
 
     published_at: datetime
     id: int
@@ -47,7 +48,7 @@ class Cursor:
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, token: str, order: str = "published") -> Cursor:
+    def decode(cls, token: str, orders: tuple[str, ...] = ("published",)) -> Cursor:
         try:
             if len(token) > 200:  # also keeps deeply nested JSON away from json.loads
                 raise ValueError("cursor too long")
@@ -57,7 +58,7 @@ class Cursor:
             when = datetime.fromisoformat(stamp)
             if when.tzinfo is None or not isinstance(ident, int) or isinstance(ident, bool):
                 raise ValueError("bad cursor fields")
-            if not 0 < ident < MAX_ID or kind != order or rank not in (0, 1):
+            if not 0 < ident < MAX_ID or kind not in orders or rank not in (0, 1):
                 raise ValueError("bad cursor fields")
             return cls(when.astimezone(UTC), ident, kind, rank)
         except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:

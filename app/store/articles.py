@@ -86,7 +86,8 @@ class ArticleStore(ArticleWrites):
     # -- reading --------------------------------------------------------------
 
     def timeline(self, flt: TimelineFilter) -> Page[ArticleValue]:
-        if flt.updated_since is not None:
+        by_update = flt.cursor.order == "updated" if flt.cursor else bool(flt.updated_since)
+        if by_update:  # a cursor goes on in its own order
             return self._by_update(flt)
         rows = self._search_window(flt) if flt.q else None
         if rows is None:

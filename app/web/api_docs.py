@@ -52,6 +52,18 @@ FLAG_LINKS = {
 }
 
 
+FEED_LINKS = {
+    "EnableFeed": {
+        "operationId": "enable_feed_api_v1_feeds__feed_id__enable_post",
+        "parameters": {"feed_id": "$response.body#/id"},
+    },
+    "RemoveFeed": {
+        "operationId": "remove_feed_api_v1_feeds__feed_id__delete",
+        "parameters": {"feed_id": "$response.body#/id"},
+    },
+}
+
+
 def install(app: FastAPI, *, public_read: bool) -> None:
     """Replace ``app.openapi`` with the completed contract (built once, then cached)."""
 
@@ -115,6 +127,8 @@ def _complete(path: str, method: str, op: dict[str, Any], *, public_read: bool) 
             entry["description"] = ERRORS[code]
     if path == "/api/v1/articles/{article_id}/flags" and method == "post":
         responses["201"]["links"] = FLAG_LINKS
+    if path == "/api/v1/feeds" and method == "post":
+        responses["201"]["links"] = FEED_LINKS
 
 
 # -- /docs ----------------------------------------------------------------------------
@@ -209,7 +223,7 @@ def describe_schema(spec: dict[str, Any], schema: dict[str, Any]) -> str:
         extra.append(f"at most {schema['maxLength']} characters")
     if "pattern" in schema:
         extra.append(f"matching {schema['pattern']}")
-    return kind + (f" ({', '.join(map(str, extra))})" if extra else "")
+    return str(kind) + (f" ({', '.join(map(str, extra))})" if extra else "")
 
 
 def _fields(spec: dict[str, Any], schema: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy.orm import Session
+from starlette.convertors import Convertor, register_url_convertor
 
 from app.core.errors import NotFound
 from app.core.timeline import THEMES
@@ -31,6 +32,21 @@ Editor = Annotated[Principal, Depends(require_editor)]
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 FlagKind = Literal["important", "irrelevant", "wrong-theme", "follow-up"]
 ThemeKey = Literal["security", "regulatory", "market"]
+
+
+class Digits(Convertor[str]):
+    """A path segment of digits, kept as text (``deps.ids_in_range`` still sees it)."""
+
+    regex = "[0-9]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("digits", Digits())
 
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -82,11 +98,15 @@ class FlagQueueOut(BaseModel):
 class FlagPatchIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"status": "resolved"}, {"assignee": "ana", "note": ""}]},
+        json_schema_extra={
+            "examples": [{"status": "resolved"}, {"assignee": None, "note": "Checked"}]
+        },
     )
     status: Literal["open", "resolved"] | None = Field(None, description="Resolve or reopen")
     assignee: str | None = Field(
-        None, max_length=64, description="An editor's user name; null or empty: unassigned"
+        None,
+        max_length=64,
+        description="An existing user's name (else a 400); null or empty: unassigned",
     )
     note: str | None = Field(None, max_length=MAX_NOTE, description="Replaces the note")
 
@@ -94,7 +114,22 @@ class FlagPatchIn(BaseModel):
 class ThemePatchIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"add": ["security"], "remove": [], "relevant": True}]},
+        json_schema_extra={
+            "examples": [{"add": ["security"], "remove": [], "relevant": True}],
+            # A theme cannot be added and removed at once (else a 400).
+            "not": {
+                "anyOf": [
+                    {
+                        "required": ["add", "remove"],
+                        "properties": {
+                            "add": {"contains": {"const": key}},
+                            "remove": {"contains": {"const": key}},
+                        },
+                    }
+                    for key in THEMES
+                ]
+            },
+        },
     )
     add: list[ThemeKey] = Field(default_factory=list, max_length=len(THEMES))
     remove: list[ThemeKey] = Field(default_factory=list, max_length=len(THEMES))
@@ -285,7 +320,7 @@ def add_feed(body: FeedIn, who: Editor, request: Request, response: Response) ->
 
 
 @router.delete(
-    "/feeds/{feed_id}",
+    "/feeds/{feed_id:digits}",  # only digits: DELETE /feeds/import is a 405, not a 422
     status_code=204,
     summary="Unsubscribe a feed and drop the articles only it carried (editor)",
     responses=problems(401, 403, 404),

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from app.core import errors
 from app.store.db import unreachable
@@ -53,11 +54,14 @@ def status_of(exc: errors.NewsmonError) -> int:
     return 500
 
 
+MACHINE_PATHS = ("/healthz", "/feed.atom", "/feed.json", "/export.csv", "/export.jsonl")
+
+
 def wants_json(request: Request) -> bool:
     path = request.url.path
     return (
         path.startswith("/api/")
-        or path == "/healthz"
+        or path in MACHINE_PATHS
         or (
             "application/json" in request.headers.get("accept", "")
             and "text/html" not in request.headers.get("accept", "")
@@ -90,6 +94,17 @@ def problem(
     return page
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route serves at this path (several routes may share one)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**request.scope, "method": "GET"})
+            if match != Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.NewsmonError)
     async def _domain(request: Request, exc: errors.NewsmonError) -> Response:
@@ -107,7 +122,10 @@ def install(app: FastAPI) -> None:
         if (too_large := exceeded(request)) is not None:  # FastAPI could not parse a cut body
             return await _domain(request, too_large)
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem(request, exc.status_code, detail, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not just the first route's
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem(request, exc.status_code, detail, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -63,9 +63,9 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 BOM = "\ufeff"
 
 
-def _doc(media_type: str) -> dict[int | str, dict[str, Any]]:
+def _doc(media_type: str, kind: str = "string") -> dict[int | str, dict[str, Any]]:
     return {
-        200: {"content": {media_type: {"schema": {"type": "string"}}}},
+        200: {"content": {media_type: {"schema": {"type": kind}}}},
         304: {"description": "Not modified (If-None-Match or If-Modified-Since matched)"},
     }
 
@@ -224,7 +224,7 @@ def _xml_safe(text: str) -> str:
     "/feed.json",
     summary="JSON Feed 1.1 of the timeline (same filters)",
     response_class=Response,
-    responses=_doc("application/feed+json"),
+    responses=_doc("application/feed+json", "object"),
 )
 def json_feed(request: Request, flt: Filter, settings: SettingsDep) -> Response:
     base = settings.public_base
@@ -280,8 +280,8 @@ def iter_pages(
         sent += len(page.items)
         if page.next_cursor is None:
             return
-        order = "updated" if flt.updated_since else "published"
-        flt = dataclasses.replace(flt, cursor=Cursor.decode(page.next_cursor, order))
+        cursor = Cursor.decode(page.next_cursor, ("published", "updated"))
+        flt = dataclasses.replace(flt, cursor=cursor)
 
 
 def export_name(flt: TimelineFilter, extension: str, today: datetime) -> str:

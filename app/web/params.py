@@ -12,11 +12,10 @@ Anything invalid is a 400 or 422 problem, never a bad value in the database.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
@@ -48,6 +47,7 @@ _TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
     r"([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?"
 )
+TIMELINE_ORDERS = ("published", "updated")
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
@@ -85,7 +85,7 @@ def parse_number(raw: str, field: str, what: str) -> int:
 
 
 def build_filter(
-    raw: dict[str, Any], now: datetime, *, cursor_order: str | None = None
+    raw: dict[str, Any], now: datetime, *, orders: tuple[str, ...] = TIMELINE_ORDERS
 ) -> TimelineFilter:
     """The filter from already-split values (lists for repeatable keys)."""
     languages = tuple(dict.fromkeys(lang.lower() for lang in raw.get("lang") or () if lang))
@@ -100,7 +100,6 @@ def build_filter(
     if q:
         parse_query(q)  # refuses what the store could not search, with a clear message
     updated_since = parse_time(raw.get("updated_since"), "updated_since", now)
-    order = cursor_order or ("updated" if updated_since else "published")
     cursor = raw.get("cursor")
     return TimelineFilter(
         themes=tuple(dict.fromkeys(t for t in raw.get("theme") or () if t)),
@@ -113,7 +112,7 @@ def build_filter(
         flagged=raw.get("flagged") or None,
         relevance=raw.get("relevance") or "relevant",
         limit=raw.get("limit") or DEFAULT_LIMIT,
-        cursor=Cursor.decode(cursor, order) if cursor else None,
+        cursor=Cursor.decode(cursor, orders) if cursor else None,
         updated_since=updated_since,
     )
 
@@ -159,74 +158,85 @@ def _time(description: str, example: str) -> Any:
     )
 
 
-def _filter_dependency(cursor_order: str | None) -> Callable[..., TimelineFilter]:
-    def dependency(
-        theme: Annotated[
-            list[ThemeKey] | None,
-            Query(description="Theme key; repeat for several.", examples=[["security"]]),
-        ] = None,
-        themes_mode: Annotated[
-            Literal["any", "all"],
-            Query(description="With several themes: any of them, or all of them."),
-        ] = "any",
-        source: Annotated[
-            list[Annotated[int, Query(ge=1, le=MAX_ID - 1)]] | None,
-            Query(description="Feed id (see /api/v1/feeds); repeat for several.", examples=[[1]]),
-        ] = None,
-        lang: Annotated[
-            list[Annotated[str, Query(pattern=LANGUAGE_PATTERN, max_length=12)]] | None,
-            Query(
-                description="Language code (ISO 639-1 or -3); repeat for several.",
-                examples=[["en"]],
-            ),
-        ] = None,
-        since: Annotated[str | None, _time("Published at or after.", "2025-01-31")] = None,
-        until: Annotated[
-            str | None, _time("Published before (a bare date: through that day).", "7d")
-        ] = None,
-        q: Annotated[
-            str | None,
-            Query(
-                description='Search words: all must match; "a phrase", -excluded, a OR b '
-                f"(at most 16 terms; text past {MAX_QUERY} characters is ignored).",
-                examples=["tiktok -music"],
-            ),
-        ] = None,
-        flagged: Annotated[
-            FlagFilter | None, Query(description="Only articles with an open flag of this kind.")
-        ] = None,
-        relevance: Annotated[
-            Literal["relevant", "all"],
-            Query(description="relevant: the timeline's default; all: also the filtered-out ones."),
-        ] = "relevant",
-        limit: Annotated[
-            int, Query(ge=1, le=MAX_LIMIT, description="Items per page.", examples=[50])
-        ] = DEFAULT_LIMIT,
-        cursor: Annotated[
-            str | None,
-            Query(
-                description="Opaque position: the previous page's next_cursor.",
-                max_length=200,
-                json_schema_extra={"format": "newsmon-cursor"},
-            ),
-        ] = None,
-        updated_since: Annotated[
-            str | None,
-            _time(
-                "Changed at or after (any change the API shows); then sorted by change, "
-                "oldest first, with a cursor of that order.",
-                "2025-01-31T12:00:00Z",
-            ),
-        ] = None,
-    ) -> TimelineFilter:
-        raw = {key: value for key, value in locals().items() if key in FILTER_KEYS}
-        return build_filter(raw, datetime.now(UTC), cursor_order=cursor_order)
-
-    return dependency
+def _filter_values(
+    theme: Annotated[
+        list[ThemeKey] | None,
+        Query(description="Theme key; repeat for several.", examples=[["security"]]),
+    ] = None,
+    themes_mode: Annotated[
+        Literal["any", "all"],
+        Query(description="With several themes: any of them, or all of them."),
+    ] = "any",
+    source: Annotated[
+        list[Annotated[int, Query(ge=1, le=MAX_ID - 1)]] | None,
+        Query(description="Feed id (see /api/v1/feeds); repeat for several.", examples=[[1]]),
+    ] = None,
+    lang: Annotated[
+        list[Annotated[str, Query(pattern=LANGUAGE_PATTERN, max_length=12)]] | None,
+        Query(
+            description="Language code (ISO 639-1 or -3); repeat for several.",
+            examples=[["en"]],
+        ),
+    ] = None,
+    since: Annotated[str | None, _time("Published at or after.", "2025-01-31")] = None,
+    until: Annotated[
+        str | None, _time("Published before (a bare date: through that day).", "7d")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            description='Search words: all must match; "a phrase", -excluded, a OR b '
+            f"(at most 16 terms; text past {MAX_QUERY} characters is ignored).",
+            examples=["tiktok -music"],
+        ),
+    ] = None,
+    flagged: Annotated[
+        FlagFilter | None, Query(description="Only articles with an open flag of this kind.")
+    ] = None,
+    relevance: Annotated[
+        Literal["relevant", "all"],
+        Query(description="relevant: the timeline's default; all: also the filtered-out ones."),
+    ] = "relevant",
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Items per page.", examples=[50])
+    ] = DEFAULT_LIMIT,
+    updated_since: Annotated[
+        str | None,
+        _time(
+            "Changed at or after (any change the API shows); then sorted by change, "
+            "oldest first, with a cursor of that order.",
+            "2025-01-31T12:00:00Z",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    raw = {key: value for key, value in locals().items() if key in FILTER_KEYS}
+    for key in ("since", "until", "updated_since"):
+        if raw[key] == "":  # the pages ignore an empty form field; the API has no forms
+            raise InvalidInput(f"{key} must not be empty", field=key)
+    return raw
 
 
-api_filter = _filter_dependency(None)  # the timeline: by published time, or by update
-changes_filter = _filter_dependency("changes")  # the changes feed's own cursor
+def _cursor_query(fmt: str) -> Any:
+    return Query(
+        description="Opaque position: the previous page's next_cursor.",
+        max_length=200,
+        json_schema_extra={"format": fmt},
+    )
+
+
+FilterValues = Annotated[dict[str, Any], Depends(_filter_values)]
+TimelineCursor = Annotated[str | None, _cursor_query("newsmon-cursor")]
+ChangesCursor = Annotated[str | None, _cursor_query("newsmon-changes-cursor")]
+
+
+def api_filter(values: FilterValues, cursor: TimelineCursor = None) -> TimelineFilter:
+    """The timeline: by published time, or by update (with updated_since, or its cursor)."""
+    return build_filter({**values, "cursor": cursor}, datetime.now(UTC), orders=TIMELINE_ORDERS)
+
+
+def changes_filter(values: FilterValues, cursor: ChangesCursor = None) -> TimelineFilter:
+    """The changes feed: the same filters, its own cursor."""
+    return build_filter({**values, "cursor": cursor}, datetime.now(UTC), orders=("changes",))
 
 
 def reject_unknown(request: Request) -> None:

@@ -169,7 +169,7 @@ def test_updated_since_pages_by_update_time(db: Database) -> None:
         seen += [item.id for item in page.items]
         if page.next_cursor is None:
             break
-        cursor = Cursor.decode(page.next_cursor, "updated")
+        cursor = Cursor.decode(page.next_cursor, ("updated",))
     assert seen == [*sorted(ids)[1:], min(ids)]
     with db.read() as session:
         page = ArticleStore(session).timeline(TimelineFilter(updated_since=LATER))
