@@ -6,13 +6,14 @@ No traceback, SQL or path ever reaches a response body.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+from starlette.routing import BaseRoute, Match, Route
 
 from app.core import errors
 from app.store.db import unreachable
@@ -97,12 +98,19 @@ def problem(
 def allowed_methods(request: Request) -> list[str]:
     """The methods some route serves at this path (several routes may share one)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in _every_route(request.app.router.routes):
         if isinstance(route, Route) and route.methods:
             match, _ = route.matches({**request.scope, "method": "GET"})
             if match != Match.NONE:
                 methods |= route.methods
     return sorted(methods)
+
+
+def _every_route(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """Included routers sit behind one entry each (FastAPI 0.165): walk into them."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        yield from _every_route(inner.routes) if inner is not None else (route,)
 
 
 def install(app: FastAPI) -> None:
