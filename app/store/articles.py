@@ -8,7 +8,7 @@ of the ingest methods.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -48,7 +48,6 @@ from app.store.tables import (
     Article,
     ArticleSource,
     ArticleTheme,
-    ArticleTombstone,
     Feed,
     Flag,
     User,
@@ -59,25 +58,7 @@ from app.store.touch import bury_articles
 # one; only when fewer than a page of them match does it ask the full-text index for
 # every match (cheap then: the terms are rare).
 SEARCH_WINDOW = 2000
-__all__ = ["ArticleStore", "Change", "UpsertResult", "delete_orphans", "transient_error"]
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One entry of the changes feed: an article as it is now (``kind="article"``),
-    one that no longer matches the filter (``"hidden"``), or one deleted (``"deleted"``)."""
-
-    id: int
-    changed_at: datetime
-    kind: str
-    article: ArticleValue | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChangePage:
-    items: tuple[Change, ...]
-    position: Cursor | None  # after the last item: where the next call resumes
-    more: bool
+__all__ = ["ArticleStore", "UpsertResult", "delete_orphans", "transient_error"]
 
 
 class ArticleStore(ArticleWrites):
@@ -117,57 +98,6 @@ class ArticleStore(ArticleWrites):
         if more:
             next_cursor = Cursor(rows[-1].updated_at, rows[-1].id, "updated").encode()
         return Page(items=tuple(self.to_values(rows)), next_cursor=next_cursor)
-
-    def changes(self, flt: TimelineFilter, *, until: datetime) -> ChangePage:
-        """Every article changed or deleted after the cursor (or since ``updated_since``)
-        and no later than ``until``, by ``(time, id)``. Articles that changed but no
-        longer match ``flt`` come as "hidden", so a mirror of a filtered view drops them.
-
-        Two index walks (articles by ``updated_at``, tombstones by ``deleted_at``)
-        merged here, each bounded by the page size.
-        """
-        after, wanted = flt.cursor, flt.limit + 1
-        live = select(Article.updated_at, Article.id).where(Article.updated_at <= until)
-        dead = select(ArticleTombstone.deleted_at, ArticleTombstone.article_id).where(
-            ArticleTombstone.deleted_at <= until
-        )
-        if flt.updated_since is not None:
-            live = live.where(Article.updated_at >= flt.updated_since)
-            dead = dead.where(ArticleTombstone.deleted_at >= flt.updated_since)
-        if after is not None:
-            mark = tuple_(after.published_at, after.id)
-            live = live.where(tuple_(Article.updated_at, Article.id) > mark)
-            tomb = tuple_(ArticleTombstone.deleted_at, ArticleTombstone.article_id)
-            dead = dead.where(tomb > mark if after.rank else tomb >= mark)
-        live = live.order_by(Article.updated_at, Article.id).limit(wanted)
-        dead = dead.order_by(ArticleTombstone.deleted_at, ArticleTombstone.article_id)
-        merged = sorted(
-            [(t, i, 0) for t, i in self.session.execute(live)]
-            + [(t, i, 1) for t, i in self.session.execute(dead.limit(wanted))]
-        )[:wanted]
-        more = len(merged) > flt.limit
-        merged = merged[: flt.limit]
-        shown = self._matching([i for _, i, rank in merged if rank == 0], flt)
-        items = tuple(
-            Change(i, t, "deleted")
-            if rank
-            else Change(i, t, "article", shown[i])
-            if i in shown
-            else Change(i, t, "hidden")
-            for t, i, rank in merged
-        )
-        position = after
-        if merged:
-            t, i, rank = merged[-1]
-            position = Cursor(t, i, "changes", rank)
-        return ChangePage(items, position, more)
-
-    def _matching(self, ids: Sequence[int], flt: TimelineFilter) -> dict[int, ArticleValue]:
-        if not ids:
-            return {}
-        plain = replace(flt, cursor=None, updated_since=None)
-        stmt = self._filtered(select(Article), plain).where(Article.id.in_(ids))
-        return {a.id: a for a in self.to_values(list(self.session.scalars(stmt)))}
 
     @staticmethod
     def _keyset(stmt: Select[Any], flt: TimelineFilter) -> Select[Any]:

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from app.core.errors import NotFound, StorageBusy
 from app.core.timeline import TimelineFilter
 from app.store.articles import ArticleStore
+from app.store.changes import changes
 from app.web.deps import DbDep, ReadSession, SettingsDep
 from app.web.params import api_filter, changes_filter
 from app.web.schemas import (
@@ -91,7 +92,7 @@ def article_changes(
     (`NEWSMON_SYNC_SETTLE_SECONDS`) wait for the next call, so a write still
     committing is never skipped."""
     until = datetime.now(UTC) - timedelta(seconds=settings.sync_settle_seconds)
-    page = ArticleStore(session).changes(flt, until=until)
+    page = changes(ArticleStore(session), flt, until=until)
     base = settings.public_base
     return ChangePageOut(
         items=[

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from app.core.decide import ArticleDraft
 from app.core.timeline import Cursor, TimelineFilter
 from app.store.articles import ArticleStore
+from app.store.changes import changes
 from app.store.db import Database
 from app.store.feeds import FeedStore
 from app.store.flags import FlagStore
@@ -128,17 +129,17 @@ def test_changes_report_updates_hidden_and_deleted_in_order(db: Database) -> Non
     (c,) = ingest(db, "https://c.example/feed", ["Third"], NOW + timedelta(minutes=1))
     flt = TimelineFilter(limit=2)
 
-    def changes(flt: TimelineFilter, until: datetime = FAR) -> list[str]:
+    def changed(flt: TimelineFilter, until: datetime = FAR) -> list[str]:
         with db.read() as session:
-            page = ArticleStore(session).changes(flt, until=until)
+            page = changes(ArticleStore(session), flt, until=until)
         return [f"{ch.kind}:{ch.id}" for ch in page.items]
 
     with db.read() as session:
-        first = ArticleStore(session).changes(flt, until=LATER)
+        first = changes(ArticleStore(session), flt, until=LATER)
     assert [ch.id for ch in first.items] == sorted([a, b]) and first.more
     assert first.position is not None
     rest = TimelineFilter(limit=2, cursor=first.position)
-    assert changes(rest) == [f"article:{c}"]
+    assert changed(rest) == [f"article:{c}"]
 
     with db.write() as session:
         FlagStore(session).create(a, "irrelevant", "", user_id=editor, now=LATER)
@@ -146,13 +147,13 @@ def test_changes_report_updates_hidden_and_deleted_in_order(db: Database) -> Non
     with db.write() as session:
         FeedStore(session).remove(c_feed)  # c's only feed: c is deleted
     after = TimelineFilter(limit=10, cursor=first.position)
-    found = changes(after)
+    found = changed(after)
     assert f"hidden:{a}" in found and f"deleted:{c}" in found and f"article:{b}" not in found
-    assert changes(TimelineFilter(limit=10, relevance="all", cursor=first.position))[0] == (
+    assert changed(TimelineFilter(limit=10, relevance="all", cursor=first.position))[0] == (
         f"article:{a}"
     )
     # A change newer than `until` is not served yet (it may still be committing).
-    assert changes(after, until=LATER - timedelta(seconds=1)) == []
+    assert changed(after, until=LATER - timedelta(seconds=1)) == []
 
 
 def test_updated_since_pages_by_update_time(db: Database) -> None:
