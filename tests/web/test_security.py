@@ -40,7 +40,7 @@ RULES = {
     ("DELETE", "/api/v1/articles/{article_id}/flags/{flag_id}"): "editor",
     ("PATCH", "/api/v1/articles/{article_id}/themes"): "editor",
     ("POST", "/api/v1/feeds"): "editor",
-    ("DELETE", "/api/v1/feeds/{feed_id}"): "editor",
+    ("DELETE", "/api/v1/feeds/{feed_id:digits}"): "editor",
     ("GET", "/feed.atom"): "reader",
     ("GET", "/feed.json"): "reader",
     ("GET", "/export.csv"): "reader",
@@ -105,7 +105,7 @@ def world(app: FastAPI, db: Database) -> dict[str, int]:
 
 
 def fill(path: str, world: dict[str, int]) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: str(world.get(m.group(1), 1)), path)
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(world.get(m.group(1), 1)), path)
 
 
 def test_every_route_has_a_rule(app: FastAPI) -> None:
