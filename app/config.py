@@ -124,6 +124,29 @@ class Settings(BaseSettings):
         "(default: the project's page).",
     )
     log_level: str = Field("INFO", description="Logging level (DEBUG, INFO, WARNING, ...).")
+    base_url: str = Field(
+        "",
+        description="Public address of this newsmon (e.g. https://news.example.org): entry ids "
+        "and links in the outgoing feeds and the API are built from it, never from the "
+        "request's Host header. Empty: http://HOST:PORT of `newsmon serve`.",
+        pattern=r"^(https?://[^/?#\s]+(/[^?#\s]*)?)?$",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (CORS), e.g. "
+        '["https://tool.example.org"]; empty: CORS off.',
+    )
+    sync_settle_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="The changes feed serves changes this many seconds old and older, so a "
+        "write still committing is never skipped by a mirror that already read past it.",
+    )
+
+    @property
+    def public_base(self) -> str:
+        """``base_url`` without a trailing slash, or the address `serve` listens on."""
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -24,28 +24,43 @@ MAX_LIMIT = 200
 MAX_ID = 2**31  # article ids are 32-bit integers on PostgreSQL
 
 
+ORDERS = ("published", "updated", "changes")
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
+    """A keyset position: ``published_at`` is the time of the order the cursor belongs
+    to (published time; ``updated_at`` for ``updated_since`` and the changes feed).
+    ``rank`` breaks a tie of time and id in the changes feed (0 article, 1 tombstone).
+    A timeline cursor continues in its own order (by published time, or by update);
+    a changes-feed cursor and a timeline cursor are refused by each other."""
+
     published_at: datetime
     id: int
+    order: str = "published"
+    rank: int = 0
 
     def encode(self) -> str:
-        raw = json.dumps([self.published_at.isoformat(), self.id], separators=(",", ":"))
+        fields: list[object] = [self.published_at.isoformat(), self.id]
+        if self.order != "published":
+            fields += [self.order, self.rank]
+        raw = json.dumps(fields, separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, token: str) -> Cursor:
+    def decode(cls, token: str, orders: tuple[str, ...] = ("published",)) -> Cursor:
         try:
             if len(token) > 200:  # also keeps deeply nested JSON away from json.loads
                 raise ValueError("cursor too long")
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            stamp, ident = json.loads(raw)
+            stamp, ident, *rest = json.loads(raw)
+            kind, rank = rest if rest else ("published", 0)
             when = datetime.fromisoformat(stamp)
             if when.tzinfo is None or not isinstance(ident, int) or isinstance(ident, bool):
                 raise ValueError("bad cursor fields")
-            if not 0 < ident < MAX_ID:
+            if not 0 < ident < MAX_ID or kind not in orders or rank not in (0, 1):
                 raise ValueError("bad cursor fields")
-            return cls(when.astimezone(UTC), ident)
+            return cls(when.astimezone(UTC), ident, kind, rank)
         except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
             raise InvalidInput("invalid cursor", field="cursor") from exc
 
@@ -77,8 +92,6 @@ class TimelineFilter:
             raise InvalidInput(f"unknown flag kind {self.flagged!r}", field="flagged")
         if not 1 <= self.limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
-        if self.since and self.until and self.since > self.until:
-            raise InvalidInput("since must not be after until", field="since")
 
     @property
     def theme_mask(self) -> int:

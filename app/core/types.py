@@ -155,6 +155,7 @@ class Article:
     page_content: str = ""
     page: PageStatus | None = None
     author: str | None = None  # the byline the feed gave, if any
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from app.store.tables import (
     ThemeOverride,
     UTCDateTime,
 )
+from app.store.touch import touch_articles, touch_clusters
 
 log = logging.getLogger(__name__)
 CHUNK = 200
@@ -170,7 +171,9 @@ class ArticleWrites:
                 )
             )
         all_ids = [inserted.get(d.key) or existing[d.key][0] for d in drafts]
-        self._add_sources(feed_id, all_ids, now)
+        # A second feed carrying a stored article is a visible change (its sources).
+        gained = self._add_sources(feed_id, all_ids, now) - set(inserted.values())
+        touch_articles(self.session, gained, now)
         # New rows were inserted with their tags (no override can exist yet); only
         # their theme rows remain. Changed rows are re-tagged, overrides still winning.
         self._insert_themes(
@@ -183,7 +186,8 @@ class ArticleWrites:
         )
         self.apply_tags({article_id: d.tags for article_id, d in changed}, now=now)
         new_ids = [inserted[d.key] for d in fresh if d.key in inserted]
-        self._cluster(new_ids, [d for d in fresh if d.key in inserted])
+        joined = self._cluster(new_ids, [d for d in fresh if d.key in inserted])
+        touch_clusters(self.session, joined, now)  # each member shows the others' sources
         result.new_ids.extend(new_ids)
         result.updated_ids.extend(article_id for article_id, _ in changed)
 
@@ -227,11 +231,14 @@ class ArticleWrites:
         self.session.execute(_SEARCH_BULK_OFF)
         return inserted
 
-    def _add_sources(self, feed_id: int, article_ids: Sequence[int], now: datetime) -> None:
+    def _add_sources(self, feed_id: int, article_ids: Sequence[int], now: datetime) -> set[int]:
+        """Link the articles to the feed; returns the ids that gained it as a source."""
         rows = [{"article_id": a, "feed_id": feed_id, "first_seen_at": now} for a in article_ids]
-        if rows:
-            stmt = _insert(self.session)(ArticleSource.__table__).on_conflict_do_nothing()
-            self.session.execute(stmt, rows)
+        if not rows:
+            return set()
+        table = ArticleSource.__table__
+        stmt = _insert(self.session)(table).on_conflict_do_nothing().returning(table.c.article_id)
+        return set(self.session.scalars(stmt, rows))
 
     # -- tags -----------------------------------------------------------------
 
@@ -290,6 +297,7 @@ class ArticleWrites:
             )
             self.session.execute(stmt, [{f"b_{k}": v for k, v in u.items()} for u in updates])
         self._insert_themes(theme_rows)
+        touch_articles(self.session, ids, now)
 
     def _insert_themes(self, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -309,7 +317,7 @@ class ArticleWrites:
 
     # -- story clusters -------------------------------------------------------
 
-    def _cluster(self, new_ids: Sequence[int], drafts: Sequence[ArticleDraft]) -> None:
+    def _cluster(self, new_ids: Sequence[int], drafts: Sequence[ArticleDraft]) -> set[int]:
         """Join each new article to the story of its first copy among its candidates.
 
         Bounded per article whatever the corpus: one query gives, per wanted story
@@ -321,7 +329,7 @@ class ArticleWrites:
         """
         todo = [(a, d) for a, d in zip(new_ids, drafts, strict=True) if d.bands]
         if not todo:
-            return
+            return set()
         stamps = [d.published_at for _, d in todo]
         rows = self._band_candidates(
             [{d.bands[k] for _, d in todo} for k in range(len(BANDS))],
@@ -356,7 +364,7 @@ class ArticleWrites:
             if agree:
                 plans.append((article_id, draft, mine, agree))
         if not plans:
-            return
+            return set()
         wanted = {o for *_, candidates in plans for o in candidates}
         bodies = {
             article_id: shingles(text)
@@ -390,6 +398,7 @@ class ArticleWrites:
                 .values(cluster_id=bindparam("b_cluster")),
                 [{"b_id": a, "b_cluster": c} for a, c in assigned.items()],
             )
+        return set(assigned.values())
 
     def _band_candidates(
         self, wanted: Sequence[set[int]], low: datetime, high: datetime

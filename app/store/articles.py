@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from app.core.timeline import (
     THEME_BITS,
     ArticleDetail,
+    Cursor,
     FlagEntry,
     TimelineFilter,
     VolumeBucket,
@@ -52,6 +53,7 @@ from app.store.tables import (
     Flag,
     User,
 )
+from app.store.touch import bury_articles
 
 # A search first checks the newest SEARCH_WINDOW rows of the filtered timeline one by
 # one; only when fewer than a page of them match does it ask the full-text index for
@@ -66,6 +68,9 @@ class ArticleStore(ArticleWrites):
     # -- reading --------------------------------------------------------------
 
     def timeline(self, flt: TimelineFilter) -> Page[ArticleValue]:
+        by_update = flt.cursor.order == "updated" if flt.cursor else bool(flt.updated_since)
+        if by_update:  # a cursor goes on in its own order
+            return self._by_update(flt)
         rows = self._search_window(flt) if flt.q else None
         if rows is None:
             stmt = self._keyset(self._filtered(select(Article), flt), flt)
@@ -75,10 +80,25 @@ class ArticleStore(ArticleWrites):
         items = self.to_values(rows)
         next_cursor = None
         if more and rows:
-            from app.core.timeline import Cursor
-
             next_cursor = Cursor(rows[-1].published_at, rows[-1].id).encode()
         return Page(items=tuple(items), next_cursor=next_cursor)
+
+    def _by_update(self, flt: TimelineFilter) -> Page[ArticleValue]:
+        """Changed since ``updated_since``, oldest change first, by ``(updated_at, id)``:
+        a row changed while a client pages moves behind its cursor, so it comes again
+        later instead of being skipped."""
+        stmt = self._filtered(select(Article), flt)
+        if flt.cursor is not None:
+            position = tuple_(flt.cursor.published_at, flt.cursor.id)
+            stmt = stmt.where(tuple_(Article.updated_at, Article.id) > position)
+        stmt = stmt.order_by(Article.updated_at, Article.id).limit(flt.limit + 1)
+        rows = list(self.session.scalars(stmt))
+        more = len(rows) > flt.limit
+        rows = rows[: flt.limit]
+        next_cursor = None
+        if more:
+            next_cursor = Cursor(rows[-1].updated_at, rows[-1].id, "updated").encode()
+        return Page(items=tuple(self.to_values(rows)), next_cursor=next_cursor)
 
     @staticmethod
     def _keyset(stmt: Select[Any], flt: TimelineFilter) -> Select[Any]:
@@ -272,6 +292,7 @@ class ArticleStore(ArticleWrites):
                 page_content=r.page_content if with_content else "",
                 page=pages.get(r.id),
                 author=r.author,
+                updated_at=r.updated_at,
             )
             for r in rows
         ]
@@ -345,6 +366,19 @@ class ArticleStore(ArticleWrites):
                 found[article_id].append(kind)
         return found
 
+    def flag_notes(self, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        """Open flags of these articles as (kind, note), oldest first: for the exports."""
+        found: dict[int, list[tuple[str, str]]] = {}
+        if ids:
+            rows = self.session.execute(
+                select(Flag.article_id, Flag.kind, Flag.note)
+                .where(Flag.article_id.in_(ids), Flag.resolved_at.is_(None))
+                .order_by(Flag.created_at, Flag.id)
+            )
+            for article_id, kind, note in rows:
+                found.setdefault(article_id, []).append((kind, note))
+        return found
+
     def iter_for_retag(
         self, *, after_id: int, limit: int
     ) -> list[tuple[int, str, str, str, str | None]]:
@@ -363,8 +397,17 @@ class ArticleStore(ArticleWrites):
         return self.session.scalar(stmt) or 0
 
 
-def delete_orphans(session: Session) -> int:
-    """Delete articles that no feed carries any more (after a feed was removed)."""
+def delete_orphans(session: Session, *, now: datetime | None = None) -> int:
+    """Delete articles that no feed carries any more (after a feed was removed), each
+    leaving a tombstone for the changes feed."""
     orphan = ~exists().where(ArticleSource.article_id == Article.id)
-    result = session.execute(delete(Article).where(orphan))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    ids = list(session.scalars(select(Article.id).where(orphan)))
+    deleted = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        # Still orphaned when deleted (another poller may have carried one meanwhile).
+        stmt = delete(Article).where(Article.id.in_(chunk), orphan).returning(Article.id)
+        gone = list(session.scalars(stmt))
+        bury_articles(session, gone, now or datetime.now(UTC))
+        deleted += len(gone)
+    return deleted

@@ -11,7 +11,7 @@ flag's time, see ``OverrideStore``). Other kinds resolve without touching releva
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from app.core.errors import InvalidInput, NotFound, PermissionDenied
 from app.core.timeline import FLAG_KINDS
 from app.store.tables import Article, Flag, User
+from app.store.touch import touch_articles
 from app.store.users import UserView
 
 MAX_NOTE = 2000
@@ -43,6 +44,18 @@ class FlagView:
         return self.resolved_at is None
 
 
+@dataclass(frozen=True, slots=True)
+class FlagQuery:
+    """Filters of the editors' queue; ``assignee=""`` means unassigned."""
+
+    kind: str | None = None
+    status: str | None = None  # open | resolved | None for both
+    assignee: str | None = None
+    article_id: int | None = None
+    after_id: int = 0
+    limit: int = 50
+
+
 class FlagStore:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -63,9 +76,12 @@ class FlagStore:
             article.relevant_override_at = now
             article.relevant = False
         self.session.flush()
+        touch_articles(self.session, [article_id], now)
         return self.get(flag.id)
 
-    def assign(self, flag_id: int, assignee: str | None) -> FlagView:
+    def assign(
+        self, flag_id: int, assignee: str | None, *, now: datetime | None = None
+    ) -> FlagView:
         flag = self._flag(flag_id)
         if assignee:
             user_id = self.session.scalar(select(User.id).where(User.name == assignee))
@@ -75,6 +91,33 @@ class FlagStore:
         else:
             flag.assignee_id = None
         self.session.flush()
+        touch_articles(self.session, [flag.article_id], now or datetime.now(UTC))
+        return self.get(flag_id)
+
+    def annotate(self, flag_id: int, note: str, *, now: datetime) -> FlagView:
+        if len(note) > MAX_NOTE:
+            raise InvalidInput(f"note must have at most {MAX_NOTE} characters", field="note")
+        flag = self._flag(flag_id)
+        flag.note = note
+        self.session.flush()
+        touch_articles(self.session, [flag.article_id], now)
+        return self.get(flag_id)
+
+    def reopen(self, flag_id: int, *, now: datetime) -> FlagView:
+        """Open a resolved flag again; an "irrelevant" flag hides its article again."""
+        flag = self._flag(flag_id)
+        if flag.resolved_at is not None:
+            flag.resolved_at = None
+            flag.resolved_by = None
+            if flag.kind == "irrelevant":
+                article = self._article(flag.article_id)
+                article.relevant_override = False
+                article.relevant_override_by = flag.user_id
+                # The flag's own time: resolving it again restores the tagger's verdict.
+                article.relevant_override_at = flag.created_at
+                article.relevant = False
+            self.session.flush()
+            touch_articles(self.session, [flag.article_id], now)
         return self.get(flag_id)
 
     def resolve(self, flag_id: int, *, user_id: int | None, now: datetime) -> FlagView:
@@ -99,9 +142,10 @@ class FlagStore:
             flag.resolved_by = user_id
             self.session.flush()
             self._restore_relevance(flag)
+            touch_articles(self.session, [flag.article_id], now)
         return self.get(flag_id)
 
-    def delete(self, flag_id: int, *, by: UserView) -> FlagView:
+    def delete(self, flag_id: int, *, by: UserView, now: datetime | None = None) -> FlagView:
         """Only the flag's author or an admin may delete it (anyone may resolve it)."""
         flag = self._flag(flag_id)
         if flag.user_id != by.id and not by.has_role("admin"):
@@ -110,6 +154,7 @@ class FlagStore:
         self.session.delete(flag)
         self.session.flush()
         self._restore_relevance(flag)
+        touch_articles(self.session, [flag.article_id], now or datetime.now(UTC))
         return view
 
     def _restore_relevance(self, flag: Flag) -> None:
@@ -140,6 +185,29 @@ class FlagStore:
     def open_flags(self, *, limit: int = 500) -> list[FlagView]:
         stmt = select_flags().where(Flag.resolved_at.is_(None)).order_by(Flag.created_at, Flag.id)
         return self._views(stmt.limit(limit))
+
+    def page(self, query: FlagQuery) -> tuple[list[FlagView], int | None]:
+        """Flags matching ``query``, oldest first; and the id to continue after, if more."""
+        stmt = select_flags().where(Flag.id > query.after_id)
+        if query.kind:
+            stmt = stmt.where(Flag.kind == query.kind)
+        if query.status == "open":
+            stmt = stmt.where(Flag.resolved_at.is_(None))
+        elif query.status == "resolved":
+            stmt = stmt.where(Flag.resolved_at.is_not(None))
+        if query.assignee == "":
+            stmt = stmt.where(Flag.assignee_id.is_(None))
+        elif query.assignee is not None:
+            assignee = aliased(User)
+            stmt = stmt.where(
+                Flag.assignee_id.in_(select(assignee.id).where(assignee.name == query.assignee))
+            )
+        if query.article_id:
+            stmt = stmt.where(Flag.article_id == query.article_id)
+        views = self._views(stmt.order_by(Flag.id).limit(query.limit + 1))
+        more = len(views) > query.limit
+        views = views[: query.limit]
+        return views, views[-1].id if more else None
 
     def history(self, article_id: int) -> list[FlagView]:
         self._article(article_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.core.errors import InvalidInput, NotFound
 from app.core.timeline import THEME_BITS, THEMES
 from app.store.tables import Article, ArticleTheme, ThemeOverride
+from app.store.touch import touch_articles
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +62,10 @@ class OverrideStore:
             article.relevant_override_by = user_id
             article.relevant_override_at = now
             article.relevant = change.relevant
+        self.session.flush()
+        touch_articles(self.session, [article_id], now)
 
-    def clear_relevance(self, article_id: int) -> None:
+    def clear_relevance(self, article_id: int, *, now: datetime | None = None) -> None:
         """Back to the tagger's verdict."""
         article = self.session.get(Article, article_id)
         if article is None:
@@ -71,6 +74,8 @@ class OverrideStore:
         article.relevant_override_by = None
         article.relevant_override_at = None
         article.relevant = article.tagger_relevant
+        self.session.flush()
+        touch_articles(self.session, [article_id], now or datetime.now(UTC))
 
     def decisions(self, article_id: int) -> dict[str, bool]:
         rows = self.session.execute(

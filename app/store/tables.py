@@ -186,6 +186,16 @@ class Extraction(Base):
     site_name: Mapped[str | None] = mapped_column(Text)
 
 
+class ArticleTombstone(Base):
+    """An article that was deleted, so that a mirror syncing changes drops it too."""
+
+    __tablename__ = "article_tombstone"
+    __table_args__ = (Index("ix_article_tombstone_deleted", "deleted_at", "article_id"),)
+
+    article_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    deleted_at: Mapped[datetime]
+
+
 class ArticleSource(Base):
     __tablename__ = "article_source"
 

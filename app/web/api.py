@@ -1,44 +1,72 @@
-"""JSON API v1: the machine twin of every page, same filters, same view-models."""
+"""JSON API v1: the machine twin of every page, same filters, same view-models.
+
+Every query parameter is declared (``web.params.api_filter``), so /openapi.json
+describes what the server accepts; an undeclared one is a 400 (``reject_unknown``).
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from app.core.errors import NotFound, StorageBusy
+from app.core.timeline import TimelineFilter
 from app.core.types import Article
 from app.store.articles import ArticleStore
+from app.store.changes import changes
 from app.web.auth import template_user
-from app.web.deps import DbDep, ReadSession
-from app.web.params import parse_filter, parse_interval
-from app.web.schemas import ArticleOut, ArticlePageOut, FeedListOut, FeedOut, HealthOut
+from app.web.deps import DbDep, ReadSession, SettingsDep
+from app.web.params import api_filter, changes_filter
+from app.web.schemas import (
+    ArticleOut,
+    ArticlePageOut,
+    ChangeOut,
+    ChangePageOut,
+    FeedListOut,
+    FeedOut,
+    HealthOut,
+)
 from app.web.views import feeds_view, timeline_view, volume_buckets
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 PROBLEM: dict[str, Any] = {"model": None, "content": {"application/problem+json": {}}}
+Filter = Annotated[TimelineFilter, Depends(api_filter)]
+ChangesFilter = Annotated[TimelineFilter, Depends(changes_filter)]
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: If-None-Match matched the page's ETag"}
+}
 
 
 @router.get(
     "/articles",
     response_model=ArticlePageOut,
     summary="Timeline of articles, newest first",
-    responses={400: PROBLEM, 304: {"description": "Not modified (If-None-Match matched)"}},
+    responses=NOT_MODIFIED,
 )
-def list_articles(request: Request, session: ReadSession) -> Response:
-    """Articles matching the timeline filters (``theme``, ``themes_mode``, ``source``,
-    ``lang``, ``since``, ``until``, ``q``, ``flagged``, ``relevance``, ``limit``,
-    ``cursor``, ``updated_since``), newest first with ties broken by id (a stable
-    order); pass ``next_cursor`` back as ``cursor`` for the next page. Answers 304
-    when ``If-None-Match`` carries the page's ``ETag``."""
-    view = timeline_view(session, parse_filter(request), list(request.query_params.multi_items()))
+def list_articles(
+    request: Request, session: ReadSession, flt: Filter, settings: SettingsDep
+) -> Response:
+    """Articles matching the timeline filters, newest first with ties broken by id (a
+    stable order); pass `next_cursor` back as `cursor` for the next page.
+
+    With `updated_since`, the order is by last change instead, oldest first, by
+    `(updated_at, id)`: a row changed while you page moves behind your cursor and comes
+    again, so nothing is missed. To mirror newsmon, prefer `/api/v1/articles/changes`,
+    which also reports deleted and hidden articles.
+
+    Answers 304 when `If-None-Match` carries the page's `ETag`. The `flagged` filter
+    (editorial) applies to signed-in callers only, as on the pages."""
+    if flt.flagged and template_user(request) is None:
+        flt = replace(flt, flagged=None)
+    view = timeline_view(session, flt, list(request.query_params.multi_items()))
     page = ArticlePageOut(
-        items=[ArticleOut.of(visible(request, a)) for a in view.page.items],
+        items=[ArticleOut.of(visible(request, a), settings.public_base) for a in view.page.items],
         next_cursor=view.page.next_cursor,
     )
     return etag_response(request, page.model_dump_json().encode())
@@ -54,14 +82,50 @@ def etag_response(request: Request, body: bytes) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-@router.get("/articles/{article_id}", response_model=ArticleOut, responses={404: PROBLEM})
+@router.get(
+    "/articles/changes",
+    response_model=ChangePageOut,
+    summary="What changed since a position: for mirrors that sync",
+)
+def article_changes(
+    flt: ChangesFilter, session: ReadSession, settings: SettingsDep
+) -> ChangePageOut:
+    """Every article changed (a new source, a re-tag, a flag, an override, fetched text),
+    hidden (it no longer matches the filters) or deleted after `cursor`, oldest first
+    by `(changed_at, id)`. Start with no cursor (everything) or with `updated_since`;
+    apply the items in order; keep `next_cursor` and pass it back as `cursor` next
+    time, also when `more` is false. Changes younger than a few seconds
+    (`NEWSMON_SYNC_SETTLE_SECONDS`) wait for the next call, so a write still
+    committing is never skipped."""
+    until = datetime.now(UTC) - timedelta(seconds=settings.sync_settle_seconds)
+    page = changes(ArticleStore(session), flt, until=until)
+    base = settings.public_base
+    return ChangePageOut(
+        items=[
+            ChangeOut(
+                id=c.id,
+                changed_at=c.changed_at,
+                change=c.kind,
+                article=ArticleOut.of(c.article, base) if c.article else None,
+            )
+            for c in page.items
+        ],
+        next_cursor=page.position.encode() if page.position else None,
+        more=page.more,
+    )
+
+
+@router.get("/articles/{article_id}", response_model=ArticleOut)
 def get_article(
-    request: Request, article_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: ReadSession
+    request: Request,
+    article_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: ReadSession,
+    settings: SettingsDep,
 ) -> ArticleOut:
     article = ArticleStore(session).get(article_id)
     if article is None:
         raise NotFound(f"no article with id {article_id}")
-    return ArticleOut.of(visible(request, article))
+    return ArticleOut.of(visible(request, article), settings.public_base)
 
 
 def visible(request: Request, article: Article) -> Article:
@@ -76,24 +140,24 @@ class VolumeBucketOut(BaseModel):
 
 
 class VolumeOut(BaseModel):
-    interval: str
+    interval: Literal["day", "week"]
     buckets: list[VolumeBucketOut]
 
 
-@router.get(
-    "/stats/volume",
-    response_model=VolumeOut,
-    summary="Articles per day or week, per theme",
-    responses={400: PROBLEM},
-)
-def volume(request: Request, session: ReadSession) -> VolumeOut:
-    """The volume chart's data: the timeline filters, plus ``interval=day|week``
-    (default: weeks for ranges over 90 days). Without ``since``, the last 30 days."""
-    interval, buckets = volume_buckets(
-        session, parse_filter(request), parse_interval(request), datetime.now(UTC)
-    )
+@router.get("/stats/volume", response_model=VolumeOut, summary="Articles per day or week")
+def volume(
+    session: ReadSession,
+    flt: Filter,
+    interval: Annotated[
+        Literal["day", "week"] | None,
+        Query(description="Bucket size; default: weeks for ranges over 90 days, else days."),
+    ] = None,
+) -> VolumeOut:
+    """The volume chart's data, counted per theme, for the timeline filters (the
+    cursor is ignored). Without `since`, the last 30 days."""
+    chosen, buckets = volume_buckets(session, flt, interval, datetime.now(UTC))
     return VolumeOut(
-        interval=interval,
+        interval=chosen,
         buckets=[
             VolumeBucketOut(start=b.start, total=b.total, themes=dict(b.counts)) for b in buckets
         ],

@@ -7,15 +7,13 @@ is audited in the same transaction as the change.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from html import escape
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy.orm import Session
+from starlette.convertors import Convertor, register_url_convertor
 
 from app.core.errors import NotFound
 from app.core.timeline import THEMES
@@ -23,9 +21,9 @@ from app.services import subscriptions
 from app.store.articles import ArticleStore
 from app.store.audit import AuditStore
 from app.store.feeds import FeedStore
-from app.store.flags import FlagStore, FlagView
+from app.store.flags import MAX_NOTE, FlagQuery, FlagStore, FlagView
 from app.web.auth import Principal, now_utc, require_editor
-from app.web.deps import ReadSession, WriteSession
+from app.web.deps import ReadSession, SettingsDep, WriteSession
 from app.web.schemas import ArticleOut, FeedOut
 
 router = APIRouter(prefix="/api/v1", tags=["editors"])
@@ -34,6 +32,21 @@ Editor = Annotated[Principal, Depends(require_editor)]
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 FlagKind = Literal["important", "irrelevant", "wrong-theme", "follow-up"]
 ThemeKey = Literal["security", "regulatory", "market"]
+
+
+class Digits(Convertor[str]):
+    """A path segment of digits, kept as text (``deps.ids_in_range`` still sees it)."""
+
+    regex = "[0-9]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("digits", Digits())
 
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -77,14 +90,51 @@ class FlagListOut(BaseModel):
     items: list[FlagOut]
 
 
+class FlagQueueOut(BaseModel):
+    items: list[FlagOut]
+    next_cursor: str | None = Field(description="Pass back as cursor for the next page")
+
+
+class FlagPatchIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"status": "resolved"}, {"assignee": None, "note": "Checked"}]
+        },
+    )
+    status: Literal["open", "resolved"] | None = Field(None, description="Resolve or reopen")
+    assignee: str | None = Field(
+        None,
+        max_length=64,
+        description="An existing user's name (else a 400); null or empty: unassigned",
+    )
+    note: str | None = Field(None, max_length=MAX_NOTE, description="Replaces the note")
+
+
 class ThemePatchIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"add": ["security"], "remove": [], "relevant": True}]},
+        json_schema_extra={
+            "examples": [{"add": ["security"], "remove": [], "relevant": True}],
+            # A theme cannot be added and removed at once (else a 400).
+            "not": {
+                "anyOf": [
+                    {
+                        "required": ["add", "remove"],
+                        "properties": {
+                            "add": {"contains": {"const": key}},
+                            "remove": {"contains": {"const": key}},
+                        },
+                    }
+                    for key in THEMES
+                ]
+            },
+        },
     )
     add: list[ThemeKey] = Field(default_factory=list, max_length=len(THEMES))
     remove: list[ThemeKey] = Field(default_factory=list, max_length=len(THEMES))
-    relevant: bool | None = Field(None, description="true/false overrides; null leaves it")
+    # Strict: 0, 1, "yes" or "true" (a string) are refused, not read as booleans.
+    relevant: StrictBool | None = Field(None, description="true/false overrides; null leaves it")
 
 
 class FeedIn(BaseModel):
@@ -112,6 +162,72 @@ def _audit(
         target_id=target,
         detail=detail,
     )
+
+
+@router.get(
+    "/flags",
+    response_model=FlagQueueOut,
+    summary="The editors' queue: flags, oldest first",
+    responses=problems(400, 401, 422),
+)
+def flag_queue(
+    session: ReadSession,
+    kind: Annotated[FlagKind | None, Query(description="Only flags of this kind")] = None,
+    status: Annotated[
+        Literal["open", "resolved"] | None, Query(description="Open or resolved; both if absent")
+    ] = None,
+    assignee: Annotated[
+        str | None,
+        Query(max_length=64, description="Assigned to this user name; empty: unassigned"),
+    ] = None,
+    article: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Article id")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Flags per page")] = 50,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[1-9][0-9]{0,9}$",
+            description="The previous page's next_cursor",
+            json_schema_extra={"format": "newsmon-flag-cursor"},
+        ),
+    ] = None,
+) -> FlagQueueOut:
+    after = int(cursor) if cursor else 0
+    query = FlagQuery(kind, status, assignee, article, after_id=after, limit=limit)
+    views, last = FlagStore(session).page(query)
+    return FlagQueueOut(items=[FlagOut.of(f) for f in views], next_cursor=_str(last))
+
+
+def _str(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+@router.patch(
+    "/flags/{flag_id}",
+    response_model=FlagOut,
+    summary="Resolve, reopen, assign or annotate a flag (editor)",
+    responses=problems(400, 401, 403, 404, 422),
+)
+def patch_flag(flag_id: Id, body: FlagPatchIn, who: Editor, session: WriteSession) -> FlagOut:
+    """Any of `status`, `assignee`, `note`; the fields left out stay as they are. Each
+    change is audited like the same action on the flags page."""
+    store, now = FlagStore(session), now_utc()
+    flag = store.get(flag_id)
+    done: list[tuple[str, dict[str, Any]]] = []
+    if body.status == "resolved":
+        flag = store.resolve(flag_id, user_id=who.user.id, now=now)
+        done.append(("flag.resolve", {}))
+    elif body.status == "open":
+        flag = store.reopen(flag_id, now=now)
+        done.append(("flag.reopen", {}))
+    if "assignee" in body.model_fields_set:
+        flag = store.assign(flag_id, body.assignee or None, now=now)
+        done.append(("flag.assign", {"assignee": body.assignee or ""}))
+    if body.note is not None:
+        flag = store.annotate(flag_id, body.note, now=now)
+        done.append(("flag.note", {}))
+    for action, detail in done:  # the same entries as the flags page writes
+        _audit(session, action, who, "article", flag.article_id, flag=flag_id, **detail)
+    return FlagOut.of(flag)
 
 
 @router.get(
@@ -164,7 +280,7 @@ def delete_flag(article_id: Id, flag_id: Id, who: Editor, session: WriteSession)
     responses=problems(400, 401, 403, 404),
 )
 def patch_themes(
-    article_id: Id, body: ThemePatchIn, who: Editor, session: WriteSession
+    article_id: Id, body: ThemePatchIn, who: Editor, session: WriteSession, settings: SettingsDep
 ) -> ArticleOut:
     from app.store.overrides import OverrideChange, OverrideStore
 
@@ -183,7 +299,7 @@ def patch_themes(
     article = ArticleStore(session).get(article_id)
     if article is None:  # deleted concurrently
         raise NotFound(f"no article with id {article_id}")
-    return ArticleOut.of(article)
+    return ArticleOut.of(article, settings.public_base)
 
 
 @router.post(
@@ -204,7 +320,7 @@ def add_feed(body: FeedIn, who: Editor, request: Request, response: Response) ->
 
 
 @router.delete(
-    "/feeds/{feed_id}",
+    "/feeds/{feed_id:digits}",  # only digits: DELETE /feeds/import is a 405, not a 422
     status_code=204,
     summary="Unsubscribe a feed and drop the articles only it carried (editor)",
     responses=problems(401, 403, 404),
@@ -230,57 +346,3 @@ def enable_feed(feed_id: Id, who: Editor, request: Request) -> FeedOut:
 @router.get("/themes", response_model=ThemeListOut, summary="Theme keys used in filters")
 def list_themes() -> ThemeListOut:
     return ThemeListOut(items=list(THEMES))
-
-
-# -- /docs --------------------------------------------------------------------
-# Swagger UI loads its JavaScript from a CDN and boots with an inline script: both
-# break under our CSP (and offline). This page renders the same OpenAPI schema as
-# plain HTML, no script at all; /openapi.json stays the machine-readable source.
-docs_router = APIRouter(include_in_schema=False)
-
-
-@docs_router.get("/docs", response_class=HTMLResponse)
-def api_docs(request: Request) -> HTMLResponse:
-    spec = request.app.openapi()
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{escape(spec['info']['title'])} API</title>",
-        "<link rel='stylesheet' href='/static/newsmon.css'>"
-        "<link rel='icon' href='/static/favicon.svg' type='image/svg+xml'>"
-        "</head><body><main id='main'>",
-        f"<h1>{escape(spec['info']['title'])} API {escape(spec['info']['version'])}</h1>",
-        "<p>Machine-readable schema: <a href='/openapi.json'>/openapi.json</a>. "
-        "Authenticate with <code>Authorization: Bearer &lt;token&gt;</code>; errors are "
-        "<code>application/problem+json</code> (RFC 9457).</p>",
-    ]
-    for path, operations in spec.get("paths", {}).items():
-        for method, op in operations.items():
-            parts.append(_operation_html(path, method, op))
-    parts.append("</main></body></html>")
-    return HTMLResponse("".join(parts))
-
-
-def _operation_html(path: str, method: str, op: dict[str, Any]) -> str:
-    html = [
-        f"<section class='op'><h2><code>{escape(method.upper())} {escape(path)}</code></h2>",
-        f"<p>{escape(op.get('summary', ''))}</p>",
-    ]
-    if op.get("description"):
-        html.append(f"<p>{escape(op['description'])}</p>")
-    params = op.get("parameters", [])
-    if params:
-        html.append("<ul>")
-        html.extend(
-            f"<li><code>{escape(p['name'])}</code> ({escape(p.get('in', ''))})"
-            f"{' required' if p.get('required') else ''}</li>"
-            for p in params
-        )
-        html.append("</ul>")
-    body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-    if body:
-        html.append(
-            f"<p>Body schema: <code>{escape(json.dumps(body.get('schema', {})))}</code></p>"
-        )
-    codes = ", ".join(escape(str(c)) for c in op.get("responses", {}))
-    html.append(f"<p>Responses: {codes}</p></section>")
-    return "".join(html)

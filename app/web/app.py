@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jinja2
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -21,6 +22,7 @@ from app.store.db import Database
 from app.web import (
     accounts,
     api,
+    api_docs,
     api_editor,
     api_opml,
     auth,
@@ -40,6 +42,7 @@ from app.web.auth import require_reader
 from app.web.csrf import csrf_protect
 from app.web.deps import close_uploads, ids_in_range
 from app.web.limits import BodyLimit, refuse_oversized
+from app.web.params import reject_unknown
 from app.web.security import SecurityHeaders
 
 log = logging.getLogger("newsmon.web")
@@ -119,22 +122,34 @@ def create_app(
     app.state.templates.context_processors.append(reading_pages.zone_context)
     app.state.templates.env.filters["friendly_error"] = views.friendly_error
     reader = [Depends(require_reader)]
+    # The API and the outgoing feeds refuse query parameters they do not declare.
+    strict = [Depends(reject_unknown), *reader]
     app.include_router(pages.router, dependencies=reader)
-    app.include_router(api.router, dependencies=reader)
-    app.include_router(api_editor.router, dependencies=reader)
-    app.include_router(api_opml.router, dependencies=reader)
-    app.include_router(outgoing.router, dependencies=reader)
+    app.include_router(api.router, dependencies=strict)
+    app.include_router(api_editor.router, dependencies=strict)
+    app.include_router(api_opml.router, dependencies=strict)
+    app.include_router(outgoing.router, dependencies=strict)
     app.include_router(reading_pages.feeds_router, dependencies=reader)
     app.include_router(reading_pages.router)
     app.include_router(accounts.router)
     app.include_router(i18n.router)
     app.include_router(editor_pages.router)
-    app.include_router(fulltext.api_router, dependencies=reader)
+    app.include_router(fulltext.api_router, dependencies=strict)
     app.include_router(fulltext.page_router)
-    app.include_router(api_editor.docs_router)
+    app.include_router(api_docs.router)
+    api_docs.install(app, public_read=settings.public_read)
     app.include_router(api.health_router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.add_middleware(SecurityHeaders)
     uploads = {api_opml.IMPORT_PATH: MAX_OPML_BYTES, editor_pages.IMPORT_PAGE: MAX_OPML_BYTES}
     app.add_middleware(BodyLimit, limits=uploads)
+    if settings.cors_origins:  # off by default: only the listed browser tools may call
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-None-Match", "X-CSRF-Token"],
+            expose_headers=["ETag", "Last-Modified", "Location", "Retry-After"],
+            max_age=600,
+        )
     return app

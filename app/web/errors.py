@@ -6,12 +6,14 @@ No traceback, SQL or path ever reaches a response body.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match, Route
 
 from app.core import errors
 from app.store.db import unreachable
@@ -53,11 +55,14 @@ def status_of(exc: errors.NewsmonError) -> int:
     return 500
 
 
+MACHINE_PATHS = ("/healthz", "/feed.atom", "/feed.json", "/export.csv", "/export.jsonl")
+
+
 def wants_json(request: Request) -> bool:
     path = request.url.path
     return (
         path.startswith("/api/")
-        or path == "/healthz"
+        or path in MACHINE_PATHS
         or (
             "application/json" in request.headers.get("accept", "")
             and "text/html" not in request.headers.get("accept", "")
@@ -90,6 +95,24 @@ def problem(
     return page
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route serves at this path (several routes may share one)."""
+    methods: set[str] = set()
+    for route in _every_route(request.app.router.routes):
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**request.scope, "method": "GET"})
+            if match != Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
+
+
+def _every_route(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """Included routers sit behind one entry each (FastAPI 0.165): walk into them."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        yield from _every_route(inner.routes) if inner is not None else (route,)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.NewsmonError)
     async def _domain(request: Request, exc: errors.NewsmonError) -> Response:
@@ -107,7 +130,10 @@ def install(app: FastAPI) -> None:
         if (too_large := exceeded(request)) is not None:  # FastAPI could not parse a cut body
             return await _domain(request, too_large)
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem(request, exc.status_code, detail, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not just the first route's
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem(request, exc.status_code, detail, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -117,7 +143,9 @@ def install(app: FastAPI) -> None:
         for err in exc.errors()[:5]:
             where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "body"))
             parts.append(f"{where}: {err.get('msg', 'invalid')}")
-        return problem(request, 422, "; ".join(parts) or "invalid request")
+        # A bad query value is a 400 as on the pages; 422 is for a body that does not fit.
+        in_query = all(err.get("loc", ("body",))[0] == "query" for err in exc.errors())
+        return problem(request, 400 if in_query else 422, "; ".join(parts) or "invalid request")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,13 +46,18 @@ class FullTextOut(BaseModel):
 
 class ArticleOut(BaseModel):
     id: int
-    url: str
+    url: str = Field(description="The original article")
+    link: str = Field(description="The article's page on this newsmon (from NEWSMON_BASE_URL)")
     title: str
-    author: str | None = Field(default=None, description="The byline the feed gave")
+    author: str | None = Field(description="The byline the feed gave, if any")
     summary: str = Field(description="Sanitised HTML")
     language: str | None
     published_at: datetime
-    published_estimated: bool
+    published_estimated: bool = Field(description="True when the feed gave no date")
+    first_seen_at: datetime
+    updated_at: datetime = Field(
+        description="Last change the API shows (source, tags, flag, override, text)"
+    )
     sources: list[SourceOut]
     relevant: bool
     relevance_score: float
@@ -70,16 +76,19 @@ class ArticleOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, a: Article) -> ArticleOut:
+    def of(cls, a: Article, base: str) -> ArticleOut:
         return cls(
             id=a.id,
             url=a.url,
+            link=article_link(base, a.id),
             title=a.title,
             author=a.author,
             summary=a.summary,
             language=a.language,
             published_at=a.published_at,
             published_estimated=a.published_estimated,
+            first_seen_at=a.first_seen_at,
+            updated_at=a.updated_at or a.first_seen_at,
             sources=[SourceOut(feed_id=s.feed_id, name=s.name) for s in a.sources],
             relevant=a.relevant,
             relevance_score=a.relevance_score,
@@ -104,9 +113,32 @@ class ArticleOut(BaseModel):
         )
 
 
+def article_link(base: str, article_id: int) -> str:
+    return f"{base}/articles/{article_id}"
+
+
 class ArticlePageOut(BaseModel):
     items: list[ArticleOut]
-    next_cursor: str | None
+    next_cursor: str | None = Field(description="Pass back as cursor for the next page")
+
+
+class ChangeOut(BaseModel):
+    id: int = Field(description="The article's id")
+    changed_at: datetime
+    change: Literal["article", "hidden", "deleted"] = Field(
+        description="article: its current state; hidden: it no longer matches the filter; "
+        "deleted: it is gone"
+    )
+    article: ArticleOut | None = Field(description="Only for change=article")
+
+
+class ChangePageOut(BaseModel):
+    items: list[ChangeOut]
+    next_cursor: str | None = Field(
+        description="Where to resume: keep it and pass it as cursor next time (null only "
+        "when nothing has changed yet)"
+    )
+    more: bool = Field(description="True when another page is ready now")
 
 
 class FeedOut(BaseModel):

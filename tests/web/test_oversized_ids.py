@@ -20,9 +20,9 @@ HUGE = "99999999999999999999"  # 20 digits: past the 64-bit integers both engine
 def routes_with_ids(app: FastAPI) -> list[tuple[str, str]]:
     found = []
     for route in all_routes(app):
-        if isinstance(route, APIRoute) and re.search(r"\{\w+_id\}", route.path):
+        if isinstance(route, APIRoute) and re.search(r"\{\w+_id(:\w+)?\}", route.path):
             for method in sorted(route.methods - {"HEAD"}):
-                found.append((method, re.sub(r"\{\w+_id\}", HUGE, route.path)))
+                found.append((method, re.sub(r"\{\w+_id(:\w+)?\}", HUGE, route.path)))
     return found
 
 

@@ -33,11 +33,16 @@ RULES = {
     ("GET", "/api/v1/themes"): "reader",
     ("GET", "/api/v1/stats/volume"): "reader",
     ("GET", "/api/v1/articles/{article_id}/flags"): "reader",
+    ("GET", "/api/v1/articles/changes"): "reader",
+    ("GET", "/api/v1/flags"): "reader",
+    ("PATCH", "/api/v1/flags/{flag_id}"): "editor",
     ("POST", "/api/v1/articles/{article_id}/flags"): "editor",
     ("DELETE", "/api/v1/articles/{article_id}/flags/{flag_id}"): "editor",
     ("PATCH", "/api/v1/articles/{article_id}/themes"): "editor",
     ("POST", "/api/v1/feeds"): "editor",
-    ("DELETE", "/api/v1/feeds/{feed_id}"): "editor",
+    ("DELETE", "/api/v1/feeds/{feed_id:digits}"): "editor",
+    ("PATCH", "/api/v1/feeds/{feed_id}"): "editor",
+    ("POST", "/feeds/{feed_id}/fulltext"): "editor",
     ("GET", "/feed.atom"): "reader",
     ("GET", "/feed.json"): "reader",
     ("GET", "/export.csv"): "reader",
@@ -117,7 +122,7 @@ def world(app: FastAPI, db: Database) -> dict[str, int]:
 
 
 def fill(path: str, world: dict[str, int]) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: str(world.get(m.group(1), 1)), path)
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(world.get(m.group(1), 1)), path)
 
 
 def test_every_route_has_a_rule(app: FastAPI) -> None:
@@ -263,5 +268,6 @@ def test_security_headers_on_every_get_route_and_errors(
 def test_docs_page_works_without_script(client: TestClient) -> None:
     page = client.get("/docs")
     assert page.status_code == 200
-    assert "<script" not in page.text
+    assert "<script>" not in page.text and "<script " + "src=" in page.text  # no inline script
+    assert 'name="viewport"' in page.text and 'class="site"' in page.text
     assert "/api/v1/articles/{article_id}/flags" in page.text

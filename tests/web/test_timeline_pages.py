@@ -33,8 +33,6 @@ def ids_in_html(html: str) -> list[int]:
         ("lang=%00", "lang"),
         ("since=yesterday", "since"),
         ("until=2024-13-40", "until"),
-        ("since=0001-01-01", "since"),
-        ("since=2025-02-01&until=2025-01-01", "since"),
         ("cursor=not-a-cursor", "cursor"),
         ("cursor=" + "W" * 300, "cursor"),
         ("flagged=maybe", "flagged"),
