@@ -30,6 +30,7 @@ from app.core.pages import (
 from app.core.urls import url_hash
 from app.store.article_writes import ArticleWrites, _insert
 from app.store.tables import Article, ArticleSource, Extraction, Feed, Flag
+from app.store.touch import bury_articles
 
 CLAIM_WINDOW = 5000  # due rows looked at per claim (the oldest), to spread over hosts
 
@@ -258,6 +259,7 @@ class ExtractionStore:
             if twin is not None:
                 keep, gone = min(twin, article_id), max(twin, article_id)
                 self._merge(into=keep, gone=gone)
+                bury_articles(self.session, [gone], now)  # mirrors drop the merged copy
         self.session.execute(
             update(Article)
             .where(Article.id == keep)
