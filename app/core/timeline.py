@@ -19,6 +19,19 @@ from app.core.errors import InvalidInput
 THEMES = ("security", "regulatory", "market")
 THEME_BITS = {key: 1 << i for i, key in enumerate(THEMES)}
 FLAG_KINDS = ("important", "irrelevant", "wrong-theme", "follow-up")
+# The query-string keys that choose which articles a filter selects (a saved view keeps
+# these); the page's own keys (``limit``, ``cursor``) come on top of them.
+SELECTION_KEYS = (
+    "theme",
+    "themes_mode",
+    "source",
+    "lang",
+    "since",
+    "until",
+    "q",
+    "flagged",
+    "relevance",
+)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 MAX_ID = 2**31  # article ids are 32-bit integers on PostgreSQL

@@ -18,23 +18,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.core.timeline import SELECTION_KEYS
 from app.store.tables import SavedView
 from app.store.users import UserView
 
 MAX_NAME = 100
 MAX_QUERY = 2000
 MAX_VIEWS = 50  # per owner, and for the team
-VIEW_KEYS = (
-    "theme",
-    "themes_mode",
-    "source",
-    "lang",
-    "since",
-    "until",
-    "q",
-    "flagged",
-    "relevance",
-)
+VIEW_KEYS = SELECTION_KEYS
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,24 +22,18 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import QueryParams
 
 from app.core.errors import InvalidInput
-from app.core.timeline import DEFAULT_LIMIT, MAX_ID, MAX_LIMIT, Cursor, TimelineFilter
+from app.core.timeline import (
+    DEFAULT_LIMIT,
+    MAX_ID,
+    MAX_LIMIT,
+    SELECTION_KEYS,
+    Cursor,
+    TimelineFilter,
+)
 from app.store.search import parse_query
 from app.web.auth import template_user
 
-FILTER_KEYS = (
-    "theme",
-    "themes_mode",
-    "source",
-    "lang",
-    "since",
-    "until",
-    "q",
-    "flagged",
-    "relevance",
-    "limit",
-    "cursor",
-    "updated_since",
-)
+FILTER_KEYS = (*SELECTION_KEYS, "limit", "cursor", "updated_since")
 PRESETS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 MAX_QUERY = 500  # characters of search text kept; longer input is cut, not refused
 _NUMBER = re.compile(r"[0-9]{1,10}")

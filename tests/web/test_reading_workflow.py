@@ -89,7 +89,7 @@ def test_saved_views_list_unread_counts_and_have_their_own_feeds(
     view_id = int(re.search(r"/views/(\d+)/feed.atom", listing).group(1))  # type: ignore[union-attr]
     atom = client.get(f"/views/{view_id}/feed.atom")
     assert atom.status_code == 200 and "<title>newsmon: Security</title>" in atom.text
-    assert atom.text.count("<entry>") == 1  # the relevant security article
+    assert len(re.findall(r"<entry[ >]", atom.text)) == 1  # the relevant security article
     feed = client.get(f"/views/{view_id}/feed.json").json()
     assert feed["title"] == "newsmon: Security" and len(feed["items"]) == 1
     assert len(client.get(f"/views/{view_id}/export.csv").text.splitlines()) == 2
