@@ -33,7 +33,7 @@ class FeedPatchIn(BaseModel):
 
 
 @api_router.patch(
-    "/feeds/{feed_id}",
+    "/feeds/{feed_id:digits}",  # only digits: PATCH /feeds/import is a 405, not a 422
     response_model=FeedOut,
     summary="Change a feed's full-text policy (editor)",
     responses=problems(400, 401, 403, 404),

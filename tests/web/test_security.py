@@ -41,7 +41,7 @@ RULES = {
     ("PATCH", "/api/v1/articles/{article_id}/themes"): "editor",
     ("POST", "/api/v1/feeds"): "editor",
     ("DELETE", "/api/v1/feeds/{feed_id:digits}"): "editor",
-    ("PATCH", "/api/v1/feeds/{feed_id}"): "editor",
+    ("PATCH", "/api/v1/feeds/{feed_id:digits}"): "editor",
     ("POST", "/feeds/{feed_id}/fulltext"): "editor",
     ("GET", "/feed.atom"): "reader",
     ("GET", "/feed.json"): "reader",
