@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     )
     poll_lease_seconds: int = Field(
         60,
-        ge=3,
+        ge=1,
         description="How long a claim on a feed lasts without renewal; a working poller renews "
         "its claims every third of this, so a poller that dies leaves its feeds to others "
         "within this time.",
