@@ -113,7 +113,8 @@ class FlagStore:
                 article = self._article(flag.article_id)
                 article.relevant_override = False
                 article.relevant_override_by = flag.user_id
-                # The flag's own time: resolving it again restores the tagger's verdict.
+                # The flag's own time: dismissing it ("not irrelevant after all") restores
+                # the tagger's verdict; resolving confirms it as the editor's decision.
                 article.relevant_override_at = flag.created_at
                 article.relevant = False
             self.session.flush()
@@ -132,6 +133,7 @@ class FlagStore:
                 article.relevant_override_by = user_id
                 article.relevant_override_at = now
             self.session.flush()
+            touch_articles(self.session, [flag.article_id], now)
         return self.get(flag_id)
 
     def dismiss(self, flag_id: int, *, user_id: int | None, now: datetime) -> FlagView:

@@ -109,17 +109,18 @@ def test_every_visible_change_moves_updated_at(db: Database) -> None:
     changed(when)
 
 
-def test_reopened_irrelevant_flag_hides_again_and_resolving_restores(db: Database) -> None:
+def test_reopened_irrelevant_flag_hides_again_and_dismissing_restores(db: Database) -> None:
     editor = make_user(db, "ed", "editor")
     (article,) = ingest(db, "https://a.example/feed", ["Deal signed"], NOW)
     with db.write() as session:
         flags = FlagStore(session)
         flag = flags.create(article, "irrelevant", "", user_id=editor, now=NOW)
-        flags.resolve(flag.id, user_id=editor, now=LATER)
-        flags.reopen(flag.id, now=LATER)
+        flags.resolve(flag.id, user_id=editor, now=LATER)  # confirmed: stays hidden
         row = session.get(Article, article)
         assert row is not None and row.relevant is False
-        flags.resolve(flag.id, user_id=editor, now=LATER)
+        flags.reopen(flag.id, now=LATER)
+        assert row.relevant is False
+        flags.dismiss(flag.id, user_id=editor, now=LATER)  # "not irrelevant after all"
         assert row.relevant is True
 
 
