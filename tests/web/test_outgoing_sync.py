@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from app.store.db import Database
 from app.store.flags import FlagStore
-from tests.web.test_auth_kit import NOW, make_user, seed_article
+from tests.web.test_auth_kit import NOW, make_token, make_user, seed_article
 
 FEEDS = [
     "/feed.atom",
@@ -114,8 +114,13 @@ def settings_base(client: TestClient) -> None:
     client.app.state.settings.base_url = "https://news.example.org/"  # type: ignore[attr-defined]
 
 
-def test_csv_has_the_analysts_columns(client: TestClient, seeded: list[int]) -> None:
-    response = client.get("/export.csv?theme=security&since=2025-01-01")
+def editor_headers(db: Database) -> dict[str, str]:
+    """Flags and their notes are for signed-in readers (a visitor's export has none)."""
+    return {"Authorization": f"Bearer {make_token(db, 'ed', 'read')}"}
+
+
+def test_csv_has_the_analysts_columns(client: TestClient, db: Database, seeded: list[int]) -> None:
+    response = client.get("/export.csv?theme=security&since=2025-01-01", headers=editor_headers(db))
     disposition = response.headers["content-disposition"]
     today = datetime.now(UTC).date().isoformat()
     assert disposition == (f'attachment; filename="newsmon-security-since-2025-01-01-{today}.csv"')
@@ -139,8 +144,10 @@ def test_excel_gets_a_bom(client: TestClient, seeded: list[int]) -> None:
     assert lines.startswith(b"\xef\xbb\xbf{")
 
 
-def test_jsonl_carries_flags_with_notes(client: TestClient, seeded: list[int]) -> None:
-    response = client.get("/export.jsonl?relevance=all")
+def test_jsonl_carries_flags_with_notes(
+    client: TestClient, db: Database, seeded: list[int]
+) -> None:
+    response = client.get("/export.jsonl?relevance=all", headers=editor_headers(db))
     assert response.headers["content-disposition"].endswith(
         f'-including-not-relevant-{datetime.now(UTC).date().isoformat()}.jsonl"'
     )
