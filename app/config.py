@@ -70,6 +70,14 @@ class Settings(BaseSettings):
         "its claims every third of this, so a poller that dies leaves its feeds to others "
         "within this time.",
     )
+    poll_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU niceness of `newsmon poll` and its parse workers (0 = as started): "
+        "the poller is batch work, so pages and API calls served on the same machine go "
+        "first.",
+    )
     min_interval_minutes: int = Field(15, ge=1, description="Shortest interval between polls.")
     max_interval_minutes: int = Field(360, ge=1, description="Longest interval between polls.")
     default_feeds: bool = Field(

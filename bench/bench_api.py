@@ -2,12 +2,12 @@
 ``GET /api/v1/articles`` and 8 posting flags at the same time, on SQLite and (with
 NEWSMON_TEST_POSTGRES_URL) on PostgreSQL.
 
-A real uvicorn server on 127.0.0.1 in a thread serves the app while a ``newsmon poll``
-process (what ``newsmon serve`` starts beside its web process) ingests 500 loopback
-feeds of 20 entries each, all due at the start; the clients are asyncio + httpx in
-the main thread and run while the poller ingests. Prints requests/s, p50/p95/max per
-kind and the 503s next to the targets (SQLite, faults issue: 0 × 503, flag POST p95
-<= 300 ms, API GET p95 <= 300 ms).
+``newsmon serve`` runs as a user runs it, a process of its own on 127.0.0.1 with its
+poller child, while that poller ingests 500 loopback feeds of 20 entries each, all due
+at the start; the clients (asyncio + httpx, in this process) start once the poller
+has stored its first feed, so the load meets the ingest, not the poller's start-up.
+Prints requests/s, p50/p95/max per kind and the 503s next to the targets (SQLite,
+faults issue: 0 × 503, flag POST p95 <= 300 ms, API GET p95 <= 300 ms).
 PostgreSQL runs in a schema of its own, dropped afterwards.
 """
 
@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,11 +33,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-import uvicorn
 from argon2 import PasswordHasher
 from sqlalchemy import create_engine, func, select, text
 
-from app.config import Settings
 from app.core.decide import ArticleDraft
 from app.store import migrate
 from app.store.articles import ArticleStore
@@ -46,7 +43,6 @@ from app.store.db import Database, make_engine
 from app.store.feeds import FeedStore
 from app.store.tables import Feed
 from app.store.users import UserStore
-from app.web.app import create_app
 from bench.corpus import corpus
 from bench.feedserver import BenchFeedServer
 
@@ -92,23 +88,51 @@ def seed(db: Database) -> tuple[str, list[int], int]:
     return token, ids, poller_feed
 
 
-@contextmanager
-def serve(db: Database, settings: Settings) -> Iterator[str]:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(settings, db=db)  # settings.poll decides: the in-process poller
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(url: str, engine_kwargs: dict[str, object], data_dir: Path) -> Iterator[str]:
+    """``newsmon serve`` (web process + its poller child) on a free port; its base URL."""
+    port = free_port()
+    env = child_env(url, engine_kwargs, data_dir)
+    newsmon = str(Path(sys.executable).with_name("newsmon"))
+    proc = subprocess.Popen([newsmon, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env)
+    base = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"newsmon serve exited with {proc.returncode}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("newsmon serve did not answer within 120 s")
+            time.sleep(0.1)
+        yield base
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def polled_feeds(db: Database) -> int:
+    with db.read() as session:
+        return int(
+            session.scalar(
+                select(func.count()).select_from(Feed).where(Feed.last_polled_at.is_not(None))
+            )
+            or 0
+        )
 
 
 async def load(base: str, token: str, ids: list[int]) -> dict[str, Calls]:
@@ -162,38 +186,28 @@ def run_engine(name: str, url: str, engine_kwargs: dict[str, object], data_dir: 
             feeds = FeedStore(session)
             for feed_url in server.urls():
                 feeds.add(feed_url, now=datetime.now(UTC))
-        settings = Settings(
-            database_url=url,
-            data_dir=data_dir,
-            secret_key="bench-" + "x" * 40,
-            poll=False,
-            default_feeds=False,
+        with serve(url, engine_kwargs, data_dir) as base:
+            deadline = time.monotonic() + 180
+            while polled_feeds(db) == 0 and time.monotonic() < deadline:
+                time.sleep(0.1)  # the poller's first stored feed
+            before = polled_feeds(db)
+            calls = asyncio.run(load(base, token, ids))
+            polled = polled_feeds(db) - before
+    try:
+        for kind, label, target in (
+            ("get", "GET /api/v1/articles", 300),
+            ("post", "POST …/flags", 300),
+        ):
+            report(name, label, calls[kind], target)
+        print(
+            f"  {name}: the poller polled {polled} of {FEEDS} feeds during the load "
+            f"({before} before it began)"
         )
-        poller = start_poller(url, engine_kwargs, data_dir)  # as `newsmon serve` does
-        try:
-            with serve(db, settings) as base:
-                calls = asyncio.run(load(base, token, ids))
-                with db.read() as session:
-                    polled = session.scalar(
-                        select(func.count())
-                        .select_from(Feed)
-                        .where(Feed.last_polled_at.is_not(None))
-                    )
-            for kind, label, target in (
-                ("get", "GET /api/v1/articles", 300),
-                ("post", "POST …/flags", 300),
-            ):
-                report(name, label, calls[kind], target)
-            print(f"  {name}: the poller process polled {polled} of {FEEDS} feeds meanwhile")
-        finally:
-            poller.send_signal(signal.SIGTERM)
-            poller.wait(timeout=60)
-            db.dispose()
+    finally:
+        db.dispose()
 
 
-def start_poller(
-    url: str, engine_kwargs: dict[str, object], data_dir: Path
-) -> subprocess.Popen[bytes]:
+def child_env(url: str, engine_kwargs: dict[str, object], data_dir: Path) -> dict[str, str]:
     options = engine_kwargs.get("connect_args", {}).get("options")  # type: ignore[attr-defined]
     if options:  # PostgreSQL schema of this run, carried in the URL for the child
         url = f"{url}{'&' if '?' in url else '?'}options={quote(str(options))}"
@@ -205,9 +219,9 @@ def start_poller(
         NEWSMON_DEFAULT_FEEDS="false",
         NEWSMON_ALLOW_PRIVATE_NETWORKS="true",
         NEWSMON_LOG_LEVEL="WARNING",
+        NEWSMON_POLL="true",
     )
-    newsmon = str(Path(sys.executable).with_name("newsmon"))
-    return subprocess.Popen([newsmon, "poll"], env=env)
+    return env
 
 
 def report(engine: str, label: str, calls: Calls, target_ms: int) -> None:

@@ -13,8 +13,10 @@ from app.store.db import Database
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
-def open_db(settings: Settings) -> Database:
-    return Database.from_url(settings.database_url)
+def open_db(settings: Settings, *, background: bool = False) -> Database:
+    """``background``: a bulk writer (poller, re-tagging) whose SQLite writes give way
+    to the web's (``app.store.db.WriteTurnstile``)."""
+    return Database.from_url(settings.database_url, background=background)
 
 
 def safe_url(settings: Settings) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 
@@ -30,7 +31,9 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     from app.services.setup import prepare_database
     from app.store.lock import poller_lock
 
-    db = open_db(settings)
+    if settings.poll_nice:
+        os.nice(settings.poll_nice)  # the parse workers fork from here and inherit it
+    db = open_db(settings, background=True)
     prepare_database(settings, db)
     if args.all:
         _make_all_due(db)

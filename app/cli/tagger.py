@@ -52,7 +52,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_retag(args: argparse.Namespace, settings: Settings) -> int:
     from app.services.retag import retag_all
 
-    db = open_db(settings)
+    db = open_db(settings, background=True)  # the web's writes go first
     count = retag_all(db, batch=args.batch, progress=sys.stderr.isatty())
     print(f"retagged {count} articles")
     return 0

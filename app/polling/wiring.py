@@ -60,7 +60,9 @@ def make_extraction_runner(settings: Settings, db: Database) -> ExtractionRunner
 async def in_process_poller(
     settings: Settings, db: Database, metrics: Metrics, stop: asyncio.Event
 ) -> None:
-    """The poller inside ``newsmon serve``; skipped when another poller holds the lock."""
+    """The poller inside the web process; skipped when another poller holds the lock.
+    Its SQLite writes give way to the web's own (``Database.as_background``)."""
+    db = db.as_background()
     try:
         with poller_lock(settings.database_url):
             # The full-text worker runs beside the poller, never inside a feed's poll.

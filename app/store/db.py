@@ -5,11 +5,26 @@ transactions begin IMMEDIATE (a deferred transaction that reads and then writes
 fails at once with "database is locked" when another writer committed in
 between, whatever the busy timeout). Read sessions use a plain BEGIN so they
 never wait for the writer.
+
+SQLite has one writer at a time, and its busy handler is not a queue: a waiting
+writer sleeps and retries (1, 2, 5 … 100 ms), so a poller that commits one feed's
+batch and begins the next at once can hold the lock nearly all the time while an
+editor's flag waits seconds. A *turnstile* (``WriteTurnstile``, a lock file beside
+the database) gives interactive writers the right of way across processes: they hold
+it exclusively for their whole write; a background writer (the poller) passes it,
+shared and at once released, before each transaction it begins, so it waits while an
+interactive write is queued or running and the interactive one waits at most for the
+background transaction already under way. ``flock`` locks belong to an open file, so
+each thread has its own, and they go with the process that dies holding them.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,19 +72,105 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-class Database:
-    """One engine plus session factories for writing and for reading."""
+class WriteTurnstile:
+    """Right of way for interactive writers over background ones on one SQLite file
+    (see the module docstring).
 
-    def __init__(self, engine: Engine) -> None:
+    Interactive writes of one process queue on a lock (a write may begin in one thread
+    and end in another: FastAPI runs a dependency's two halves where it likes), and the
+    holder also holds an exclusive ``flock`` on the lock file for other processes to see.
+    Waits are bounded: an interactive writer gives up after the busy timeout (a 503, as
+    for a busy database), a background writer goes ahead after ``BACKGROUND_YIELD_S``."""
+
+    POLL_S = 0.001
+    BACKGROUND_YIELD_S = 2.0
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._queue = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+        self._open_lock = threading.Lock()
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> WriteTurnstile | None:
+        if engine.dialect.name != "sqlite":
+            return None  # PostgreSQL locks rows, and its lock queue is fair
+        database = engine.url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return cls(Path(os.path.realpath(database) + "-writers"))
+
+    def _file(self) -> int:
+        with self._open_lock:
+            if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self._pid = os.getpid()
+            return self._fd
+
+    def _flock(self, fd: int, mode: int, deadline: float) -> bool:
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(self.POLL_S)
+
+    @contextmanager
+    def interactive(self) -> Iterator[None]:
+        """Hold the turnstile for a whole write."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        if not self._queue.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise StorageBusy("the database is busy; try again shortly")
+        try:
+            fd = self._file()
+            if not self._flock(fd, fcntl.LOCK_EX, deadline):
+                raise StorageBusy("the database is busy; try again shortly")
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._queue.release()
+
+    def give_way(self) -> None:
+        """Wait (a while at most) until no interactive write is queued or running."""
+        fd = self._file()
+        if self._flock(fd, fcntl.LOCK_SH, time.monotonic() + self.BACKGROUND_YIELD_S):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self._open_lock:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
+
+class Database:
+    """One engine plus session factories for writing and for reading.
+
+    ``background=True`` (the poller) makes its SQLite writes give way to the
+    interactive writers of other processes and threads (``WriteTurnstile``)."""
+
+    def __init__(self, engine: Engine, *, background: bool = False) -> None:
         self.engine = engine
+        self.background = background
+        self.turnstile = WriteTurnstile.for_engine(engine)
         self._writer = sessionmaker(engine, expire_on_commit=False)
         self._reader = sessionmaker(
             engine.execution_options(**{_READ: True}), expire_on_commit=False
         )
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> Database:
-        return cls(make_engine(url, **kwargs))
+    def from_url(cls, url: str, *, background: bool = False, **kwargs: Any) -> Database:
+        return cls(make_engine(url, **kwargs), background=background)
+
+    def as_background(self) -> Database:
+        """The same engine, its writes giving way to interactive ones (the in-process
+        poller beside the web's own writes)."""
+        return Database(self.engine, background=True)
 
     @property
     def dialect(self) -> str:
@@ -78,8 +179,22 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session in one write transaction, committed on success, rolled back on error."""
-        with translate_busy(), self._writer() as session, session.begin():
-            yield session
+        turnstile = self.turnstile
+        if turnstile is None:
+            with translate_busy(), self._writer() as session, session.begin():
+                yield session
+        elif self.background:
+            turnstile.give_way()
+            with translate_busy(), self._writer() as session, session.begin():
+                yield session
+        else:
+            with (
+                turnstile.interactive(),
+                translate_busy(),
+                self._writer() as session,
+                session.begin(),
+            ):
+                yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -88,6 +203,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.turnstile is not None:
+            self.turnstile.close()
 
 
 @contextmanager
