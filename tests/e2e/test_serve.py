@@ -191,6 +191,11 @@ def test_serve_polls_in_a_child_process_and_stops_it_on_sigterm(
             ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
         ).stdout.split()
         assert children, "serve runs its poller as a child process"
+        web_nice = os.getpriority(os.PRIO_PROCESS, proc.pid)
+        # batch work gives the CPU to the pages and the API (NEWSMON_POLL_NICE, 10)
+        assert [os.getpriority(os.PRIO_PROCESS, int(pid)) for pid in children] == [
+            web_nice + 10
+        ] * len(children)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     finally:
