@@ -41,7 +41,7 @@ from app.core.timeline import (
     bucket_volume,
 )
 from app.core.types import Article as ArticleValue
-from app.core.types import Evidence, Page, Source, ThemeTag
+from app.core.types import Evidence, Page, Source, StoryCopy, ThemeTag
 from app.store.article_writes import ArticleWrites, UpsertResult, transient_error
 from app.store.extraction import ExtractionStore
 from app.store.search import doc_clause, parse_query, search_clause, search_doc
@@ -265,7 +265,7 @@ class ArticleStore(ArticleWrites):
         self, rows: Sequence[Article], *, with_content: bool = False
     ) -> list[ArticleValue]:
         ids = [r.id for r in rows]
-        sources = self._sources(rows)
+        sources, copies = self._sources(rows)
         themes = self._themes(ids)
         flags = self._open_flags(ids)
         pages = ExtractionStore(self.session).statuses(ids) if with_content else {}
@@ -293,23 +293,33 @@ class ArticleStore(ArticleWrites):
                 page=pages.get(r.id),
                 author=r.author,
                 updated_at=r.updated_at,
+                copies=tuple(copies.get(r.id, ())),
             )
             for r in rows
         ]
 
-    def _sources(self, rows: Sequence[Article]) -> dict[int, list[Source]]:
-        """Feeds that carried each article, or any article of its story cluster."""
+    def _sources(
+        self, rows: Sequence[Article]
+    ) -> tuple[dict[int, list[Source]], dict[int, list[StoryCopy]]]:
+        """Outlets that carried each article or any article of its story cluster, and
+        the other articles of that cluster, newest first. Outlets count by feed and by the item's own
+        publisher (a news search's ``<source>``), so two publishers' copies found by one
+        aggregator are two sources; a copy from the same outlet is a copy, not a source."""
         clusters = {r.cluster_id for r in rows if r.cluster_id is not None}
         member_of: dict[int, list[int]] = {r.id: [r.id] for r in rows}
+        copy_rows: dict[int, tuple[str, datetime]] = {}
         if clusters:
             members = self.session.execute(
-                select(Article.cluster_id, Article.id).where(Article.cluster_id.in_(clusters))
+                select(Article.cluster_id, Article.id, Article.title, Article.published_at)
+                .where(Article.cluster_id.in_(clusters))
+                .order_by(Article.published_at, Article.id)
             )
             by_cluster: dict[int, list[int]] = {}
-            for cluster_id, member in members:
+            for cluster_id, member, headline, published in members:
                 if cluster_id is None:
                     continue
                 by_cluster.setdefault(cluster_id, []).append(member)
+                copy_rows[member] = (headline, published)
             for r in rows:
                 if r.cluster_id is not None:
                     member_of[r.id] = sorted(set(by_cluster.get(r.cluster_id, [])) | {r.id})
@@ -328,13 +338,26 @@ class ArticleStore(ArticleWrites):
                 name = outlet or title or url
                 feeds_of.setdefault(article_id, []).append(Source(feed_id, name))
         result: dict[int, list[Source]] = {}
+        copies: dict[int, list[StoryCopy]] = {}
         for article_id, members_ in member_of.items():
-            seen: dict[int, Source] = {}
+            seen: dict[Source, Source] = {}
             for member in [article_id, *members_]:
                 for src in feeds_of.get(member, []):
-                    seen.setdefault(src.feed_id, src)
+                    seen.setdefault(src, src)
             result[article_id] = list(seen.values())
-        return result
+            copies[article_id] = [
+                StoryCopy(
+                    member,
+                    *copy_rows[member],
+                    outlet=next((s.name for s in feeds_of.get(member, [])), ""),
+                )
+                for member in sorted(
+                    (m for m in members_ if m != article_id and m in copy_rows),
+                    key=lambda m: (copy_rows[m][1], m),
+                    reverse=True,  # newest first, as the timeline
+                )
+            ]
+        return result, copies
 
     def _themes(self, ids: Sequence[int]) -> dict[int, list[ThemeTag]]:
         found: dict[int, list[ThemeTag]] = {}

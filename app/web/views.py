@@ -43,6 +43,7 @@ class Card:
     article: Article
     title: Markup  # escaped, with search matches marked
     excerpt: Markup | None  # only when searching: where the words were found
+    folded: tuple[int, ...] = ()  # its story's other articles on this page (no cards)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,11 @@ class TimelineView:
 
     def is_read(self, article: Article) -> bool:
         return self.reader is not None and article.id in self.reader.read
+
+    def card_read(self, card: Card) -> bool:
+        """A story's card is read when its article and the copies folded into it are."""
+        ids = (card.article.id, *card.folded)
+        return self.reader is not None and all(i in self.reader.read for i in ids)
 
     def is_new(self, article: Article) -> bool:
         since = self.reader.new_since if self.reader else None
@@ -114,7 +120,9 @@ def timeline_view(
     page = store.timeline(flt)
     kept = tuple((k, v) for k, v in query if k in FILTER_KEYS and k != "cursor")
     terms = parse_query(flt.q).terms if flt.q else ()
-    cards = tuple(_card(a, terms) for a in page.items)
+    cards = tuple(
+        replace(_card(a, terms), folded=folded) for a, folded in one_card_per_story(page.items)
+    )
     view = TimelineView(filter=flt, page=page, query=kept, cards=cards)
     if not with_chart:
         return view
@@ -140,6 +148,21 @@ def with_reading(db: Database, view: TimelineView, user_id: int, now: datetime) 
         read = store.read_ids(user_id, (a.id for a in view.page.items))
         unread = store.unread_count(user_id, view.filter, now=now)
     return replace(view, reader=Reading(frozenset(read), visit.new_since, unread))
+
+
+def one_card_per_story(articles: tuple[Article, ...]) -> list[tuple[Article, tuple[int, ...]]]:
+    """The page's articles with each story cluster shown once, at its newest member,
+    with the ids of the others on the page (listed on that card as its copies)."""
+    kept: list[tuple[Article, list[int]]] = []
+    by_cluster: dict[int, list[int]] = {}
+    for article in articles:
+        if article.cluster_id is not None:
+            if article.cluster_id in by_cluster:
+                by_cluster[article.cluster_id].append(article.id)
+                continue
+            by_cluster[article.cluster_id] = []
+        kept.append((article, by_cluster.get(article.cluster_id or -1, [])))
+    return [(article, tuple(folded)) for article, folded in kept]
 
 
 def _card(article: Article, terms: tuple[str, ...]) -> Card:
