@@ -302,9 +302,10 @@ class ArticleStore(ArticleWrites):
         self, rows: Sequence[Article]
     ) -> tuple[dict[int, list[Source]], dict[int, list[StoryCopy]]]:
         """Outlets that carried each article or any article of its story cluster, and
-        the other articles of that cluster, newest first. Outlets count by feed and by the item's own
-        publisher (a news search's ``<source>``), so two publishers' copies found by one
-        aggregator are two sources; a copy from the same outlet is a copy, not a source."""
+        the other articles of that cluster, newest first. Outlets count by feed and by
+        the item's own publisher (a news search's ``<source>``), so two publishers'
+        copies found by one aggregator are two sources; a copy from the same outlet is
+        a copy, not a source."""
         clusters = {r.cluster_id for r in rows if r.cluster_id is not None}
         member_of: dict[int, list[int]] = {r.id: [r.id] for r in rows}
         copy_rows: dict[int, tuple[str, datetime]] = {}
