@@ -100,6 +100,12 @@ class TimelineView:
     def value(self, key: str) -> str:
         return next((v for k, v in self.query if k == key), "")
 
+    @property
+    def active_filters(self) -> int:
+        """How many filters narrow the timeline (shown on the collapsed filter panel)."""
+        ignored = ("cursor", "limit", "themes_mode", "group")
+        return sum(1 for k, v in self.query if v and k not in ignored)
+
     def values(self, key: str) -> list[str]:
         return [v for k, v in self.query if k == key]
 
