@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    and_,
     cast,
     column,
     delete,
@@ -39,6 +40,7 @@ from app.core.timeline import (
     TimelineFilter,
     VolumeBucket,
     bucket_volume,
+    group_volume,
 )
 from app.core.types import Article as ArticleValue
 from app.core.types import Evidence, Page, Source, StoryCopy, ThemeTag
@@ -210,6 +212,58 @@ class ArticleStore(ArticleWrites):
         stmt = select(grid.c.day, masks.c.mask, count).select_from(grid.join(masks, true()))
         rows = [(d, int(m), int(n)) for d, m, n in self.session.execute(stmt) if n]
         return bucket_volume(rows, interval, start, end)
+
+    def volume_groups(
+        self, flt: TimelineFilter, interval: str, group: str, *, start: date, end: date
+    ) -> tuple[tuple[str, ...], list[VolumeBucket]]:
+        """Share of voice: articles per day or week split by outlet (``source``: the
+        feed listed first on the article's card, the one that carried it first) or by
+        language (``lang``), each article in one group; the largest groups and "other".
+
+        The same index ranges as ``volume`` (one per day and theme mask on
+        ``ix_article_volume``), joined instead of counted, so each article is read
+        once; the language comes from that index, the outlet from the primary key of
+        ``article_source``.
+        """
+        grid = self._day_grid(start, end)
+        masks = (
+            values(column("mask", Integer), name="volume_mask")
+            .data([(m,) for m in range(1 << len(THEME_BITS))])
+            .cte("volume_mask")
+        )
+        if group == "lang":
+            key: Any = Article.language
+        elif group == "source":
+            key = (
+                select(ArticleSource.feed_id)
+                .where(ArticleSource.article_id == Article.id)
+                .order_by(ArticleSource.first_seen_at, ArticleSource.feed_id)
+                .limit(1)
+                .correlate(Article)
+                .scalar_subquery()
+            )
+        else:
+            raise ValueError(f"unknown group {group!r}")
+        ranged = replace(flt, cursor=None, since=None, until=None)
+        cells = select(grid.c.day.label("day"), key.label("k")).select_from(
+            grid.join(masks, true()).join(
+                Article,
+                and_(
+                    Article.theme_mask == masks.c.mask,
+                    Article.published_at >= grid.c.day_start,
+                    Article.published_at < grid.c.day_end,
+                ),
+            )
+        )
+        cells = self._filtered(cells, ranged)
+        if flt.relevance != "relevant":  # both values, so the index can still seek on time
+            cells = cells.where(Article.relevant.in_([True, False]))
+        inner = cells.subquery("volume_cells")
+        stmt = select(inner.c.day, inner.c.k, func.count()).group_by(inner.c.day, inner.c.k)
+        rows = [
+            (d, None if k is None else str(k), int(n)) for d, k, n in self.session.execute(stmt)
+        ]
+        return group_volume(rows, interval, start, end)
 
     def _day_grid(self, start: date, end: date) -> Any:
         """``(day, day_start, day_end)`` for every day from ``start`` to ``end``, made by

@@ -121,10 +121,13 @@ def timeline_view(
     *,
     with_chart: bool = False,
     now: datetime | None = None,
+    group: str | None = None,
 ) -> TimelineView:
     store = ArticleStore(session)
     page = store.timeline(flt)
-    kept = tuple((k, v) for k, v in query if k in FILTER_KEYS and k != "cursor")
+    kept = tuple(
+        (k, v) for k, v in query if (k in FILTER_KEYS and k != "cursor") or (k == "group" and v)
+    )
     terms = parse_query(flt.q).terms if flt.q else ()
     cards = tuple(
         replace(_card(a, terms), folded=folded) for a, folded in one_card_per_story(page.items)
@@ -135,15 +138,24 @@ def timeline_view(
     oldest = page.items[-1].published_at.date() if page.items and not flt.since else None
     start, end = chart_range(flt, now or datetime.now(UTC), oldest=oldest)
     interval = choose_interval(start, end)
-    buckets = store.volume(flt, interval, start=start, end=end)
-    chart = build_chart(
-        buckets,
-        interval,
-        start,
-        end,
-        lambda a, b: view.link(since=a.isoformat(), until=b.isoformat(), cursor=None),
-    )
-    return replace(view, chart=chart, outlets=tuple(store.outlets()))
+    outlets = tuple(store.outlets())
+
+    def link(a: date, b: date) -> str:
+        return view.link(since=a.isoformat(), until=b.isoformat(), cursor=None)
+
+    if group:
+        series, buckets = store.volume_groups(flt, interval, group, start=start, end=end)
+        names = group_names(group, outlets)
+        chart = build_chart(buckets, interval, start, end, link, series, group=group, names=names)
+    else:
+        buckets = store.volume(flt, interval, start=start, end=end)
+        chart = build_chart(buckets, interval, start, end, link)
+    return replace(view, chart=chart, outlets=outlets)
+
+
+def group_names(group: str, outlets: tuple[Source, ...]) -> dict[str, str]:
+    """What a group key means to people: an outlet's title (its feed id is the key)."""
+    return {str(o.feed_id): o.name for o in outlets} if group == "source" else {}
 
 
 def with_reading(db: Database, view: TimelineView, user_id: int, now: datetime) -> TimelineView:
@@ -196,6 +208,17 @@ def volume_buckets(
     start, end = chart_range(flt, now)
     interval = interval or choose_interval(start, end)
     return interval, ArticleStore(session).volume(flt, interval, start=start, end=end)
+
+
+def volume_groups(
+    session: Session, flt: TimelineFilter, interval: str | None, group: str, now: datetime
+) -> tuple[str, tuple[str, ...], list[VolumeBucket], dict[str, str]]:
+    """Share of voice for the API: interval, series, buckets and the series' names."""
+    start, end = chart_range(flt, now)
+    interval = interval or choose_interval(start, end)
+    store = ArticleStore(session)
+    series, buckets = store.volume_groups(flt, interval, group, start=start, end=end)
+    return interval, series, buckets, group_names(group, tuple(store.outlets()))
 
 
 @dataclass(frozen=True, slots=True)
