@@ -18,7 +18,6 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    and_,
     cast,
     column,
     delete,
@@ -30,7 +29,9 @@ from sqlalchemy import (
     tuple_,
     values,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import Join
 
 from app.core.timeline import (
     THEME_BITS,
@@ -62,6 +63,21 @@ from app.store.touch import bury_articles
 # every match (cheap then: the terms are rare).
 SEARCH_WINDOW = 2000
 __all__ = ["ArticleStore", "UpsertResult", "delete_orphans", "transient_error"]
+
+
+class CrossJoin(Join):
+    """``left CROSS JOIN right`` on SQLite, whose planner keeps that order; elsewhere a
+    plain ``JOIN ... ON true`` (the conditions go in WHERE)."""
+
+    inherit_cache = True
+
+
+@compiles(CrossJoin, "sqlite")
+def _cross_join_sqlite(element: CrossJoin, compiler: Any, **kw: Any) -> str:
+    kw["asfrom"] = True
+    left = compiler.process(element.left, **kw)
+    right = compiler.process(element.right, **kw)
+    return f"{left} CROSS JOIN {right}"
 
 
 class ArticleStore(ArticleWrites):
@@ -245,17 +261,17 @@ class ArticleStore(ArticleWrites):
         else:
             raise ValueError(f"unknown group {group!r}")
         ranged = replace(flt, cursor=None, since=None, until=None)
+        # CROSS JOIN (SQLite keeps its order): days, then masks, then one index range of
+        # articles each. Left free, SQLite's planner put the article range outside the
+        # day grid for "relevant = 1" (every relevant article checked against each day).
         cells = select(grid.c.day.label("day"), key.label("k")).select_from(
-            grid.join(masks, true()).join(
-                Article,
-                and_(
-                    Article.theme_mask == masks.c.mask,
-                    Article.published_at >= grid.c.day_start,
-                    Article.published_at < grid.c.day_end,
-                ),
-            )
+            CrossJoin(CrossJoin(grid, masks, true()), Article.__table__, true())
         )
-        cells = self._filtered(cells, ranged)
+        cells = self._filtered(cells, ranged).where(
+            Article.theme_mask == masks.c.mask,
+            Article.published_at >= grid.c.day_start,
+            Article.published_at < grid.c.day_end,
+        )
         if flt.relevance != "relevant":  # both values, so the index can still seek on time
             cells = cells.where(Article.relevant.in_([True, False]))
         inner = cells.subquery("volume_cells")
