@@ -144,6 +144,12 @@ class Settings(BaseSettings):
         description="Origins allowed to call the API from a browser (CORS), e.g. "
         '["https://tool.example.org"]; empty: CORS off.',
     )
+    create_database: bool = Field(
+        False,
+        description="Let every `newsmon` command create a missing database (and its secret "
+        "key); without it only `newsmon serve` and `newsmon db upgrade` create one, and other "
+        "commands refuse, naming the path they looked at.",
+    )
     sync_settle_seconds: float = Field(
         10.0,
         ge=0,
@@ -157,9 +163,18 @@ class Settings(BaseSettings):
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment (and ``.env``), then apply ``overrides``."""
+def load_settings(*, secret: bool = True, **overrides: object) -> Settings:
+    """Read settings from the environment (and ``.env``), then apply ``overrides``.
+
+    ``secret=False`` leaves an unset secret key empty instead of reading or generating
+    ``data/secret_key``: the CLI does that only for the commands that serve pages, so a
+    command run from the wrong folder leaves no new files behind."""
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    return with_secret(settings) if secret else settings
+
+
+def with_secret(settings: Settings) -> Settings:
+    """``settings`` with the secret key filled from ``data/secret_key`` (made on first use)."""
     if not settings.secret_key:
         settings.secret_key = _stored_secret(settings.data_dir)
     return settings

@@ -36,7 +36,15 @@ N = int(os.environ.get("NEWSMON_BENCH_ARTICLES", "1000000"))
 FEEDS = 200
 BATCH = 10_000
 REPEAT = 40
-TARGETS_MS = {"timeline JSON": 50, "timeline HTML": 100, "full-text": 150, "volume 1y": 200}
+# share of voice is the same chart's data split by outlet or language: the same target
+TARGETS_MS = {
+    "timeline JSON": 50,
+    "timeline HTML": 100,
+    "full-text": 150,
+    "volume 1y": 200,
+    "volume 1y by outlet": 200,
+    "volume 1y by language": 200,
+}
 WORDS = [
     "amazon",
     "tiktok",
@@ -197,6 +205,9 @@ def measure(db: Database, url: str, label: str) -> None:
         "full-text": "/api/v1/articles?q=datensicherheit+kooperation",
         "volume 1y": f"/api/v1/stats/volume?since={year_ago}",
         "volume 1y HTML chart": f"/?since={year_ago}",
+        "volume 1y by outlet": f"/api/v1/stats/volume?since={year_ago}&group=source",
+        "volume 1y by language": f"/api/v1/stats/volume?since={year_ago}&group=lang",
+        "volume 1y HTML by outlet": f"/?since={year_ago}&group=source",
     }
     with TestClient(app, base_url="http://127.0.0.1") as client:
         for name, path in cases.items():

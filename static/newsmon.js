@@ -4,6 +4,12 @@
 (function () {
   "use strict";
   var form = document.querySelector("form.filters");
+  // Wide screens show the filters open; CSS does it where ::details-content exists.
+  var panel = document.querySelector("details.filter-panel");
+  if (panel && window.matchMedia && window.matchMedia("(min-width: 40.01rem)").matches &&
+      !(window.CSS && CSS.supports && CSS.supports("selector(::details-content)"))) {
+    panel.open = true;
+  }
   if (form) {
     form.addEventListener("change", function (event) {
       if (event.target && event.target.name !== "q") { form.requestSubmit(); }
@@ -68,7 +74,11 @@
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
     if (event.key === "/") {
       var search = document.getElementById("f-q");
-      if (search) { event.preventDefault(); search.focus(); }
+      if (search) {
+        event.preventDefault();
+        if (panel) { panel.open = true; }  // collapsed on a phone
+        search.focus();
+      }
       return;
     }
     var action = actions[event.key];

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from app.cli.common import Subparsers, open_db
+from app.cli.common import Subparsers, database_location, open_db
 from app.config import Settings
 from app.core.errors import NewsmonError
 
@@ -26,9 +26,9 @@ def register(sub: Subparsers) -> None:
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from app.store import migrate
 
-    db = open_db(settings)
+    db = open_db(settings, create=True)
     migrate.upgrade(db.engine)
-    print("database is at the latest revision")
+    print(f"database {database_location(settings)} is at the latest revision")
     return 0
 
 

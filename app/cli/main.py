@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from app.cli import db, feeds, poll, serve, tagger, tokens, users
+from app.cli.common import NoDatabase
 from app.config import load_settings
 from app.core.errors import NewsmonError
 
@@ -25,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    settings = load_settings()
+    settings = load_settings(secret=False)  # only `serve` reads or makes the secret key
     logging.basicConfig(
         level=getattr(logging, settings.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -36,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args, settings)
         return code
+    except NoDatabase as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except NewsmonError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -12,8 +12,8 @@ import sys
 
 from sqlalchemy.engine import make_url
 
-from app.cli.common import Subparsers, open_db, safe_url
-from app.config import Settings
+from app.cli.common import Subparsers, database_location, open_db
+from app.config import Settings, with_secret
 
 APP_FACTORY = "app.web.app:create_app"  # each worker builds its app from the environment
 PR_SET_PDEATHSIG = 1  # prctl option: a signal for the child when its parent dies
@@ -40,13 +40,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    db = open_db(settings)
+    db = open_db(settings, create=True)
     prepare_database(settings, db)
+    settings = with_secret(settings)
     db.dispose()
     host, port = args.host or settings.host, args.port or settings.port
     print(
         f"newsmon: serving http://{host}:{port}/ with {workers} worker(s) "
-        f"(database {safe_url(settings)})"
+        f"(database {database_location(settings)})"
     )
     poller = start_poller() if settings.poll else None
     # The web process never polls: the poller's CPU (writes, clustering) would hold the

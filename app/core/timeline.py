@@ -129,13 +129,15 @@ UNTHEMED = "none"
 
 @dataclass(frozen=True, slots=True)
 class VolumeBucket:
-    """Articles in one day (or ISO week starting ``start``), counted per theme.
+    """Articles in one day (or ISO week starting ``start``), counted per theme, or per
+    group when the volume is split by outlet or language.
 
-    An article with two themes counts in both; ``total`` counts articles once.
+    An article with two themes counts in both; ``total`` counts articles once; an
+    article is in exactly one group, so group counts add up to ``total``.
     """
 
     start: date
-    counts: tuple[tuple[str, int], ...]  # (theme or "none", articles), in THEMES order
+    counts: tuple[tuple[str, int], ...]  # (theme or "none" | group key, articles)
     total: int
 
     def count(self, theme: str) -> int:
@@ -170,6 +172,49 @@ def bucket_volume(
         buckets.append(VolumeBucket(current, ordered, totals.get(current, 0)))
         current += step
     return buckets
+
+
+GROUPS = ("source", "lang")  # share of voice: the volume split by outlet or language
+TOP_GROUPS = 5  # the largest groups are drawn, the rest is "other"
+OTHER = "other"
+UNKNOWN = "unknown"  # an article without a language (or outlet)
+
+
+def group_volume(
+    rows: Iterable[tuple[str, str | None, int]],
+    interval: str,
+    start: date,
+    end: date,
+    *,
+    top: int = TOP_GROUPS,
+) -> tuple[tuple[str, ...], list[VolumeBucket]]:
+    """``(YYYY-MM-DD, group key, articles)`` rows, each article in exactly one group →
+    the series (the ``top`` largest groups over the whole range, then "other" when
+    more) and one bucket per day or week counting articles per series; a bucket's
+    counts add up to its total, so a split bar is as tall as the unsplit one."""
+    if interval not in ("day", "week"):
+        raise InvalidInput("interval must be 'day' or 'week'", field="interval")
+    cells = [(day, key if key is not None else UNKNOWN, count) for day, key, count in rows]
+    totals: dict[str, int] = {}
+    for _, key, count in cells:
+        totals[key] = totals.get(key, 0) + count
+    ranked = sorted(totals, key=lambda k: (-totals[k], k))
+    series = tuple(ranked[:top]) + ((OTHER,) if len(ranked) > top else ())
+    kept = set(series)
+    step = timedelta(days=7 if interval == "week" else 1)
+    per_bucket: dict[date, dict[str, int]] = {}
+    for day, key, count in cells:
+        counts = per_bucket.setdefault(_bucket_start(date.fromisoformat(day), interval), {})
+        slot = key if key in kept else OTHER
+        counts[slot] = counts.get(slot, 0) + count
+    buckets = []
+    current = _bucket_start(start, interval)
+    while current <= end:
+        counts = per_bucket.get(current, {})
+        ordered = tuple((k, counts.get(k, 0)) for k in series)
+        buckets.append(VolumeBucket(current, ordered, sum(counts.values())))
+        current += step
+    return series, buckets
 
 
 def _bucket_start(day: date, interval: str) -> date:

@@ -131,6 +131,16 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class StoryCopy:
+    """Another article of the same story cluster (a syndicated or republished copy)."""
+
+    id: int
+    title: str
+    published_at: datetime
+    outlet: str  # its outlet (the item's own publisher where the feed names one)
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     id: int
     url: str
@@ -156,6 +166,9 @@ class Article:
     page: PageStatus | None = None
     author: str | None = None  # the byline the feed gave, if any
     updated_at: datetime | None = None
+    # The other articles of its story cluster, newest first, whichever feed carried them:
+    # a republished copy from the feed of its original is one of these, not a source.
+    copies: tuple[StoryCopy, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,9 @@ from sqlalchemy import (
     tuple_,
     values,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import Join
 
 from app.core.timeline import (
     THEME_BITS,
@@ -39,9 +41,10 @@ from app.core.timeline import (
     TimelineFilter,
     VolumeBucket,
     bucket_volume,
+    group_volume,
 )
 from app.core.types import Article as ArticleValue
-from app.core.types import Evidence, Page, Source, ThemeTag
+from app.core.types import Evidence, Page, Source, StoryCopy, ThemeTag
 from app.store.article_writes import ArticleWrites, UpsertResult, transient_error
 from app.store.extraction import ExtractionStore
 from app.store.search import doc_clause, parse_query, search_clause, search_doc
@@ -60,6 +63,21 @@ from app.store.touch import bury_articles
 # every match (cheap then: the terms are rare).
 SEARCH_WINDOW = 2000
 __all__ = ["ArticleStore", "UpsertResult", "delete_orphans", "transient_error"]
+
+
+class CrossJoin(Join):
+    """``left CROSS JOIN right`` on SQLite, whose planner keeps that order; elsewhere a
+    plain ``JOIN ... ON true`` (the conditions go in WHERE)."""
+
+    inherit_cache = True
+
+
+@compiles(CrossJoin, "sqlite")
+def _cross_join_sqlite(element: CrossJoin, compiler: Any, **kw: Any) -> str:
+    kw["asfrom"] = True
+    left = compiler.process(element.left, **kw)
+    right = compiler.process(element.right, **kw)
+    return f"{left} CROSS JOIN {right}"
 
 
 class ArticleStore(ArticleWrites):
@@ -211,6 +229,58 @@ class ArticleStore(ArticleWrites):
         rows = [(d, int(m), int(n)) for d, m, n in self.session.execute(stmt) if n]
         return bucket_volume(rows, interval, start, end)
 
+    def volume_groups(
+        self, flt: TimelineFilter, interval: str, group: str, *, start: date, end: date
+    ) -> tuple[tuple[str, ...], list[VolumeBucket]]:
+        """Share of voice: articles per day or week split by outlet (``source``: the
+        feed listed first on the article's card, the one that carried it first) or by
+        language (``lang``), each article in one group; the largest groups and "other".
+
+        The same index ranges as ``volume`` (one per day and theme mask on
+        ``ix_article_volume``), joined instead of counted, so each article is read
+        once; the language comes from that index, the outlet from the primary key of
+        ``article_source``.
+        """
+        grid = self._day_grid(start, end)
+        masks = (
+            values(column("mask", Integer), name="volume_mask")
+            .data([(m,) for m in range(1 << len(THEME_BITS))])
+            .cte("volume_mask")
+        )
+        if group == "lang":
+            key: Any = Article.language
+        elif group == "source":
+            key = (
+                select(ArticleSource.feed_id)
+                .where(ArticleSource.article_id == Article.id)
+                .order_by(ArticleSource.first_seen_at, ArticleSource.feed_id)
+                .limit(1)
+                .correlate(Article)
+                .scalar_subquery()
+            )
+        else:
+            raise ValueError(f"unknown group {group!r}")
+        ranged = replace(flt, cursor=None, since=None, until=None)
+        # CROSS JOIN (SQLite keeps its order): days, then masks, then one index range of
+        # articles each. Left free, SQLite's planner put the article range outside the
+        # day grid for "relevant = 1" (every relevant article checked against each day).
+        cells = select(grid.c.day.label("day"), key.label("k")).select_from(
+            CrossJoin(CrossJoin(grid, masks, true()), Article.__table__, true())
+        )
+        cells = self._filtered(cells, ranged).where(
+            Article.theme_mask == masks.c.mask,
+            Article.published_at >= grid.c.day_start,
+            Article.published_at < grid.c.day_end,
+        )
+        if flt.relevance != "relevant":  # both values, so the index can still seek on time
+            cells = cells.where(Article.relevant.in_([True, False]))
+        inner = cells.subquery("volume_cells")
+        stmt = select(inner.c.day, inner.c.k, func.count()).group_by(inner.c.day, inner.c.k)
+        rows = [
+            (d, None if k is None else str(k), int(n)) for d, k, n in self.session.execute(stmt)
+        ]
+        return group_volume(rows, interval, start, end)
+
     def _day_grid(self, start: date, end: date) -> Any:
         """``(day, day_start, day_end)`` for every day from ``start`` to ``end``, made by
         the database from two parameters (a VALUES list cost more to build than to run)."""
@@ -265,7 +335,7 @@ class ArticleStore(ArticleWrites):
         self, rows: Sequence[Article], *, with_content: bool = False
     ) -> list[ArticleValue]:
         ids = [r.id for r in rows]
-        sources = self._sources(rows)
+        sources, copies = self._sources(rows)
         themes = self._themes(ids)
         flags = self._open_flags(ids)
         pages = ExtractionStore(self.session).statuses(ids) if with_content else {}
@@ -293,23 +363,34 @@ class ArticleStore(ArticleWrites):
                 page=pages.get(r.id),
                 author=r.author,
                 updated_at=r.updated_at,
+                copies=tuple(copies.get(r.id, ())),
             )
             for r in rows
         ]
 
-    def _sources(self, rows: Sequence[Article]) -> dict[int, list[Source]]:
-        """Feeds that carried each article, or any article of its story cluster."""
+    def _sources(
+        self, rows: Sequence[Article]
+    ) -> tuple[dict[int, list[Source]], dict[int, list[StoryCopy]]]:
+        """Outlets that carried each article or any article of its story cluster, and
+        the other articles of that cluster, newest first. Outlets count by feed and by
+        the item's own publisher (a news search's ``<source>``), so two publishers'
+        copies found by one aggregator are two sources; a copy from the same outlet is
+        a copy, not a source."""
         clusters = {r.cluster_id for r in rows if r.cluster_id is not None}
         member_of: dict[int, list[int]] = {r.id: [r.id] for r in rows}
+        copy_rows: dict[int, tuple[str, datetime]] = {}
         if clusters:
             members = self.session.execute(
-                select(Article.cluster_id, Article.id).where(Article.cluster_id.in_(clusters))
+                select(Article.cluster_id, Article.id, Article.title, Article.published_at)
+                .where(Article.cluster_id.in_(clusters))
+                .order_by(Article.published_at, Article.id)
             )
             by_cluster: dict[int, list[int]] = {}
-            for cluster_id, member in members:
+            for cluster_id, member, headline, published in members:
                 if cluster_id is None:
                     continue
                 by_cluster.setdefault(cluster_id, []).append(member)
+                copy_rows[member] = (headline, published)
             for r in rows:
                 if r.cluster_id is not None:
                     member_of[r.id] = sorted(set(by_cluster.get(r.cluster_id, [])) | {r.id})
@@ -328,13 +409,26 @@ class ArticleStore(ArticleWrites):
                 name = outlet or title or url
                 feeds_of.setdefault(article_id, []).append(Source(feed_id, name))
         result: dict[int, list[Source]] = {}
+        copies: dict[int, list[StoryCopy]] = {}
         for article_id, members_ in member_of.items():
-            seen: dict[int, Source] = {}
+            seen: dict[Source, Source] = {}
             for member in [article_id, *members_]:
                 for src in feeds_of.get(member, []):
-                    seen.setdefault(src.feed_id, src)
+                    seen.setdefault(src, src)
             result[article_id] = list(seen.values())
-        return result
+            copies[article_id] = [
+                StoryCopy(
+                    member,
+                    *copy_rows[member],
+                    outlet=next((s.name for s in feeds_of.get(member, [])), ""),
+                )
+                for member in sorted(
+                    (m for m in members_ if m != article_id and m in copy_rows),
+                    key=lambda m: (copy_rows[m][1], m),
+                    reverse=True,  # newest first, as the timeline
+                )
+            ]
+        return result, copies
 
     def _themes(self, ids: Sequence[int]) -> dict[int, list[ThemeTag]]:
         found: dict[int, list[ThemeTag]] = {}

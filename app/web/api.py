@@ -32,7 +32,7 @@ from app.web.schemas import (
     FeedOut,
     HealthOut,
 )
-from app.web.views import feeds_view, timeline_view, volume_buckets
+from app.web.views import feeds_view, timeline_view, volume_buckets, volume_groups
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 PROBLEM: dict[str, Any] = {"model": None, "content": {"application/problem+json": {}}}
@@ -136,11 +136,31 @@ def visible(request: Request, article: Article) -> Article:
 class VolumeBucketOut(BaseModel):
     start: date = Field(description="First day of the bucket (a Monday for weeks)")
     total: int = Field(description="Articles in the bucket, each counted once")
-    themes: dict[str, int] = Field(description="Articles per theme; 'none' for unthemed")
+    themes: dict[str, int] = Field(
+        description="Articles per theme; 'none' for unthemed (empty when split by `group`)"
+    )
+    groups: dict[str, int] | None = Field(
+        None,
+        description="With `group`: articles per series key (each article in exactly one, "
+        "so they add up to `total`)",
+    )
+
+
+class VolumeSeriesOut(BaseModel):
+    key: str = Field(
+        description="A feed id (group=source), a language code (group=lang), 'unknown', "
+        "or 'other' for every group after the largest five"
+    )
+    name: str = Field(description="The outlet's title, or the key")
+    total: int = Field(description="Articles of this series in the whole range")
 
 
 class VolumeOut(BaseModel):
     interval: Literal["day", "week"]
+    group: Literal["source", "lang"] | None = Field(None, description="The split, if any")
+    series: list[VolumeSeriesOut] = Field(
+        default_factory=list, description="With `group`: the series, largest first"
+    )
     buckets: list[VolumeBucketOut]
 
 
@@ -152,14 +172,40 @@ def volume(
         Literal["day", "week"] | None,
         Query(description="Bucket size; default: weeks for ranges over 90 days, else days."),
     ] = None,
+    group: Annotated[
+        Literal["source", "lang"] | None,
+        Query(
+            description="Share of voice: split each bucket by outlet (`source`: the feed "
+            "that carried the article first) or by language (`lang`). Each article counts "
+            "once, in one group; the five largest groups over the range are series of "
+            "their own, the rest is `other`.",
+            examples=["source"],
+        ),
+    ] = None,
 ) -> VolumeOut:
-    """The volume chart's data, counted per theme, for the timeline filters (the
-    cursor is ignored). Without `since`, the last 30 days."""
-    chosen, buckets = volume_buckets(session, flt, interval, datetime.now(UTC))
+    """The volume chart's data, counted per theme (or split by `group`), for the
+    timeline filters (the cursor is ignored). Without `since`, the last 30 days."""
+    now = datetime.now(UTC)
+    if group is None:
+        chosen, buckets = volume_buckets(session, flt, interval, now)
+        return VolumeOut(
+            interval=chosen,
+            buckets=[
+                VolumeBucketOut(start=b.start, total=b.total, themes=dict(b.counts))
+                for b in buckets
+            ],
+        )
+    chosen, series, buckets, names = volume_groups(session, flt, interval, group, now)
     return VolumeOut(
         interval=chosen,
+        group=group,
+        series=[
+            VolumeSeriesOut(key=k, name=names.get(k, k), total=sum(b.count(k) for b in buckets))
+            for k in series
+        ],
         buckets=[
-            VolumeBucketOut(start=b.start, total=b.total, themes=dict(b.counts)) for b in buckets
+            VolumeBucketOut(start=b.start, total=b.total, themes={}, groups=dict(b.counts))
+            for b in buckets
         ],
     )
 

@@ -5,11 +5,14 @@ An article with three themes adds 1 to its bar and 1 to each of three theme line
 so the bars are the true volume and the lines show the themes' shares without
 inflating it. Geometry only; ``templates/_volume_chart.html`` draws it as an
 ``svg role="img"`` (no links inside: the table below it has them) with a y-axis.
+
+Share of voice: split by outlet or language, each bar is stacked from its groups
+(the largest few and "other"; an article is in exactly one), and the lines go.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -23,6 +26,22 @@ TOP = 8
 
 
 @dataclass(frozen=True, slots=True)
+class Segment:
+    key: str  # a group of the split (outlet id, language, "other")
+    index: int  # its series' position: the colour
+    y: float
+    height: float
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    key: str
+    name: str  # an outlet's title, a language code, "other"
+    total: int  # articles in the whole range
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
 class Bar:
     start: date
     end: date
@@ -33,6 +52,7 @@ class Bar:
     y: float
     height: float
     href: str
+    segments: tuple[Segment, ...] = ()  # stacked groups, bottom up, when split
 
     def count(self, key: str) -> int:
         return dict(self.counts).get(key, 0)
@@ -61,6 +81,8 @@ class Chart:
     ticks: tuple[Tick, ...]
     peak: int  # the most articles in one bar
     total: int  # articles in the range, each once
+    group: str | None = None  # "source" or "lang" when the bars are split
+    series: tuple[Series, ...] = ()  # the split's groups, largest first, "other" last
     width: int = WIDTH
     height: int = HEIGHT
     axis: int = AXIS
@@ -88,9 +110,16 @@ def build_chart(
     end: date,
     link: Callable[[date, date], str],
     series: Sequence[str] = THEMES,
+    *,
+    group: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Chart:
     """Scale ``buckets`` into bars and theme lines; ``link(first, last)`` narrows the
-    timeline to one bar's days (used by the table and by a click on the bar)."""
+    timeline to one bar's days (used by the table and by a click on the bar).
+
+    With ``group``, ``buckets`` count groups (``series`` in order, each article in
+    one): every bar is stacked from them, largest group at the bottom, and there
+    are no theme lines."""
     peak = max((b.total for b in buckets), default=0)
     top = nice_ceiling(max(peak, 1))
     bottom = HEIGHT - AXIS
@@ -103,6 +132,17 @@ def build_chart(
     bars = []
     for index, bucket in enumerate(buckets):
         last = min(bucket.start + timedelta(days=6 if interval == "week" else 0), end)
+        segments = []
+        below = 0
+        for index, key in enumerate(series if group else ()):
+            count = bucket.count(key)
+            if count:
+                segments.append(
+                    Segment(
+                        key, index, y_of(below + count), round(y_of(below) - y_of(below + count), 2)
+                    )
+                )
+                below += count
         bars.append(
             Bar(
                 start=bucket.start,
@@ -114,8 +154,18 @@ def build_chart(
                 y=y_of(bucket.total),
                 height=round(bottom - y_of(bucket.total), 2),
                 href=link(bucket.start, last),
+                segments=tuple(segments),
             )
         )
+    ticks = tuple(Tick(v, y_of(v)) for v in sorted({0, top // 2, top}))
+    total = sum(b.total for b in buckets)
+    if group:
+        named = names or {}
+        split = tuple(
+            Series(key, named.get(key, key), sum(b.count(key) for b in bars), index)
+            for index, key in enumerate(series)
+        )
+        return Chart(interval, start, end, tuple(bars), (), ticks, peak, total, group, split)
     lines = tuple(
         Line(
             key,

@@ -12,7 +12,7 @@ from app.store.reading import ReadingStore
 from app.web.auth import now_utc, template_user
 from app.web.deps import ReadSession
 from app.web.flash import clear_notice
-from app.web.params import parse_filter
+from app.web.params import parse_filter, parse_group
 from app.web.reading_pages import reader_zone
 from app.web.views import article_view, feeds_view, timeline_view, with_reading
 
@@ -30,7 +30,9 @@ def render(request: Request, name: str, context: Mapping[str, object]) -> HTMLRe
 @router.get("/", response_class=HTMLResponse)
 def timeline(request: Request, session: ReadSession) -> HTMLResponse:
     query = list(request.query_params.multi_items())
-    view = timeline_view(session, parse_filter(request), query, with_chart=True)
+    view = timeline_view(
+        session, parse_filter(request), query, with_chart=True, group=parse_group(request)
+    )
     view = replace(view, zone=reader_zone(request))
     user = template_user(request)
     if user is not None:

@@ -24,6 +24,7 @@ from starlette.datastructures import QueryParams
 from app.core.errors import InvalidInput
 from app.core.timeline import (
     DEFAULT_LIMIT,
+    GROUPS,
     MAX_ID,
     MAX_LIMIT,
     SELECTION_KEYS,
@@ -129,6 +130,14 @@ def parse_filter(
     if flt.flagged and template_user(request) is None:
         return replace(flt, flagged=None)
     return flt
+
+
+def parse_group(request: Request) -> str | None:
+    """The volume chart's split (share of voice): ``source``, ``lang`` or none."""
+    group = request.query_params.get("group")
+    if group not in (None, "", *GROUPS):
+        raise InvalidInput("group must be 'source' or 'lang'", field="group")
+    return group or None
 
 
 def parse_interval(request: Request) -> str | None:

@@ -84,13 +84,17 @@ def mark_read(
     user: UserDep,
     read: Annotated[str, Form()] = "yes",
     next: Annotated[str, Form(max_length=2000)] = "/",
+    also: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
+    """One card's read state: its article and the copies of its story folded into it."""
+    ids = [article_id, *(also or [])[:50]]
     with request.app.state.db.write() as session:
         store = ReadingStore(session)
         if read == "no":
-            store.mark_unread(user.user.id, article_id)
+            for one in ids:
+                store.mark_unread(user.user.id, one)
         else:
-            store.mark_read(user.user.id, [article_id], now=now_utc())
+            store.mark_read(user.user.id, ids, now=now_utc())
     return RedirectResponse(safe_next(next), status_code=303)
 
 

@@ -43,6 +43,7 @@ class Card:
     article: Article
     title: Markup  # escaped, with search matches marked
     excerpt: Markup | None  # only when searching: where the words were found
+    folded: tuple[int, ...] = ()  # its story's other articles on this page (no cards)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,11 @@ class TimelineView:
 
     def is_read(self, article: Article) -> bool:
         return self.reader is not None and article.id in self.reader.read
+
+    def card_read(self, card: Card) -> bool:
+        """A story's card is read when its article and the copies folded into it are."""
+        ids = (card.article.id, *card.folded)
+        return self.reader is not None and all(i in self.reader.read for i in ids)
 
     def is_new(self, article: Article) -> bool:
         since = self.reader.new_since if self.reader else None
@@ -94,6 +100,12 @@ class TimelineView:
     def value(self, key: str) -> str:
         return next((v for k, v in self.query if k == key), "")
 
+    @property
+    def active_filters(self) -> int:
+        """How many filters narrow the timeline (shown on the collapsed filter panel)."""
+        ignored = ("cursor", "limit", "themes_mode", "group")
+        return sum(1 for k, v in self.query if v and k not in ignored)
+
     def values(self, key: str) -> list[str]:
         return [v for k, v in self.query if k == key]
 
@@ -109,27 +121,41 @@ def timeline_view(
     *,
     with_chart: bool = False,
     now: datetime | None = None,
+    group: str | None = None,
 ) -> TimelineView:
     store = ArticleStore(session)
     page = store.timeline(flt)
-    kept = tuple((k, v) for k, v in query if k in FILTER_KEYS and k != "cursor")
+    kept = tuple(
+        (k, v) for k, v in query if (k in FILTER_KEYS and k != "cursor") or (k == "group" and v)
+    )
     terms = parse_query(flt.q).terms if flt.q else ()
-    cards = tuple(_card(a, terms) for a in page.items)
+    cards = tuple(
+        replace(_card(a, terms), folded=folded) for a, folded in one_card_per_story(page.items)
+    )
     view = TimelineView(filter=flt, page=page, query=kept, cards=cards)
     if not with_chart:
         return view
     oldest = page.items[-1].published_at.date() if page.items and not flt.since else None
     start, end = chart_range(flt, now or datetime.now(UTC), oldest=oldest)
     interval = choose_interval(start, end)
-    buckets = store.volume(flt, interval, start=start, end=end)
-    chart = build_chart(
-        buckets,
-        interval,
-        start,
-        end,
-        lambda a, b: view.link(since=a.isoformat(), until=b.isoformat(), cursor=None),
-    )
-    return replace(view, chart=chart, outlets=tuple(store.outlets()))
+    outlets = tuple(store.outlets())
+
+    def link(a: date, b: date) -> str:
+        return view.link(since=a.isoformat(), until=b.isoformat(), cursor=None)
+
+    if group:
+        series, buckets = store.volume_groups(flt, interval, group, start=start, end=end)
+        names = group_names(group, outlets)
+        chart = build_chart(buckets, interval, start, end, link, series, group=group, names=names)
+    else:
+        buckets = store.volume(flt, interval, start=start, end=end)
+        chart = build_chart(buckets, interval, start, end, link)
+    return replace(view, chart=chart, outlets=outlets)
+
+
+def group_names(group: str, outlets: tuple[Source, ...]) -> dict[str, str]:
+    """What a group key means to people: an outlet's title (its feed id is the key)."""
+    return {str(o.feed_id): o.name for o in outlets} if group == "source" else {}
 
 
 def with_reading(db: Database, view: TimelineView, user_id: int, now: datetime) -> TimelineView:
@@ -140,6 +166,21 @@ def with_reading(db: Database, view: TimelineView, user_id: int, now: datetime) 
         read = store.read_ids(user_id, (a.id for a in view.page.items))
         unread = store.unread_count(user_id, view.filter, now=now)
     return replace(view, reader=Reading(frozenset(read), visit.new_since, unread))
+
+
+def one_card_per_story(articles: tuple[Article, ...]) -> list[tuple[Article, tuple[int, ...]]]:
+    """The page's articles with each story cluster shown once, at its newest member,
+    with the ids of the others on the page (listed on that card as its copies)."""
+    kept: list[tuple[Article, list[int]]] = []
+    by_cluster: dict[int, list[int]] = {}
+    for article in articles:
+        if article.cluster_id is not None:
+            if article.cluster_id in by_cluster:
+                by_cluster[article.cluster_id].append(article.id)
+                continue
+            by_cluster[article.cluster_id] = []
+        kept.append((article, by_cluster.get(article.cluster_id or -1, [])))
+    return [(article, tuple(folded)) for article, folded in kept]
 
 
 def _card(article: Article, terms: tuple[str, ...]) -> Card:
@@ -167,6 +208,17 @@ def volume_buckets(
     start, end = chart_range(flt, now)
     interval = interval or choose_interval(start, end)
     return interval, ArticleStore(session).volume(flt, interval, start=start, end=end)
+
+
+def volume_groups(
+    session: Session, flt: TimelineFilter, interval: str | None, group: str, now: datetime
+) -> tuple[str, tuple[str, ...], list[VolumeBucket], dict[str, str]]:
+    """Share of voice for the API: interval, series, buckets and the series' names."""
+    start, end = chart_range(flt, now)
+    interval = interval or choose_interval(start, end)
+    store = ArticleStore(session)
+    series, buckets = store.volume_groups(flt, interval, group, start=start, end=end)
+    return interval, series, buckets, group_names(group, tuple(store.outlets()))
 
 
 @dataclass(frozen=True, slots=True)

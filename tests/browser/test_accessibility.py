@@ -54,6 +54,8 @@ def pages_for(role: str, article: int) -> list[str]:
             f"/articles/{article}",
             "/feeds",
             "/?q=tiktok&theme=security",
+            "/?group=source",  # the chart split by outlet (share of voice)
+            "/?group=lang",
             "/nowhere",
             "/login",
         ],

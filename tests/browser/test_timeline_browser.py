@@ -71,3 +71,57 @@ def test_phone_width_has_no_horizontal_scroll(browser: Any, live_server: LiveSer
     overflow = pg.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     context.close()
     assert overflow <= 0
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.mark.parametrize(("locale", "words"), [("en-GB", "Filters"), ("de-DE", "Filter")])
+def test_on_a_phone_the_filters_fold_away_and_the_first_article_is_on_the_first_screen(
+    browser: Any, live_server: LiveServer, locale: str, words: str
+) -> None:
+    """Issue 13, defect 13: the filter form filled a phone's first screen."""
+    context = browser.new_context(viewport=PHONE, locale=locale)
+    pg = context.new_page()
+    try:
+        pg.goto(live_server.url("/?theme=market&lang=en"))  # two filters active
+        summary = pg.locator("details.filter-panel > summary")
+        assert summary.is_visible()
+        assert summary.inner_text().startswith(words) and "2" in summary.inner_text()
+        assert not pg.locator("#f-q").is_visible()
+        card = pg.locator(".card").first.bounding_box()
+        assert card["y"] >= 0 and card["y"] + card["height"] <= PHONE["height"]
+
+        # keyboard: Tab reaches the summary, Enter opens it, the form is usable
+        for _ in range(40):
+            pg.keyboard.press("Tab")
+            if pg.evaluate("document.activeElement.tagName") == "SUMMARY":
+                break
+        assert pg.evaluate("document.activeElement.closest('details.filter-panel') !== null")
+        pg.keyboard.press("Enter")
+        assert pg.locator("#f-q").is_visible()
+        pg.keyboard.press("Tab")
+        assert pg.evaluate("document.activeElement.id") == "f-q"
+
+        # "/" opens the folded panel and focuses the search
+        pg.goto(live_server.url("/"))
+        assert not pg.locator("#f-q").is_visible()
+        pg.keyboard.press("/")
+        assert pg.evaluate("document.activeElement.id") == "f-q"
+    finally:
+        context.close()
+
+
+def test_on_a_wide_screen_the_filters_stay_open_without_a_summary(
+    browser: Any, live_server: LiveServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    pg = context.new_page()
+    try:
+        pg.goto(live_server.url("/"))
+        assert pg.locator("#f-q").is_visible() and pg.get_by_role("search").is_visible()
+        assert not pg.locator("details.filter-panel > summary").is_visible()
+        pg.locator("#f-q").click()
+        assert pg.evaluate("document.activeElement.id") == "f-q"
+    finally:
+        context.close()

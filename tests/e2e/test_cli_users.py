@@ -19,6 +19,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         NEWSMON_DATABASE_URL=f"sqlite:///{tmp_path / 'newsmon.db'}",
         NEWSMON_DATA_DIR=str(tmp_path / "data"),
         NEWSMON_DEFAULT_FEEDS="false",
+        NEWSMON_CREATE_DATABASE="true",  # each test starts from an empty folder
         NEWSMON_LOG_LEVEL="WARNING",
     )
     return base

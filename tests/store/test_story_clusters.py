@@ -203,3 +203,36 @@ def test_the_samples_republished_copy_joins_its_original(db: Database) -> None:
         found = {g: c for g, c in session.execute(select(Article.guid, Article.cluster_id))}
     assert found["sample-012"] is not None and found["sample-012"] == found["sample-013"]
     assert sum(1 for c in found.values() if c is not None) == 2
+
+
+def test_one_aggregator_carrying_two_publishers_copies_lists_two_outlets(db: Database) -> None:
+    """A news search names each item's publisher: two publishers' copies of one story
+    found through one feed are two sources; without publishers they are one source and
+    the card lists the other article as a copy (issue 13 §4)."""
+    from dataclasses import replace
+
+    wire = replace(draft("https://wire.example/1", WIRE, title=WIRE_TITLE), outlet="Wire")
+    copy = replace(
+        draft("https://paper.example/a", COPY, title=COPY_TITLE, hours=2), outlet="Evening Paper"
+    )
+    first, second = ingest(db, "https://news.search.example/rss?q=amazon+tiktok", [wire, copy])
+    same_feed = ingest(
+        db,
+        "https://one-outlet.example/feed",
+        [
+            draft("https://one-outlet.example/1", WIRE, title=WIRE_TITLE, hours=-30),
+            draft("https://one-outlet.example/2", COPY, title=COPY_TITLE, hours=-29),
+        ],
+    )
+    with db.read() as session:
+        items = {
+            a.id: a for a in ArticleStore(session).timeline(TimelineFilter(relevance="all")).items
+        }
+    assert clusters(db, [first])[0] == clusters(db, [second])[0] is not None
+    assert sorted(s.name for s in items[second].sources) == ["Evening Paper", "Wire"]
+    assert [c.id for c in items[second].copies] == [first]
+    assert items[second].copies[0].outlet == "Wire"
+    older, newer = same_feed
+    assert clusters(db, [older])[0] == clusters(db, [newer])[0] != clusters(db, [first])[0]
+    assert [s.name for s in items[newer].sources] == ["https://one-outlet.example/feed"]
+    assert [c.id for c in items[newer].copies] == [older]

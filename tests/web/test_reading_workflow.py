@@ -41,10 +41,12 @@ def test_read_state_per_user_and_mark_all_for_a_filter(
     make_user(db, "ed", "editor")
     csrf = login(client, "vera")
     page = client.get("/").text
-    assert header_unread(page) == 5 and len(unread_cards(page)) == 5
+    # articles 0 and 1 are one story: one card, still two unread articles
+    assert header_unread(page) == 5 and len(unread_cards(page)) == 4
     client.post(f"/articles/{ids[0]}/read", data={"csrf_token": csrf, "next": "/"})
-    assert ids[0] not in unread_cards(client.get("/").text)
+    assert ids[0] in unread_cards(client.get("/").text)  # its story's copy is unread
     client.get(f"/articles/{ids[1]}")  # opening an article reads it
+    assert ids[0] not in unread_cards(client.get("/").text)
     assert header_unread(client.get("/").text) == 3
     done = client.post("/read/all", data={"csrf_token": csrf, "query": "lang=de"})
     assert "articles marked as read." in done.text and "lang=de" in str(done.url)
@@ -99,3 +101,20 @@ def test_saved_views_list_unread_counts_and_have_their_own_feeds(
         assert "Security" not in other.get("/views").text
     client.post(f"/views/{view_id}/delete", data={"csrf_token": csrf})
     assert "No saved views yet." in client.get("/views").text
+
+
+def test_a_story_card_marks_its_folded_copy_read_and_unread_with_it(
+    app: FastAPI, client: TestClient, db: Database
+) -> None:
+    ids = seed_corpus(db, count=6)
+    make_user(db, "vera", "viewer")
+    csrf = login(client, "vera")
+    page = client.get("/").text
+    card = re.search(rf'data-article-id="{ids[0]}".*?</form>', page, re.S)
+    assert card and f'name="also" value="{ids[1]}"' in card.group(0)
+    fields = {"csrf_token": csrf, "next": "/", "also": [str(ids[1])]}
+    client.post(f"/articles/{ids[0]}/read", data=fields)
+    page = client.get("/").text
+    assert ids[0] not in unread_cards(page) and header_unread(page) == 3
+    client.post(f"/articles/{ids[0]}/read", data={**fields, "read": "no"})
+    assert header_unread(client.get("/").text) == 5

@@ -72,7 +72,13 @@ def test_page_and_api_list_the_same_articles(
 ) -> None:
     api = client.get(f"/api/v1/articles?{query}").json()
     html = client.get(f"/?{query}").text
-    assert ids_in_html(html) == [a["id"] for a in api["items"]]
+    listed = [a["id"] for a in api["items"]]
+    shown = ids_in_html(html)
+    # one card per story: the page shows the API's articles in its order, and each one
+    # it folds into an earlier card of its story is linked from there as a copy
+    assert shown == [i for i in listed if i in shown] and bool(shown) == bool(listed)
+    for folded in set(listed) - set(shown):
+        assert f'<a href="/articles/{folded}">' in html
 
 
 def test_paging_is_keyset_and_keeps_the_filters(client: TestClient, seeded: list[int]) -> None:
