@@ -1,114 +1,190 @@
-"""The alert e-mail's content (first version; the alerts-ui part owns and extends it).
+"""Alert e-mails: multipart text + HTML in the recipient's language.
 
-``build_alert_message(content, settings) -> EmailMessage``: multipart text + HTML, in
-English or German, with each article's headline, outlet, time, themes, why it matched
-and links to the article and to newsmon; a one-click unsubscribe link and the
-``List-Unsubscribe`` headers when ``content.unsubscribe_url`` is set. The runner sets
-From, To and Message-ID itself after calling this (the Message-ID is recorded before
-sending), so this function need not; it may set them, they are overwritten.
+``build_alert_message(content, settings)`` makes the message for one delivery of a
+rule: new matches (one, or a batch), a spike, or a test. Each article shows its
+headline, outlet, time in the recipient's zone (``content.extra["time_zone"]``,
+else the rule's, else UTC), themes, why it matched (the tagger's reason with the
+article's own words, in the recipient's language) and two links: the article and
+its newsmon page. Every message carries a signed one-click unsubscribe link
+(``app.alerts.unsubscribe``, bound to the rule and the address it went to), also
+in ``List-Unsubscribe`` and ``List-Unsubscribe-Post`` (RFC 2369, RFC 8058).
+
+The HTML is rendered by Jinja2 with autoescaping: feed text (titles, outlet names,
+matched words) is never markup, and a link is only made from an http(s) URL. The
+text part says the same, plain. From, To, Message-ID and Date are set here; the
+runner may overwrite them (it records the Message-ID before sending).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from email.message import EmailMessage
-from html import escape
+from email.utils import format_datetime as rfc2822_date
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
+import jinja2
+
+from app.alerts import text
 from app.alerts.content import AlertArticle, AlertContent
+from app.alerts.unsubscribe import unsubscribe_url
 from app.config import Settings
+from app.core.types import Article
 
-TEXTS = {
-    "en": {
-        "new_one": "New in “{view}”: {title}",
-        "new_many": "{n} new articles in “{view}”",
-        "spike": "Spike in “{view}”: {count} articles in {hours} h (usual {baseline:.1f})",
-        "test": "Test alert for “{view}”",
-        "themes": "Themes",
-        "why": "Why",
-        "open_view": "Open the view on newsmon",
-        "on_newsmon": "on newsmon",
-        "unsubscribe": "Stop these alerts",
-        "none": "none",
-        "test_body": "This is a test of the alert on the view “{view}”. It works.",
-    },
-    "de": {
-        "new_one": "Neu in „{view}“: {title}",
-        "new_many": "{n} neue Artikel in „{view}“",
-        "spike": "Anstieg in „{view}“: {count} Artikel in {hours} h (üblich {baseline:.1f})",
-        "test": "Testalarm für „{view}“",
-        "themes": "Themen",
-        "why": "Grund",
-        "open_view": "Ansicht in newsmon öffnen",
-        "on_newsmon": "in newsmon",
-        "unsubscribe": "Diese Alarme abbestellen",
-        "none": "keine",
-        "test_body": "Dies ist ein Test des Alarms zur Ansicht „{view}“. Er funktioniert.",
-    },
-}
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+MAX_ARTICLES = 50  # per message; a larger batch links to the view for the rest
 
 
-def subject(content: AlertContent) -> str:
-    t = TEXTS.get(content.language, TEXTS["en"])
-    view = content.rule.view_name
+@cache
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        # *.html escaped, *.txt (the plain part) not: its text is never read as markup.
+        autoescape=jinja2.select_autoescape(["html"], default_for_string=True, default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def safe_link(url: str | None) -> str | None:
+    """An http(s) URL to link to, else None (no ``javascript:``, ``data:`` …)."""
+    if not url:
+        return None
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return None
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleLine:
+    """One article as the templates show it (strings already in the recipient's words)."""
+
+    title: str
+    url: str | None
+    newsmon_url: str
+    outlets: str
+    when: str
+    themes: tuple[str, ...]
+    reason: str
+    relevant: bool
+
+
+def article_line(article: AlertArticle, locale: str, tz: ZoneInfo) -> ArticleLine:
+    t = text.translate
+    return ArticleLine(
+        title=" ".join(article.title.split()) or t(locale, "(no headline)"),
+        url=safe_link(article.url),
+        newsmon_url=article.newsmon_url,
+        outlets=" ".join((article.outlet or "").split()) or "—",
+        when=text.format_datetime(article.published_at, locale, tz),
+        themes=tuple(t(locale, key) for key in article.themes),
+        reason=text.localize_reason(article.relevance_reason, locale),
+        relevant=article.relevant,
+    )
+
+
+def alert_article(article: Article, base: str) -> AlertArticle:
+    """A stored article as the messages show it (the digest uses this too)."""
+    return AlertArticle(
+        id=article.id,
+        url=article.url,
+        title=article.title,
+        outlet=", ".join(s.name for s in article.sources) or None,
+        published_at=article.published_at,
+        themes=tuple(th.key for th in article.themes),
+        relevant=article.relevant,
+        relevance_reason=article.relevance_reason,
+        newsmon_url=f"{base.rstrip('/')}/articles/{article.id}",
+    )
+
+
+def subject_of(content: AlertContent, locale: str) -> str:
+    t = text.translate
+    name = content.rule.view_name
     if content.kind == "test":
-        return t["test"].format(view=view)
-    if content.kind == "spike" and content.spike:
-        s = content.spike
-        return t["spike"].format(
-            view=view, count=s.count, hours=content.rule.spike_hours, baseline=s.baseline
+        return t(locale, "[newsmon] Test of your alert on “{view}”", view=name)
+    if content.kind == "spike" and content.spike is not None:
+        return t(
+            locale,
+            "[newsmon] {view}: {n} articles in {hours} h",
+            view=name,
+            n=text.format_number(content.spike.count, locale),
+            hours=content.rule.spike_hours,
         )
     if len(content.articles) == 1:
-        return t["new_one"].format(view=view, title=content.articles[0].title)
-    return t["new_many"].format(view=view, n=len(content.articles))
+        title = " ".join(content.articles[0].title.split())
+        return f"[newsmon] {name}: {title}"[:250]
+    return t(locale, "[newsmon] {view}: {n} new articles", view=name, n=len(content.articles))
 
 
-def _when(article: AlertArticle) -> str:
-    return article.published_at.strftime("%Y-%m-%d %H:%M UTC")
+def recipient_zone(content: AlertContent) -> ZoneInfo:
+    return text.zone(content.extra.get("time_zone") or content.rule.time_zone)
 
 
 def build_alert_message(content: AlertContent, settings: Settings) -> EmailMessage:
-    t = TEXTS.get(content.language, TEXTS["en"])
-    msg = EmailMessage()
-    msg["Subject"] = subject(content)
-    text_lines = [subject(content), ""]
-    html_parts = [f"<h1>{escape(subject(content))}</h1>"]
-    if content.kind == "test":
-        text_lines.append(t["test_body"].format(view=content.rule.view_name))
-        html_parts.append(f"<p>{escape(t['test_body'].format(view=content.rule.view_name))}</p>")
-    for a in content.articles:
-        themes = ", ".join(a.themes) or t["none"]
-        meta = " · ".join(x for x in (a.outlet, _when(a)) if x)
-        text_lines += [
-            f"* {a.title}",
-            f"  {meta}",
-            f"  {t['themes']}: {themes}",
-            f"  {t['why']}: {a.relevance_reason or content.reason}",
-            f"  {a.url}",
-            f"  {t['on_newsmon']}: {a.newsmon_url}",
-            "",
-        ]
-        html_parts.append(
-            "<div>"
-            f'<h2><a href="{escape(a.url)}">{escape(a.title)}</a></h2>'
-            f"<p>{escape(meta)}</p>"
-            f"<p>{escape(t['themes'])}: {escape(themes)}</p>"
-            f"<p>{escape(t['why'])}: {escape(a.relevance_reason or content.reason)}</p>"
-            f'<p><a href="{escape(a.newsmon_url)}">{escape(t["on_newsmon"])}</a></p>'
-            "</div>"
-        )
-    text_lines.append(f"{t['open_view']}: {content.view_url}")
-    html_parts.append(f'<p><a href="{escape(content.view_url)}">{escape(t["open_view"])}</a></p>')
-    if content.unsubscribe_url:
-        text_lines.append(f"{t['unsubscribe']}: {content.unsubscribe_url}")
-        html_parts.append(
-            f'<p><a href="{escape(content.unsubscribe_url)}">{escape(t["unsubscribe"])}</a></p>'
-        )
-        msg["List-Unsubscribe"] = f"<{content.unsubscribe_url}>"
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content("\n".join(text_lines) + "\n")
-    html = (
-        f'<!doctype html><html lang="{content.language}"><body>'
-        + "".join(html_parts)
-        + "</body></html>"
-    )
-    msg.add_alternative(html, subtype="html")
-    return msg
+    """The e-mail for one delivery (see the module's docstring)."""
+    locale = text.pick_locale(content.language or content.rule.language)
+    tz = recipient_zone(content)
+    base = settings.public_base
+    rule = content.rule
+    unsubscribe = unsubscribe_url(base, settings.secret_key, "rule", rule.id, rule.target)
+    lines = [article_line(a, locale, tz) for a in content.articles[:MAX_ARTICLES]]
+    spike: dict[str, Any] | None = None
+    if content.spike is not None:
+        s = content.spike
+        spike = {
+            "count": text.format_number(s.count, locale),
+            "baseline": text.format_number(s.baseline, locale, 1),
+            "hours": rule.spike_hours,
+            "since": text.format_datetime(s.window_start, locale, tz),
+            "until": text.format_datetime(s.window_end, locale, tz),
+        }
+    subject = subject_of(content, locale)
+    context = {
+        "_": lambda message, **values: text.translate(locale, message, **values),
+        "locale": locale,
+        "subject": subject,
+        "kind": content.kind,
+        "view_name": rule.view_name,
+        "view_url": content.view_url or f"{base}/views/{rule.view_id}",
+        "settings_url": f"{base}/views/{rule.view_id}#alerts",
+        "articles": lines,
+        "more": max(0, len(content.articles) - MAX_ARTICLES),
+        "spike": spike,
+        "unsubscribe_url": unsubscribe,
+    }
+    env = environment()
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender_of(settings)
+    message["To"] = rule.target
+    message["Date"] = rfc2822_date(content.now)
+    if content.message_id:
+        message["Message-ID"] = content.message_id
+    message.set_content(env.get_template("alert.txt").render(context))
+    message.add_alternative(env.get_template("alert.html").render(context), subtype="html")
+    add_common_headers(message, locale, unsubscribe)  # after the body: set_content drops Content-*
+    return message
+
+
+def add_common_headers(message: EmailMessage, locale: str, unsubscribe: str) -> None:
+    message["Content-Language"] = locale
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it
+    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+
+
+def sender_of(settings: Settings) -> str:
+    return str(getattr(settings, "smtp_from", "") or "newsmon <newsmon@localhost>")
+
+
+__all__ = ["alert_article", "article_line", "build_alert_message", "safe_link"]
