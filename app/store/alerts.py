@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -629,10 +629,21 @@ class OutboxStore:
         return len(self.session.execute(stmt).all())
 
     def claim_due(
-        self, *, now: datetime, owner: str, lease: timedelta, limit: int = 100
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        lease: timedelta,
+        limit: int = 100,
+        digests: bool = False,
+        ids: Sequence[int] | None = None,
     ) -> list[Delivery]:
-        """Lease pending deliveries that are due; each goes to one claimant."""
+        """Lease pending deliveries that are due; each goes to one claimant. Alerts
+        (rule set) by default; ``digests=True``: the digests' rows (no rule) instead;
+        ``ids``: only these (a test sent now)."""
         due = and_(
+            Outbox.rule_id.is_(None) if digests else Outbox.rule_id.is_not(None),
+            Outbox.id.in_(ids) if ids is not None else true(),
             Outbox.status == "pending",
             Outbox.next_attempt_at <= now,
             or_(Outbox.lease_until.is_(None), Outbox.lease_until < now),
@@ -671,7 +682,12 @@ class OutboxStore:
         self.session.execute(
             update(Outbox)
             .where(Outbox.id.in_(ids))
-            .values(status="sending", lease_until=now + lease, attempts=Outbox.attempts + 1)
+            .values(
+                status="sending",
+                lease_until=now + lease,
+                attempts=Outbox.attempts + 1,
+                sent_at=now,
+            )
         )
 
     def mark_sent(self, ids: Sequence[int], *, now: datetime) -> None:
@@ -734,17 +750,23 @@ class OutboxStore:
         return int(lost or 0), int(again or 0)
 
     def sent_messages_since(self, rule_id: int, since: datetime) -> int:
-        """Deliveries (messages, not articles) a rule made since ``since`` (the daily cap)."""
+        """Messages (not articles) a rule handed over since ``since`` (the daily cap)."""
         count = self.session.scalar(
             select(func.count(func.distinct(Outbox.message_id))).where(
                 Outbox.rule_id == rule_id,
                 Outbox.status.in_(("sent", "sending", "unknown")),
-                Outbox.sent_at.is_not(None) | (Outbox.status != "sent"),
-                Outbox.next_attempt_at >= since,
+                Outbox.sent_at >= since,
                 Outbox.kind != "test",
             )
         )
         return int(count or 0)
+
+    def pending_ids(self, rule_id: int) -> list[int]:
+        return list(
+            self.session.scalars(
+                select(Outbox.id).where(Outbox.rule_id == rule_id, Outbox.status == "pending")
+            )
+        )
 
     def for_rule(self, rule_id: int, *, limit: int = 50) -> list[Delivery]:
         """A rule's latest deliveries, newest first."""
