@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime as rfc2822_date
 from email.utils import make_msgid
 from typing import Any
-from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from app.alerts import png, text
@@ -42,6 +41,7 @@ from app.alerts.mail import (
     environment,
     sender_of,
 )
+from app.alerts.match import filter_from_query
 from app.alerts.unsubscribe import unsubscribe_url
 from app.config import Settings
 from app.core.errors import InvalidInput
@@ -116,31 +116,12 @@ def due_period(
     return period if now - period.at <= grace else None
 
 
-# -- a view's filter, without the web ---------------------------------------------------
-
-_PRESETS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
-
-
 def view_filter(query: str) -> TimelineFilter | None:
-    """The timeline filter of a saved view's query string, for the digest: the time keys
-    are left out (the digest has its own period); None when it no longer parses."""
-    pairs = parse_qsl(query, keep_blank_values=False)
-    values: dict[str, list[str]] = {}
-    for key, value in pairs:
-        values.setdefault(key, []).append(value)
-    one = {k: v[0] for k, v in values.items()}
+    """A saved view's filter (the matcher's parser), None when it no longer parses; its
+    own time keys are left out, the digest has its period."""
     try:
-        sources = tuple(int(s) for s in values.get("source", []) if s.isdigit())
-        return TimelineFilter(
-            themes=tuple(dict.fromkeys(values.get("theme", []))),
-            themes_mode=one.get("themes_mode", "any"),
-            sources=sources,
-            languages=tuple(dict.fromkeys(v.lower() for v in values.get("lang", []))),
-            q=(one.get("q") or "").strip()[:500] or None,
-            flagged=one.get("flagged") or None,
-            relevance=one.get("relevance", "relevant"),
-        )
-    except (InvalidInput, ValueError):
+        return replace(filter_from_query(query), since=None, until=None)
+    except InvalidInput:
         return None
 
 
@@ -350,7 +331,7 @@ def build_digest_message(
             filename=f"volume-{view.view_id}.png",
             disposition="inline",
         )
-    add_common_headers(message, locale, unsubscribe)
+    add_common_headers(message, locale, unsubscribe, auto_submitted=True)
     return message
 
 
@@ -359,6 +340,7 @@ def build_digest_message(
 log = logging.getLogger("newsmon.alerts.digest")
 LEASE = timedelta(minutes=10)
 LEASE_OWNER = "digest"
+RETRY_OWNER = "digest-retry"
 MAX_ATTEMPTS = 6  # then the period's digest is given up (status failed, error shown)
 
 
@@ -433,13 +415,17 @@ def _send_new(db: Database, settings: Settings, digest: DigestInfo, now: datetim
 
 
 def _retries_due(db: Database, now: datetime) -> list[tuple[int, int, str]]:
-    """Digest rows waiting for another attempt, each claimed for us (a lease)."""
+    """Digest rows waiting for another attempt, each claimed for us (a lease).
+
+    A digest that failed for a passing reason stays ``failed`` (the alert runner claims
+    ``pending`` rows and knows only rules), marked for a retry by its lease owner
+    ``digest-retry`` and due at ``lease_until``."""
     due = and_(
         Outbox.kind == "digest",
         Outbox.rule_id.is_(None),
-        Outbox.status == "pending",
-        Outbox.next_attempt_at <= now,
-        or_(Outbox.lease_until.is_(None), Outbox.lease_until < now),
+        Outbox.status == "failed",
+        Outbox.lease_owner == RETRY_OWNER,
+        Outbox.lease_until <= now,
     )
     claimed = []
     with db.write() as session:
@@ -483,11 +469,16 @@ def _send(
         deliver(settings, message, [digest.email], before_data)
     except Exception as exc:
         permanent = bool(getattr(exc, "permanent", False)) or attempts + 1 >= MAX_ATTEMPTS
-        retry = None if permanent else now + backoff(attempts + 1)
         with db.write() as session:
-            OutboxStore(session).mark_failed(
-                [row_id], f"{exc}"[:500] or type(exc).__name__, now=now, retry_at=retry
-            )
+            error = f"{exc}"[:500] or type(exc).__name__
+            OutboxStore(session).mark_failed([row_id], error, now=now, retry_at=None)
+            if not permanent:
+                retry = now + backoff(attempts + 1)
+                session.execute(
+                    update(Outbox)
+                    .where(Outbox.id == row_id)
+                    .values(lease_owner=RETRY_OWNER, lease_until=retry, next_attempt_at=retry)
+                )
         raise
     with db.write() as session:
         OutboxStore(session).mark_sent([row_id], now=now)

@@ -176,9 +176,12 @@ def build_alert_message(content: AlertContent, settings: Settings) -> EmailMessa
     return message
 
 
-def add_common_headers(message: EmailMessage, locale: str, unsubscribe: str) -> None:
+def add_common_headers(
+    message: EmailMessage, locale: str, unsubscribe: str, *, auto_submitted: bool = False
+) -> None:
     message["Content-Language"] = locale
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it
+    if auto_submitted:  # RFC 3834: no auto-replies (the alert runner adds it itself)
+        message["Auto-Submitted"] = "auto-generated"
     message["List-Unsubscribe"] = f"<{unsubscribe}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
 
