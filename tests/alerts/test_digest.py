@@ -8,21 +8,13 @@ period and a chart their mail client can show (a valid PNG, inline by cid)."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
-import socket
 import struct
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from app.alerts import digest
@@ -34,46 +26,14 @@ from app.store.db import Database
 from app.store.saved_views import SavedViewStore
 from app.store.tables import Article, Outbox
 from app.store.users import UserStore
+from tests.support.smtpsink import Sink, smtp_sink
 from tests.web.test_auth_kit import NOW, make_user, seed_article
 
+__all__ = ["smtp_sink"]  # the fixture
 BASE = "https://newsmon.example"
 # NOW (tests.web.test_auth_kit) is 2025-03-01 12:00 UTC, 13:00 in Berlin. A daily digest
 # at 08:00 Berlin time covering it is due on 2 March at 07:00 UTC.
 DUE = datetime(2025, 3, 2, 7, 0, tzinfo=UTC)
-
-
-@dataclass
-class Sink:
-    host: str
-    port: int
-    messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
-    refuse: int = 0  # answer this many DATA commands with a 451
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.refuse:
-            self.refuse -= 1
-            return "451 4.3.0 try again later"
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-    def parsed(self, index: int = -1) -> EmailMessage:
-        message = email.message_from_bytes(self.messages[index][2], policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        return message
-
-
-@pytest.fixture
-def smtp_sink() -> Iterator[Sink]:
-    with socket.socket() as probe:  # aiosmtpd's readiness check needs a real port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    sink = Sink("127.0.0.1", port)
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield sink
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
