@@ -5,9 +5,10 @@ rule: new matches (one, or a batch), a spike, or a test. Each article shows its
 headline, outlet, time in the recipient's zone (``content.extra["time_zone"]``,
 else the rule's, else UTC), themes, why it matched (the tagger's reason with the
 article's own words, in the recipient's language) and two links: the article and
-its newsmon page. Every message carries a signed one-click unsubscribe link
-(``app.alerts.unsubscribe``, bound to the rule and the address it went to), also
-in ``List-Unsubscribe`` and ``List-Unsubscribe-Post`` (RFC 2369, RFC 8058).
+its newsmon page. Every message carries a signed one-click unsubscribe link (the
+runner's ``content.unsubscribe_url``, else ``app.alerts.unsubscribe``'s, bound to
+the rule and the address it went to), also in ``List-Unsubscribe`` and
+``List-Unsubscribe-Post`` (RFC 2369, RFC 8058).
 
 The HTML is rendered by Jinja2 with autoescaping: feed text (titles, outlet names,
 matched words) is never markup, and a link is only made from an http(s) URL. The
@@ -136,7 +137,11 @@ def build_alert_message(content: AlertContent, settings: Settings) -> EmailMessa
     tz = recipient_zone(content)
     base = settings.public_base
     rule = content.rule
-    unsubscribe = unsubscribe_url(base, settings.secret_key, "rule", rule.id, rule.target)
+    # The runner's link (``app.alerts.links``) when it gives one, else ours; the web
+    # serves both forms.
+    unsubscribe = content.unsubscribe_url or unsubscribe_url(
+        base, settings.secret_key, "rule", rule.id, rule.target
+    )
     lines = [article_line(a, locale, tz) for a in content.articles[:MAX_ARTICLES]]
     spike: dict[str, Any] | None = None
     if content.spike is not None:

@@ -80,12 +80,14 @@ def test_a_rule_from_the_view_page_a_test_e_mail_and_its_unsubscribe_link(
     plain = message.get_body(("plain",))
     assert plain is not None and "Ban ruling upheld" in plain.get_content()
     link = str(message["List-Unsubscribe"]).strip()[1:-1]
+    assert link in plain.get_content()
     path = link.removeprefix("http://127.0.0.1")
-    assert path.startswith("/unsubscribe/r")
+    assert path.startswith("/alerts/unsubscribe?rule=")  # the runner's form of the link
 
     with TestClient(app, base_url="http://127.0.0.1") as mail_client:  # no session at all
-        asked = mail_client.get(path)
+        asked = mail_client.get(path)  # on to the confirm page
         assert asked.status_code == 200 and "Stop the alert e-mails" in asked.text
+        assert asked.url.path.startswith("/unsubscribe/r")
         assert asked.headers["referrer-policy"] == "no-referrer"
         assert enabled(db, rule_id)  # opening the link (a link scanner) stops nothing
         # RFC 8058: the mail provider's POST, no cookie, no Origin, no CSRF token
@@ -119,6 +121,9 @@ def test_a_forged_or_outdated_unsubscribe_link_does_nothing(
     for token in (forged, other_rule, wrong_key, "r1.xyz", "d" + good[1:]):
         assert client.get(f"/unsubscribe/{token}").status_code == 404
         assert client.post(f"/unsubscribe/{token}").status_code in (403, 404)
+    for query in (f"rule={rule_id}&token={'0' * 32}", "rule=x&token=y", ""):
+        assert client.get(f"/alerts/unsubscribe?{query}").status_code == 404
+        assert client.post(f"/alerts/unsubscribe?{query}").status_code == 404
     assert enabled(db, rule_id)
     # the rule now mails someone else: the old address's link stops nothing
     with db.write() as session:
@@ -193,3 +198,22 @@ def test_the_digest_form_on_the_account_page(client: TestClient, db: Database) -
 def enabled(db: Database, rule_id: int) -> bool:
     with db.read() as session:
         return bool(session.scalar(select(AlertRule.enabled).where(AlertRule.id == rule_id)))
+
+
+def test_our_own_link_form_unsubscribes_with_one_post(
+    app: FastAPI, client: TestClient, db: Database
+) -> None:
+    """The address-bound form (``/unsubscribe/<token>``, digests and the mail builder's
+    default) works the same way."""
+    from app.alerts.unsubscribe import make_token
+
+    make_user(db, "ana", "viewer")
+    csrf = login(client, "ana")
+    view_id = make_view(client, db, csrf, "Security", "theme=security")
+    rule_id = make_rule(client, view_id, csrf)
+    token = make_token(app.state.settings.secret_key, "rule", rule_id, "ana@example.org")
+    with TestClient(app, base_url="http://127.0.0.1") as mail_client:
+        assert mail_client.get(f"/unsubscribe/{token}").status_code == 200
+        assert enabled(db, rule_id)
+        done = mail_client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+        assert done.status_code == 200 and not enabled(db, rule_id)
