@@ -217,3 +217,29 @@ def test_our_own_link_form_unsubscribes_with_one_post(
         assert enabled(db, rule_id)
         done = mail_client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
         assert done.status_code == 200 and not enabled(db, rule_id)
+
+
+ALERT_TEMPLATES = ("view.html", "_alert_rule.html", "_account_alerts.html", "unsubscribe.html")
+
+
+@pytest.mark.parametrize("name", ALERT_TEMPLATES)
+def test_every_literal_in_the_alert_templates_has_german(name: str) -> None:
+    import re
+
+    from app.web.i18n import catalogue
+
+    source = (Path(__file__).resolve().parents[2] / "templates" / name).read_text()
+    literals = re.findall(r"""_\(\s*(?:"([^"]*)"|'([^']*)')""", source)
+    assert literals, name
+    german = catalogue("de")
+    assert [a or b for a, b in literals if (a or b) not in german] == []
+
+
+def test_the_view_page_in_german(client: TestClient, db: Database) -> None:
+    make_user(db, "ana", "viewer")
+    csrf = login(client, "ana")
+    view_id = make_view(client, db, csrf, "Sicherheit", "theme=security")
+    make_rule(client, view_id, csrf)
+    page = client.get(f"/views/{view_id}", headers={"Accept-Language": "de"}).text
+    assert "Neuer Alarm" in page and "Jetzt einen Test senden" in page
+    assert "New alert" not in page and "Send a test now" not in page

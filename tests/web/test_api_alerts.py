@@ -182,3 +182,20 @@ def test_alert_input_is_checked(sessions: dict[str, Api]) -> None:
     assert cleared.json()["quiet_start"] is None
     deliveries = vera.call("GET", f"/alerts/{body['id']}/deliveries")
     assert deliveries.json() == {"items": []}
+
+
+def test_a_test_send_reports_its_outcome(sessions: dict[str, Api]) -> None:
+    """No SMTP server is set up here: the test fails and says why."""
+    ed, vera = sessions["ed"], sessions["vera"]
+    team_view = ed.call("POST", "/views", {"name": "Team", "shared": True}).json()
+    team = ed.call(
+        "POST",
+        "/alerts",
+        {"view_id": team_view["id"], "channel": "email", "target": "d@example.org", "shared": True},
+    ).json()
+    assert vera.call("POST", f"/alerts/{team['id']}/test").status_code == 403
+    done = ed.call("POST", f"/alerts/{team['id']}/test")
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "failed" and "NEWSMON_SMTP_HOST" in done.json()["last_error"]
+    listed = ed.call("GET", f"/alerts/{team['id']}/deliveries").json()["items"]
+    assert [d["kind"] for d in listed] == ["test"] and listed[0]["last_error"]
