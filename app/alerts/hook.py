@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.alerts.match import ArticleFacts, RuleIndex
 from app.store.alerts import BATCH_SECONDS, OutboxItem, OutboxStore
-from app.store.search import search_doc
+from app.store.search import fold, search_doc
 from app.store.tables import AlertRule, Article, ArticleSource, SavedView
 
 # A new article published longer ago than this sends no alert: subscribing to a feed
@@ -138,7 +138,9 @@ def load_facts(
             language=row[3],
             published_at=row[4],
             feed_ids=frozenset(feeds.get(row[0], set()) | ({feed_id} if feed_id else set())),
-            doc=(row[5] or "") if with_doc else "",
+            # SQLite's document keeps the case (its trigram index folds); PostgreSQL's
+            # is folded already: folding again changes nothing there.
+            doc=fold(row[5] or "") if with_doc else "",
         )
         for row in rows
     ]

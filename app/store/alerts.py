@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -705,6 +705,10 @@ class OutboxStore:
             update(Outbox)
             .where(Outbox.id.in_(ids))
             .values(
+                # an attempt that failed before the hand-over (no ``sending``) counts too
+                attempts=case(
+                    (Outbox.status == "pending", Outbox.attempts + 1), else_=Outbox.attempts
+                ),
                 status="pending" if retry_at else "failed",
                 next_attempt_at=retry_at or now,
                 last_error=error[:2000],

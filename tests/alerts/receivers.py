@@ -43,6 +43,10 @@ class _Handler:
         self.owner = owner
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self.owner.lock:
+            self.owner.attempts += 1
+            if self.owner.refuse:
+                return self.owner.refuse.pop(0)
         raw = envelope.original_content or envelope.content
         assert isinstance(raw, bytes)
         msg = email.message_from_bytes(raw, policy=email.policy.default)
@@ -59,6 +63,8 @@ class SmtpServer:
 
     def __init__(self) -> None:
         self.messages: list[Received] = []
+        self.refuse: list[str] = []  # answers to DATA before accepting ("451 ...")
+        self.attempts = 0
         self.lock = threading.Lock()
         self.on_data: Callable[[EmailMessage], None] | None = None
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=free_port())

@@ -346,3 +346,33 @@ def test_send_a_test_now(
     else:
         msg = smtp_server.wait_for(1)[0].message
         assert "Test" in msg["Subject"] and msg["Message-ID"] == result.message_id
+
+
+def test_a_mail_server_that_defers_gets_the_same_message_later(
+    db: Database,
+    feed_server: FeedServer,
+    alert_poller: Callable[..., Poller],
+    runner: AlertRunner,
+    clock: Clock,
+    smtp_server: SmtpServer,
+    users: dict[str, UserView],
+    make_view: Callable[..., int],
+) -> None:
+    smtp_server.refuse = ["451 4.3.0 try again later", "451 4.3.0 try again later"]
+    view = make_view("Market", "theme=market")
+    rule = add_rule(db, view, users["viewer"], channel="email", target="v@example.org")
+    ingest(db, feed_server, alert_poller, mixed_feed(), "/one.xml")
+    run(runner)
+    with db.read() as session:
+        failures = OutboxStore(session).failures(rule)
+    assert "451" in (failures[0].last_error or "") and failures[0].status == "pending"
+    clock.advance(seconds=31)
+    run(runner)
+    clock.advance(seconds=61)
+    run(runner)
+    assert smtp_server.attempts == 3
+    assert len(smtp_server.messages) == 1
+    with db.read() as session:
+        (row,) = OutboxStore(session).for_rule(rule)
+    assert row.status == "sent" and row.attempts == 3
+    assert row.message_id == smtp_server.messages[0].message["Message-ID"]
