@@ -29,7 +29,7 @@ from email.utils import make_msgid
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.alerts import png, text
@@ -341,6 +341,7 @@ log = logging.getLogger("newsmon.alerts.digest")
 LEASE = timedelta(minutes=10)
 LEASE_OWNER = "digest"
 RETRY_OWNER = "digest-retry"
+NEVER = datetime(9999, 1, 1, tzinfo=UTC)  # next_attempt_at of digest rows: the runner's "due"
 MAX_ATTEMPTS = 6  # then the period's digest is given up (status failed, error shown)
 
 
@@ -406,10 +407,13 @@ def _send_new(db: Database, settings: Settings, digest: DigestInfo, now: datetim
             )
         )
         assert row_id is not None
+        # Ours: a lease, and never due for the alert runner (it claims due pending rows
+        # and knows only rules). Killed before the hand-over, the row is taken up again
+        # by ``_retries_due`` once the lease is over.
         session.execute(
             update(Outbox)
             .where(Outbox.id == row_id)
-            .values(lease_owner=LEASE_OWNER, lease_until=now + LEASE)
+            .values(lease_owner=LEASE_OWNER, lease_until=now + LEASE, next_attempt_at=NEVER)
         )
     return _send(db, settings, digest, row_id, period.key, now)
 
@@ -419,12 +423,15 @@ def _retries_due(db: Database, now: datetime) -> list[tuple[int, int, str]]:
 
     A digest that failed for a passing reason stays ``failed`` (the alert runner claims
     ``pending`` rows and knows only rules), marked for a retry by its lease owner
-    ``digest-retry`` and due at ``lease_until``."""
+    ``digest-retry`` and due at ``lease_until``; a row whose sender was killed before
+    the hand-over is ``pending`` with an expired lease, and goes again too."""
     due = and_(
         Outbox.kind == "digest",
         Outbox.rule_id.is_(None),
-        Outbox.status == "failed",
-        Outbox.lease_owner == RETRY_OWNER,
+        or_(
+            and_(Outbox.status == "failed", Outbox.lease_owner == RETRY_OWNER),
+            and_(Outbox.status == "pending", Outbox.lease_owner == LEASE_OWNER),
+        ),
         Outbox.lease_until <= now,
     )
     claimed = []
@@ -477,7 +484,7 @@ def _send(
                 session.execute(
                     update(Outbox)
                     .where(Outbox.id == row_id)
-                    .values(lease_owner=RETRY_OWNER, lease_until=retry, next_attempt_at=retry)
+                    .values(lease_owner=RETRY_OWNER, lease_until=retry, next_attempt_at=NEVER)
                 )
         raise
     with db.write() as session:

@@ -247,3 +247,31 @@ def test_a_new_digest_starts_with_the_next_due_time_not_a_stale_one() -> None:
     # once sent before, a poller that was down a few hours still sends today's
     assert due_period("daily", "08:00", 0, "Europe/Berlin", "daily:2025-03-01", later)
     assert due_period("daily", "08:00", 0, "Europe/Berlin", "daily:2025-03-02", later) is None
+
+
+def test_a_sender_killed_before_the_hand_over_sends_later_once(
+    db: Database, mail_settings: Settings, smtp_sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after claiming the period but before SMTP DATA: nothing left, so the
+    digest goes once the lease is over; the alert runner never takes the row."""
+    from app.store.alerts import OutboxStore
+
+    seed(db)
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise SystemExit("killed")  # not an Exception: nothing records a failure
+
+    monkeypatch.setattr(digest, "deliver", killed)
+    with pytest.raises(SystemExit):
+        send_due(db, mail_settings, DUE)
+    monkeypatch.undo()
+    assert send_due(db, mail_settings, DUE + timedelta(minutes=1)) == 0  # still leased
+    later = DUE + digest.LEASE + timedelta(seconds=1)
+    with db.write() as session:
+        claimed = OutboxStore(session).claim_due(now=later, owner="runner", lease=timedelta(1))
+    assert claimed == []  # digest rows are never the alert runner's
+    assert send_due(db, mail_settings, later) == 1
+    assert send_due(db, mail_settings, later + digest.LEASE * 2) == 0
+    assert len(smtp_sink.messages) == 1
+    with db.read() as session:
+        assert session.scalars(select(Outbox.status)).all() == ["sent"]
