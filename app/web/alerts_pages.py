@@ -37,6 +37,7 @@ from app.store.users import UserView
 from app.web.accounts import render
 from app.web.auth import Principal, now_utc, require_user, template_user
 from app.web.flash import set_notice
+from app.web.reading_pages import reader_zone
 
 router = APIRouter(include_in_schema=False)
 public_router = APIRouter(include_in_schema=False)  # unsubscribe: no sign-in, no reader rule
@@ -78,8 +79,14 @@ def view_page(request: Request, view_id: Id, user: UserDep) -> HTMLResponse:
     with request.app.state.db.read() as session:
         view = SavedViewStore(session).get(view_id, by=user.user)
         rules = _rows(session, _store(session, request).for_view(view_id, by=user.user), user.user)
-        zone = DigestStore(session).user_time_zone(user.user.id)
-    context = {"view": view, "rules": rules, "default_zone": zone, "user": user.user}
+    # the zone the pages use (the user's choice, else the browser's): the alert's times,
+    # quiet hours and e-mails follow it
+    context = {
+        "view": view,
+        "rules": rules,
+        "default_zone": reader_zone(request),
+        "user": user.user,
+    }
     return render(request, "view.html", context)
 
 
@@ -232,11 +239,11 @@ def account_alerts(request: Request) -> AccountAlerts | None:
     if user is None:
         return None
     with request.app.state.db.read() as session:
-        store = DigestStore(session)
-        digest = store.get(user.id)
+        digest = DigestStore(session).get(user.id)
         rules = _rows(session, _store(session, request).list_for(user), user)
         failures = digest_failures(session, user.id)
-        return AccountAlerts(digest, store.user_time_zone(user.id), failures, tuple(rules))
+    zone = (digest.time_zone if digest else None) or reader_zone(request)
+    return AccountAlerts(digest, zone, failures, tuple(rules))
 
 
 def digest_failures(session: Any, user_id: int) -> tuple[Delivery, ...]:
