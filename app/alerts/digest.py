@@ -10,7 +10,10 @@ UTC datetime. It sends the digests whose local time has come (``DigestStore``), 
 returns how many it sent. At most once per user and period: enqueue an ``OutboxItem``
 (``rule_id=None, user_id=..., channel="email", kind="digest",
 subject_key="d:<period>"``) with ``OutboxStore.enqueue`` first; the unique index
-decides who sends. It must not raise for one user's failure.
+decides who sends. It must not raise for one user's failure. The runner calls it in a
+worker thread (blocking calls are fine: ``app.alerts.smtp.send_sync`` sends a message,
+``build`` helpers may query freely), at most every 30 s, from every poller process:
+the outbox's unique key is what keeps a digest single.
 """
 
 from __future__ import annotations
