@@ -15,6 +15,9 @@ a daylight-saving change is 23 or 25 hours and the digest still goes at 08:00. A
 period is only sent while it is fresh (``GRACE``): a poller that was down for a
 day does not mail yesterday's digest next to today's; a newly configured digest
 starts with the next due time.
+
+The runner calls it in a worker thread, at most every 30 s, from every poller
+process (blocking calls are fine); the outbox's unique key keeps a digest single.
 """
 
 from __future__ import annotations

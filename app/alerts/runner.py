@@ -57,6 +57,8 @@ log = logging.getLogger("newsmon.alerts")
 LEASE = timedelta(seconds=120)  # longer than any one send (webhook 10 s, SMTP steps 30 s)
 SPIKE_EVERY = timedelta(minutes=1)
 DIGEST_EVERY = timedelta(seconds=30)
+PRUNE_EVERY = timedelta(hours=1)
+KEEP = timedelta(days=30)  # finished deliveries are forgotten after this
 MAX_ARTICLES = 50  # per message; more wait for the next one
 MAX_CLAIMS = 20  # claims per pass (100 deliveries each), so a pass always ends
 RETRY_AFTER_CRASH = timedelta(seconds=30)  # a delivery whose handling raised
@@ -132,6 +134,7 @@ class AlertRunner:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
         self._next_spike: datetime | None = None
         self._next_digest: datetime | None = None
+        self._next_prune: datetime | None = None
         self._sender: WebhookSender | None = None
 
     # -- plumbing ---------------------------------------------------------------------
@@ -165,15 +168,21 @@ class AlertRunner:
     async def run_once(self) -> RunSummary:
         summary = RunSummary()
         now = self.clock()
-        lost, _again = await self._write(lambda s: OutboxStore(s).recover(now=now))
-        if lost:
-            log.warning("alerts: %d e-mails interrupted mid-send; not sent again", lost)
+        if self._next_prune is None or now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY
+            await self._write(lambda s: OutboxStore(s).prune(before=now - KEEP))
         if self.spikes and (self._next_spike is None or now >= self._next_spike):
             self._next_spike = now + SPIKE_EVERY
             summary.spikes = await self._write(
                 lambda s: check_spikes(s, now, secret_key=self.settings.secret_key)
             )
-        for _ in range(MAX_CLAIMS):
+        # An idle pass only reads: no write transaction every few seconds on SQLite.
+        busy = await self._read(lambda s: OutboxStore(s).has_work(now=now))
+        if busy:
+            lost, _again = await self._write(lambda s: OutboxStore(s).recover(now=now))
+            if lost:
+                log.warning("alerts: %d e-mails interrupted mid-send; not sent again", lost)
+        for _ in range(MAX_CLAIMS if busy else 0):
             claimed = await self._write(self._claim)
             if not claimed:
                 break

@@ -62,6 +62,7 @@ def make_extraction_runner(settings: Settings, db: Database) -> ExtractionRunner
             workers=settings.extract_workers,
             lease=timedelta(seconds=settings.poll_lease_seconds),
         ),
+        on_page=NewMatchHook(),
     )
 
 

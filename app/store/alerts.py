@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -627,6 +627,24 @@ class OutboxStore:
         insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         stmt = insert(Outbox).values(rows).on_conflict_do_nothing().returning(Outbox.id)
         return len(self.session.execute(stmt).all())
+
+    def has_work(self, *, now: datetime, digests: bool = False) -> bool:
+        """A cheap read first: anything due, or a send whose sender may have died?"""
+        rule = Outbox.rule_id.is_(None) if digests else Outbox.rule_id.is_not(None)
+        due = and_(Outbox.status == "pending", Outbox.next_attempt_at <= now)
+        stale = and_(Outbox.status == "sending", Outbox.lease_until < now)
+        found = self.session.scalar(select(Outbox.id).where(rule, or_(due, stale)).limit(1))
+        return found is not None
+
+    def prune(self, *, before: datetime) -> int:
+        """Forget finished deliveries created before ``before`` (an article that old can
+        no longer be enqueued as new, so its key is not needed to refuse a repeat)."""
+        result = self.session.execute(
+            delete(Outbox).where(
+                Outbox.created_at < before, Outbox.status.in_(("sent", "failed", "unknown"))
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def claim_due(
         self,

@@ -188,3 +188,28 @@ def test_digest_settings(db: Database, users: dict[str, UserView]) -> None:
         with pytest.raises(InvalidInput):
             store.put(users["viewer"].id, now=NOW, email="v@example.org", frequency="hourly")
         assert [d.user_id for d in store.enabled()] == [users["viewer"].id]
+
+
+def test_finished_deliveries_are_pruned_pending_ones_kept(
+    db: Database, users: dict[str, UserView], make_view: Callable[..., int]
+) -> None:
+    view = make_view("Team", "")
+    old = NOW - timedelta(days=40)
+    with db.write() as session:
+        rule = rules(session).create(
+            view,
+            by=users["editor"],
+            now=NOW,
+            shared=True,
+            channel="webhook",
+            target="https://x.example/",
+        )
+        outbox = OutboxStore(session)
+        outbox.enqueue(
+            [OutboxItem("webhook", f"a:{n}", "new", rule_id=rule.id) for n in range(3)], now=old
+        )
+        done = [d.id for d in outbox.for_rule(rule.id)][:2]
+        outbox.mark_sent(done, now=old)
+        assert outbox.has_work(now=NOW)
+        assert outbox.prune(before=NOW - timedelta(days=30)) == 2
+        assert [d.status for d in outbox.for_rule(rule.id)] == ["pending"]
