@@ -79,11 +79,13 @@ def view_page(request: Request, view_id: Id, user: UserDep) -> HTMLResponse:
     with request.app.state.db.read() as session:
         view = SavedViewStore(session).get(view_id, by=user.user)
         rules = _rows(session, _store(session, request).for_view(view_id, by=user.user), user.user)
+        digest = DigestStore(session).get(user.user.id)
     # the zone the pages use (the user's choice, else the browser's): the alert's times,
     # quiet hours and e-mails follow it
     context = {
         "view": view,
         "rules": rules,
+        "digest": digest,
         "default_zone": reader_zone(request),
         "user": user.user,
     }

@@ -243,3 +243,16 @@ def test_the_view_page_in_german(client: TestClient, db: Database) -> None:
     page = client.get(f"/views/{view_id}", headers={"Accept-Language": "de"}).text
     assert "Neuer Alarm" in page and "Jetzt einen Test senden" in page
     assert "New alert" not in page and "Send a test now" not in page
+
+
+def test_the_view_page_points_to_the_digest(client: TestClient, db: Database) -> None:
+    make_user(db, "ana", "viewer")
+    csrf = login(client, "ana")
+    view_id = make_view(client, db, csrf, "Security", "theme=security")
+    assert "Set up the digest" in client.get(f"/views/{view_id}").text
+    client.post(
+        "/account/digest",
+        data={"csrf_token": csrf, "email": "ana@example.org", "local_time": "07:15"},
+    )
+    page = client.get(f"/views/{view_id}").text
+    assert "This view is in your daily digest to ana@example.org, at 07:15." in page
