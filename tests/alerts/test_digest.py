@@ -275,3 +275,23 @@ def test_a_sender_killed_before_the_hand_over_sends_later_once(
     assert len(smtp_sink.messages) == 1
     with db.read() as session:
         assert session.scalars(select(Outbox.status)).all() == ["sent"]
+
+
+def test_view_names_and_titles_are_text_in_the_digest(
+    db: Database, mail_settings: Settings, smtp_sink: Sink
+) -> None:
+    user = seed(db, language="en")
+    hostile = '<img src=x onerror="alert(1)">'
+    with db.write() as session:
+        SavedViewStore(session).create(
+            hostile, "theme=security", by=UserStore(session).get(user), shared=False, now=NOW
+        )
+    seed_article(db, "<script>alert(2)</script> story", themes=("security",), minutes_ago=5)
+    assert send_due(db, mail_settings, DUE) == 1
+    html = smtp_sink.parsed().get_body(("html",))
+    assert html is not None
+    markup = html.get_content()
+    assert "<img src=x" not in markup and "<script>" not in markup
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in markup
+    assert "&lt;script&gt;alert(2)&lt;/script&gt; story" in markup
+    assert markup.count('src="cid:') == 2  # a chart per view
