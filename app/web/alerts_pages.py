@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from app.alerts import unsubscribe
 from app.alerts.links import verify_unsubscribe
@@ -32,7 +33,7 @@ from app.store.alerts import (
 )
 from app.store.audit import AuditStore
 from app.store.saved_views import SavedViewStore
-from app.store.tables import AlertRule
+from app.store.tables import AlertRule, Outbox
 from app.store.users import UserView
 from app.web.accounts import render
 from app.web.auth import Principal, now_utc, require_user, template_user
@@ -249,10 +250,7 @@ def account_alerts(request: Request) -> AccountAlerts | None:
 
 
 def digest_failures(session: Any, user_id: int) -> tuple[Delivery, ...]:
-    from sqlalchemy import select
-
-    from app.store.tables import Outbox
-
+    """The user's digests that failed or are waiting for a retry, newest first."""
     ids = session.scalars(
         select(Outbox.id)
         .where(
