@@ -157,6 +157,40 @@ class Settings(BaseSettings):
         "write still committing is never skipped by a mirror that already read past it.",
     )
 
+    smtp_host: str = Field(
+        "", description="SMTP server for alert and digest e-mails (empty: e-mail is off)."
+    )
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP server port (587, 465, 25).")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_tls: bool = Field(
+        False, description="Connect to the SMTP server over TLS from the start (port 465)."
+    )
+    smtp_user: str = Field("", description="SMTP user name (empty: no login).")
+    smtp_password: str = Field("", description="SMTP password.")
+    smtp_from: str = Field(
+        "newsmon@localhost", description="Sender address of alert and digest e-mails."
+    )
+    smtp_timeout_seconds: float = Field(
+        30.0, gt=0, description="Timeout of one SMTP conversation step."
+    )
+    webhook_allowlist: list[str] = Field(
+        default_factory=list,
+        description="CIDRs or host:port pairs on private networks that alert webhooks may "
+        'post to (JSON list, e.g. ["10.1.2.3:8080"]); public addresses need no entry.',
+    )
+    alerts_interval_seconds: float = Field(
+        2.0, gt=0, description="How often the poller process sends due alert deliveries."
+    )
+    alert_retry_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="First wait before retrying a failed alert delivery; doubles each time, "
+        "up to an hour.",
+    )
+    alert_max_failures: int = Field(
+        8, ge=1, description="Failed deliveries in a row after which an alert is disabled."
+    )
+
     @property
     def public_base(self) -> str:
         """``base_url`` without a trailing slash, or the address `serve` listens on."""

@@ -1,7 +1,7 @@
 """The layout rules of ``docs/decisions.md`` ("Layout: one package per part"), read from
 the source: no import cycle, and every import points down the documented direction
 
-    core, config, metrics  ←  tagging, feeds, store  ←  polling, services  ←  web, cli
+    core, config, metrics  ←  tagging, feeds, store  ←  alerts  ←  polling, services  ←  web, cli
 
 with the web reaching polling only through ``app.polling`` itself (its face).
 """
@@ -23,10 +23,21 @@ ALLOWED: dict[str, set[str]] = {
     "tagging": {"core", "shared"},
     "feeds": {"core", "shared"},
     "store": {"core", "shared"},
-    "polling": {"core", "shared", "tagging", "feeds", "store"},
-    "services": {"core", "shared", "tagging", "feeds", "store"},
-    "web": {"core", "shared", "tagging", "feeds", "store", "polling", "services"},
-    "cli": {"core", "shared", "tagging", "feeds", "store", "polling", "services", "web"},
+    "alerts": {"core", "shared", "tagging", "feeds", "store"},
+    "polling": {"core", "shared", "tagging", "feeds", "store", "alerts"},
+    "services": {"core", "shared", "tagging", "feeds", "store", "alerts"},
+    "web": {"core", "shared", "tagging", "feeds", "store", "alerts", "polling", "services"},
+    "cli": {
+        "core",
+        "shared",
+        "tagging",
+        "feeds",
+        "store",
+        "alerts",
+        "polling",
+        "services",
+        "web",
+    },
 }
 FACE_ONLY = {("web", "polling")}  # the web starts the in-process poller, through app.polling
 

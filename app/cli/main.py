@@ -1,8 +1,9 @@
 """The ``newsmon`` command: parses the command line and runs one command module's handler.
 
 Each noun has its module (``serve``, ``poll``, ``feeds``, ``db``, ``users``, ``tokens``,
-``tagger``), which registers its sub-commands and wires settings, database and services
-for them. This module only builds the parser and maps domain errors to exit codes.
+``tagger``; ``alerts`` for views and alerts), which registers its sub-commands and wires
+settings, database and services for them. This module only builds the parser and maps
+domain errors to exit codes.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from app.cli import db, feeds, poll, serve, tagger, tokens, users
+from app.cli import alerts, db, feeds, poll, serve, tagger, tokens, users
 from app.cli.common import NoDatabase
 from app.config import load_settings
 from app.core.errors import NewsmonError
 
-COMMANDS = (serve, poll, feeds, db, users, tokens, tagger)
+COMMANDS = (serve, poll, feeds, db, users, tokens, tagger, alerts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,7 +27,7 @@ def register(sub: Subparsers) -> None:
 
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     from app.cli.progress import poll_with_progress
-    from app.polling import make_extraction_runner, make_poller, run_forever
+    from app.polling import make_alert_runner, make_extraction_runner, make_poller, run_forever
     from app.services.setup import prepare_database
     from app.store.lock import poller_lock
 
@@ -40,6 +40,7 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     with poller_lock(settings.database_url):
         poller = make_poller(settings, db)
         pages = None if args.no_fulltext else make_extraction_runner(settings, db)
+        alerts = make_alert_runner(settings, db)
 
         async def run() -> None:
             # SIGTERM and Ctrl-C stop claiming at once; feeds in flight get a short grace,
@@ -54,11 +55,18 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
                     # the pages of what is new, after the feeds committed; on stderr, so
                     # the poll's summary stays the last line of stdout
                     print(f"full text: {(await pages.run_once()).line()}", file=sys.stderr)
+                if not stop.is_set():
+                    try:
+                        print((await alerts.run_once()).line(), file=sys.stderr)
+                    finally:
+                        await alerts.aclose()
                 return
             async with asyncio.TaskGroup() as group:
                 group.create_task(run_forever(poller, settings.poll_interval_seconds, stop))
                 if pages is not None:
                     group.create_task(pages.run_forever(EXTRACTION_INTERVAL, stop))
+                # alert and digest deliveries (app.alerts), every few seconds
+                group.create_task(alerts.run_forever(stop))
 
         asyncio.run(run())
     return 0

@@ -10,14 +10,20 @@ in-process poller, the CLI builds a poller and runs it. Modules inside:
 - ``writer``: the group writer that batches small writes into one transaction;
 - ``extraction``: the full-text worker (queued article pages → fetch → extract and
   re-tag in worker processes → store), run beside the poller; ``pages`` its worker side;
-- ``wiring``: builds a poller (and the full-text worker) from settings.
+- ``wiring``: builds a poller (and the full-text worker, and the alert runner of
+  ``app.alerts``) from settings; the poller's hook enqueues alert deliveries.
 """
 
 from __future__ import annotations
 
 from app.polling.extraction import ExtractionRunner
 from app.polling.poller import FeedResult, Poller, PollSummary, run_forever
-from app.polling.wiring import in_process_poller, make_extraction_runner, make_poller
+from app.polling.wiring import (
+    in_process_poller,
+    make_alert_runner,
+    make_extraction_runner,
+    make_poller,
+)
 
 __all__ = [
     "ExtractionRunner",
@@ -25,6 +31,7 @@ __all__ = [
     "PollSummary",
     "Poller",
     "in_process_poller",
+    "make_alert_runner",
     "make_extraction_runner",
     "make_poller",
     "run_forever",

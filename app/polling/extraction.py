@@ -111,8 +111,12 @@ class ExtractionRunner:
         config: ExtractionConfig | None = None,
         *,
         clock: Callable[[], datetime] = utcnow,
+        on_page: NewArticlesHook | None = None,
     ) -> None:
         self.db = db
+        # Called in the page's write transaction with its article as new (the alert
+        # hook: an article its page made relevant, or moved into a view, alerts then).
+        self.on_page = on_page
         self.config = config or ExtractionConfig()
         self.policy = page_policy(fetch_policy, self.config)
         self.clock = clock
@@ -226,7 +230,13 @@ class ExtractionRunner:
             author=page.author,
         )
         now = self.clock()
-        await self._write(lambda s: ExtractionStore(s).record_page(job.article_id, result, now=now))
+
+        def write(session: Session) -> None:
+            ExtractionStore(session).record_page(job.article_id, result, now=now)
+            if self.on_page is not None:
+                self.on_page(session, 0, [job.article_id], [], now)
+
+        await self._write(write)
         return PageOutcome.OK.value
 
     async def _fail(

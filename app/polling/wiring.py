@@ -6,6 +6,8 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from app.alerts.hook import NewMatchHook, combine
+from app.alerts.runner import AlertRunner
 from app.config import Settings
 from app.core.errors import Conflict
 from app.core.schedule import SchedulePolicy
@@ -33,12 +35,18 @@ def make_poller(settings: Settings, db: Database, metrics: Metrics | None = None
         batch_size=settings.poll_batch_size,
         lease=timedelta(seconds=settings.poll_lease_seconds),
         metrics=metrics,
-        on_new=enqueue_hook(fulltext_rules(settings)),
+        # in the feed's write transaction: the full-text queue, then the alert outbox
+        on_new=combine(enqueue_hook(fulltext_rules(settings)), NewMatchHook()),
     )
 
 
 def fulltext_rules(settings: Settings) -> FullTextRules:
     return FullTextRules(settings.fulltext_policy, settings.fulltext_threshold)
+
+
+def make_alert_runner(settings: Settings, db: Database) -> AlertRunner:
+    """Alert and digest deliveries, run beside the poller in its process."""
+    return AlertRunner(db, settings)
 
 
 def make_extraction_runner(settings: Settings, db: Database) -> ExtractionRunner:
@@ -54,6 +62,7 @@ def make_extraction_runner(settings: Settings, db: Database) -> ExtractionRunner
             workers=settings.extract_workers,
             lease=timedelta(seconds=settings.poll_lease_seconds),
         ),
+        on_page=NewMatchHook(),
     )
 
 
@@ -74,5 +83,6 @@ async def in_process_poller(
                     )
                 )
                 group.create_task(extraction.run_forever(EXTRACTION_INTERVAL, stop))
+                group.create_task(make_alert_runner(settings, db).run_forever(stop))
     except Conflict as exc:
         log.warning("in-process poller not started: %s", exc)

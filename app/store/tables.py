@@ -17,6 +17,10 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy import (
+    text as sql_text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -376,3 +380,108 @@ class SavedView(Base):
     query: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class AlertRule(Base):
+    """An alert on a saved view (issue 17): ``new`` matches or a ``spike`` of its volume,
+    sent by e-mail or webhook. Owner null: a team rule (editors manage it)."""
+
+    __tablename__ = "alert_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    view_id: Mapped[int] = mapped_column(
+        ForeignKey("saved_view.id", ondelete="CASCADE"), index=True
+    )
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(8))  # new | spike
+    batch: Mapped[str] = mapped_column(String(8), default="now")  # now | 15m | 1h
+    spike_hours: Mapped[int] = mapped_column(Integer, default=6)
+    spike_factor: Mapped[float] = mapped_column(Float, default=3.0)
+    spike_min_count: Mapped[int] = mapped_column(Integer, default=5)
+    spike_since: Mapped[datetime | None]  # start of the spike in progress (fired once)
+    quiet_start: Mapped[str | None] = mapped_column(String(5))  # "22:00", local time
+    quiet_end: Mapped[str | None] = mapped_column(String(5))  # "07:00"
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # None: the owner's, else UTC
+    daily_cap: Mapped[int | None] = mapped_column(Integer)  # deliveries per local day
+    channel: Mapped[str] = mapped_column(String(8))  # email | webhook
+    target: Mapped[str] = mapped_column(Text)  # e-mail address or webhook URL
+    secret_sealed: Mapped[str | None] = mapped_column(Text)  # webhook secret, sealed
+    language: Mapped[str | None] = mapped_column(String(8))  # en | de (e-mail)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_failure_at: Mapped[datetime | None]
+    last_sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DigestSetting(Base):
+    """A user's digest e-mail: daily or weekly at a local time (issue 17)."""
+
+    __tablename__ = "digest_setting"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    frequency: Mapped[str] = mapped_column(String(8), default="daily")  # daily | weekly
+    local_time: Mapped[str] = mapped_column(String(5), default="08:00")  # HH:MM
+    weekday: Mapped[int] = mapped_column(Integer, default=0)  # 0 Monday (weekly only)
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # None: user_pref's, else UTC
+    email: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))  # en | de
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_period: Mapped[str | None] = mapped_column(String(32))  # the last period sent
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Outbox(Base):
+    """One delivery to make, at most once: the unique key (rule, channel, subject) is the
+    guarantee, not a Python check; pollers and web workers insert with ON CONFLICT DO
+    NOTHING. ``subject_key``: ``a:<article id>``, ``s:<spike start>``, ``t:<nonce>`` (a test).
+    Digests have no rule: their key is (user, channel, ``d:<period>``), a partial index.
+    ``message_id`` (the e-mail's Message-ID, the webhook's Idempotency-Key) is written
+    and committed before sending; status ``sending`` then marks the send under way."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "channel", "subject_key", name="uq_outbox_rule_subject"),
+        Index(
+            "uq_outbox_digest_subject",
+            "user_id",
+            "channel",
+            "subject_key",
+            unique=True,
+            sqlite_where=sql_text("rule_id IS NULL"),
+            postgresql_where=sql_text("rule_id IS NULL"),
+        ),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alert_rule.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(8))  # email | webhook
+    subject_key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))  # new | spike | digest | test
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("article.id", ondelete="CASCADE"), index=True
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # pending | sending | sent | failed (gave up) | unknown (killed mid-send, not repeated)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

@@ -64,6 +64,41 @@ FEED_LINKS = {
 }
 
 
+VIEW_LINKS = {
+    "GetView": {
+        "operationId": "get_view_api_v1_views__view_id__get",
+        "parameters": {"view_id": "$response.body#/id"},
+    },
+    "UpdateView": {
+        "operationId": "patch_view_api_v1_views__view_id__patch",
+        "parameters": {"view_id": "$response.body#/id"},
+    },
+    "DeleteView": {
+        "operationId": "delete_view_api_v1_views__view_id__delete",
+        "parameters": {"view_id": "$response.body#/id"},
+    },
+}
+
+ALERT_LINKS = {
+    "GetAlert": {
+        "operationId": "get_alert_api_v1_alerts__alert_id__get",
+        "parameters": {"alert_id": "$response.body#/id"},
+    },
+    "UpdateAlert": {
+        "operationId": "patch_alert_api_v1_alerts__alert_id__patch",
+        "parameters": {"alert_id": "$response.body#/id"},
+    },
+    "AlertDeliveries": {
+        "operationId": "alert_deliveries_api_v1_alerts__alert_id__deliveries_get",
+        "parameters": {"alert_id": "$response.body#/id"},
+    },
+    "DeleteAlert": {
+        "operationId": "delete_alert_api_v1_alerts__alert_id__delete",
+        "parameters": {"alert_id": "$response.body#/id"},
+    },
+}
+
+
 def install(app: FastAPI, *, public_read: bool) -> None:
     """Replace ``app.openapi`` with the completed contract (built once, then cached)."""
 
@@ -129,6 +164,10 @@ def _complete(path: str, method: str, op: dict[str, Any], *, public_read: bool) 
         responses["201"]["links"] = FLAG_LINKS
     if path == "/api/v1/feeds" and method == "post":
         responses["201"]["links"] = FEED_LINKS
+    if path == "/api/v1/views" and method == "post":
+        responses["201"]["links"] = VIEW_LINKS
+    if path == "/api/v1/alerts" and method == "post":
+        responses["201"]["links"] = ALERT_LINKS
 
 
 # -- /docs ----------------------------------------------------------------------------

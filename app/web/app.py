@@ -21,7 +21,9 @@ from app.services.subscriptions import MAX_OPML_BYTES
 from app.store.db import Database
 from app.web import (
     accounts,
+    alerts_pages,
     api,
+    api_alerts,
     api_docs,
     api_editor,
     api_opml,
@@ -119,6 +121,7 @@ def create_app(
     csrf.install(app)
     app.state.templates.env.globals["reading_nav"] = reading_pages.reading_nav
     app.state.templates.env.globals["view_links"] = reading_pages.view_links
+    app.state.templates.env.globals["account_alerts"] = alerts_pages.account_alerts
     app.state.templates.context_processors.append(reading_pages.zone_context)
     app.state.templates.env.filters["friendly_error"] = views.friendly_error
     reader = [Depends(require_reader)]
@@ -127,9 +130,12 @@ def create_app(
     app.include_router(pages.router, dependencies=reader)
     app.include_router(api.router, dependencies=strict)
     app.include_router(api_editor.router, dependencies=strict)
+    app.include_router(api_alerts.router, dependencies=strict)
     app.include_router(api_opml.router, dependencies=strict)
     app.include_router(outgoing.router, dependencies=strict)
     app.include_router(reading_pages.feeds_router, dependencies=reader)
+    app.include_router(alerts_pages.router)  # before reading_pages: /views/{id} is ours
+    app.include_router(alerts_pages.public_router)
     app.include_router(reading_pages.router)
     app.include_router(accounts.router)
     app.include_router(i18n.router)

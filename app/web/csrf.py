@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from fastapi import FastAPI, Request, Response
@@ -29,8 +30,19 @@ HEADER = "x-csrf-token"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
+# RFC 8058 one-click unsubscribe: the mail provider POSTs to the link from the e-mail's
+# List-Unsubscribe header, with no cookie, Origin or form token. These handlers act on
+# the HMAC-signed token in the URL alone and never read the session, so a cross-site
+# request gains nothing a cookie would give it: only someone holding the e-mail's link
+# can stop that one alert or digest, which is exactly what the link is for.
+# Matched on the path only; the handlers refuse (404) any token that does not verify.
+SIGNED_LINKS = re.compile(r"/unsubscribe/[^/]{1,100}|/alerts/unsubscribe")
+
+
 async def csrf_protect(request: Request) -> None:
     if request.method in SAFE_METHODS or "authorization" in request.headers:
+        return
+    if request.method == "POST" and SIGNED_LINKS.fullmatch(request.url.path):
         return
     if request.url.path.startswith("/api/") and raw_session_id(request) is None:
         return  # no cookie, no ambient authority: the API answers 401 itself

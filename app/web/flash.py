@@ -23,6 +23,14 @@ NOTICES = {
     "feed-added": "Subscribed to {value}.",
     "feed-polled": "{value} will be polled in a moment.",
     "feed-removed": "Removed {value}.",
+    "alert-created": "Alert created on “{value}”.",
+    "alert-deleted": "Deleted an alert on “{value}”.",
+    "alert-paused": "Paused an alert on “{value}”.",
+    "alert-resumed": "Resumed an alert on “{value}”.",
+    "alert-test-sent": "Test sent to {value}.",
+    "alert-test-failed": "The test failed: {value}",
+    "digest-saved": "Digest saved.",
+    "digest-off": "Digest turned off.",
 }
 
 

@@ -9,16 +9,21 @@ from typing import Any
 
 import pytest
 
+from app.alerts.unsubscribe import make_token
 from app.config import Settings
 from app.store import migrate
+from app.store.alerts import AlertRuleStore, DigestStore, OutboxItem, OutboxStore
 from app.store.db import Database
+from app.store.saved_views import SavedViewStore
+from app.store.users import UserStore
 from tests.support.axe import axe_source, violations
 from tests.support.browser import LiveServer, seed_corpus, serve
-from tests.web.test_auth_kit import PASSWORD, make_user
+from tests.web.test_auth_kit import NOW, PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 # Both widths in the light scheme; the phone in English also in the dark one.
 PASSES = ((1366, "light"), (390, "light"), (390, "dark"))
+SECRET = "k" * 48
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +35,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     ids = seed_corpus(db, count=8)
     for name, role in (("vera", "viewer"), ("ed", "editor"), ("ada", "admin")):
         make_user(db, name, role)
+    seed_alerts(db)
     settings = Settings(
         database_url=url,
         data_dir=root / "data",
-        secret_key="k" * 48,
+        secret_key=SECRET,
         poll=False,
         default_feeds=False,
     )
@@ -58,8 +64,9 @@ def pages_for(role: str, article: int) -> list[str]:
             "/?group=lang",
             "/nowhere",
             "/login",
+            f"/unsubscribe/{make_token(SECRET, 'rule', 1, 'vera@example.org')}",
         ],
-        "viewer": ["/", "/account", "/views"],
+        "viewer": ["/", "/account", "/views", "/views/1"],
         "editor": [
             f"/articles/{article}",
             "/flags",
@@ -69,6 +76,24 @@ def pages_for(role: str, article: int) -> list[str]:
         ],
         "admin": ["/users", "/audit"],
     }[role]
+
+
+def seed_alerts(db: Database) -> None:
+    """Vera's view 1 with an e-mail alert (rule 1) whose last delivery failed, and her
+    digest: the view page and /account show the rule, its failures and the forms."""
+    with db.write() as session:
+        vera = UserStore(session).find("vera")
+        view = SavedViewStore(session).create(
+            "Security", "theme=security", by=vera, shared=False, now=NOW
+        )
+        rule = AlertRuleStore(session, SECRET).create(
+            view.id, by=vera, now=NOW, channel="email", target="vera@example.org"
+        )
+        outbox = OutboxStore(session)
+        outbox.enqueue([OutboxItem("email", "t:seed", "test", rule_id=rule.id)], now=NOW)
+        ids = [d.id for d in outbox.for_rule(rule.id)]
+        outbox.mark_failed(ids, "SMTP 451: try again later", now=NOW, retry_at=None)
+        DigestStore(session).put(vera.id, now=NOW, email="vera@example.org")
 
 
 USERS = {"anonymous": None, "viewer": "vera", "editor": "ed", "admin": "ada"}

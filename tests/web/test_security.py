@@ -86,6 +86,29 @@ RULES = {
     ("POST", "/feeds/add"): "editor",
     ("POST", "/feeds/{feed_id}/poll"): "editor",
     ("POST", "/feeds/{feed_id}/remove"): "editor",
+    ("GET", "/views/{view_id}"): "user",
+    ("POST", "/views/{view_id}/alerts"): "user",
+    ("POST", "/alerts/{rule_id}/enabled"): "user",
+    ("POST", "/alerts/{rule_id}/delete"): "user",
+    ("POST", "/alerts/{rule_id}/test"): "user",
+    ("POST", "/account/digest"): "user",
+    ("GET", "/api/v1/views"): "user",
+    ("POST", "/api/v1/views"): "user",
+    ("GET", "/api/v1/views/{view_id}"): "user",
+    ("PATCH", "/api/v1/views/{view_id}"): "user",
+    ("DELETE", "/api/v1/views/{view_id}"): "user",
+    ("GET", "/api/v1/alerts"): "user",
+    ("POST", "/api/v1/alerts"): "user",
+    ("GET", "/api/v1/alerts/{alert_id}"): "user",
+    ("PATCH", "/api/v1/alerts/{alert_id}"): "user",
+    ("DELETE", "/api/v1/alerts/{alert_id}"): "user",
+    ("GET", "/api/v1/alerts/{alert_id}/deliveries"): "user",
+    ("POST", "/api/v1/alerts/{alert_id}/test"): "user",
+    # RFC 8058 one-click unsubscribe: the signed token is the credential (see web.csrf)
+    ("GET", "/unsubscribe/{token}"): "public",
+    ("POST", "/unsubscribe/{token}"): "public",
+    ("GET", "/alerts/unsubscribe"): "public",
+    ("POST", "/alerts/unsubscribe"): "public",
     ("GET", "/docs"): "public",
     ("GET", "/openapi.json"): "public",
     ("GET", "/healthz"): "public",
@@ -174,8 +197,22 @@ def test_read_token_cannot_write_anywhere(
             assert response.status_code == 403, (method, path)
 
 
+# The only unsafe routes without a CSRF check: they act on a signed token in the URL and
+# never on the session (RFC 8058 one-click unsubscribe; see web.csrf.SIGNED_LINKS).
+SIGNED_LINK_ROUTES = {("POST", "/unsubscribe/{token}"), ("POST", "/alerts/unsubscribe")}
+
+
 def unsafe_routes(app: FastAPI) -> list[tuple[str, str]]:
-    return [(m, p) for m, p in routes(app) if m in UNSAFE]
+    return [(m, p) for m, p in routes(app) if m in UNSAFE and (m, p) not in SIGNED_LINK_ROUTES]
+
+
+def test_only_the_signed_unsubscribe_links_skip_the_csrf_check(app: FastAPI) -> None:
+    from app.web.csrf import SIGNED_LINKS
+
+    exempt = {(m, p) for m, p in routes(app) if m in UNSAFE and SIGNED_LINKS.fullmatch(p)}
+    assert exempt == SIGNED_LINK_ROUTES
+    for near_miss in ("/unsubscribe", "/unsubscribe/a/b", "/alerts/1/delete", "/x/unsubscribe/r1"):
+        assert not SIGNED_LINKS.fullmatch(near_miss)
 
 
 @pytest.mark.parametrize(
