@@ -23,6 +23,9 @@ _STRONG = 2.0
 # A text with no body and a one-line lead is a headline item (aggregator feeds).
 HEADLINE_WORDS = 40
 SHORT_BODY_WORDS = 120
+# Theme thresholds apply in full from this many tokens, down to this share of them.
+FULL_LENGTH_TOKENS = 300
+MIN_THRESHOLD_SCALE = 0.4
 
 
 @dataclass(slots=True)
@@ -163,11 +166,14 @@ def extract(
         for name in ("rule_relevant", "title_both", "cue_strong", "compete"):
             if name in values:
                 values["headline_" + name] = values[name]
+    # Theme thresholds were set on long articles: a teaser or a headline has room
+    # for a sentence or two, so the bar scales with the text's length.
+    scale = min(1.0, max(MIN_THRESHOLD_SCALE, len(scanned.lemmas) / FULL_LENGTH_TOKENS))
     for theme in THEMES:
         t_hits = theme_hits.get(theme, [])
         t_score = theme_scores.get(theme, 0.0)
         values[theme + "_score"] = log1p(t_score)
-        values[theme + "_pass"] = float(t_score >= theme_thresholds[theme])
+        values[theme + "_pass"] = float(t_score >= theme_thresholds[theme] * scale)
         if t_hits:
             sources[theme + "_score"] = t_hits
             lead = [h for h in t_hits if h.field != "text"]
