@@ -61,6 +61,7 @@ PHRASES: dict[str, str] = {
     **{f"{t}_{k}": f"{t} terms" for t in THEMES for k in ("score", "pass", "sentences")},
     **{f"{t}_lead": f"{t} terms in the headline or lead" for t in THEMES},
     **{f"{t}_strong": f"strong {t} terms" for t in THEMES},
+    **{f"{t}_about": f"a sentence about {t}" for t in THEMES},
     **{f"headline_{t}": f"{t} terms in the headline" for t in THEMES},
     "relevant": "relevant",
     "not relevant": "not relevant",

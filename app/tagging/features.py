@@ -20,6 +20,7 @@ from app.tagging.taxonomy import THEMES
 ENTITIES = ("amazon", "tiktok")
 _REFS = {"ref:amazon": "amazon", "ref:tiktok": "tiktok"}
 _STRONG = 2.0
+_ABOUT_WEIGHT = 1.0  # theme terms that make a sentence about the theme (not weak words)
 # A text with no body and a one-line lead is a headline item (aggregator feeds).
 HEADLINE_WORDS = 40
 SHORT_BODY_WORDS = 120
@@ -182,6 +183,17 @@ def extract(
                 sources[theme + "_lead"] = lead
             sents = {(h.field, h.sentence) for h in t_hits if h.rule.weight >= 1.0}
             values[theme + "_sentences"] = log1p(len(sents))
+            # A sentence about the theme (GUIDE: "at least a sentence that is about
+            # it, not a single word in passing") has two or more of its terms.
+            per_sentence: dict[tuple[str, int], set[str]] = defaultdict(set)
+            for h in t_hits:
+                if h.rule.weight >= _ABOUT_WEIGHT:
+                    per_sentence[(h.field, h.sentence)].add(h.rule.term)
+            about = [k for k, terms in per_sentence.items() if len(terms) >= 2]
+            if about:
+                values[theme + "_about"] = log1p(len(about))
+                keys = set(about)
+                sources[theme + "_about"] = [h for h in t_hits if (h.field, h.sentence) in keys]
             strong = [h for h in t_hits if h.rule.weight >= _STRONG]
             if strong:
                 values[theme + "_strong"] = log1p(len(strong))
