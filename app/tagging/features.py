@@ -76,10 +76,17 @@ def extract(
     theme_hits: dict[str, list[Hit]] = defaultdict(list)
     for hit in hits:
         group = hit.rule.group
-        sent = sentences[(hit.field, hit.sentence)]
-        para = paragraphs[("lead", 0) if hit.field != "text" else ("text", hit.paragraph)]
+        if group in theme_thresholds:  # most hits: no sentence bookkeeping needed
+            theme_hits[group].append(hit)
+            continue
+        if group == "other":
+            counts["other"] += 1
+            sources["other"].append(hit)
+            continue
         entity = group if group in named else _REFS.get(group)
         if entity is not None and entity in named:
+            sent = sentences[(hit.field, hit.sentence)]
+            para = paragraphs[("lead", 0) if hit.field != "text" else ("text", hit.paragraph)]
             sent.entities.add(entity)
             para.entities.add(entity)
             sent.hits.append(hit)
@@ -95,21 +102,20 @@ def extract(
             counts["cue_" + tier] += 1
             sources["cue_" + tier].append(hit)
             if tier == "strong":
-                sent.strong.append(hit)
+                sentences[(hit.field, hit.sentence)].strong.append(hit)
+                para = paragraphs[("lead", 0) if hit.field != "text" else ("text", hit.paragraph)]
                 para.strong.append(hit)
         elif group == "pair" and len(named) == 2:
+            sent = sentences[(hit.field, hit.sentence)]
+            para = paragraphs[("lead", 0) if hit.field != "text" else ("text", hit.paragraph)]
             sent.entities.update(named)
             para.entities.update(named)
             sent.hits.append(hit)
         elif group == "compete":
-            sent.compete = para.compete = True
+            para = paragraphs[("lead", 0) if hit.field != "text" else ("text", hit.paragraph)]
+            sentences[(hit.field, hit.sentence)].compete = para.compete = True
             counts["compete"] += 1
             sources["compete"].append(hit)
-        elif group == "other":
-            counts["other"] += 1
-            sources["other"].append(hit)
-        elif group in theme_thresholds:
-            theme_hits[group].append(hit)
     both = set(ENTITIES)
     for (fld, _), sent in sentences.items():
         if sent.entities >= both:

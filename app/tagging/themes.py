@@ -19,11 +19,12 @@ _SUPPORT_WEIGHT = 1.0
 
 
 def score_themes(
-    hits: Sequence[Hit], params: ThemeParams
+    hits: Sequence[Hit], params: ThemeParams, explain: bool = True
 ) -> tuple[tuple[ThemeTag, ...], dict[str, float]]:
     """Tags over their threshold (with evidence) and every theme's score.
 
-    ``hits`` must already be de-duplicated (``strongest_first``).
+    ``hits`` must already be de-duplicated (``strongest_first``). Without
+    ``explain`` the tags carry no evidence (the learned layer explains its own).
     """
     by_theme: dict[str, list[Hit]] = {theme: [] for theme in THEMES}
     for hit in hits:
@@ -36,7 +37,11 @@ def score_themes(
         score, counted = _score(by_theme[theme], params)
         scores[theme] = score
         if score >= params.thresholds[theme]:
-            evidence = tuple([make_evidence(h.rule.term, h.field, h.start, h.end) for h in counted])
+            evidence = (
+                tuple([make_evidence(h.rule.term, h.field, h.start, h.end) for h in counted])
+                if explain
+                else ()
+            )
             tags.append(ThemeTag(key=theme, score=score, evidence=evidence, origin="tagger"))
     return tuple(tags), scores
 
