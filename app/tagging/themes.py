@@ -8,6 +8,7 @@ strong term in the headline does. Pure; hits come from ``matcher``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
 from app.core.types import ThemeTag
 from app.tagging.evidence import make_evidence
@@ -79,8 +80,10 @@ def _strength(h: Hit) -> tuple[float, int, int, int]:
     return -h.rule.weight, h.first - h.last, _ORDER[h.field], h.start
 
 
-def _reading_order(h: Hit) -> tuple[int, int, int, str, str]:
-    return _ORDER[h.field], h.start, h.end, h.rule.group, h.rule.term
+# Reading order: (field, start, end, group, term). Token indices run over the
+# fields joined in order (title, summary, text), so the first token's index
+# orders hits as (field, start) does, with a C-level key.
+_reading_order = attrgetter("first", "end", "rule.group", "rule.term")
 
 
 def _pos(hit: Hit) -> tuple[int, int, int]:
