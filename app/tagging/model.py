@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import heapq
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -122,9 +121,12 @@ class Model:
         # Words toward this side (precomputed, quiet ones left out) present in the article,
         # ranked by (strength, word) keys made once per model.
         side = self._sides[target][sign > 0]
-        for strength, w in heapq.nlargest(top, map(side.__getitem__, f.words & side.keys())):
-            out.append((strength, "w:" + w))
-        return heapq.nlargest(top, out)
+        # sorted()[:top] is what heapq.nlargest promises, and on a few dozen
+        # items the C sort is several times faster than nlargest's Python loop.
+        ranked = sorted(map(side.__getitem__, f.words & side.keys()), reverse=True)[:top]
+        out += [(strength, "w:" + w) for strength, w in ranked]
+        out.sort(reverse=True)
+        return out[:top]
 
 
 def _sigmoid(z: float) -> float:
