@@ -20,7 +20,8 @@ from app.tagging.taxonomy import THEMES
 ENTITIES = ("amazon", "tiktok")
 _REFS = {"ref:amazon": "amazon", "ref:tiktok": "tiktok"}
 _STRONG = 2.0
-_ABOUT_WEIGHT = 1.0  # theme terms that make a sentence about the theme (not weak words)
+# Theme terms that count for a theme's sentences (not weak words); _STRONG is above it.
+_ABOUT_WEIGHT = 1.0
 # A text with no body and a one-line lead is a headline item (aggregator feeds).
 HEADLINE_WORDS = 40
 SHORT_BODY_WORDS = 120
@@ -40,8 +41,10 @@ class Features:
 
 
 def article_form(fields: Mapping[str, str]) -> str:
-    text_words = len(fields.get("text", "").split())
-    if text_words == 0 and len(fields.get("summary", "").split()) < HEADLINE_WORDS:
+    # Counting stops past the limit (maxsplit): only "under the limit or not" matters.
+    text_words = len(fields.get("text", "").split(maxsplit=SHORT_BODY_WORDS))
+    summary = fields.get("summary", "")
+    if text_words == 0 and len(summary.split(maxsplit=HEADLINE_WORDS)) < HEADLINE_WORDS:
         return "headline"
     return "short" if text_words < SHORT_BODY_WORDS else "full"
 
@@ -183,24 +186,34 @@ def extract(
         values[theme + "_pass"] = float(t_score >= theme_thresholds[theme] * scale)
         if t_hits:
             sources[theme + "_score"] = t_hits
-            lead = [h for h in t_hits if h.field != "text"]
+            # One pass: hits in the lead, sentences with a theme term of weight
+            # 1+ (and which terms), strong hits.
+            lead: list[Hit] = []
+            strong: list[Hit] = []
+            per_sentence: dict[tuple[str, int], set[str]] = {}
+            for h in t_hits:
+                if h.field != "text":
+                    lead.append(h)
+                weight = h.rule.weight
+                if weight >= _ABOUT_WEIGHT:
+                    key = (h.field, h.sentence)
+                    terms = per_sentence.get(key)
+                    if terms is None:
+                        per_sentence[key] = {h.rule.term}
+                    else:
+                        terms.add(h.rule.term)
+                    if weight >= _STRONG:
+                        strong.append(h)
             if lead:
                 values[theme + "_lead"] = log1p(len(lead))
                 sources[theme + "_lead"] = lead
-            sents = {(h.field, h.sentence) for h in t_hits if h.rule.weight >= 1.0}
-            values[theme + "_sentences"] = log1p(len(sents))
+            values[theme + "_sentences"] = log1p(len(per_sentence))
             # A sentence about the theme (GUIDE: "at least a sentence that is about
             # it, not a single word in passing") has two or more of its terms.
-            per_sentence: dict[tuple[str, int], set[str]] = defaultdict(set)
-            for h in t_hits:
-                if h.rule.weight >= _ABOUT_WEIGHT:
-                    per_sentence[(h.field, h.sentence)].add(h.rule.term)
-            about = [k for k, terms in per_sentence.items() if len(terms) >= 2]
+            about = {k for k, terms in per_sentence.items() if len(terms) >= 2}
             if about:
                 values[theme + "_about"] = log1p(len(about))
-                keys = set(about)
-                sources[theme + "_about"] = [h for h in t_hits if (h.field, h.sentence) in keys]
-            strong = [h for h in t_hits if h.rule.weight >= _STRONG]
+                sources[theme + "_about"] = [h for h in t_hits if (h.field, h.sentence) in about]
             if strong:
                 values[theme + "_strong"] = log1p(len(strong))
                 sources[theme + "_strong"] = strong
