@@ -196,10 +196,10 @@ def extract(
                     lead.append(h)
                 weight = h.rule.weight
                 if weight >= _ABOUT_WEIGHT:
-                    key = (h.field, h.sentence)
-                    terms = per_sentence.get(key)
+                    at = (h.field, h.sentence)
+                    terms = per_sentence.get(at)
                     if terms is None:
-                        per_sentence[key] = {h.rule.term}
+                        per_sentence[at] = {h.rule.term}
                     else:
                         terms.add(h.rule.term)
                     if weight >= _STRONG:
