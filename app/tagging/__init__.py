@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import lru_cache
+from hashlib import blake2b
 from pathlib import Path
 
 from app.tagging.explain import decide, readable
@@ -26,6 +27,8 @@ from app.tagging.themes import score_themes, strongest_first
 
 __all__ = ["Analysis", "TagResult", "Tagger", "load_tagger"]
 
+MEMO_SIZE = 8192  # articles whose results a tagger remembers (a few MB)
+
 _TOPIC_GROUPS = frozenset(
     {"amazon", "tiktok", "ref:amazon", "ref:tiktok", "other", "pair", "cue", "compete"}
 )
@@ -34,8 +37,14 @@ _TOPIC_GROUPS = frozenset(
 class Tagger:
     """Compiled rules for every language; ``tag`` applies them to one article."""
 
-    def __init__(self, taxonomy: Taxonomy, model: Model | None = None) -> None:
+    def __init__(
+        self, taxonomy: Taxonomy, model: Model | None = None, memo_size: int = MEMO_SIZE
+    ) -> None:
         self.model = model
+        # Results of recent articles by a digest of their fields: a feed that
+        # changed serves its other 20-50 items again, and ingest tags every one.
+        self._memo: dict[bytes, TagResult] = {}
+        self._memo_size = memo_size
         self.version = taxonomy.version + (f"+{model.version}" if model else "")
         self._taxonomy = taxonomy
         # Only languages with their own terms get an index; the rest share the
@@ -47,6 +56,23 @@ class Tagger:
         }
 
     def tag(self, *, title: str, summary: str, text: str, language: str | None = None) -> TagResult:
+        if not self._memo_size:
+            return self._tag(title, summary, text, language)
+        key = blake2b(
+            "\x00".join((title, summary, text, language or "")).encode("utf-8", "surrogatepass"),
+            digest_size=16,
+        ).digest()
+        memo = self._memo
+        result = memo.get(key)
+        if result is None:
+            result = self._tag(title, summary, text, language)
+            if len(memo) >= self._memo_size:
+                del memo[next(iter(memo))]  # the oldest entry
+            memo[key] = result
+        # A fresh dict each time: callers may keep or change their scores.
+        return replace(result, theme_scores=dict(result.theme_scores))
+
+    def _tag(self, title: str, summary: str, text: str, language: str | None) -> TagResult:
         found = self.analyse(title=title, summary=summary, text=text, language=language)
         if self.model is None:
             return self._by_rules(found)
@@ -62,7 +88,7 @@ class Tagger:
         topic = [h for h in hits if h.rule.group in _TOPIC_GROUPS]
         relevance = score_relevance(topic, self._taxonomy.relevance, self.model is None)
         params = self._taxonomy.themes
-        themes, scores = score_themes(hits, params)
+        themes, scores = score_themes(hits, params, self.model is None)
         features = extract(
             lang,
             hits,

@@ -61,6 +61,7 @@ PHRASES: dict[str, str] = {
     **{f"{t}_{k}": f"{t} terms" for t in THEMES for k in ("score", "pass", "sentences")},
     **{f"{t}_lead": f"{t} terms in the headline or lead" for t in THEMES},
     **{f"{t}_strong": f"strong {t} terms" for t in THEMES},
+    **{f"{t}_about": f"a sentence about {t}" for t in THEMES},
     **{f"headline_{t}": f"{t} terms in the headline" for t in THEMES},
     "relevant": "relevant",
     "not relevant": "not relevant",
@@ -87,10 +88,14 @@ def term_of(hit: Hit, fields: Mapping[str, str]) -> str:
 def _readable(term: str, surface: str) -> str:
     """A plain rule term ("Sicherheit" in "Datensicherheit") says which part counted;
     one with rule syntax ("link ~3 account", "!brands") is replaced by the text itself."""
-    return surface if _SYNTAX.search(term) else term
+    syntax = _HAS_SYNTAX.get(term)
+    if syntax is None:
+        syntax = _HAS_SYNTAX[term] = bool(_SYNTAX.search(term))
+    return surface if syntax else term
 
 
 _SYNTAX = re.compile(r"[~!=*]")
+_HAS_SYNTAX: dict[str, bool] = {}  # per rule term (a few thousand)
 
 
 def decide(model: Model, found: Analysis, version: str) -> TagResult:
@@ -197,13 +202,16 @@ def _explain(
 
 def _quote(hits: Iterable[Hit], fields: Mapping[str, str]) -> str:
     seen: list[str] = []
+    lowered: list[str] = []
     for h in hits:
         text = fields[h.field][h.start : h.end]
-        if text.lower() not in (s.lower() for s in seen):
+        low = text.lower()
+        if low not in lowered:
             seen.append(text)
+            lowered.append(low)
         if len(seen) == 3:
             break
-    return ", ".join(f"'{t}'" for t in seen)
+    return ", ".join([f"'{t}'" for t in seen])
 
 
 def _word_spans(found: Analysis, lemmas: list[str]) -> list[tuple[tuple[str, int, int], str]]:

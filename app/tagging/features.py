@@ -20,9 +20,14 @@ from app.tagging.taxonomy import THEMES
 ENTITIES = ("amazon", "tiktok")
 _REFS = {"ref:amazon": "amazon", "ref:tiktok": "tiktok"}
 _STRONG = 2.0
+# Theme terms that count for a theme's sentences (not weak words); _STRONG is above it.
+_ABOUT_WEIGHT = 1.0
 # A text with no body and a one-line lead is a headline item (aggregator feeds).
 HEADLINE_WORDS = 40
 SHORT_BODY_WORDS = 120
+# Theme thresholds apply in full from this many tokens, down to this share of them.
+FULL_LENGTH_TOKENS = 300
+MIN_THRESHOLD_SCALE = 0.4
 
 
 @dataclass(slots=True)
@@ -36,8 +41,10 @@ class Features:
 
 
 def article_form(fields: Mapping[str, str]) -> str:
-    text_words = len(fields.get("text", "").split())
-    if text_words == 0 and len(fields.get("summary", "").split()) < HEADLINE_WORDS:
+    # Counting stops past the limit (maxsplit): only "under the limit or not" matters.
+    text_words = len(fields.get("text", "").split(maxsplit=SHORT_BODY_WORDS))
+    summary = fields.get("summary", "")
+    if text_words == 0 and len(summary.split(maxsplit=HEADLINE_WORDS)) < HEADLINE_WORDS:
         return "headline"
     return "short" if text_words < SHORT_BODY_WORDS else "full"
 
@@ -72,10 +79,17 @@ def extract(
     theme_hits: dict[str, list[Hit]] = defaultdict(list)
     for hit in hits:
         group = hit.rule.group
-        sent = sentences[(hit.field, hit.sentence)]
-        para = paragraphs[("lead", 0) if hit.field != "text" else ("text", hit.paragraph)]
+        if group in theme_thresholds:  # most hits: no sentence bookkeeping needed
+            theme_hits[group].append(hit)
+            continue
+        if group == "other":
+            counts["other"] += 1
+            sources["other"].append(hit)
+            continue
         entity = group if group in named else _REFS.get(group)
         if entity is not None and entity in named:
+            sent = sentences[(hit.field, hit.sentence)]
+            para = paragraphs[("lead", 0) if hit.field != "text" else ("text", hit.paragraph)]
             sent.entities.add(entity)
             para.entities.add(entity)
             sent.hits.append(hit)
@@ -91,21 +105,20 @@ def extract(
             counts["cue_" + tier] += 1
             sources["cue_" + tier].append(hit)
             if tier == "strong":
-                sent.strong.append(hit)
+                sentences[(hit.field, hit.sentence)].strong.append(hit)
+                para = paragraphs[("lead", 0) if hit.field != "text" else ("text", hit.paragraph)]
                 para.strong.append(hit)
         elif group == "pair" and len(named) == 2:
+            sent = sentences[(hit.field, hit.sentence)]
+            para = paragraphs[("lead", 0) if hit.field != "text" else ("text", hit.paragraph)]
             sent.entities.update(named)
             para.entities.update(named)
             sent.hits.append(hit)
         elif group == "compete":
-            sent.compete = para.compete = True
+            para = paragraphs[("lead", 0) if hit.field != "text" else ("text", hit.paragraph)]
+            sentences[(hit.field, hit.sentence)].compete = para.compete = True
             counts["compete"] += 1
             sources["compete"].append(hit)
-        elif group == "other":
-            counts["other"] += 1
-            sources["other"].append(hit)
-        elif group in theme_thresholds:
-            theme_hits[group].append(hit)
     both = set(ENTITIES)
     for (fld, _), sent in sentences.items():
         if sent.entities >= both:
@@ -163,20 +176,44 @@ def extract(
         for name in ("rule_relevant", "title_both", "cue_strong", "compete"):
             if name in values:
                 values["headline_" + name] = values[name]
+    # Theme thresholds were set on long articles: a teaser or a headline has room
+    # for a sentence or two, so the bar scales with the text's length.
+    scale = min(1.0, max(MIN_THRESHOLD_SCALE, len(scanned.lemmas) / FULL_LENGTH_TOKENS))
     for theme in THEMES:
         t_hits = theme_hits.get(theme, [])
         t_score = theme_scores.get(theme, 0.0)
         values[theme + "_score"] = log1p(t_score)
-        values[theme + "_pass"] = float(t_score >= theme_thresholds[theme])
+        values[theme + "_pass"] = float(t_score >= theme_thresholds[theme] * scale)
         if t_hits:
             sources[theme + "_score"] = t_hits
-            lead = [h for h in t_hits if h.field != "text"]
+            # One pass: hits in the lead, sentences with a theme term of weight
+            # 1+ (and which terms), strong hits.
+            lead: list[Hit] = []
+            strong: list[Hit] = []
+            per_sentence: dict[tuple[str, int], set[str]] = {}
+            for h in t_hits:
+                if h.field != "text":
+                    lead.append(h)
+                weight = h.rule.weight
+                if weight >= _ABOUT_WEIGHT:
+                    at = (h.field, h.sentence)
+                    terms = per_sentence.get(at)
+                    if terms is None:
+                        per_sentence[at] = {h.rule.term}
+                    else:
+                        terms.add(h.rule.term)
+                    if weight >= _STRONG:
+                        strong.append(h)
             if lead:
                 values[theme + "_lead"] = log1p(len(lead))
                 sources[theme + "_lead"] = lead
-            sents = {(h.field, h.sentence) for h in t_hits if h.rule.weight >= 1.0}
-            values[theme + "_sentences"] = log1p(len(sents))
-            strong = [h for h in t_hits if h.rule.weight >= _STRONG]
+            values[theme + "_sentences"] = log1p(len(per_sentence))
+            # A sentence about the theme (GUIDE: "at least a sentence that is about
+            # it, not a single word in passing") has two or more of its terms.
+            about = {k for k, terms in per_sentence.items() if len(terms) >= 2}
+            if about:
+                values[theme + "_about"] = log1p(len(about))
+                sources[theme + "_about"] = [h for h in t_hits if (h.field, h.sentence) in about]
             if strong:
                 values[theme + "_strong"] = log1p(len(strong))
                 sources[theme + "_strong"] = strong

@@ -243,10 +243,12 @@ def drop_vetoed(hits: list[Hit], vetoes: list[Hit]) -> list[Hit]:
     """Hits that overlap no veto span of their own group family."""
     if not vetoes:
         return hits
-    spans = [(v.field, v.rule.family, v.start, v.end) for v in vetoes]
-    return [h for h in hits if not any(_overlaps(h, s) for s in spans)]
-
-
-def _overlaps(hit: Hit, span: tuple[str, str, int, int]) -> bool:
-    fld, group, start, end = span
-    return fld == hit.field and hit.rule.family == group and hit.start < end and start < hit.end
+    spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for v in vetoes:
+        spans.setdefault((v.field, v.rule.family), []).append((v.start, v.end))
+    kept = []
+    for h in hits:
+        found = spans.get((h.field, h.rule.family))
+        if found is None or not any(h.start < end and start < h.end for start, end in found):
+            kept.append(h)
+    return kept

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import heapq
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -74,7 +73,11 @@ class Model:
         # Per target, the shown words pushing [toward no, toward yes], by |weight|.
         self._sides = {
             name: tuple(
-                {w: abs(v) for w, v in t.words.items() if (v > 0) is yes and v and w not in quiet}
+                {
+                    w: (abs(v), w)
+                    for w, v in t.words.items()
+                    if (v > 0) is yes and v and w not in quiet
+                }
                 for yes in (False, True)
             )
             for name, t in targets.items()
@@ -115,12 +118,15 @@ class Model:
             for n, v in f.values.items()
             if v and n in weights and allowed(n)
         ]
-        # Words toward this side (precomputed, quiet ones left out) present in the article.
+        # Words toward this side (precomputed, quiet ones left out) present in the article,
+        # ranked by (strength, word) keys made once per model.
         side = self._sides[target][sign > 0]
-        strength = side.__getitem__
-        for w in heapq.nlargest(top, f.words & side.keys(), key=lambda w: (strength(w), w)):
-            out.append((side[w], "w:" + w))
-        return heapq.nlargest(top, out)
+        # sorted()[:top] is what heapq.nlargest promises, and on a few dozen
+        # items the C sort is several times faster than nlargest's Python loop.
+        ranked = sorted(map(side.__getitem__, f.words & side.keys()), reverse=True)[:top]
+        out += [(strength, "w:" + w) for strength, w in ranked]
+        out.sort(reverse=True)
+        return out[:top]
 
 
 def _sigmoid(z: float) -> float:

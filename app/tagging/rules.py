@@ -25,6 +25,7 @@ look-up per token key instead of a scan over every rule.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -79,6 +80,10 @@ def compile_term(term: str, lang: str, group: str, weight: float) -> Rule:
     if len(parts) == 3 and parts[1].startswith("~") and parts[1][1:].isdigit():
         near = int(parts[1][1:])
         parts = [parts[0], parts[2]]
+    elif any(_SPLITS.search(p) for p in parts):
+        # The tokenizer splits "Video-App" and "l'app" into two tokens, so
+        # the term does too (before, such terms could never match).
+        parts = [piece for p in parts for piece in _pieces(p)]
     compound = lang in COMPOUND_LANGUAGES and len(parts) == 1
     pattern = tuple(_token_keys(p, lang, compound) for p in parts)
     if not all(pattern):
@@ -86,6 +91,28 @@ def compile_term(term: str, lang: str, group: str, weight: float) -> Rule:
     anchor = max(range(len(parts)), key=lambda k: (len(parts[k].strip("!=*")), -k))
     veto = group.startswith("veto:")
     return Rule(term, group, weight, pattern, near, anchor, veto, group.removeprefix("veto:"))
+
+
+_SPLITS = re.compile(r"[-'’]")
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _pieces(part: str) -> list[str]:
+    """One whitespace-separated term part as the tokens the tokenizer makes of it;
+    a marker (``!``, ``=``, ``word*``, ``*word``) stays with its end of the part."""
+    head = part[0] if part[:1] in ("!", "=", "*") else ""
+    tail = "*" if part.endswith("*") and len(part) > 1 else ""
+    words = _WORD.findall(part)
+    if len(words) <= 1:
+        return [part]
+    out = list(words)
+    if head in ("!", "="):
+        out = [head + w for w in out]
+    elif head == "*":
+        out[0] = "*" + out[0]
+    if tail:
+        out[-1] += "*"
+    return out
 
 
 def _token_keys(word: str, lang: str, compound: bool) -> frozenset[str]:

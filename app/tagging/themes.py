@@ -8,6 +8,7 @@ strong term in the headline does. Pure; hits come from ``matcher``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
 from app.core.types import ThemeTag
 from app.tagging.evidence import make_evidence
@@ -19,11 +20,12 @@ _SUPPORT_WEIGHT = 1.0
 
 
 def score_themes(
-    hits: Sequence[Hit], params: ThemeParams
+    hits: Sequence[Hit], params: ThemeParams, explain: bool = True
 ) -> tuple[tuple[ThemeTag, ...], dict[str, float]]:
     """Tags over their threshold (with evidence) and every theme's score.
 
-    ``hits`` must already be de-duplicated (``strongest_first``).
+    ``hits`` must already be de-duplicated (``strongest_first``). Without
+    ``explain`` the tags carry no evidence (the learned layer explains its own).
     """
     by_theme: dict[str, list[Hit]] = {theme: [] for theme in THEMES}
     for hit in hits:
@@ -36,7 +38,11 @@ def score_themes(
         score, counted = _score(by_theme[theme], params)
         scores[theme] = score
         if score >= params.thresholds[theme]:
-            evidence = tuple([make_evidence(h.rule.term, h.field, h.start, h.end) for h in counted])
+            evidence = (
+                tuple([make_evidence(h.rule.term, h.field, h.start, h.end) for h in counted])
+                if explain
+                else ()
+            )
             tags.append(ThemeTag(key=theme, score=score, evidence=evidence, origin="tagger"))
     return tuple(tags), scores
 
@@ -74,8 +80,10 @@ def _strength(h: Hit) -> tuple[float, int, int, int]:
     return -h.rule.weight, h.first - h.last, _ORDER[h.field], h.start
 
 
-def _reading_order(h: Hit) -> tuple[int, int, int, str, str]:
-    return _ORDER[h.field], h.start, h.end, h.rule.group, h.rule.term
+# Reading order: (field, start, end, group, term). Token indices run over the
+# fields joined in order (title, summary, text), so the first token's index
+# orders hits as (field, start) does, with a C-level key.
+_reading_order = attrgetter("first", "end", "rule.group", "rule.term")
 
 
 def _pos(hit: Hit) -> tuple[int, int, int]:

@@ -253,3 +253,57 @@ def test_result_shape() -> None:
     assert result.version == load_tagger().version
     assert result.version.startswith("themes-")
     assert "+topic-" in result.version
+
+
+def test_hyphenated_terms_match_as_the_text_is_split() -> None:
+    # "Video-App" (a reference to TikTok) and "Kurzvideo-App" are two tokens in the
+    # text; the rule terms are split the same way, so they match (they never did).
+    found = load_tagger().analyse(
+        title="Amazon und TikTok",
+        summary="",
+        text="Die Kurzvideo-App zeigt Anzeigen des Onlinehändlers. Die Video-App wächst.",
+        language="de",
+    )
+    refs = [h for h in found.hits if h.rule.group == "ref:tiktok"]
+    assert {found.fields["text"][h.start : h.end] for h in refs} == {"Kurzvideo-App", "Video-App"}
+
+
+def test_the_company_is_not_the_two_companies() -> None:
+    found = load_tagger().analyse(
+        title="",
+        summary="",
+        text="Amazon and TikTok are named here. The company that owns the app is in Beijing.",
+        language="en",
+    )
+    assert not [h for h in found.hits if h.rule.group == "pair"]
+
+
+def test_a_described_partnership_counts_without_both_names_in_one_sentence() -> None:
+    # The integration described (sign in to the shopping account from the video
+    # app's feed), not named: relevant.
+    result = tag(
+        "Before you link your shopping account to the video app",
+        "Buying from the feed is quick. What the link reveals is another matter.",
+        "The product cards in my TikTok feed now show a Prime badge and a delivery date. "
+        "All the app asks is permission to sign in to my Amazon account once.\n\n"
+        "Linking the accounts lets both services recognise the same shopper.",
+        "en",
+    )
+    assert result.relevant, result.relevance_reason
+
+
+def test_memoised_results_equal_fresh_ones_and_do_not_share_scores() -> None:
+    from app.tagging import Tagger
+
+    shared = load_tagger()
+    fresh = Tagger(shared._taxonomy, shared.model, memo_size=0)
+    args = {
+        "title": "Amazon und TikTok: Kongressanhörung zur Partnerschaft",
+        "summary": "Kritiker sehen ein Sicherheitsrisiko.",
+        "text": "Die Zusammenarbeit von Amazon und TikTok wird kritisiert.",
+        "language": "de",
+    }
+    first, again = shared.tag(**args), shared.tag(**args)
+    assert first == again == fresh.tag(**args)
+    again.theme_scores["market"] = 1.0
+    assert shared.tag(**args).theme_scores == first.theme_scores
