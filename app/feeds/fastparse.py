@@ -121,6 +121,7 @@ _EMAIL = re.compile(
 )
 # feedparser calls ``_end_<name>`` even for elements inside xhtml content.
 _END_METHODS = frozenset(n[5:] for n in dir(StrictFeedParser) if n.startswith("_end_"))
+_AUTHOR_SCAN_MAX = 256
 _map_type = _FeedParserMixin.map_content_type
 _looks_like_html = _FeedParserMixin.looks_like_html
 _escape = xml.sax.saxutils.escape
@@ -572,6 +573,8 @@ def _split_author(entry: Any) -> None:
     author, email = entry.get("author"), None
     if not author:
         return
+    if len(author) > _AUTHOR_SCAN_MAX:  # feedparser#562: the regex is quadratic
+        raise NotFast("long author")
     match = _EMAIL.search(author)
     if match:
         email = match.group(0)

@@ -2,11 +2,15 @@
 
 Importing this module loads the tagger's compiled rules and the lemma and language
 models (several seconds and a few hundred MB), then tags a short text in each
-supported language so lazily loaded dictionaries are in memory before the fork.
+supported language so lazily loaded dictionaries are in memory before the fork, then
+settles the heap (``settle``) so the workers share it instead of copying it.
 This import-time work is the module's purpose; nothing else imports it.
 """
 
 from __future__ import annotations
+
+import ctypes
+import gc
 
 from app.tagging import load_tagger
 
@@ -25,4 +29,18 @@ def warm() -> None:
         tagger.tag(title=text, summary="", text=text, language=language)
 
 
+def settle() -> None:
+    """Make the loaded state cheap to share with the forked workers: collect the
+    load-time garbage, give freed heap back to the OS (glibc keeps it otherwise, and
+    every worker would map it), and freeze the survivors so the workers' garbage
+    collector never writes to (and so copies) the pages holding them."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to give back this way
+        pass
+    gc.freeze()
+
+
 warm()
+settle()

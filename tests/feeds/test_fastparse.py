@@ -64,14 +64,20 @@ def test_peer_corpus_is_identical() -> None:
     assert fast_count >= len(list(PEER.glob("*.xml"))) - 6
 
 
-@pytest.mark.parametrize("path", sorted(DATA.iterdir()), ids=lambda p: p.name)
+# redos-author.xml takes feedparser's quadratic author regex (~30 s per parse, run in a
+# worker under a budget in production): the fast path refuses it at once instead.
+@pytest.mark.parametrize(
+    "path", sorted(p for p in DATA.iterdir() if p.name != "redos-author.xml"), ids=lambda p: p.name
+)
 def test_data_feeds_are_identical(path: Path) -> None:
     body = path.read_bytes()
     fast, slow = both(body)
     assert fast == slow
 
 
-@pytest.mark.parametrize("name", ["lol.xml", "xxe.xml", "nul-bytes.xml", "latin1-as-utf8.xml"])
+@pytest.mark.parametrize(
+    "name", ["lol.xml", "xxe.xml", "nul-bytes.xml", "latin1-as-utf8.xml", "redos-author.xml"]
+)
 def test_hostile_documents_go_to_feedparser(name: str) -> None:
     assert not takes_fast_path((DATA / name).read_bytes())
 
