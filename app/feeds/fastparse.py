@@ -20,17 +20,18 @@ declaration is processed), so there is no entity expansion and no external entit
 
 from __future__ import annotations
 
+import contextlib
 import re
 import xml.sax.saxutils
 from collections.abc import Mapping
 from typing import Any
 from xml.parsers import expat
 
+from feedparser.api import StrictFeedParser
 from feedparser.datetimes import _parse_date
 from feedparser.encodings import convert_to_utf8
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
-from feedparser.api import StrictFeedParser
 from feedparser.urls import _urljoin
 from feedparser.util import FeedParserDict
 
@@ -113,6 +114,7 @@ _FEED_KINDS: dict[tuple[str, str], str] = {
 _FEED_SUSPECT = frozenset({"title", "link", "language", "ttl", "description", "subtitle"})
 _FEED_SKIP_NS = frozenset({"", _RSS10, _ATOM, _SY, _RDF, *_IGNORED_NS})
 _IMAGE_CHILDREN = frozenset({"title", "link", "description", "url", "href", "width", "height"})
+_HTML_TYPES = ("application/xhtml+xml", "text/html")
 _TEXT_TYPES = frozenset({"text/plain", "text/html", "application/xhtml+xml"})
 _COPY_TO_SUMMARY = _TEXT_TYPES
 _ENTITY = re.compile("&([A-Za-z0-9_]+);")
@@ -141,10 +143,8 @@ def fast_parse(body: bytes, headers: Mapping[str, str]) -> tuple[dict[str, Any],
 
 def _finish(text: str) -> str:
     """feedparser's ``pop`` tail for every text element (utf-8 document)."""
-    try:
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         text = text.encode("iso-8859-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        pass
     return text.translate(_cp1252)
 
 
@@ -164,7 +164,7 @@ class _Reader:
         self.skip_depth = 0  # > 0: inside a subtree being ignored
         self.image_depth = 0
         self.decls: list[tuple[str, str]] = []
-        self.author: dict[str, Any] | None = None
+        self.author: int | None = None  # the depth of the Atom author being read
         self.author_child: list[Any] | None = None
         self.pieces: list[str] | None = None
 
@@ -204,7 +204,7 @@ class _Reader:
         lang = self.langs[-1]
         if attrs:
             for key in attrs:
-                if key == "base" or key.endswith("base") and key.startswith(_XML):
+                if key == "base" or (key.endswith("base") and key.startswith(_XML)):
                     raise NotFast("xml:base")
             given = attrs.get(_XML + _SEP + "lang", attrs.get("lang"))
             if given == "":
@@ -263,7 +263,7 @@ class _Reader:
             self.field = None
             self._close(field)
             return
-        if self.author is not None and depth == self.author[1]:
+        if self.author is not None and depth == self.author:
             self._end_atom_author()
             return
         if self.entry is not None and depth == self.entry_depth:
@@ -364,11 +364,11 @@ class _Reader:
             self.skip_depth = self.depth
             return
         if kind == "atomauthor":
-            self.author = [None, self.depth]  # type: ignore[assignment]
+            self.author = self.depth
             self.entry.setdefault("authors", []).append(FeedParserDict())
             return
         params = None
-        extra = None
+        extra: Any = None
         if kind in ("title", "description", "summary", "content", "encoded"):
             default = "text/html" if kind in ("description", "encoded") else "text/plain"
             params = self._params(attrs, default, lang)
@@ -381,7 +381,7 @@ class _Reader:
             extra = (flags[0] if flags else "true") == "true"
         elif kind == "source":
             extra = attrs.get("url")
-        field = [kind, self.depth, [], params, extra]
+        field: list[Any] = [kind, self.depth, [], params, extra]
         self.field = field
         if params is not None and params["type"] == "application/xhtml+xml":
             if kind == "title":
@@ -413,7 +413,7 @@ class _Reader:
         href = _urljoin("", href)
         attrs["href"] = href
         context.setdefault("links", []).append(FeedParserDict(attrs))
-        if rel == "alternate" and _map_type(attrs["type"]) in ("application/xhtml+xml", "text/html"):
+        if rel == "alternate" and _map_type(attrs["type"]) in _HTML_TYPES:
             context["link"] = href
 
     # -- closing text elements -----------------------------------------------------
@@ -426,9 +426,13 @@ class _Reader:
         value = "".join(pieces).strip()
         if kind in ("rsslink", "guid") and value and (kind != "guid" or extra):
             value = _urljoin("", value)
-        if params is not None and self.version != "atom10" and params["type"] == "text/plain":
-            if _looks_like_html(value):
-                params["type"] = "text/html"
+        if (
+            params is not None
+            and self.version != "atom10"
+            and params["type"] == "text/plain"
+            and _looks_like_html(value)
+        ):
+            params["type"] = "text/html"
         value = _finish(value)
         if self.entry is None:
             self._close_feed(kind, value, params)
@@ -554,7 +558,8 @@ def _unwrap_div(pieces: list[str]) -> list[str]:
         del pieces[-1]
     while pieces and len(pieces) > 1 and not pieces[0].strip():
         del pieces[0]
-    if pieces and (pieces[0] == "<div>" or pieces[0].startswith("<div ")) and pieces[-1] == "</div>":
+    first = pieces[0] if pieces else ""
+    if (first == "<div>" or first.startswith("<div ")) and pieces[-1] == "</div>":
         depth = 0
         for piece in pieces[:-1]:
             if piece.startswith("</"):

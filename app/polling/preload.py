@@ -9,10 +9,13 @@ This import-time work is the module's purpose; nothing else imports it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 
+import app.polling.ingest  # noqa: F401  (the jobs' module: parse, plan, tag)
 from app.tagging import load_tagger
+from app.tagging.tokens import is_known
 
 _SAMPLES = (
     ("en", "Amazon and TikTok extend their shopping partnership, lawmakers say."),
@@ -27,6 +30,7 @@ def warm() -> None:
     tagger = load_tagger()
     for language, text in _SAMPLES:
         tagger.tag(title=text, summary="", text=text, language=language)
+        is_known("partnership", language)  # the compound splitter's dictionary too
 
 
 def settle() -> None:
@@ -35,10 +39,8 @@ def settle() -> None:
     every worker would map it), and freeze the survivors so the workers' garbage
     collector never writes to (and so copies) the pages holding them."""
     gc.collect()
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to give back this way
-        pass
     gc.freeze()
 
 
