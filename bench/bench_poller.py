@@ -299,6 +299,7 @@ def report(label: str, n: dict[str, Any], r: dict[str, Any] | None) -> None:
         f"[{label}]   largest process {cold.largest_mb:.0f} MB (target <= {TARGET_LARGEST_MB}), "
         f"peak sum of Pss {cold.pss_peak_kb / 1024:.0f} MB (target <= {TARGET_PSS_MB})"
     )
+    print(f"[{label}]   processes (CPU s / peak RSS MB): {_processes(cold)}")
     print(
         f"[{label}] newsmon warm, whole process: {warm.wall:.2f} s, CPU of the tree "
         f"{warm.total_cpu:.2f} s, {len(warm.cpu)} processes, "
@@ -320,6 +321,20 @@ def report(label: str, n: dict[str, Any], r: dict[str, Any] | None) -> None:
         f"warm time {warm.wall / rw.wall:.2f}x (target <= 1), "
         f"total CPU {total_ratio:.2f}x (target <= 1)"
     )
+
+
+def _processes(tree: Tree) -> str:
+    """Each process of the tree, by the words that tell them apart."""
+    parts = []
+    for key, cpu in sorted(tree.cpu.items(), key=lambda kv: -kv[1]):
+        words = tree.cmdline.get(key, "?").split()
+        name = " ".join(w for w in words[1:4] if not w.startswith("/"))[:40] or words[0][-20:]
+        if "forkserver" in tree.cmdline.get(key, ""):
+            name = "forkserver"
+        elif "multiprocessing" in tree.cmdline.get(key, ""):
+            name = "mp child"
+        parts.append(f"{name} {cpu:.1f}/{tree.hwm_kb.get(key, 0) / 1024:.0f}")
+    return "; ".join(parts)
 
 
 def peer_corpus() -> dict[str, bytes] | None:

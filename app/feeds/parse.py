@@ -42,6 +42,7 @@ from app.core.normalize import (
 )
 from app.core.text import html_to_text
 from app.core.types import ParsedEntry, ParsedFeed
+from app.feeds.fastparse import NotFast, fast_parse
 from app.feeds.sanitize import safe_link, sanitize_html
 
 _T = TypeVar("_T")
@@ -66,12 +67,18 @@ def parse_feed(
     headers: Mapping[str, str] | None = None,
     now: datetime,
     max_entries: int = MAX_ENTRIES,
+    fast: bool = True,
 ) -> ParsedFeed:
-    """Parse, sanitise and normalise one feed document. Never raises."""
+    """Parse, sanitise and normalise one feed document. Never raises.
+
+    ``fast=False`` always uses feedparser (the equivalence tests and the bench
+    compare the two paths)."""
     if not body.strip():
         return _failed("not a feed: empty body")
     try:
-        return _parse(body, url=url, headers=headers or {}, now=now, max_entries=max_entries)
+        return _parse(
+            body, url=url, headers=headers or {}, now=now, max_entries=max_entries, fast=fast
+        )
     except Exception as exc:  # one hostile document must not crash the poller
         return _failed(f"parse failed: {type(exc).__name__}: {exc}"[:500])
 
@@ -81,7 +88,13 @@ def _failed(error: str) -> ParsedFeed:
 
 
 def _parse(
-    body: bytes, *, url: str, headers: Mapping[str, str], now: datetime, max_entries: int
+    body: bytes,
+    *,
+    url: str,
+    headers: Mapping[str, str],
+    now: datetime,
+    max_entries: int,
+    fast: bool = True,
 ) -> ParsedFeed:
     response_headers = {key.lower(): value for key, value in headers.items()}
     # Without a type feedparser flags every document; application/xml (unlike
@@ -89,19 +102,24 @@ def _parse(
     # would make feedparser resolve bare GUIDs into fake links.
     response_headers.setdefault("content-type", "application/xml")
     body, cut = _cut_to_newest(body, max_entries)
-    result = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=response_headers,
-        sanitize_html=False,  # nh3 does it: faster, and feedparser's leaks
-        resolve_relative_uris=False,  # sanitize_html resolves against the entry's base
-    )
-    bozo = _bozo_reason(result)
-    if not result.get("version") and not result.entries:
-        return _failed(f"not a feed: {bozo or 'no RSS or Atom root element'}")
-    feed = result.feed
+    bozo: str | None = None
+    try:
+        if not fast:
+            raise NotFast("fast path off")
+        feed, raw_entries = fast_parse(body, response_headers)
+    except NotFast:
+        result = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=response_headers,
+            sanitize_html=False,  # nh3 does it: faster, and feedparser's leaks
+            resolve_relative_uris=False,  # sanitize_html resolves against the entry's base
+        )
+        bozo = _bozo_reason(result)
+        if not result.get("version") and not result.entries:
+            return _failed(f"not a feed: {bozo or 'no RSS or Atom root element'}")
+        feed, raw_entries = result.feed, list(result.entries)
     site_url = safe_link(feed.get("link"), url)
     language = _language(feed.get("language"))
-    raw_entries = list(result.entries)
     entries = [_entry(raw, site_url or url, language, now) for raw in raw_entries]
     dropped = max(0, len(entries) - max_entries)
     if dropped:

@@ -16,14 +16,41 @@ in-process poller, the CLI builds a poller and runs it. Modules inside:
 
 from __future__ import annotations
 
-from app.polling.extraction import ExtractionRunner
-from app.polling.poller import FeedResult, Poller, PollSummary, run_forever
-from app.polling.wiring import (
-    in_process_poller,
-    make_alert_runner,
-    make_extraction_runner,
-    make_poller,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.polling.extraction import ExtractionRunner
+    from app.polling.poller import FeedResult, Poller, PollSummary, run_forever
+    from app.polling.wiring import (
+        in_process_poller,
+        make_alert_runner,
+        make_extraction_runner,
+        make_poller,
+    )
+
+# Loaded on first use (PEP 562): a parse worker unpickles ``app.polling.ingest`` jobs,
+# and importing this package must not drag the store and SQLAlchemy (~26 MB) into it.
+_HOMES = {
+    "ExtractionRunner": "app.polling.extraction",
+    "FeedResult": "app.polling.poller",
+    "PollSummary": "app.polling.poller",
+    "Poller": "app.polling.poller",
+    "run_forever": "app.polling.poller",
+    "in_process_poller": "app.polling.wiring",
+    "make_alert_runner": "app.polling.wiring",
+    "make_extraction_runner": "app.polling.wiring",
+    "make_poller": "app.polling.wiring",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'app.polling' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(home), name)
+
 
 __all__ = [
     "ExtractionRunner",
@@ -31,6 +58,7 @@ __all__ = [
     "PollSummary",
     "Poller",
     "in_process_poller",
+    "make_alert_runner",
     "make_alert_runner",
     "make_extraction_runner",
     "make_poller",

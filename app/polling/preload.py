@@ -2,13 +2,20 @@
 
 Importing this module loads the tagger's compiled rules and the lemma and language
 models (several seconds and a few hundred MB), then tags a short text in each
-supported language so lazily loaded dictionaries are in memory before the fork.
+supported language so lazily loaded dictionaries are in memory before the fork, then
+settles the heap (``settle``) so the workers share it instead of copying it.
 This import-time work is the module's purpose; nothing else imports it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
+
+import app.polling.ingest  # noqa: F401  (the jobs' module: parse, plan, tag)
 from app.tagging import load_tagger
+from app.tagging.tokens import is_known
 
 _SAMPLES = (
     ("en", "Amazon and TikTok extend their shopping partnership, lawmakers say."),
@@ -23,6 +30,19 @@ def warm() -> None:
     tagger = load_tagger()
     for language, text in _SAMPLES:
         tagger.tag(title=text, summary="", text=text, language=language)
+        is_known("partnership", language)  # the compound splitter's dictionary too
+
+
+def settle() -> None:
+    """Make the loaded state cheap to share with the forked workers: collect the
+    load-time garbage, give freed heap back to the OS (glibc keeps it otherwise, and
+    every worker would map it), and freeze the survivors so the workers' garbage
+    collector never writes to (and so copies) the pages holding them."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    gc.freeze()
 
 
 warm()
+settle()

@@ -59,6 +59,19 @@ _BAND_CANDIDATES = {
     ),
 }
 
+_ARTICLE = Article.__table__
+_UPDATE_TEXT = (
+    update(_ARTICLE)  # type: ignore[arg-type]
+    .where(_ARTICLE.c.id == bindparam("b_id"))
+    .values(
+        title=bindparam("b_title"),
+        summary=bindparam("b_summary"),
+        content=bindparam("b_content"),
+        text=bindparam("b_text"),
+        author=bindparam("b_author"),
+        updated_at=bindparam("b_now", type_=UTCDateTime()),
+    )
+)
 _SEARCH_BULK_ON = text("UPDATE article_search_bulk SET active = 1")
 _SEARCH_BULK_OFF = text("UPDATE article_search_bulk SET active = 0")
 _SEARCH_DOC_INSERT = text("INSERT INTO article_search(id, doc) VALUES (:id, :doc)")
@@ -157,18 +170,23 @@ class ArticleWrites:
             for d in drafts
             if d.key in existing and existing[d.key][1:] != (d.title, d.summary, d.content)
         ]
-        for article_id, draft in changed:
+        if changed:
+            # One prepared Core UPDATE run as executemany (the ORM's bulk-update path per
+            # row cost the main process ~0.4 ms each).
             self.session.execute(
-                update(Article)
-                .where(Article.id == article_id)
-                .values(
-                    title=draft.title,
-                    summary=draft.summary,
-                    content=draft.content,
-                    text=draft.text,
-                    author=draft.author,
-                    updated_at=now,
-                )
+                _UPDATE_TEXT,
+                [
+                    {
+                        "b_id": article_id,
+                        "b_title": d.title,
+                        "b_summary": d.summary,
+                        "b_content": d.content,
+                        "b_text": d.text,
+                        "b_author": d.author,
+                        "b_now": now,
+                    }
+                    for article_id, d in changed
+                ],
             )
         all_ids = [inserted.get(d.key) or existing[d.key][0] for d in drafts]
         # A second feed carrying a stored article is a visible change (its sources).

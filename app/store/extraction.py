@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.decide import Tags
@@ -29,7 +29,7 @@ from app.core.pages import (
 )
 from app.core.urls import url_hash
 from app.store.article_writes import ArticleWrites, _insert
-from app.store.tables import Article, ArticleSource, Extraction, Feed, Flag
+from app.store.tables import Article, ArticleSource, Extraction, Feed, Flag, UTCDateTime
 from app.store.touch import bury_articles
 
 CLAIM_WINDOW = 5000  # due rows looked at per claim (the oldest), to spread over hosts
@@ -64,6 +64,24 @@ class PageResult:
 class FullTextRules:
     default_policy: str = "auto"
     threshold: int = 600
+
+
+_EXTRACTION = Extraction.__table__
+_RECORD_FAILURE = (
+    update(_EXTRACTION)  # type: ignore[arg-type]
+    .where(_EXTRACTION.c.article_id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        outcome=bindparam("b_outcome"),
+        detail=bindparam("b_detail"),
+        attempts=_EXTRACTION.c.attempts + 1,
+        due_at=bindparam("b_due", type_=UTCDateTime()),
+        lease_until=None,
+        lease_owner=None,
+        fetched_at=bindparam("b_fetched", type_=UTCDateTime()),
+        final_url=bindparam("b_final"),
+    )
+)
 
 
 class ExtractionStore:
@@ -226,20 +244,19 @@ class ExtractionStore:
         final_url: str | None = None,
     ) -> None:
         """The attempt's outcome; pending again at ``retry_at``, else final."""
+        # One prepared Core statement: the poller records thousands of these per round,
+        # and the ORM's bulk-update path cost ~0.1 ms of the main process each.
         self.session.execute(
-            update(Extraction)
-            .where(Extraction.article_id == article_id)
-            .values(
-                state="pending" if retry_at else "done",
-                outcome=outcome.value,
-                detail=(detail or "")[:500] or None,
-                attempts=Extraction.attempts + 1,
-                due_at=retry_at or now,
-                lease_until=None,
-                lease_owner=None,
-                fetched_at=now,
-                final_url=final_url,
-            )
+            _RECORD_FAILURE,
+            {
+                "b_id": article_id,
+                "b_state": "pending" if retry_at else "done",
+                "b_outcome": outcome.value,
+                "b_detail": (detail or "")[:500] or None,
+                "b_due": retry_at or now,
+                "b_fetched": now,
+                "b_final": final_url,
+            },
         )
 
     def record_page(self, article_id: int, page: PageResult, *, now: datetime) -> int:

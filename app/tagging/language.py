@@ -56,7 +56,13 @@ _LONG_SAMPLE_CHARS = 1000
 def _identifier() -> _Classifier:
     ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     ident.set_languages(DETECTABLE)
-    return _Classifier(ident)
+    classifier = _Classifier(ident)
+    # Free what ``_Classifier`` never reads: the 97-language float16 table kept for a
+    # later ``set_languages`` (~19 MB) and the float16 subset it copied to float32 (~5
+    # MB). Every parse worker holds this model, so it counts twice or three times.
+    ident._full_model = None
+    ident.nb_ptc = None
+    return classifier
 
 
 _SPACE = 0x20
