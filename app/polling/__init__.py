@@ -59,7 +59,6 @@ __all__ = [
     "Poller",
     "in_process_poller",
     "make_alert_runner",
-    "make_alert_runner",
     "make_extraction_runner",
     "make_poller",
     "run_forever",
