@@ -133,11 +133,11 @@ def test_the_api_documents_group(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("headers", "words"),
     [
-        ({}, ("Split the chart by", "Each article counts once, under one outlet:", "other")),
+        ({}, ("Split by:", "Each article counts once, under one outlet:", "other")),
         (
             {"Accept-Language": "de"},
             (
-                "Diagramm aufteilen nach",
+                "Aufteilen:",
                 "Jeder Artikel zählt einmal, unter einem Medium:",
                 "andere",
             ),
