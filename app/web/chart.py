@@ -134,12 +134,15 @@ def build_chart(
         last = min(bucket.start + timedelta(days=6 if interval == "week" else 0), end)
         segments = []
         below = 0
-        for index, key in enumerate(series if group else ()):
+        for position, key in enumerate(series if group else ()):
             count = bucket.count(key)
             if count:
                 segments.append(
                     Segment(
-                        key, index, y_of(below + count), round(y_of(below) - y_of(below + count), 2)
+                        key,
+                        position,
+                        y_of(below + count),
+                        round(y_of(below) - y_of(below + count), 2),
                     )
                 )
                 below += count

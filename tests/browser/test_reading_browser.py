@@ -149,6 +149,12 @@ def test_a_signed_in_editor_on_a_phone_sees_the_first_article_on_the_first_scree
     try:
         page.set_viewport_size({"width": 390, "height": 844})
         page.goto(site.url("/?theme=regulatory"))
+        page.locator("details.save-view summary").click()  # a saved view in the header
+        page.fill("#view-name", "Regulierung")
+        page.locator("details.save-view button[type=submit]").click()
+        page.wait_for_url("**theme=regulatory**")
+        assert page.locator("nav.saved-views a", has_text="Regulierung").is_visible()
+        page.goto(site.url("/?theme=regulatory"))  # the next visit: no "saved" notice
         assert page.locator("details.filter-panel > summary").inner_text() == "Filter (1 aktiv)"
         card = page.locator(".card").first.bounding_box()
         assert card["y"] >= 0 and card["y"] + card["height"] <= 844, card

@@ -133,11 +133,11 @@ def test_the_api_documents_group(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("headers", "words"),
     [
-        ({}, ("Split the chart by", "Each article counts once, under one outlet:", "other")),
+        ({}, ("Split by:", "Each article counts once, under one outlet:", "other")),
         (
             {"Accept-Language": "de"},
             (
-                "Diagramm aufteilen nach",
+                "Aufteilen:",
                 "Jeder Artikel zählt einmal, unter einem Medium:",
                 "andere",
             ),
@@ -172,3 +172,29 @@ def test_without_a_split_the_chart_is_unchanged(client: TestClient, db: Database
     html = client.get(f"/?since={SINCE}").text
     assert "seg-g" not in html and 'class="line line-' in html
     assert re.search(r'<a href="[^"]*" aria-current="true">Themes</a>', html)
+
+
+RECT = re.compile(
+    r'<rect class="bar[^"]*" data-href="[^"]*since=([0-9-]+)[^"]*" '
+    r'x="([0-9.]+)" y="([0-9.]+)" width="[0-9.]+" height="([0-9.]+)"'
+)
+
+
+def test_each_stacked_bar_is_drawn_where_and_as_tall_as_the_unsplit_bar(
+    client: TestClient, db: Database
+) -> None:
+    seed(db)
+    plain: dict[str, tuple[float, float, float]] = {}
+    for day, x, y, height in RECT.findall(client.get(f"/?since={SINCE}").text):
+        if float(height):
+            plain[day] = (float(x), float(y), float(height))
+    stacks: dict[str, list[tuple[float, float, float]]] = {}
+    for day, x, y, height in RECT.findall(client.get(f"/?since={SINCE}&group=source").text):
+        stacks.setdefault(day, []).append((float(x), float(y), float(height)))
+
+    assert set(stacks) == set(plain) and len(plain) >= 3
+    for day, segments in stacks.items():
+        x, top, height = plain[day]
+        assert {s[0] for s in segments} == {x}, day  # one column per day, at its place
+        assert min(s[1] for s in segments) == pytest.approx(top, abs=0.05)
+        assert sum(s[2] for s in segments) == pytest.approx(height, abs=0.05)
