@@ -245,7 +245,7 @@ def bench_delivery() -> None:
         print(
             f"commit → webhook, 'at once' rules: p50 {p50:.2f} s, p95 {p95:.2f} s, "
             f"max {latencies[-1]:.2f} s (target p95 <= 5 s; runner every "
-            f"{settings.alerts_interval_seconds:g} s)"
+            f"{settings.alerts_interval_seconds:g} s, woken on commit)"
         )
     print(
         f"  {len(expected):,} expected (alert, article) deliveries from {feeds_n} feeds in "
