@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from app.alerts.match import ArticleFacts, RuleIndex
@@ -51,7 +51,12 @@ class _Rule:
 class NewMatchHook:
     """Callable as the poller's ``on_new`` hook (or beside another one)."""
 
-    def __init__(self, *, refresh_seconds: float = 2.0) -> None:
+    def __init__(
+        self, *, refresh_seconds: float = 2.0, on_commit: Callable[[], object] | None = None
+    ) -> None:
+        # Called after the transaction that enqueued deliveries due now commits (from the
+        # writer's thread): the runner in this process wakes instead of waiting its turn.
+        self.on_commit = on_commit
         self._fingerprint: tuple[Any, ...] | None = None
         self._checked = 0.0
         self._refresh = refresh_seconds
@@ -72,7 +77,14 @@ class NewMatchHook:
         self._load(session)
         if not len(self.index):
             return
-        self.matched += enqueue_matches(session, self.index, self._rules, feed_id, new_ids, now)
+        added = enqueue_matches(session, self.index, self._rules, feed_id, new_ids, now)
+        self.matched += added
+        if added and self.on_commit is not None:
+            event.listen(session, "after_commit", self._committed, once=True)
+
+    def _committed(self, session: Session) -> None:
+        if self.on_commit is not None:
+            self.on_commit()
 
     def _load(self, session: Session) -> None:
         mono = _time.monotonic()

@@ -136,6 +136,8 @@ class AlertRunner:
         self._next_digest: datetime | None = None
         self._next_prune: datetime | None = None
         self._sender: WebhookSender | None = None
+        self._woken = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -201,18 +203,36 @@ class AlertRunner:
 
     async def run_forever(self, stop: asyncio.Event, interval: float | None = None) -> None:
         wait = interval if interval is not None else self.settings.alerts_interval_seconds
+        self._loop = asyncio.get_running_loop()
+        self._woken = asyncio.Event()  # bound to this loop
         try:
             while not stop.is_set():
+                self._woken.clear()
                 try:
                     summary = await self.run_once()
                     if summary.sent or summary.failed or summary.spikes:
                         log.info(summary.line())
                 except Exception:
                     log.exception("alert delivery pass failed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), wait)
+                stopping = asyncio.ensure_future(stop.wait())
+                woken = asyncio.ensure_future(self._woken.wait())
+                try:
+                    await asyncio.wait(
+                        {stopping, woken}, timeout=wait, return_when="FIRST_COMPLETED"
+                    )
+                finally:
+                    for task in (stopping, woken):
+                        task.cancel()
         finally:
+            self._loop = None
             await self.aclose()
+
+    def wake(self) -> None:
+        """Run the next pass now (thread-safe): deliveries due now were committed."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._woken.set)
 
     def _claim(self, session: Session) -> list[Delivery]:
         return OutboxStore(session).claim_due(now=self.clock(), owner=self.owner, lease=LEASE)

@@ -38,9 +38,13 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     if args.all:
         _make_all_due(db)
     with poller_lock(settings.database_url):
-        poller = make_poller(settings, db)
-        pages = None if args.no_fulltext else make_extraction_runner(settings, db)
         alerts = make_alert_runner(settings, db)
+        poller = make_poller(settings, db, alert_wake=alerts.wake)
+        pages = (
+            None
+            if args.no_fulltext
+            else make_extraction_runner(settings, db, alert_wake=alerts.wake)
+        )
 
         async def run() -> None:
             # SIGTERM and Ctrl-C stop claiming at once; feeds in flight get a short grace,

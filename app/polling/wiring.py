@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from app.alerts.hook import NewMatchHook, combine
@@ -23,7 +24,14 @@ log = logging.getLogger("newsmon")
 EXTRACTION_INTERVAL = 5.0  # seconds between looks at the full-text queue
 
 
-def make_poller(settings: Settings, db: Database, metrics: Metrics | None = None) -> Poller:
+def make_poller(
+    settings: Settings,
+    db: Database,
+    metrics: Metrics | None = None,
+    *,
+    alert_wake: Callable[[], object] | None = None,
+) -> Poller:
+    """``alert_wake``: the alert runner's ``wake``, called once new matches commit."""
     return Poller(
         db,
         fetch_policy(settings),
@@ -36,7 +44,7 @@ def make_poller(settings: Settings, db: Database, metrics: Metrics | None = None
         lease=timedelta(seconds=settings.poll_lease_seconds),
         metrics=metrics,
         # in the feed's write transaction: the full-text queue, then the alert outbox
-        on_new=combine(enqueue_hook(fulltext_rules(settings)), NewMatchHook()),
+        on_new=combine(enqueue_hook(fulltext_rules(settings)), NewMatchHook(on_commit=alert_wake)),
     )
 
 
@@ -49,7 +57,9 @@ def make_alert_runner(settings: Settings, db: Database) -> AlertRunner:
     return AlertRunner(db, settings)
 
 
-def make_extraction_runner(settings: Settings, db: Database) -> ExtractionRunner:
+def make_extraction_runner(
+    settings: Settings, db: Database, *, alert_wake: Callable[[], object] | None = None
+) -> ExtractionRunner:
     return ExtractionRunner(
         db,
         fetch_policy(settings),
@@ -62,7 +72,7 @@ def make_extraction_runner(settings: Settings, db: Database) -> ExtractionRunner
             workers=settings.extract_workers,
             lease=timedelta(seconds=settings.poll_lease_seconds),
         ),
-        on_page=NewMatchHook(),
+        on_page=NewMatchHook(on_commit=alert_wake),
     )
 
 
@@ -75,14 +85,12 @@ async def in_process_poller(
     try:
         with poller_lock(settings.database_url):
             # The full-text worker runs beside the poller, never inside a feed's poll.
-            extraction = make_extraction_runner(settings, db)
+            alerts = make_alert_runner(settings, db)
+            extraction = make_extraction_runner(settings, db, alert_wake=alerts.wake)
+            poller = make_poller(settings, db, metrics, alert_wake=alerts.wake)
             async with asyncio.TaskGroup() as group:
-                group.create_task(
-                    run_forever(
-                        make_poller(settings, db, metrics), settings.poll_interval_seconds, stop
-                    )
-                )
+                group.create_task(run_forever(poller, settings.poll_interval_seconds, stop))
                 group.create_task(extraction.run_forever(EXTRACTION_INTERVAL, stop))
-                group.create_task(make_alert_runner(settings, db).run_forever(stop))
+                group.create_task(alerts.run_forever(stop))
     except Conflict as exc:
         log.warning("in-process poller not started: %s", exc)

@@ -376,3 +376,38 @@ def test_a_mail_server_that_defers_gets_the_same_message_later(
         (row,) = OutboxStore(session).for_rule(rule)
     assert row.status == "sent" and row.attempts == 3
     assert row.message_id == smtp_server.messages[0].message["Message-ID"]
+
+
+def test_the_runner_wakes_when_new_matches_commit(
+    db: Database,
+    feed_server: FeedServer,
+    settings: Any,
+    receiver: WebhookReceiver,
+    users: dict[str, UserView],
+    make_view: Callable[..., int],
+    make_test_poller: Callable[..., Poller],
+) -> None:
+    """Wired as in ``newsmon poll``: an "at once" alert goes out right after the commit,
+    not at the runner's next turn (here ten minutes away)."""
+    from app.alerts.hook import NewMatchHook
+
+    view = make_view("Relevant", "")
+    add_rule(db, view, users["editor"], shared=True, channel="webhook", target=receiver.url)
+    runner = AlertRunner(db, settings, digests=False)
+    feed_server.add_file("/one.xml", mixed_feed())
+    add_feed(db, feed_server.url("/one.xml"))
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run_forever(stop, interval=600))
+        await asyncio.sleep(0.5)  # its first (empty) pass is done; now it waits
+        await make_test_poller(on_new=NewMatchHook(on_commit=runner.wake)).poll_due()
+        for _ in range(200):
+            if receiver.hooks:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+
+    asyncio.run(go())
+    assert len(receiver.hooks) == 1

@@ -295,3 +295,21 @@ def test_view_names_and_titles_are_text_in_the_digest(
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in markup
     assert "&lt;script&gt;alert(2)&lt;/script&gt; story" in markup
     assert markup.count('src="cid:') == 2  # a chart per view
+
+
+def test_a_weekly_digest_comes_on_its_day_and_covers_the_week(
+    db: Database, mail_settings: Settings, smtp_sink: Sink
+) -> None:
+    seed(db, language="de", frequency="weekly")  # Sundays at 08:00; 2 March 2025 is one
+    assert send_due(db, mail_settings, DUE) == 1
+    assert send_due(db, mail_settings, DUE + timedelta(days=1)) == 0  # Monday: nothing
+    message = smtp_sink.parsed()
+    assert message["Subject"] == "[newsmon] Ihre wöchentliche Zusammenfassung, 02.03.2025"
+    plain = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert plain is not None and html is not None
+    # the whole week: the three stories and the one a day older
+    assert "4 Artikel (vorheriger Zeitraum: 0)" in plain.get_content()
+    assert "Artikel pro Tag in „Security“" in html.get_content()  # a bar per day
+    assert send_due(db, mail_settings, DUE + timedelta(days=7)) == 1
+    assert len(smtp_sink.messages) == 2
