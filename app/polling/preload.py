@@ -15,6 +15,7 @@ import gc
 
 import app.polling.ingest  # noqa: F401  (the jobs' module: parse, plan, tag)
 from app.tagging import load_tagger
+from app.tagging.language import detect_language
 from app.tagging.tokens import is_known
 
 _SAMPLES = (
@@ -27,6 +28,9 @@ _SAMPLES = (
 
 
 def warm() -> None:
+    # The language model first: loading it briefly holds ~40 MB of arrays it converts,
+    # and on top of the tagger's dictionaries that transient was this process's peak.
+    detect_language(_SAMPLES[0][1])
     tagger = load_tagger()
     for language, text in _SAMPLES:
         tagger.tag(title=text, summary="", text=text, language=language)
