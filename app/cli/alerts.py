@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from app.cli.common import Subparsers, open_db
-from app.config import Settings
+from app.config import Settings, with_secret
 from app.core.errors import InvalidInput, NotFound
 from app.store.users import UserView
 
@@ -82,6 +82,9 @@ def _db(settings: Settings) -> Database:
     from app.services.setup import prepare_database
 
     db = open_db(settings)
+    # Webhook secrets are sealed and unsubscribe links signed with the secret key: read
+    # (or made) once the database is known to exist, never in a stray folder.
+    with_secret(settings)
     prepare_database(settings, db)
     return db
 

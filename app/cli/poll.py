@@ -9,7 +9,7 @@ import signal
 import sys
 
 from app.cli.common import Subparsers, open_db
-from app.config import Settings
+from app.config import Settings, with_secret
 from app.store.db import Database
 
 EXTRACTION_INTERVAL = 5.0
@@ -34,6 +34,7 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     if settings.poll_nice:
         os.nice(settings.poll_nice)  # the parse workers fork from here and inherit it
     db = open_db(settings, background=True)
+    with_secret(settings)  # the alert runner unseals webhook secrets and signs links
     prepare_database(settings, db)
     if args.all:
         _make_all_due(db)

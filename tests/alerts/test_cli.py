@@ -46,6 +46,7 @@ def test_views_and_alerts_from_the_command_line(
     receiver: WebhookReceiver,
     smtp_server: SmtpServer,
 ) -> None:
+    assert newsmon(env, "db", "upgrade").returncode == 0  # as the README sets up a database
     added = newsmon(env, "views", "add", "Security", "--query", "theme=security&limit=5")
     assert added.returncode == 0, added.stderr
     assert "added view 1: Security (team) ?theme=security" in added.stdout  # limit dropped
@@ -97,6 +98,7 @@ def test_views_and_alerts_from_the_command_line(
 
 
 def test_a_failing_test_prints_the_error(env: dict[str, str]) -> None:
+    assert newsmon(env, "db", "upgrade").returncode == 0
     assert newsmon(env, "views", "add", "All", "--query", "relevance=all").returncode == 0
     # Nothing listens on port 9 of the loopback; the allowlist lets it be tried.
     assert newsmon(env, "alerts", "add", "All", "--webhook", "http://127.0.0.1:9/x").returncode == 0
