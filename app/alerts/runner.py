@@ -459,6 +459,10 @@ class AlertRunner:
             if rule.channel == "email"
             else None,
             reason=f"matches the view “{rule.view_name}”",
+            # times in the recipient's zone: the rule's, else its owner's, else UTC
+            extra={
+                "time_zone": AlertRuleStore(session, self.settings.secret_key).owner_time_zone(rule)
+            },
         )
 
     def _newest_of_view(

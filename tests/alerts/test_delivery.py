@@ -15,6 +15,7 @@ from app.alerts.runner import AlertRunner
 from app.polling.poller import Poller
 from app.store.alerts import AlertRuleStore, OutboxStore
 from app.store.db import Database
+from app.store.reading import ReadingStore
 from app.store.tables import Article, Outbox
 from app.store.users import UserView
 from tests.alerts.conftest import SECRET_KEY, Clock
@@ -411,3 +412,27 @@ def test_the_runner_wakes_when_new_matches_commit(
 
     asyncio.run(go())
     assert len(receiver.hooks) == 1
+
+
+def test_an_email_shows_times_in_its_owners_time_zone(
+    db: Database,
+    feed_server: FeedServer,
+    alert_poller: Callable[..., Poller],
+    runner: AlertRunner,
+    smtp_server: SmtpServer,
+    users: dict[str, UserView],
+    make_view: Callable[..., int],
+) -> None:
+    """A rule without a zone of its own (one made through the API or the CLI) writes
+    times in its owner's zone from /account, not in UTC."""
+    with db.write() as session:
+        ReadingStore(session).set_time_zone(users["viewer"].id, "Asia/Tokyo")
+    view = make_view("Security", "theme=security")
+    add_rule(db, view, users["viewer"], channel="email", target="viktor@example.org")
+    ingest(db, feed_server, alert_poller, mixed_feed(), "/one.xml")
+
+    assert run(runner).failed == 0
+    msg = smtp_server.wait_for(1)[0].message
+    text = msg.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert "GMT+9" in text.get_content() or "JST" in text.get_content(), text.get_content()
