@@ -137,8 +137,7 @@ def build_alert_message(content: AlertContent, settings: Settings) -> EmailMessa
     tz = recipient_zone(content)
     base = settings.public_base
     rule = content.rule
-    # The runner's link (``app.alerts.links``) when it gives one, else ours; the web
-    # serves both forms.
+    # The runner's link when it gives one (the same signed form), else made here.
     unsubscribe = content.unsubscribe_url or unsubscribe_url(
         base, settings.secret_key, "rule", rule.id, rule.target
     )

@@ -30,9 +30,9 @@ import anyio.to_thread
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.alerts import digest, mail, smtp
+from app.alerts import digest, mail, smtp, unsubscribe
 from app.alerts.content import AlertArticle, AlertContent, SpikeInfo
-from app.alerts.links import article_url, unsubscribe_url, view_url
+from app.alerts.links import article_url, view_url
 from app.alerts.match import filter_from_query
 from app.alerts.spike import check_spikes
 from app.alerts.webhook import WebhookSender, build_payload, encode, webhook_policy
@@ -455,7 +455,9 @@ class AlertRunner:
             now=now,
             language=rule.language or "en",
             spike=spike,
-            unsubscribe_url=unsubscribe_url(base, rule.id, self.settings.secret_key)
+            unsubscribe_url=unsubscribe.unsubscribe_url(
+                base, self.settings.secret_key, "rule", rule.id, rule.target
+            )
             if rule.channel == "email"
             else None,
             reason=f"matches the view “{rule.view_name}”",

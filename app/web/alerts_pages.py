@@ -20,7 +20,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from app.alerts import unsubscribe
-from app.alerts.links import verify_unsubscribe
 from app.alerts.runner import AlertRunner
 from app.core.errors import InvalidInput, NotFound, PermissionDenied
 from app.store.alerts import (
@@ -33,7 +32,7 @@ from app.store.alerts import (
 )
 from app.store.audit import AuditStore
 from app.store.saved_views import SavedViewStore
-from app.store.tables import AlertRule, Outbox
+from app.store.tables import Outbox
 from app.store.users import UserView
 from app.web.accounts import render
 from app.web.auth import Principal, now_utc, require_user, template_user
@@ -342,25 +341,3 @@ def _unsubscribe_page(
     response = render(request, "unsubscribe.html", context)
     response.headers["Referrer-Policy"] = "no-referrer"  # the token stays in this page
     return response
-
-
-@public_router.api_route(
-    "/alerts/unsubscribe", methods=["GET", "POST"], response_class=HTMLResponse
-)
-def legacy_unsubscribe(request: Request) -> Response:
-    """``app.alerts.links`` form of the link (rule id + token in the query): sends the
-    reader to the same confirm page, with a token of the current form."""
-    rule_id = request.query_params.get("rule", "")
-    raw = request.query_params.get("token", "")
-    if not rule_id.isdigit() or len(rule_id) > 10:
-        raise NotFound("this unsubscribe link is not valid (any more)")
-    if not verify_unsubscribe(int(rule_id), raw, _secret(request)):
-        raise NotFound("this unsubscribe link is not valid (any more)")
-    with request.app.state.db.read() as session:
-        row = session.get(AlertRule, int(rule_id))
-        if row is None or row.channel != "email":
-            raise NotFound("this unsubscribe link is not valid (any more)")
-        fresh = unsubscribe.make_token(_secret(request), "rule", row.id, row.target)
-    if request.method == "POST":
-        return unsubscribe_now(request, fresh)
-    return RedirectResponse(f"/unsubscribe/{fresh}", status_code=303)

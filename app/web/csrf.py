@@ -36,7 +36,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # request gains nothing a cookie would give it: only someone holding the e-mail's link
 # can stop that one alert or digest, which is exactly what the link is for.
 # Matched on the path only; the handlers refuse (404) any token that does not verify.
-SIGNED_LINKS = re.compile(r"/unsubscribe/[^/]{1,100}|/alerts/unsubscribe")
+SIGNED_LINKS = re.compile(r"/unsubscribe/[^/]{1,100}")
 
 
 async def csrf_protect(request: Request) -> None:

@@ -107,8 +107,6 @@ RULES = {
     # RFC 8058 one-click unsubscribe: the signed token is the credential (see web.csrf)
     ("GET", "/unsubscribe/{token}"): "public",
     ("POST", "/unsubscribe/{token}"): "public",
-    ("GET", "/alerts/unsubscribe"): "public",
-    ("POST", "/alerts/unsubscribe"): "public",
     ("GET", "/docs"): "public",
     ("GET", "/openapi.json"): "public",
     ("GET", "/healthz"): "public",
@@ -199,7 +197,7 @@ def test_read_token_cannot_write_anywhere(
 
 # The only unsafe routes without a CSRF check: they act on a signed token in the URL and
 # never on the session (RFC 8058 one-click unsubscribe; see web.csrf.SIGNED_LINKS).
-SIGNED_LINK_ROUTES = {("POST", "/unsubscribe/{token}"), ("POST", "/alerts/unsubscribe")}
+SIGNED_LINK_ROUTES = {("POST", "/unsubscribe/{token}")}
 
 
 def unsafe_routes(app: FastAPI) -> list[tuple[str, str]]:
