@@ -109,7 +109,7 @@ def _parse(
         if not fast:
             raise NotFast("fast path off")
         feed, raw_entries = fast_parse(body, response_headers)
-    except NotFast:
+    except Exception:  # NotFast, or a shape the fast path mishandles: feedparser decides
         result = feedparser.parse(
             io.BytesIO(body),
             response_headers=response_headers,

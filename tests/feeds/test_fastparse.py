@@ -320,3 +320,21 @@ def test_unusual_documents_go_to_feedparser() -> None:
         assert not takes_fast_path(body), body
         fast, slow = both(body)
         assert fast == slow
+
+
+def test_a_fast_path_failure_falls_back_to_feedparser(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = _rss(
+        [RSS_ITEM.format(**dict.fromkeys(_FIELDS, "")).replace("<item>", "<item><title>T</title>")]
+    )
+    expected = parse_feed(body, url=URL, now=NOW, fast=False)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug in the fast path")
+
+    monkeypatch.setattr("app.feeds.parse.fast_parse", broken)
+    got = parse_feed(body, url=URL, now=NOW)
+    assert got == expected
+    assert got.error is None and got.entries[0].title == "T"
+
+
+_FIELDS = ("title", "link", "guid", "author", "description", "encoded", "source")
