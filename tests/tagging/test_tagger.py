@@ -307,3 +307,81 @@ def test_memoised_results_equal_fresh_ones_and_do_not_share_scores() -> None:
     assert first == again == fresh.tag(**args)
     again.theme_scores["market"] = 1.0
     assert shared.tag(**args).theme_scores == first.theme_scores
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        (
+            "Senators question data sharing between Amazon and TikTok Shop",
+            "Senators asked how shoppers watching TikTok videos get sent to Amazon product "
+            "pages, and which customer data travels between the companies. Privacy and "
+            "national security worries.",
+        ),
+        (
+            "Lawmakers press Amazon and TikTok Shop over the shopper data they pass around",
+            "Senators want to know how people who watch TikTok clips end up on Amazon "
+            "listings, and what customer information moves between the two companies. "
+            "They cite privacy and national security.",
+        ),
+        (
+            "Where does the data go when TikTok Shop viewers are sent to Amazon?",
+            "Viewers who tap a TikTok video are redirected to Amazon product pages. Privacy "
+            "advocates ask which personal data the companies exchange along the way.",
+        ),
+        (
+            "Senatoren fragen nach dem Datenaustausch zwischen Amazon und TikTok Shop",
+            "Wer TikTok-Videos schaut, wird auf Produktseiten von Amazon weitergeleitet. Die "
+            "Abgeordneten wollen wissen, welche Kundendaten zwischen den Unternehmen fließen; "
+            "es geht um Datenschutz und nationale Sicherheit.",
+        ),
+        (
+            "Welche Kundendaten fließen zwischen TikTok Shop und Amazon?",
+            "TikTok schickt Zuschauer auf Amazon-Produktseiten. Datenschützer verlangen "
+            "Auskunft darüber, welche Daten die Konzerne dabei austauschen, und warnen vor "
+            "Risiken für die nationale Sicherheit.",
+        ),
+    ],
+)
+def test_data_passing_between_the_two_is_the_relationship(title: str, text: str) -> None:
+    # GUIDE: shoppers sent from TikTok to Amazon and the data that travels between
+    # the two is what they do together, even when the article says "TikTok Shop"
+    # (which rivalry stories say most) and names no partnership.
+    result = tag(title, text=text)
+    assert result.relevant, result.relevance_reason
+    assert "security" in {t.key for t in result.themes}, result.theme_scores
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "expected"),
+    [
+        (
+            "Bundestag debattiert TikTok-Verbot und Amazon-Kooperation",
+            "Abgeordnete fordern Auskunft über Datenschutz und Sicherheit bei der "
+            "Zusammenarbeit von Amazon und TikTok Shop.",
+            True,
+        ),
+        (
+            "Amazon and TikTok shopping deal lifts sales for merchants",
+            "Merchants selling on TikTok Shop and Amazon report higher revenue and market "
+            "share after the deal; analysts expect a bid.",
+            True,
+        ),
+        # Rivals, and a rival cutting the links: still not the relationship.
+        (
+            "TikTok Shop takes on Amazon with cheaper shipping",
+            "TikTok Shop is courting sellers with lower fees as it competes head to head "
+            "with Amazon for shoppers.",
+            False,
+        ),
+        (
+            "TikTok curbs links to Amazon in creator videos",
+            "Creators who sent viewers to Amazon for affiliate commissions say the links are "
+            "vanishing as TikTok pushes its own shop.",
+            False,
+        ),
+    ],
+)
+def test_tiktok_shop_with_and_against_amazon(title: str, text: str, expected: bool) -> None:
+    result = tag(title, text=text)
+    assert result.relevant is expected, result.relevance_reason
