@@ -121,7 +121,7 @@ def test_new_matches_reach_the_webhook_signed_and_the_mailbox_once(
     assert text is not None and html is not None
     assert f"https://newsmon.test/articles/{security[0]}" in text.get_content()
     assert 'href="https://news.example/' in html.get_content()
-    assert msg["List-Unsubscribe"].startswith("<https://newsmon.test/unsubscribe/r")
+    assert str(msg["List-Unsubscribe"]).strip().startswith("<https://newsmon.test/unsubscribe/r")
     rows = [r for r in outbox(db) if r.rule_id == mail_rule]
     assert {r.message_id for r in rows} == {msg["Message-ID"]}
     assert all(r.status == "sent" for r in outbox(db))
