@@ -40,6 +40,7 @@ def main() -> None:
             NEWSMON_ALLOW_PRIVATE_NETWORKS="true",
             NEWSMON_LOG_LEVEL=os.environ.get("NEWSMON_BENCH_LOG_LEVEL", "WARNING"),
         )
+        subprocess.run([NEWSMON, "db", "upgrade"], env=env, check=True, capture_output=True)
         subprocess.run(
             [NEWSMON, "feeds", "import", str(opml)], env=env, check=True, capture_output=True
         )

@@ -168,6 +168,8 @@ def test_serve_polls_in_a_child_process_and_stops_it_on_sigterm(
         NEWSMON_POLL_INTERVAL_SECONDS="5",
         NEWSMON_ALLOW_PRIVATE_NETWORKS="true",
     )
+    # a new database is made by `db upgrade` (or `serve`); `feeds add` alone refuses
+    subprocess.run([NEWSMON, "db", "upgrade"], env=env, check=True, timeout=60)
     subprocess.run(
         [NEWSMON, "feeds", "add", feed_server.url("/news.xml")], env=env, check=True, timeout=60
     )
