@@ -396,6 +396,8 @@ class ArticleStore(ArticleWrites):
                 .join(Feed, Feed.id == ArticleSource.feed_id)
                 .join(Article, Article.id == ArticleSource.article_id)
                 .where(ArticleSource.article_id.in_(all_ids))
+                # The card's order; article.primary_feed_id (migration 0009's triggers,
+                # the chart split by outlet) follows it: change both together.
                 .order_by(ArticleSource.first_seen_at, Feed.id)
             )
             for article_id, feed_id, title, url, outlet in found:
