@@ -75,8 +75,12 @@ ONLY = os.environ.get("NEWSMON_BENCH_ONLY", "")  # "sqlite" or "postgres": run j
 
 
 def migration_0002() -> Any:
-    path = ROOT / "migrations" / "versions" / "0002_full_text_search.py"
-    spec = importlib.util.spec_from_file_location("m0002", path)
+    return migration("0002_full_text_search")
+
+
+def migration(name: str) -> Any:
+    path = ROOT / "migrations" / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"m{name}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -125,7 +129,18 @@ def fill(db: Database) -> float:
                 batch = []
         if batch:
             conn.execute(insert(Article), batch)
+        # Sources without their triggers, then the first outlet in the migration's one
+        # set-based UPDATE (what upgrading a full database runs), then the triggers.
+        m9 = migration("0009_primary_feed")
+        for statement in m9.PG_DOWN if postgres else m9.SQLITE_DROP:
+            conn.execute(text(statement))
         seed_relations(conn)
+        backfill = time.perf_counter()
+        conn.execute(text(m9.BACKFILL))
+        took = time.perf_counter() - backfill
+        print(f"{db.dialect:10} backfilled primary_feed_id in {took:.1f} s", flush=True)
+        for statement in m9.PG_UP if postgres else m9.SQLITE_TRIGGERS:
+            conn.execute(text(statement))
         if postgres:
             conn.execute(text("DROP INDEX IF EXISTS ix_article_search_doc"))
             conn.execute(text("TRUNCATE article_search"))

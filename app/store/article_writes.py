@@ -160,7 +160,7 @@ class ArticleWrites:
         by_key = {d.key: d for d in drafts}
         existing = self._existing(by_key)
         fresh = [d for d in drafts if d.key not in existing]
-        inserted = self._insert_new(fresh, now)
+        inserted = self._insert_new(feed_id, fresh, now)
         # Lost a race with another poller: those rows exist now, treat them as existing.
         raced = [d.key for d in fresh if d.key not in inserted]
         if raced:
@@ -217,12 +217,18 @@ class ArticleWrites:
         )
         return {row[0]: tuple(row[1:]) for row in rows}
 
-    def _insert_new(self, drafts: Sequence[ArticleDraft], now: datetime) -> dict[str, int]:
+    def _insert_new(
+        self, feed_id: int, drafts: Sequence[ArticleDraft], now: datetime
+    ) -> dict[str, int]:
         if not drafts:
             return {}
         # Sorted by key, so concurrent pollers take the unique-index locks in one order
-        # and cannot deadlock on each other's rows.
-        values = [_row(d, now) for d in sorted(drafts, key=lambda d: d.key)]
+        # and cannot deadlock on each other's rows. This feed is the new rows' first
+        # outlet already, so migration 0009's trigger finds nothing to change.
+        values = [
+            {**_row(d, now), "primary_feed_id": feed_id}
+            for d in sorted(drafts, key=lambda d: d.key)
+        ]
         # Core executemany (SQLAlchemy's "insertmanyvalues" batches it with RETURNING):
         # one cached statement, where a multi-row VALUES would be compiled per chunk.
         table = Article.__table__

@@ -238,8 +238,9 @@ class ArticleStore(ArticleWrites):
 
         The same index ranges as ``volume`` (one per day and theme mask on
         ``ix_article_volume``), joined instead of counted, so each article is read
-        once; the language comes from that index, the outlet from the primary key of
-        ``article_source``.
+        once; the language and the outlet (``primary_feed_id``, the first
+        ``article_source`` row by (first_seen_at, feed_id), as the card lists them) come
+        from that index.
         """
         grid = self._day_grid(start, end)
         masks = (
@@ -250,14 +251,7 @@ class ArticleStore(ArticleWrites):
         if group == "lang":
             key: Any = Article.language
         elif group == "source":
-            key = (
-                select(ArticleSource.feed_id)
-                .where(ArticleSource.article_id == Article.id)
-                .order_by(ArticleSource.first_seen_at, ArticleSource.feed_id)
-                .limit(1)
-                .correlate(Article)
-                .scalar_subquery()
-            )
+            key = Article.primary_feed_id  # kept by triggers on article_source (0009)
         else:
             raise ValueError(f"unknown group {group!r}")
         ranged = replace(flt, cursor=None, since=None, until=None)
@@ -402,6 +396,8 @@ class ArticleStore(ArticleWrites):
                 .join(Feed, Feed.id == ArticleSource.feed_id)
                 .join(Article, Article.id == ArticleSource.article_id)
                 .where(ArticleSource.article_id.in_(all_ids))
+                # The card's order; article.primary_feed_id (migration 0009's triggers,
+                # the chart split by outlet) follows it: change both together.
                 .order_by(ArticleSource.first_seen_at, Feed.id)
             )
             for article_id, feed_id, title, url, outlet in found:

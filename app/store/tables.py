@@ -105,8 +105,16 @@ class Article(Base):
         Index("ix_article_updated", "updated_at", "id"),
         # Covers the timeline's filters and the volume chart without row look-ups.
         Index("ix_article_timeline_cover", "relevant", "published_at", "theme_mask", "language"),
-        # The volume chart counts one (theme mask, day) range at a time (migration 0003).
-        Index("ix_article_volume", "theme_mask", "relevant", "published_at", "language"),
+        # The volume chart counts one (theme mask, day) range at a time (migration 0003),
+        # split by outlet from the index alone too (0009).
+        Index(
+            "ix_article_volume",
+            "theme_mask",
+            "relevant",
+            "published_at",
+            "language",
+            "primary_feed_id",
+        ),
         # Story-cluster candidates: the newest rows per band value in a window (0004).
         Index("ix_article_band0_published", "band0", "published_at"),
         Index("ix_article_band1_published", "band1", "published_at"),
@@ -126,6 +134,9 @@ class Article(Base):
     content: Mapped[str] = mapped_column(Text, default="")  # sanitised HTML
     text: Mapped[str] = mapped_column(Text, default="")  # plain text for tagging and search
     language: Mapped[str | None] = mapped_column(String(16), index=True)
+    # The outlet listed first on the card: the feed of the first article_source row by
+    # (first_seen_at, feed_id). Kept by triggers on article_source (migration 0009).
+    primary_feed_id: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime]
     published_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     first_seen_at: Mapped[datetime]
