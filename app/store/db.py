@@ -39,6 +39,9 @@ from app.core.errors import StorageBusy, StorageUnavailable
 
 BUSY_TIMEOUT_MS = 10_000
 _READ = "newsmon_read"
+_TURNSTILE = "newsmon_turnstile"
+_BACKGROUND = "newsmon_background"
+_TURN = "newsmon_turn"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -68,8 +71,39 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        read_only = conn.get_execution_options().get(_READ, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        if options.get(_READ, False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        # The turnstile is taken at the transaction's first statement, not when the
+        # session is opened: a web write session opens in one thread-pool hop and is
+        # first used in the next, and no hop should fall inside the writers' queue.
+        turnstile: WriteTurnstile | None = options.get(_TURNSTILE)
+        if turnstile is not None and options.get(_BACKGROUND, False):
+            turnstile.give_way()
+        elif turnstile is not None:
+            turn = turnstile.interactive()
+            turn.__enter__()
+            conn.info[_TURN] = turn
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _end_turn(conn)
+            raise
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn: Any) -> None:
+        _end_turn(conn)  # just before COMMIT: the next editor's BEGIN waits a moment only
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn: Any) -> None:
+        _end_turn(conn)
+
+
+def _end_turn(conn: Any) -> None:
+    turn = conn.info.pop(_TURN, None)
+    if turn is not None:
+        turn.__exit__(None, None, None)
 
 
 class WriteTurnstile:
@@ -158,7 +192,12 @@ class Database:
         self.engine = engine
         self.background = background
         self.turnstile = WriteTurnstile.for_engine(engine)
-        self._writer = sessionmaker(engine, expire_on_commit=False)
+        writes = engine
+        if self.turnstile is not None:
+            writes = engine.execution_options(
+                **{_TURNSTILE: self.turnstile, _BACKGROUND: background}
+            )
+        self._writer = sessionmaker(writes, expire_on_commit=False)
         self._reader = sessionmaker(
             engine.execution_options(**{_READ: True}), expire_on_commit=False
         )
@@ -179,22 +218,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session in one write transaction, committed on success, rolled back on error."""
-        turnstile = self.turnstile
-        if turnstile is None:
-            with translate_busy(), self._writer() as session, session.begin():
-                yield session
-        elif self.background:
-            turnstile.give_way()
-            with translate_busy(), self._writer() as session, session.begin():
-                yield session
-        else:
-            with (
-                turnstile.interactive(),
-                translate_busy(),
-                self._writer() as session,
-                session.begin(),
-            ):
-                yield session
+        with translate_busy(), self._writer() as session, session.begin():
+            yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -161,8 +161,8 @@ def test_the_in_process_poller_gives_way_to_the_web_in_the_same_process(
 
     def background_write() -> None:
         with poller.write() as s:
+            s.execute(text("INSERT INTO log (who) VALUES ('poller')"))  # its BEGIN
             order.append("poller began")
-            s.execute(text("INSERT INTO log (who) VALUES ('poller')"))
 
     with db.write() as session:
         session.execute(text("INSERT INTO log (who) VALUES ('editor')"))
