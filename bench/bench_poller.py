@@ -90,7 +90,7 @@ class Tree:
 
     @property
     def largest_mb(self) -> float:
-        return max(self.hwm_kb.values(), default=0) / 1024
+        return max(self.hwm_kb.values(), default=0) * 1024 / 1e6  # kB (KiB) → MB, as the targets
 
     def cpu_of(self, needle: str) -> float:
         return sum(c for k, c in self.cpu.items() if needle in self.cmdline.get(k, ""))
@@ -298,7 +298,7 @@ def report(label: str, n: dict[str, Any], r: dict[str, Any] | None) -> None:
     )
     print(
         f"[{label}]   largest process {cold.largest_mb:.0f} MB (target <= {TARGET_LARGEST_MB}), "
-        f"peak sum of Pss {cold.pss_peak_kb / 1024:.0f} MB (target <= {TARGET_PSS_MB})"
+        f"peak sum of Pss {cold.pss_peak_kb * 1024 / 1e6:.0f} MB (target <= {TARGET_PSS_MB})"
     )
     print(f"[{label}]   processes (CPU s / peak RSS MB): {_processes(cold)}")
     print(
@@ -334,7 +334,7 @@ def _processes(tree: Tree) -> str:
             name = "forkserver"
         elif "multiprocessing" in tree.cmdline.get(key, ""):
             name = "mp child"
-        parts.append(f"{name} {cpu:.1f}/{tree.hwm_kb.get(key, 0) / 1024:.0f}")
+        parts.append(f"{name} {cpu:.1f}/{tree.hwm_kb.get(key, 0) * 1024 / 1e6:.0f}")
     return "; ".join(parts)
 
 
