@@ -28,7 +28,7 @@ from app.store.saved_views import (
 )
 from app.web.api_editor import problems
 from app.web.auth import Principal, now_utc, require_user, require_viewer
-from app.web.deps import ReadSession, SettingsDep, WriteSession
+from app.web.deps import ReadSession, SettingsDep, WriteSession, commits
 from app.web.params import parse_filter
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -117,6 +117,7 @@ def list_views(who: Reader, session: ReadSession, settings: SettingsDep) -> View
     summary="Save a view (a named timeline filter)",
     responses=problems(400, 401, 403, 409),
 )
+@commits
 def create_view(
     body: ViewIn,
     who: Writer,
@@ -149,6 +150,7 @@ def get_view(view_id: Id, who: Reader, session: ReadSession, settings: SettingsD
     summary="Rename a view or change its filter",
     responses=problems(400, 401, 403, 404, 409),
 )
+@commits
 def patch_view(
     view_id: Id,
     body: ViewPatchIn,
@@ -171,6 +173,7 @@ def patch_view(
     summary="Delete a view and its alerts",
     responses=problems(401, 403, 404),
 )
+@commits
 def delete_view(view_id: Id, who: Writer, session: WriteSession) -> Response:
     view = SavedViewStore(session).delete(view_id, by=who.user)
     _audit(session, "view.delete", who, "view", view.id, name=view.name)
@@ -347,6 +350,7 @@ def list_alerts(who: Reader, request: Request, session: ReadSession) -> AlertLis
     summary="Create an alert on a saved view",
     responses=problems(400, 401, 403, 404),
 )
+@commits
 def create_alert(
     body: AlertIn, who: Writer, request: Request, session: WriteSession, response: Response
 ) -> AlertOut:
@@ -382,6 +386,7 @@ def get_alert(alert_id: Id, who: Reader, request: Request, session: ReadSession)
     summary="Change, pause or resume an alert",
     responses=problems(400, 401, 403, 404),
 )
+@commits
 def patch_alert(
     alert_id: Id, body: AlertPatchIn, who: Writer, request: Request, session: WriteSession
 ) -> AlertOut:
@@ -412,6 +417,7 @@ def patch_alert(
     summary="Delete an alert",
     responses=problems(401, 403, 404),
 )
+@commits
 def delete_alert(alert_id: Id, who: Writer, request: Request, session: WriteSession) -> Response:
     rule = rule_store(session, request).delete(alert_id, by=who.user)
     _audit(session, "alert.delete", who, "alert", rule.id, view=rule.view_id)

@@ -23,7 +23,7 @@ from app.store.audit import AuditStore
 from app.store.feeds import FeedStore
 from app.store.flags import MAX_NOTE, FlagQuery, FlagStore, FlagView
 from app.web.auth import Principal, now_utc, require_editor
-from app.web.deps import ReadSession, SettingsDep, WriteSession
+from app.web.deps import ReadSession, SettingsDep, WriteSession, commits
 from app.web.schemas import ArticleOut, FeedOut
 
 router = APIRouter(prefix="/api/v1", tags=["editors"])
@@ -207,6 +207,7 @@ def _str(value: int | None) -> str | None:
     summary="Resolve, reopen, assign or annotate a flag (editor)",
     responses=problems(400, 401, 403, 404, 422),
 )
+@commits
 def patch_flag(flag_id: Id, body: FlagPatchIn, who: Editor, session: WriteSession) -> FlagOut:
     """Any of `status`, `assignee`, `note`; the fields left out stay as they are. Each
     change is audited like the same action on the flags page."""
@@ -247,6 +248,7 @@ def list_flags(article_id: Id, session: ReadSession) -> FlagListOut:
     summary="Flag an article (editor)",
     responses=problems(400, 401, 403, 404),
 )
+@commits
 def create_flag(
     article_id: Id, body: FlagIn, who: Editor, session: WriteSession, response: Response
 ) -> FlagOut:
@@ -264,6 +266,7 @@ def create_flag(
     summary="Delete a flag (its author or an admin)",
     responses=problems(401, 403, 404),
 )
+@commits
 def delete_flag(article_id: Id, flag_id: Id, who: Editor, session: WriteSession) -> Response:
     store = FlagStore(session)
     if store.get(flag_id).article_id != article_id:
@@ -279,6 +282,7 @@ def delete_flag(article_id: Id, flag_id: Id, who: Editor, session: WriteSession)
     summary="Override an article's themes and relevance (editor); survives re-tagging",
     responses=problems(400, 401, 403, 404),
 )
+@commits
 def patch_themes(
     article_id: Id, body: ThemePatchIn, who: Editor, session: WriteSession, settings: SettingsDep
 ) -> ArticleOut:
@@ -325,6 +329,7 @@ def add_feed(body: FeedIn, who: Editor, request: Request, response: Response) ->
     summary="Unsubscribe a feed and drop the articles only it carried (editor)",
     responses=problems(401, 403, 404),
 )
+@commits
 def remove_feed(feed_id: Id, who: Editor, session: WriteSession) -> Response:
     store = FeedStore(session)
     url = store.get(feed_id).url
