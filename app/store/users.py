@@ -57,6 +57,15 @@ class UserView:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenUse:
+    """A live API token as a request sees it."""
+
+    user: UserView
+    scope: str
+    needs_touch: bool  # its last use was recorded over a minute ago (or never)
+
+
+@dataclass(frozen=True, slots=True)
 class SessionInfo:
     user: UserView
     id_hash: str
@@ -282,24 +291,32 @@ class UserStore:
         return self._token_view(row), raw
 
     def resolve_token(self, raw: str, *, now: datetime) -> tuple[UserView, str] | None:
-        """(user, scope) for a live token; records the last use (at most once a minute)."""
-        found = self.session.execute(
-            select(ApiToken, User)
+        """(user, scope) for a live token."""
+        found = self.token_use(raw, now=now)
+        return None if found is None else (found.user, found.scope)
+
+    def token_use(self, raw: str, *, now: datetime) -> TokenUse | None:
+        """A live token's user and scope, and whether its last use should be recorded
+        (at most once a minute): one indexed query, columns only (every API request
+        asks)."""
+        row = self.session.execute(
+            select(
+                User.id,
+                User.name,
+                User.role,
+                User.disabled_at,
+                ApiToken.scope,
+                ApiToken.revoked_at,
+                ApiToken.last_used_at,
+            )
             .join(User, User.id == ApiToken.user_id)
             .where(ApiToken.token_hash == sha256(raw))
         ).first()
-        if found is None:
+        if row is None or row.revoked_at is not None or row.disabled_at is not None:
             return None
-        token, user = found
-        if token.revoked_at is not None or user.disabled_at is not None:
-            return None
-        return _user_view(user), token.scope
-
-    def token_needs_touch(self, raw: str, *, now: datetime) -> bool:
-        last = self.session.scalar(
-            select(ApiToken.last_used_at).where(ApiToken.token_hash == sha256(raw))
-        )
-        return last is None or now - last > TOKEN_TOUCH_AFTER
+        user = UserView(row.id, row.name, row.role, False)
+        last = row.last_used_at
+        return TokenUse(user, row.scope, last is None or now - last > TOKEN_TOUCH_AFTER)
 
     def touch_token(self, raw: str, *, now: datetime) -> None:
         self.session.execute(

@@ -21,7 +21,7 @@ from app.core.types import Article
 from app.store.articles import ArticleStore
 from app.store.changes import changes
 from app.web.auth import template_user
-from app.web.deps import DbDep, ReadSession, SettingsDep
+from app.web.deps import DbDep, ReadSession, SettingsDep, ends_transaction
 from app.web.params import api_filter, changes_filter
 from app.web.schemas import (
     ArticleOut,
@@ -49,6 +49,7 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     summary="Timeline of articles, newest first",
     responses=NOT_MODIFIED,
 )
+@ends_transaction
 def list_articles(
     request: Request, session: ReadSession, flt: Filter, settings: SettingsDep
 ) -> Response:
@@ -87,6 +88,7 @@ def etag_response(request: Request, body: bytes) -> Response:
     response_model=ChangePageOut,
     summary="What changed since a position: for mirrors that sync",
 )
+@ends_transaction
 def article_changes(
     flt: ChangesFilter, session: ReadSession, settings: SettingsDep
 ) -> ChangePageOut:
@@ -116,6 +118,7 @@ def article_changes(
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut)
+@ends_transaction
 def get_article(
     request: Request,
     article_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
@@ -165,6 +168,7 @@ class VolumeOut(BaseModel):
 
 
 @router.get("/stats/volume", response_model=VolumeOut, summary="Articles per day or week")
+@ends_transaction
 def volume(
     session: ReadSession,
     flt: Filter,
@@ -211,6 +215,7 @@ def volume(
 
 
 @router.get("/feeds", response_model=FeedListOut, summary="Feeds and their health")
+@ends_transaction
 def list_feeds(session: ReadSession) -> FeedListOut:
     return FeedListOut(items=[FeedOut.of(f) for f in feeds_view(session)])
 

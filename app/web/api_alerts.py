@@ -28,7 +28,7 @@ from app.store.saved_views import (
 )
 from app.web.api_editor import problems
 from app.web.auth import Principal, now_utc, require_user, require_viewer
-from app.web.deps import ReadSession, SettingsDep, WriteSession, commits
+from app.web.deps import ReadSession, SettingsDep, WriteSession, ends_transaction
 from app.web.params import parse_filter
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -105,6 +105,7 @@ def _audit(session: Any, action: str, who: Principal, kind: str, ident: int, **d
 
 
 @router.get("/views", response_model=ViewListOut, summary="Your saved views, then the team's")
+@ends_transaction
 def list_views(who: Reader, session: ReadSession, settings: SettingsDep) -> ViewListOut:
     views = SavedViewStore(session).visible_to(who.user.id)
     return ViewListOut(items=[ViewOut.of(v, settings.public_base) for v in views])
@@ -117,7 +118,7 @@ def list_views(who: Reader, session: ReadSession, settings: SettingsDep) -> View
     summary="Save a view (a named timeline filter)",
     responses=problems(400, 401, 403, 409),
 )
-@commits
+@ends_transaction
 def create_view(
     body: ViewIn,
     who: Writer,
@@ -140,6 +141,7 @@ def create_view(
 @router.get(
     "/views/{view_id}", response_model=ViewOut, summary="One saved view", responses=problems(404)
 )
+@ends_transaction
 def get_view(view_id: Id, who: Reader, session: ReadSession, settings: SettingsDep) -> ViewOut:
     return ViewOut.of(SavedViewStore(session).get(view_id, by=who.user), settings.public_base)
 
@@ -150,7 +152,7 @@ def get_view(view_id: Id, who: Reader, session: ReadSession, settings: SettingsD
     summary="Rename a view or change its filter",
     responses=problems(400, 401, 403, 404, 409),
 )
-@commits
+@ends_transaction
 def patch_view(
     view_id: Id,
     body: ViewPatchIn,
@@ -173,7 +175,7 @@ def patch_view(
     summary="Delete a view and its alerts",
     responses=problems(401, 403, 404),
 )
-@commits
+@ends_transaction
 def delete_view(view_id: Id, who: Writer, session: WriteSession) -> Response:
     view = SavedViewStore(session).delete(view_id, by=who.user)
     _audit(session, "view.delete", who, "view", view.id, name=view.name)
@@ -337,6 +339,7 @@ def rule_store(session: Any, request: Request) -> AlertRuleStore:
 
 
 @router.get("/alerts", response_model=AlertListOut, summary="Your alerts, then the team's")
+@ends_transaction
 def list_alerts(who: Reader, request: Request, session: ReadSession) -> AlertListOut:
     return AlertListOut(
         items=[AlertOut.of(r) for r in rule_store(session, request).list_for(who.user)]
@@ -350,7 +353,7 @@ def list_alerts(who: Reader, request: Request, session: ReadSession) -> AlertLis
     summary="Create an alert on a saved view",
     responses=problems(400, 401, 403, 404),
 )
-@commits
+@ends_transaction
 def create_alert(
     body: AlertIn, who: Writer, request: Request, session: WriteSession, response: Response
 ) -> AlertOut:
@@ -376,6 +379,7 @@ def create_alert(
 @router.get(
     "/alerts/{alert_id}", response_model=AlertOut, summary="One alert", responses=problems(404)
 )
+@ends_transaction
 def get_alert(alert_id: Id, who: Reader, request: Request, session: ReadSession) -> AlertOut:
     return AlertOut.of(rule_store(session, request).get(alert_id, by=who.user))
 
@@ -386,7 +390,7 @@ def get_alert(alert_id: Id, who: Reader, request: Request, session: ReadSession)
     summary="Change, pause or resume an alert",
     responses=problems(400, 401, 403, 404),
 )
-@commits
+@ends_transaction
 def patch_alert(
     alert_id: Id, body: AlertPatchIn, who: Writer, request: Request, session: WriteSession
 ) -> AlertOut:
@@ -417,7 +421,7 @@ def patch_alert(
     summary="Delete an alert",
     responses=problems(401, 403, 404),
 )
-@commits
+@ends_transaction
 def delete_alert(alert_id: Id, who: Writer, request: Request, session: WriteSession) -> Response:
     rule = rule_store(session, request).delete(alert_id, by=who.user)
     _audit(session, "alert.delete", who, "alert", rule.id, view=rule.view_id)
@@ -430,6 +434,7 @@ def delete_alert(alert_id: Id, who: Writer, request: Request, session: WriteSess
     summary="An alert's latest deliveries, with their errors",
     responses=problems(401, 404),
 )
+@ends_transaction
 def alert_deliveries(
     alert_id: Id, who: Reader, request: Request, session: ReadSession
 ) -> DeliveryListOut:

@@ -23,7 +23,7 @@ from app.store.audit import AuditStore
 from app.store.feeds import FeedStore
 from app.store.flags import MAX_NOTE, FlagQuery, FlagStore, FlagView
 from app.web.auth import Principal, now_utc, require_editor
-from app.web.deps import ReadSession, SettingsDep, WriteSession, commits
+from app.web.deps import ReadSession, SettingsDep, WriteSession, ends_transaction
 from app.web.schemas import ArticleOut, FeedOut
 
 router = APIRouter(prefix="/api/v1", tags=["editors"])
@@ -170,6 +170,7 @@ def _audit(
     summary="The editors' queue: flags, oldest first",
     responses=problems(400, 401, 422),
 )
+@ends_transaction
 def flag_queue(
     session: ReadSession,
     kind: Annotated[FlagKind | None, Query(description="Only flags of this kind")] = None,
@@ -207,7 +208,7 @@ def _str(value: int | None) -> str | None:
     summary="Resolve, reopen, assign or annotate a flag (editor)",
     responses=problems(400, 401, 403, 404, 422),
 )
-@commits
+@ends_transaction
 def patch_flag(flag_id: Id, body: FlagPatchIn, who: Editor, session: WriteSession) -> FlagOut:
     """Any of `status`, `assignee`, `note`; the fields left out stay as they are. Each
     change is audited like the same action on the flags page."""
@@ -237,6 +238,7 @@ def patch_flag(flag_id: Id, body: FlagPatchIn, who: Editor, session: WriteSessio
     summary="Every flag of an article, open and resolved",
     responses=problems(401, 404),
 )
+@ends_transaction
 def list_flags(article_id: Id, session: ReadSession) -> FlagListOut:
     return FlagListOut(items=[FlagOut.of(f) for f in FlagStore(session).history(article_id)])
 
@@ -248,7 +250,7 @@ def list_flags(article_id: Id, session: ReadSession) -> FlagListOut:
     summary="Flag an article (editor)",
     responses=problems(400, 401, 403, 404),
 )
-@commits
+@ends_transaction
 def create_flag(
     article_id: Id, body: FlagIn, who: Editor, session: WriteSession, response: Response
 ) -> FlagOut:
@@ -266,7 +268,7 @@ def create_flag(
     summary="Delete a flag (its author or an admin)",
     responses=problems(401, 403, 404),
 )
-@commits
+@ends_transaction
 def delete_flag(article_id: Id, flag_id: Id, who: Editor, session: WriteSession) -> Response:
     store = FlagStore(session)
     if store.get(flag_id).article_id != article_id:
@@ -282,7 +284,7 @@ def delete_flag(article_id: Id, flag_id: Id, who: Editor, session: WriteSession)
     summary="Override an article's themes and relevance (editor); survives re-tagging",
     responses=problems(400, 401, 403, 404),
 )
-@commits
+@ends_transaction
 def patch_themes(
     article_id: Id, body: ThemePatchIn, who: Editor, session: WriteSession, settings: SettingsDep
 ) -> ArticleOut:
@@ -329,7 +331,7 @@ def add_feed(body: FeedIn, who: Editor, request: Request, response: Response) ->
     summary="Unsubscribe a feed and drop the articles only it carried (editor)",
     responses=problems(401, 403, 404),
 )
-@commits
+@ends_transaction
 def remove_feed(feed_id: Id, who: Editor, session: WriteSession) -> Response:
     store = FeedStore(session)
     url = store.get(feed_id).url

@@ -43,7 +43,7 @@ from app.web import (
 from app.web.auth import require_reader
 from app.web.csrf import csrf_protect
 from app.web.deps import close_uploads, ids_in_range
-from app.web.limits import BodyLimit, refuse_oversized
+from app.web.limits import BodyLimit, body_within_limits
 from app.web.params import reject_unknown
 from app.web.security import SecurityHeaders
 
@@ -107,7 +107,7 @@ def create_app(
         # Deny by default: every unsafe request on every route passes the CSRF check.
         dependencies=[
             Depends(close_uploads),
-            Depends(refuse_oversized),
+            Depends(body_within_limits),
             Depends(csrf_protect),
             Depends(ids_in_range),
         ],

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from fastapi import FastAPI, Request
+from sqlalchemy.orm import Session
 
 from app.core.errors import PermissionDenied, Unauthenticated
 from app.store.db import Database
@@ -38,7 +39,11 @@ class SlidingWindow:
 
     def check(self, key: str, *, now: float) -> None:
         with self.db.read() as session:
-            RateLimitStore(session).check(self.rule, key, now=_at(now))
+            self.check_in(session, key, now=now)
+
+    def check_in(self, session: Session, key: str, *, now: float) -> None:
+        """``check`` inside a read the caller has open (one transaction, not two)."""
+        RateLimitStore(session).check(self.rule, key, now=_at(now))
 
     def hit(self, key: str, *, now: float) -> None:
         with self.db.write() as session:
@@ -125,19 +130,20 @@ def _resolve(request: Request) -> Principal | None:
 def _from_token(request: Request, db: Database, token: str, now: datetime) -> Principal:
     limiter: SlidingWindow = request.app.state.token_limiter
     address = client_address(request)
-    limiter.check(address, now=now.timestamp())
     with db.read() as session:
-        store = UserStore(session)
-        found = store.resolve_token(token, now=now)
-        touch = found is not None and store.token_needs_touch(token, now=now)
+        found = UserStore(session).token_use(token, now=now)
+        if found is None:
+            # The limit stops guessing, so it weighs on failures only: a live token (256
+            # random bits: never guessed) is not refused because a scanner behind the same
+            # address failed, and every good request is spared a second query.
+            limiter.check_in(session, address, now=now.timestamp())
     if found is None:
         limiter.hit(address, now=now.timestamp())
         raise Unauthenticated("invalid or revoked API token")
-    if touch:
+    if found.needs_touch:
         with db.write() as session:
             UserStore(session).touch_token(token, now=now)
-    user, scope = found
-    return Principal(user, "token", scope)
+    return Principal(found.user, "token", found.scope)
 
 
 def client_address(request: Request) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
@@ -26,13 +26,14 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def read_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
+async def read_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator[Session]:
+    """A read transaction for one route (see ``ends_transaction``)."""
     with db.read() as session:
         yield session
 
 
-def write_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
-    """A write transaction for one route; the route commits it itself (``commits``)."""
+async def write_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator[Session]:
+    """A write transaction for one route (see ``ends_transaction``)."""
     with db.write() as session:
         yield session
 
@@ -41,27 +42,37 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def commits(route: Callable[P, R]) -> Callable[P, R]:
-    """Commit a route's ``WriteSession`` inside the route's own call.
+def ends_transaction(route: Callable[P, R]) -> Callable[P, R]:
+    """The route ends its sessions' transactions inside its own call: commit when it
+    returns, roll back when it raises. Every route that takes a ``ReadSession`` or a
+    ``WriteSession`` has it (a test walks the routes).
 
-    FastAPI runs a sync route and each half of a generator dependency in separate
-    thread-pool calls. Without this, a write's transaction (and, on SQLite, the writers'
-    turnstile it holds from its first statement) would stay open from the route's call
-    across the hand-back to the event loop until the dependency's exit is scheduled in
-    another thread, tens of milliseconds under load, while every other write waits. With
-    it the critical section is one synchronous block. A failed commit raises here, inside
-    the route, and reaches the dependency's exit and the error handlers as before.
+    FastAPI runs a sync route in a thread-pool call of its own, and a sync generator
+    dependency's two halves in two more. So the session dependencies are async and do no
+    I/O (a session connects at its first statement, in the route's thread), and with this
+    the transaction ends in that same thread: a request makes one hop instead of three,
+    and a write's transaction (and, on SQLite, the writers' turnstile it holds from its
+    first statement) never stays open across a hand-back to the event loop, which under
+    load took tens of milliseconds while every other write waited. A failed commit
+    raises here and reaches the dependency's exit (``translate_busy``) and the error
+    handlers as before.
     """
 
     @functools.wraps(route)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        result = route(*args, **kwargs)
-        for value in kwargs.values():
-            if isinstance(value, Session) and value.in_transaction():
-                value.commit()
+        sessions = [v for v in kwargs.values() if isinstance(v, Session)]
+        try:
+            result = route(*args, **kwargs)
+            for session in sessions:
+                if session.in_transaction():
+                    session.commit()
+        except BaseException:
+            for session in sessions:
+                session.rollback()
+            raise
         return result
 
-    wrapper.__commits__ = True  # type: ignore[attr-defined]
+    wrapper.__ends_transaction__ = True  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -94,9 +105,10 @@ async def close_uploads(request: Request) -> AsyncIterator[None]:
 MAX_ID = 2**63 - 1  # the largest id either engine stores (a signed 64-bit integer)
 
 
-def ids_in_range(request: Request) -> None:
+async def ids_in_range(request: Request) -> None:
     """App-wide: a path id no database can hold is simply not found (404), on every route
-    present and future, instead of an overflow inside the driver (a 500)."""
+    present and future, instead of an overflow inside the driver (a 500). Async: pure
+    computation, no thread-pool hop."""
     for name, value in request.path_params.items():
         digits = isinstance(value, str) and value.isdigit()
         if name.endswith("_id") and digits and int(value) > MAX_ID:

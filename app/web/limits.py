@@ -71,7 +71,13 @@ def exceeded(conn: HTTPConnection) -> TooLarge | None:
 
 
 def refuse_oversized(conn: HTTPConnection) -> None:
-    """App-wide, before CSRF: a body cut at its cap never reaches a route."""
+    """A body cut at its cap never reaches a route."""
     error = exceeded(conn)
     if error is not None:
         raise error
+
+
+async def body_within_limits(conn: HTTPConnection) -> None:
+    """App-wide, before CSRF: ``refuse_oversized`` on the event loop (a sync dependency
+    would cost every request a thread-pool hop for a dictionary look-up)."""
+    refuse_oversized(conn)

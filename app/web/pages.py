@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.store.reading import ReadingStore
 from app.web.auth import now_utc, template_user
-from app.web.deps import ReadSession
+from app.web.deps import ReadSession, ends_transaction
 from app.web.flash import clear_notice
 from app.web.params import parse_filter, parse_group
 from app.web.reading_pages import reader_zone
@@ -28,6 +28,7 @@ def render(request: Request, name: str, context: Mapping[str, object]) -> HTMLRe
 
 
 @router.get("/", response_class=HTMLResponse)
+@ends_transaction
 def timeline(request: Request, session: ReadSession) -> HTMLResponse:
     query = list(request.query_params.multi_items())
     view = timeline_view(
@@ -41,6 +42,7 @@ def timeline(request: Request, session: ReadSession) -> HTMLResponse:
 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse)
+@ends_transaction
 def article(request: Request, article_id: int, session: ReadSession) -> HTMLResponse:
     view = article_view(session, article_id)
     user = template_user(request)
@@ -51,6 +53,7 @@ def article(request: Request, article_id: int, session: ReadSession) -> HTMLResp
 
 
 @router.get("/feeds", response_class=HTMLResponse)
+@ends_transaction
 def feeds(request: Request, session: ReadSession) -> HTMLResponse:
     return render(request, "feeds.html", {"feeds": feeds_view(session)})
 

@@ -253,3 +253,21 @@ def test_public_read_off_needs_login(app: FastAPI, client: TestClient, db: Datab
     )
     login(client, "viewer")
     assert client.get("/").status_code == 200
+
+
+def test_bad_tokens_are_limited_per_address_but_a_live_token_still_works(
+    client: TestClient, db: Database
+) -> None:
+    make_user(db, "api", "viewer")
+    live = make_token(db, "api", "read")
+    codes = [
+        client.get("/api/v1/articles", headers={"Authorization": f"Bearer nm_guess{n}"})
+        for n in range(32)
+    ]
+    assert [r.status_code for r in codes[:30]] == [401] * 30
+    assert [r.status_code for r in codes[30:]] == [429, 429]
+    assert int(codes[-1].headers["retry-after"]) > 0
+    # a token is 256 random bits: the limit stops guessing, not its owner behind the same
+    # address (a colleague behind one NAT with a scanner)
+    ok = client.get("/api/v1/articles", headers={"Authorization": f"Bearer {live}"})
+    assert ok.status_code == 200
