@@ -57,6 +57,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def reading(engine: Engine) -> Engine:
+    """``engine`` for reads only: on SQLite a plain BEGIN (no write lock, no turnstile)."""
+    return engine.execution_options(**{_READ: True})
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:

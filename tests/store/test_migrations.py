@@ -53,3 +53,25 @@ def test_there_is_a_single_head() -> None:
 
 def test_serving_twice_does_not_fail_on_an_up_to_date_database(db: Database) -> None:
     migrate.upgrade(db.engine)  # already at head: a no-op
+
+
+def test_head_names_the_newest_migration() -> None:
+    """``migrate.HEAD`` lets every command skip Alembic on an up-to-date database: a new
+    migration must move it, or commands would believe an old schema is current."""
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    assert script.get_heads() == [migrate.HEAD]
+
+
+def test_a_database_behind_head_is_upgraded_and_then_recognised(db_target: DbTarget) -> None:
+    database = db_target.database()
+    try:
+        assert not migrate.at_head(database.engine)  # no schema yet
+        migrate.upgrade(database.engine, "0008_alerts")
+        assert not migrate.at_head(database.engine)
+        migrate.upgrade(database.engine)
+        assert migrate.at_head(database.engine)
+        assert "primary_feed_id" in {
+            c["name"] for c in inspect(database.engine).get_columns("article")
+        }
+    finally:
+        database.dispose()
