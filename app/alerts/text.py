@@ -11,7 +11,6 @@ e-mail as on the article's page.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from datetime import date, datetime
 from functools import cache
@@ -20,6 +19,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import dates, numbers
+
+from app.core import reasons as core_reasons
 
 LOCALES = ("en", "de")
 DEFAULT_LOCALE = "en"
@@ -80,25 +81,7 @@ def format_change(now: int, before: int, locale: str) -> str:
     return sign + format_number(abs(delta), locale)
 
 
-_REASON = re.compile(
-    r"^(?P<verdict>relevant|not relevant) \(probability (?P<p>[01]\.\d+)\)"
-    r"(?P<against>, against)?: (?P<body>.*)$",
-    re.DOTALL,
-)
-
-
 def localize_reason(reason: str, locale: str) -> str:
-    """The tagger's reason in ``locale`` (as ``app.web.reasons`` does for the pages): the
-    fixed phrases translated, the article's own quoted words kept as written."""
-    m = _REASON.match(reason)
-    if m is None or locale == DEFAULT_LOCALE:
-        return reason
-    p = numbers.format_decimal(float(m["p"]), "0.00", locale=locale)
-    head = f"{translate(locale, m['verdict'])} ({translate(locale, 'probability')} {p})"
-    if m["against"]:
-        head += ", " + translate(locale, "against")
-    parts = []
-    for statement in m["body"].split("; "):
-        phrase, quote, rest = statement.partition(" '")
-        parts.append(translate(locale, phrase) + (quote + rest if quote else ""))
-    return head + ": " + "; ".join(parts)
+    """The tagger's reason in ``locale`` (``app.core.reasons``, with this catalogue, which
+    holds the pages' reason phrases too)."""
+    return core_reasons.localize_reason(reason, locale, translate)
