@@ -25,10 +25,13 @@ BACKGROUND = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from sqlalchemy import text
-    from app.store.db import Database
+    from app.store.db import Database, make_engine
 
-    url, stop, background = sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "1"
-    db = Database.from_url(url, background=background)
+    url, stop, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+    if mode == "plain":  # no turnstile at all: SQLite's busy handler alone
+        db = Database(make_engine(url), turnstile=False)
+    else:
+        db = Database.from_url(url, background=mode == "background")
     while not stop.exists():
         with db.write() as session:
             session.execute(text("INSERT INTO log (who) VALUES ('poller')"))
@@ -66,13 +69,11 @@ def sqlite_db(tmp_path: Path) -> Iterator[tuple[str, Database]]:
 
 
 def poller_commits_while_an_editor_writes(
-    url: str, db: Database, tmp_path: Path, *, background: bool, writes: int
+    url: str, db: Database, tmp_path: Path, *, mode: str, writes: int
 ) -> list[int]:
     """How many poller transactions committed while each editor write waited."""
-    stop = tmp_path / f"stop-{background}"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", BACKGROUND, url, str(stop), "1" if background else "0"]
-    )
+    stop = tmp_path / f"stop-{mode}"
+    proc = subprocess.Popen([sys.executable, "-c", BACKGROUND, url, str(stop), mode])
     try:
         while last_id(db) < 3:  # the poller is writing
             assert proc.poll() is None
@@ -98,7 +99,9 @@ def test_an_editor_write_waits_for_one_poller_batch_at_most(
     sqlite_db: tuple[str, Database], tmp_path: Path
 ) -> None:
     url, db = sqlite_db
-    overtaken = poller_commits_while_an_editor_writes(url, db, tmp_path, background=True, writes=8)
+    overtaken = poller_commits_while_an_editor_writes(
+        url, db, tmp_path, mode="background", writes=8
+    )
     # the batch under way when the editor asked, and at most one that began as it asked
     assert max(overtaken) <= 2, overtaken
 
@@ -106,11 +109,11 @@ def test_an_editor_write_waits_for_one_poller_batch_at_most(
 def test_without_the_turnstile_the_poller_overtakes_the_editor(
     sqlite_db: tuple[str, Database], tmp_path: Path
 ) -> None:
-    """The control: the same poller as an ordinary writer. SQLite's busy handler sleeps
-    and retries, so batch after batch commits before the editor's write gets in. (This
-    is what the test above would see without ``background=True``.)"""
+    """The control: the same poller with no turnstile. SQLite's busy handler sleeps and
+    retries, so batch after batch commits before the editor's write gets in. (This is
+    what the test above would see without the turnstile.)"""
     url, db = sqlite_db
-    overtaken = poller_commits_while_an_editor_writes(url, db, tmp_path, background=False, writes=4)
+    overtaken = poller_commits_while_an_editor_writes(url, db, tmp_path, mode="plain", writes=4)
     assert sum(overtaken) > 2 * len(overtaken), overtaken
 
 
