@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, ParamSpec, TypeVar
 
@@ -57,6 +58,9 @@ def ends_transaction(route: Callable[P, R]) -> Callable[P, R]:
     raises here and reaches the dependency's exit (``translate_busy``) and the error
     handlers as before.
     """
+
+    if inspect.iscoroutinefunction(route):
+        raise TypeError(f"{route.__name__}: a route with a session is a sync function")
 
     @functools.wraps(route)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
