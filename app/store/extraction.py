@@ -61,6 +61,17 @@ class PageResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Failure:
+    """One attempt's outcome to record (``record_failures``)."""
+
+    article_id: int
+    outcome: PageOutcome
+    detail: str | None
+    retry_at: datetime | None  # pending again then; None: final
+    final_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FullTextRules:
     default_policy: str = "auto"
     threshold: int = 600
@@ -233,6 +244,19 @@ class ExtractionStore:
 
     # -- results ----------------------------------------------------------------------
 
+    def due_of_host(self, host: str, *, now: datetime) -> list[tuple[int, str, int]]:
+        """(article id, url, attempts) of the host's due rows nobody holds a lease on
+        (locked on PostgreSQL, skipping rows another worker is claiming)."""
+        stmt = select(Extraction.article_id, Extraction.url, Extraction.attempts).where(
+            Extraction.state == "pending",
+            Extraction.due_at <= now,
+            Extraction.host == host,
+            or_(Extraction.lease_until.is_(None), Extraction.lease_until < now),
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=Extraction)
+        return [(a, url or "", n) for a, url, n in self.session.execute(stmt)]
+
     def record_failure(
         self,
         article_id: int,
@@ -244,19 +268,28 @@ class ExtractionStore:
         final_url: str | None = None,
     ) -> None:
         """The attempt's outcome; pending again at ``retry_at``, else final."""
+        self.record_failures([Failure(article_id, outcome, detail, retry_at, final_url)], now=now)
+
+    def record_failures(self, failures: Sequence[Failure], *, now: datetime) -> None:
+        """Each attempt's outcome, as ``record_failure``, in one executemany."""
+        if not failures:
+            return
         # One prepared Core statement: the poller records thousands of these per round,
         # and the ORM's bulk-update path cost ~0.1 ms of the main process each.
         self.session.execute(
             _RECORD_FAILURE,
-            {
-                "b_id": article_id,
-                "b_state": "pending" if retry_at else "done",
-                "b_outcome": outcome.value,
-                "b_detail": (detail or "")[:500] or None,
-                "b_due": retry_at or now,
-                "b_fetched": now,
-                "b_final": final_url,
-            },
+            [
+                {
+                    "b_id": f.article_id,
+                    "b_state": "pending" if f.retry_at else "done",
+                    "b_outcome": f.outcome.value,
+                    "b_detail": (f.detail or "")[:500] or None,
+                    "b_due": f.retry_at or now,
+                    "b_fetched": now,
+                    "b_final": f.final_url,
+                }
+                for f in failures
+            ],
         )
 
     def record_page(self, article_id: int, page: PageResult, *, now: datetime) -> int:
