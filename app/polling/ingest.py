@@ -67,7 +67,9 @@ def _flat_draft(draft: ArticleDraft) -> tuple[Any, ...]:
 def _rebuild(
     head: tuple[Any, ...], error: str | None, drafts: list[tuple[Any, ...]]
 ) -> PreparedFeed:
-    return PreparedFeed(*head, error, tuple(_draft(values) for values in drafts))
+    title, site_url, language, ttl_seconds, bozo_reason = head
+    rebuilt = tuple(_draft(values) for values in drafts)
+    return PreparedFeed(title, site_url, language, ttl_seconds, bozo_reason, error, rebuilt)
 
 
 def _draft(values: tuple[Any, ...]) -> ArticleDraft:
