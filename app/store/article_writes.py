@@ -278,7 +278,8 @@ class ArticleWrites:
                 for t in d.tags.themes
             ]
         )
-        self.apply_tags({article_id: d.tags for article_id, d in changed}, now=now)
+        # (their text update set ``updated_at`` already: no touch needed)
+        self._apply_tags({article_id: d.tags for article_id, d in changed}, now, touch=False)
         new_ids = [inserted[d.key] for d in fresh if d.key in inserted]
         joined = self._cluster(new_ids, [d for d in fresh if d.key in inserted])
         touch_clusters(self.session, joined, now)  # each member shows the others' sources
@@ -328,6 +329,9 @@ class ArticleWrites:
 
     def apply_tags(self, tags_by_id: dict[int, Tags], *, now: datetime) -> None:
         """Replace the tagger's themes and relevance; editors' overrides still win."""
+        self._apply_tags(tags_by_id, now, touch=True)
+
+    def _apply_tags(self, tags_by_id: dict[int, Tags], now: datetime, *, touch: bool) -> None:
         if not tags_by_id:
             return
         ids = list(tags_by_id)
@@ -364,7 +368,8 @@ class ArticleWrites:
             # One prepared Core UPDATE run as executemany (cheaper than the ORM's bulk path).
             self.session.execute(_UPDATE_TAGS, updates)
         self._insert_themes(theme_rows)
-        touch_articles(self.session, ids, now)
+        if touch:
+            touch_articles(self.session, ids, now)
 
     def _insert_themes(self, rows: list[dict[str, Any]]) -> None:
         if rows:

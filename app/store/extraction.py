@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.core.decide import Tags
@@ -95,6 +98,30 @@ _RECORD_FAILURE = (
 )
 
 
+_FEED = cast(Table, Feed.__table__)
+_ARTICLE = cast(Table, Article.__table__)
+# Prepared once: the poller queues every feed's new articles (building the statements
+# per call cost more than running them).
+_FEED_POLICY = select(_FEED.c.url, _FEED.c.fulltext_policy).where(_FEED.c.id == bindparam("id"))
+_TEXT_LENGTHS = select(_ARTICLE.c.id, _ARTICLE.c.url, func.length(_ARTICLE.c.text)).where(
+    _ARTICLE.c.id.in_(bindparam("ids", expanding=True))
+)
+_PAGED = select(_ARTICLE.c.id).where(
+    _ARTICLE.c.id.in_(bindparam("ids", expanding=True)), _ARTICLE.c.text_source == "page"
+)
+
+
+@lru_cache(maxsize=4)
+def _enqueue_statement(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(cast(Table, _EXTRACTION)).on_conflict_do_nothing()
+
+
+def _host(url: str) -> str:
+    """The host part of a URL, lower-cased (``urlsplit(url).hostname or ""``)."""
+    return urlsplit(url).hostname or ""
+
+
 class ExtractionStore:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -107,30 +134,25 @@ class ExtractionStore:
         """Queue the pages of a feed's new articles that its policy wants; returns how many."""
         if not article_ids:
             return 0
-        feed = self.session.execute(
-            select(Feed.url, Feed.fulltext_policy).where(Feed.id == feed_id)
-        ).one_or_none()
+        feed = self.session.execute(_FEED_POLICY, {"id": feed_id}).one_or_none()
         if feed is None:
             return 0
         policy = feed.fulltext_policy or rules.default_policy
         news = is_news_search(feed.url)
         rows = []
-        found = self.session.execute(
-            select(Article.id, Article.url, func.length(Article.text)).where(
-                Article.id.in_(list(article_ids))
-            )
-        )
+        found = self.session.execute(_TEXT_LENGTHS, {"ids": list(article_ids)})
         for article_id, url, length in found:
             if not wants_page(
                 policy, text_length=length or 0, threshold=rules.threshold, news_search=news
             ):
                 continue
             target = page_target(url or "")
+            host = _host(target.url) if target.url else None
             rows.append(
                 {
                     "article_id": article_id,
                     "url": target.url,
-                    "host": (urlsplit(target.url).hostname or "")[:255] if target.url else None,
+                    "host": host[:255] if host is not None else None,
                     "state": "pending" if target.url else "done",
                     "outcome": None if target.url else PageOutcome.UNRESOLVABLE.value,
                     "detail": target.reason,
@@ -140,8 +162,8 @@ class ExtractionStore:
                 }
             )
         if rows:
-            stmt = _insert(self.session)(Extraction.__table__).on_conflict_do_nothing()
-            self.session.execute(stmt, rows)
+            dialect = self.session.get_bind().dialect.name
+            self.session.execute(_enqueue_statement(dialect), rows)
         return len(rows)
 
     def refetch(self, article_ids: Sequence[int], *, now: datetime) -> None:
@@ -149,13 +171,7 @@ class ExtractionStore:
         into ``text``, so they are feed text again until their page is fetched anew."""
         if not article_ids:
             return
-        paged = list(
-            self.session.scalars(
-                select(Article.id).where(
-                    Article.id.in_(list(article_ids)), Article.text_source == "page"
-                )
-            )
-        )
+        paged = list(self.session.scalars(_PAGED, {"ids": list(article_ids)}))
         if not paged:
             return
         self.session.execute(
