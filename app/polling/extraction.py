@@ -124,12 +124,14 @@ class ExtractionRunner:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:x{id(self):x}"
         self._writer = GroupWriter(db)
         self._alike: Counter[str] = Counter()  # rows recorded beside a failed origin's page
+        self._down: set[str] = set()  # origins whose due pages were recorded in this run
         self.gate = HostGate(per_host=self.config.per_host, min_delay=self.config.min_delay)
 
     async def run_once(self) -> ExtractionSummary:
         """Extract every page that is due now, in claimed batches, until none is left."""
         summary = ExtractionSummary()
         self._alike.clear()
+        self._down.clear()
         async with (
             make_guarded_client(self.policy) as client,
             ParsePool(self.config.workers, preload=("app.polling.preload",)) as pool,
@@ -262,6 +264,12 @@ class ExtractionRunner:
         outcome in the same statement, instead of being claimed and failed one by one
         (each with its own retry time, from its own attempts)."""
         now = self.clock()
+        origin = origin_of(job.url)
+        # Once per origin and run: the origin's pages claimed before its first failure
+        # was written are in flight and record themselves; a new scan would find none.
+        alike = alike and origin not in self._down
+        if alike:
+            self._down.add(origin)
 
         def retry_at(attempts: int) -> datetime | None:
             return after_attempt(
@@ -276,7 +284,6 @@ class ExtractionRunner:
                 Failure(job.article_id, outcome, detail, retry_at(job.attempts + 1), final_url)
             ]
             if alike:
-                origin = origin_of(job.url)
                 failures += [
                     # A page that failed to connect ended where it began (no redirect).
                     Failure(article_id, outcome, detail, retry_at(attempts + 1), final_url and url)

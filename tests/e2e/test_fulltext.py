@@ -348,12 +348,21 @@ def test_an_unreachable_origin_is_recorded_for_all_its_pages_at_once(
         return await fetch(self, url)
 
     monkeypatch.setattr(PageFetcher, "fetch", counted)
+    scans: list[str] = []
+    due_of_host = ExtractionStore.due_of_host
+
+    def scanned(self: ExtractionStore, host: str, *, now: datetime) -> Any:
+        scans.append(host)
+        return due_of_host(self, host, now=now)
+
+    monkeypatch.setattr(ExtractionStore, "due_of_host", scanned)
     started = datetime.now(UTC)
     summary = asyncio.run(runner(db, loopback_policy, per_host=1).run_once())
 
     assert summary.outcomes == {"error": 12, "ok": 2}
     # robots.txt of the dead origin failed once; its pages were not tried one by one.
     assert len([u for u in fetched if u.startswith(dead)]) < 12
+    assert scans == ["127.0.0.1"]  # once per origin and run, by its first failure
     stored, rows = articles_by_url(db), states(db)
     failed = [rows[stored[url].id] for _, url in links[:12]]
     # Each as if tried: one attempt, the same outcome and detail, retried after backoff.
