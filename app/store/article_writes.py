@@ -176,8 +176,8 @@ def fold_doc(doc: str) -> str:
 
 
 # A candidate's headline is compared again each time a later copy looks it up; the
-# cache keeps the words of the recent ones (a few MB at most).
-_title_terms = lru_cache(maxsize=4096)(title_terms)
+# cache keeps the words of the recent ones (~2.5 MB at most).
+_title_terms = lru_cache(maxsize=2048)(title_terms)
 
 
 class ArticleWrites:
