@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -32,13 +33,13 @@ from app.feeds.guard import FetchPolicy
 from app.feeds.hosts import HostGate
 from app.feeds.http import make_guarded_client
 from app.feeds.parse import ParsePool
-from app.feeds.robots import RobotsCache
+from app.feeds.robots import RobotsCache, origin_of
 from app.polling.pages import PageWork, extract_and_tag, failed_page
 from app.polling.poller import NewArticlesHook
 from app.polling.writer import GroupWriter
 from app.store.article_writes import transient_error
 from app.store.db import Database
-from app.store.extraction import ExtractionStore, FullTextRules, PageJob, PageResult
+from app.store.extraction import ExtractionStore, Failure, FullTextRules, PageJob, PageResult
 
 log = logging.getLogger("newsmon.extraction")
 WRITE_ATTEMPTS = 4
@@ -122,11 +123,15 @@ class ExtractionRunner:
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:x{id(self):x}"
         self._writer = GroupWriter(db)
+        self._alike: Counter[str] = Counter()  # rows recorded beside a failed origin's page
+        self._down: set[str] = set()  # origins whose due pages were recorded in this run
         self.gate = HostGate(per_host=self.config.per_host, min_delay=self.config.min_delay)
 
     async def run_once(self) -> ExtractionSummary:
         """Extract every page that is due now, in claimed batches, until none is left."""
         summary = ExtractionSummary()
+        self._alike.clear()
+        self._down.clear()
         async with (
             make_guarded_client(self.policy) as client,
             ParsePool(self.config.workers, preload=("app.polling.preload",)) as pool,
@@ -160,6 +165,7 @@ class ExtractionRunner:
                     article_id, outcome = task.result()
                     inflight.discard(article_id)
                     summary.outcomes[outcome] += 1
+        summary.outcomes.update(self._alike)
         return summary
 
     def _claim(self, session: Session) -> list[PageJob]:
@@ -188,7 +194,9 @@ class ExtractionRunner:
             return "postponed"
         if fetched.outcome is None:
             outcome = PageOutcome.ERROR if fetched.robots_temporary else PageOutcome.ROBOTS
-            await self._fail(job, outcome, fetched.robots_refusal)
+            # An unreadable robots.txt is cached for the origin: its other pages would
+            # each meet the same refusal (``alike``).
+            await self._fail(job, outcome, fetched.robots_refusal, alike=fetched.robots_temporary)
             return outcome.value
         got = fetched.outcome
         if not got.ok:
@@ -200,6 +208,7 @@ class ExtractionRunner:
                 retry_after=got.retry_after_seconds,
                 transient=transient,
                 final_url=got.final_url,
+                alike=unreachable(got, job.url),
             )
             return outcome.value
         work = await pool.run(
@@ -248,22 +257,47 @@ class ExtractionRunner:
         retry_after: float | None = None,
         transient: bool = True,
         final_url: str | None = None,
+        alike: bool = False,
     ) -> None:
+        """Record a failed attempt. ``alike``: the page's origin cannot be reached, so
+        the origin's other due pages that nobody holds are recorded with the same
+        outcome in the same statement, instead of being claimed and failed one by one
+        (each with its own retry time, from its own attempts)."""
         now = self.clock()
-        retry = after_attempt(
-            outcome,
-            attempts=job.attempts + 1,
-            now=now,
-            retry_after=retry_after,
-            transient=transient,
-        )
+        origin = origin_of(job.url)
+        # Once per origin and run: the origin's pages claimed before its first failure
+        # was written are in flight and record themselves; a new scan would find none.
+        alike = alike and origin not in self._down
+        if alike:
+            self._down.add(origin)
+
+        def retry_at(attempts: int) -> datetime | None:
+            return after_attempt(
+                outcome, attempts=attempts, now=now, retry_after=retry_after, transient=transient
+            ).at
+
+        recorded: list[int] = []
 
         def write(session: Session) -> None:
-            ExtractionStore(session).record_failure(
-                job.article_id, outcome, detail, retry_at=retry.at, now=now, final_url=final_url
-            )
+            store = ExtractionStore(session)
+            failures = [
+                Failure(job.article_id, outcome, detail, retry_at(job.attempts + 1), final_url)
+            ]
+            if alike:
+                failures += [
+                    # A page that failed to connect ended where it began (no redirect).
+                    Failure(article_id, outcome, detail, retry_at(attempts + 1), final_url and url)
+                    for article_id, url, attempts in store.due_of_host(
+                        urlsplit(job.url).hostname or "", now=now
+                    )
+                    if article_id != job.article_id and origin_of(url) == origin
+                ]
+            store.record_failures(failures, now=now)
+            recorded[:] = [len(failures) - 1]
 
         await self._write(write, small=True)
+        if recorded and recorded[0]:
+            self._alike[outcome.value] += recorded[0]
 
     async def _write(self, fn: Callable[[Session], object], *, small: bool = False) -> None:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
@@ -286,6 +320,16 @@ class ExtractionRunner:
                 log.exception("extraction cycle failed; retrying next cycle")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def unreachable(got: FetchOutcome, url: str) -> bool:
+    """The fetch of ``url`` failed before any answer (DNS, refused, connect timeout) at
+    ``url``'s own origin (not at a redirect's): the origin's other pages would too."""
+    error = got.error or ""
+    connect = (got.kind is FetchKind.NETWORK_ERROR and error.startswith("could not connect")) or (
+        got.kind is FetchKind.TIMEOUT and error.startswith("connect timed out")
+    )
+    return connect and origin_of(got.final_url) == origin_of(url)
 
 
 def _failure(got: FetchOutcome) -> tuple[PageOutcome, bool]:

@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.core.decide import Tags
@@ -61,6 +64,17 @@ class PageResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Failure:
+    """One attempt's outcome to record (``record_failures``)."""
+
+    article_id: int
+    outcome: PageOutcome
+    detail: str | None
+    retry_at: datetime | None  # pending again then; None: final
+    final_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FullTextRules:
     default_policy: str = "auto"
     threshold: int = 600
@@ -84,6 +98,30 @@ _RECORD_FAILURE = (
 )
 
 
+_FEED = cast(Table, Feed.__table__)
+_ARTICLE = cast(Table, Article.__table__)
+# Prepared once: the poller queues every feed's new articles (building the statements
+# per call cost more than running them).
+_FEED_POLICY = select(_FEED.c.url, _FEED.c.fulltext_policy).where(_FEED.c.id == bindparam("id"))
+_TEXT_LENGTHS = select(_ARTICLE.c.id, _ARTICLE.c.url, func.length(_ARTICLE.c.text)).where(
+    _ARTICLE.c.id.in_(bindparam("ids", expanding=True))
+)
+_PAGED = select(_ARTICLE.c.id).where(
+    _ARTICLE.c.id.in_(bindparam("ids", expanding=True)), _ARTICLE.c.text_source == "page"
+)
+
+
+@lru_cache(maxsize=4)
+def _enqueue_statement(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(cast(Table, _EXTRACTION)).on_conflict_do_nothing()
+
+
+def _host(url: str) -> str:
+    """The host part of a URL, lower-cased (``urlsplit(url).hostname or ""``)."""
+    return urlsplit(url).hostname or ""
+
+
 class ExtractionStore:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -96,30 +134,25 @@ class ExtractionStore:
         """Queue the pages of a feed's new articles that its policy wants; returns how many."""
         if not article_ids:
             return 0
-        feed = self.session.execute(
-            select(Feed.url, Feed.fulltext_policy).where(Feed.id == feed_id)
-        ).one_or_none()
+        feed = self.session.execute(_FEED_POLICY, {"id": feed_id}).one_or_none()
         if feed is None:
             return 0
         policy = feed.fulltext_policy or rules.default_policy
         news = is_news_search(feed.url)
         rows = []
-        found = self.session.execute(
-            select(Article.id, Article.url, func.length(Article.text)).where(
-                Article.id.in_(list(article_ids))
-            )
-        )
+        found = self.session.execute(_TEXT_LENGTHS, {"ids": list(article_ids)})
         for article_id, url, length in found:
             if not wants_page(
                 policy, text_length=length or 0, threshold=rules.threshold, news_search=news
             ):
                 continue
             target = page_target(url or "")
+            host = _host(target.url) if target.url else None
             rows.append(
                 {
                     "article_id": article_id,
                     "url": target.url,
-                    "host": (urlsplit(target.url).hostname or "")[:255] if target.url else None,
+                    "host": host[:255] if host is not None else None,
                     "state": "pending" if target.url else "done",
                     "outcome": None if target.url else PageOutcome.UNRESOLVABLE.value,
                     "detail": target.reason,
@@ -129,8 +162,8 @@ class ExtractionStore:
                 }
             )
         if rows:
-            stmt = _insert(self.session)(Extraction.__table__).on_conflict_do_nothing()
-            self.session.execute(stmt, rows)
+            dialect = self.session.get_bind().dialect.name
+            self.session.execute(_enqueue_statement(dialect), rows)
         return len(rows)
 
     def refetch(self, article_ids: Sequence[int], *, now: datetime) -> None:
@@ -138,13 +171,7 @@ class ExtractionStore:
         into ``text``, so they are feed text again until their page is fetched anew."""
         if not article_ids:
             return
-        paged = list(
-            self.session.scalars(
-                select(Article.id).where(
-                    Article.id.in_(list(article_ids)), Article.text_source == "page"
-                )
-            )
-        )
+        paged = list(self.session.scalars(_PAGED, {"ids": list(article_ids)}))
         if not paged:
             return
         self.session.execute(
@@ -233,6 +260,19 @@ class ExtractionStore:
 
     # -- results ----------------------------------------------------------------------
 
+    def due_of_host(self, host: str, *, now: datetime) -> list[tuple[int, str, int]]:
+        """(article id, url, attempts) of the host's due rows nobody holds a lease on
+        (locked on PostgreSQL, skipping rows another worker is claiming)."""
+        stmt = select(Extraction.article_id, Extraction.url, Extraction.attempts).where(
+            Extraction.state == "pending",
+            Extraction.due_at <= now,
+            Extraction.host == host,
+            or_(Extraction.lease_until.is_(None), Extraction.lease_until < now),
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=Extraction)
+        return [(a, url or "", n) for a, url, n in self.session.execute(stmt)]
+
     def record_failure(
         self,
         article_id: int,
@@ -244,19 +284,28 @@ class ExtractionStore:
         final_url: str | None = None,
     ) -> None:
         """The attempt's outcome; pending again at ``retry_at``, else final."""
+        self.record_failures([Failure(article_id, outcome, detail, retry_at, final_url)], now=now)
+
+    def record_failures(self, failures: Sequence[Failure], *, now: datetime) -> None:
+        """Each attempt's outcome, as ``record_failure``, in one executemany."""
+        if not failures:
+            return
         # One prepared Core statement: the poller records thousands of these per round,
         # and the ORM's bulk-update path cost ~0.1 ms of the main process each.
         self.session.execute(
             _RECORD_FAILURE,
-            {
-                "b_id": article_id,
-                "b_state": "pending" if retry_at else "done",
-                "b_outcome": outcome.value,
-                "b_detail": (detail or "")[:500] or None,
-                "b_due": retry_at or now,
-                "b_fetched": now,
-                "b_final": final_url,
-            },
+            [
+                {
+                    "b_id": f.article_id,
+                    "b_state": "pending" if f.retry_at else "done",
+                    "b_outcome": f.outcome.value,
+                    "b_detail": (f.detail or "")[:500] or None,
+                    "b_due": f.retry_at or now,
+                    "b_fetched": now,
+                    "b_final": f.final_url,
+                }
+                for f in failures
+            ],
         )
 
     def record_page(self, article_id: int, page: PageResult, *, now: datetime) -> int:

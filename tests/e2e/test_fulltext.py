@@ -7,6 +7,7 @@ pool is exercised by the kill test), real database on both engines, real HTTP.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -19,8 +20,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import undefer
 
 from app.core.timeline import TimelineFilter
-from app.feeds.http import FetchPolicy
-from app.polling.extraction import ExtractionConfig, ExtractionRunner, enqueue_hook
+from app.feeds.extract import PageFetcher
+from app.feeds.http import FetchPolicy, make_guarded_client
+from app.polling.extraction import (
+    ExtractionConfig,
+    ExtractionRunner,
+    enqueue_hook,
+    unreachable,
+)
 from app.store.articles import ArticleStore
 from app.store.db import Database
 from app.store.extraction import ExtractionStore, FullTextRules
@@ -313,3 +320,71 @@ def test_a_changed_entry_is_feed_text_again_until_its_page_is_fetched_anew(
     [article] = articles_by_url(db).values()
     assert article.text_source == "page" and "Ohio" in article.text
     assert site.paths().count("/en/story") == 2
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:  # bound, never listening: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_an_unreachable_origin_is_recorded_for_all_its_pages_at_once(
+    db: Database,
+    site: NewsSite,
+    make_test_poller: Any,
+    loopback_policy: FetchPolicy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}"
+    links = [(f"dead {n}", f"{dead}/story/{n}") for n in range(12)]
+    links += [(lang, site.url(f"/{lang}/story")) for lang in ("en", "de")]  # same host
+    add_feed(db, site.add_feed("mixed", links, TEASER))
+    poll_with_queue(make_test_poller)
+    fetched: list[str] = []
+    fetch = PageFetcher.fetch
+
+    async def counted(self: PageFetcher, url: str) -> Any:
+        fetched.append(url)
+        return await fetch(self, url)
+
+    monkeypatch.setattr(PageFetcher, "fetch", counted)
+    scans: list[str] = []
+    due_of_host = ExtractionStore.due_of_host
+
+    def scanned(self: ExtractionStore, host: str, *, now: datetime) -> Any:
+        scans.append(host)
+        return due_of_host(self, host, now=now)
+
+    monkeypatch.setattr(ExtractionStore, "due_of_host", scanned)
+    started = datetime.now(UTC)
+    summary = asyncio.run(runner(db, loopback_policy, per_host=1).run_once())
+
+    assert summary.outcomes == {"error": 12, "ok": 2}
+    # robots.txt of the dead origin failed once; its pages were not tried one by one.
+    assert len([u for u in fetched if u.startswith(dead)]) < 12
+    assert scans == ["127.0.0.1"]  # once per origin and run, by its first failure
+    stored, rows = articles_by_url(db), states(db)
+    failed = [rows[stored[url].id] for _, url in links[:12]]
+    # Each as if tried: one attempt, the same outcome and detail, retried after backoff.
+    assert {(r.state, r.outcome, r.attempts, r.lease_owner) for r in failed} == {
+        ("pending", "error", 1, None)
+    }
+    assert len({r.detail for r in failed}) == 1 and "robots.txt" in (failed[0].detail or "")
+    assert all(r.due_at >= started + timedelta(minutes=2) for r in failed)
+    assert {rows[stored[site.url(f"/{lang}/story")].id].outcome for lang in ("en", "de")} == {"ok"}
+
+
+def test_only_a_failure_to_reach_the_pages_own_origin_counts_as_unreachable(
+    site: NewsSite, loopback_policy: FetchPolicy
+) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}/page"
+
+    async def fetch(url: str) -> Any:
+        async with make_guarded_client(loopback_policy) as client:
+            return await client.fetch(url)
+
+    refused = asyncio.run(fetch(dead))
+    assert unreachable(refused, dead)
+    assert not unreachable(refused, site.url("/redirect-from-here"))  # a redirect's target
+    missing = site.url("/status/404")
+    assert not unreachable(asyncio.run(fetch(missing)), missing)

@@ -7,8 +7,10 @@ from __future__ import annotations
 from sqlalchemy import select, text
 
 from app.core.timeline import TimelineFilter
+from app.store.article_writes import fold_doc
 from app.store.articles import ArticleStore
 from app.store.db import Database
+from app.store.search import ACCENTED, FOLD
 from app.store.tables import Article
 from tests.store.test_ingest import NOW, draft, feed_id, ingest
 
@@ -58,3 +60,16 @@ def test_other_inserts_and_updates_are_indexed_by_the_triggers(db: Database, fee
     assert found(db, "revised") == ["Headline three, revised"]
     with db.read() as session:
         assert session.scalar(select(Article.title).where(Article.url_hash == "x" * 64))
+
+
+def test_the_ingest_folds_documents_as_the_search_table_does() -> None:
+    every = ACCENTED + ACCENTED.upper()
+    samples = [
+        "",
+        "plain ascii only",
+        every,
+        f"Münchner Straße: {every} – “quoted” ÅÆØ ß ç ñ Ω 東京",
+        "Ärger über Öl in Übersee",
+    ]
+    for doc in samples:
+        assert fold_doc(doc) == doc.translate(FOLD)
