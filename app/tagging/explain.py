@@ -101,10 +101,11 @@ _HAS_SYNTAX: dict[str, bool] = {}  # per rule term (a few thousand)
 def decide(model: Model, found: Analysis, version: str) -> TagResult:
     from app.tagging.result import TagResult
 
-    probs = model.scores(found.features)
+    known = model.known(found.features)  # the vocabulary intersected once per article
+    probs = model.scores(found.features, known)
     p_rel = probs["relevance"]
     relevant = p_rel >= model.targets["relevance"].threshold
-    spans, reason = _explain(model, "relevance", found, relevant)
+    spans, reason = _explain(model, "relevance", found, relevant, known)
     verdict = PHRASES["relevant" if relevant else "not relevant"]
     themes = []
     scores = {}
@@ -112,7 +113,7 @@ def decide(model: Model, found: Analysis, version: str) -> TagResult:
         p = round(probs[theme], 4)
         scores[theme] = p
         if p >= model.targets[theme].threshold:
-            evidence, _ = _explain(model, theme, found, True)
+            evidence, _ = _explain(model, theme, found, True, known)
             themes.append(ThemeTag(key=theme, score=p, evidence=evidence, origin="tagger"))
     return TagResult(
         language=found.language,
@@ -155,7 +156,7 @@ _AGAINST = frozenset(
 
 
 def _explain(
-    model: Model, target: str, found: Analysis, positive: bool
+    model: Model, target: str, found: Analysis, positive: bool, known: frozenset[str]
 ) -> tuple[tuple[Evidence, ...], str]:
     """Spans and statements of the features that pushed hardest toward the decision.
 
@@ -164,7 +165,8 @@ def _explain(
     is no evidence of a security discussion."""
     f = found.features
     allowed = _ALLOWED[target] if positive else _AGAINST.__contains__
-    ranked = model.contributions(target, f, allowed, top=_RANKED, sign=1 if positive else -1)
+    sign = 1 if positive else -1
+    ranked = model.contributions(target, f, allowed, top=_RANKED, sign=sign, known=known)
     fields = found.fields
     statements: list[str] = []
     spans: dict[tuple[str, int, int], str] = {}  # in order of weight: rule hits, then words
