@@ -50,7 +50,6 @@ class Model:
         "_allowed",
         "_biases",
         "_features",
-        "_ranks",
         "_sides",
         "_vocab",
         "_words",
@@ -72,23 +71,21 @@ class Model:
         self._features = {n: tuple(t.weights.get(n, 0.0) for t in order) for n in names}
         self._words = {w: tuple(t.words.get(w, 0.0) for t in order) for w in lemmas}
         self._vocab = frozenset(lemmas)
-        # Per target, the shown words pushing [toward no, toward yes], by |weight|.
+        # Per target, the shown words pushing [toward no, toward yes]: each word's place
+        # in its side's order (0 = the largest (|weight|, word)), and that order, so an
+        # article's words rank by comparing small ints, not (float, str) tuples.
         self._sides = {
             name: tuple(
-                {
-                    w: (abs(v), w)
-                    for w, v in t.words.items()
-                    if (v > 0) is yes and v and w not in quiet
-                }
+                _ranked(
+                    [
+                        (abs(v), w)
+                        for w, v in t.words.items()
+                        if (v > 0) is yes and v and w not in quiet
+                    ]
+                )
                 for yes in (False, True)
             )
             for name, t in targets.items()
-        }
-        # The same words as ``_sides``, each with its place in the side's order
-        # (strongest first): an article's words rank by comparing small ints, not
-        # (float, str) tuples. Per target: ({word: place}, [(strength, "w:word")]).
-        self._ranks = {
-            name: tuple(_ranked(side) for side in sides) for name, sides in self._sides.items()
         }
         # (target, sign, allowed) -> {feature: sign × weight} of the allowed features.
         self._allowed: dict[tuple[str, int, Callable[[str], bool]], dict[str, float]] = {}
@@ -144,17 +141,18 @@ class Model:
         # Words toward this side (precomputed, quiet ones left out) present in the article,
         # the strongest ``top`` by their place in the side's order (sorted()[:top] is
         # what heapq.nlargest promises, and the C sort of small ints is fastest).
-        places, ranked = self._ranks[target][sign > 0]
+        places, order = self._sides[target][sign > 0]
         words = self.known(f) if known is None else known
-        out += map(ranked.__getitem__, sorted(map(places.__getitem__, words & places.keys()))[:top])
+        picked = sorted(map(places.__getitem__, words & places.keys()))[:top]
+        out += [(strength, "w:" + w) for strength, w in map(order.__getitem__, picked)]
         out.sort(reverse=True)
         return out[:top]
 
 
-def _ranked(side: dict[str, tuple[float, str]]) -> tuple[dict[str, int], list[tuple[float, str]]]:
-    """A side's words by place (0 = the largest (strength, word)), and what each place shows."""
-    order = sorted(side.values(), reverse=True)
-    return {w: k for k, (_, w) in enumerate(order)}, [(strength, "w:" + w) for strength, w in order]
+def _ranked(side: list[tuple[float, str]]) -> tuple[dict[str, int], list[tuple[float, str]]]:
+    """A side's words by place (0 = the largest (strength, word)), and the order itself."""
+    order = sorted(side, reverse=True)
+    return {w: k for k, (_, w) in enumerate(order)}, order
 
 
 def _sigmoid(z: float) -> float:
