@@ -68,6 +68,11 @@ class _Entry(NamedTuple):
     singles: tuple[Rule, ...]  # one-token rules this word satisfies on its own
     anchored: tuple[_Anchored, ...]  # phrase and proximity rules to check around it
     active: bool  # has any rule at all (most words have none)
+    # Per token offset where a phrase rule looks first, every key any of them wants
+    # there: when no neighbour has one, no phrase can match, and only ``proximity``
+    # (the proximity rules, in ``anchored`` order) is tried.
+    gate: tuple[tuple[int, frozenset[str]], ...]
+    proximity: tuple[_Anchored, ...]
 
 
 _EMPTY: tuple[Rule, ...] = ()
@@ -113,7 +118,20 @@ class Matcher:
         anchored = tuple(_anchored(r) for r in ordered if len(r.pattern) > 1)
         lemma = lemma_of(word, self.lang)
         active = bool(singles or anchored)
-        return _Entry(keys, lemma, singles or _EMPTY, anchored or _NO_ANCHORED, active)
+        gate: dict[int, set[str]] = {}
+        for a in anchored:
+            if not a.near:
+                delta, wanted = a.checks[0]
+                gate.setdefault(delta, set()).update(wanted)
+        return _Entry(
+            keys,
+            lemma,
+            singles or _EMPTY,
+            anchored or _NO_ANCHORED,
+            active,
+            tuple((delta, frozenset(wanted)) for delta, wanted in sorted(gate.items())),
+            tuple(a for a in anchored if a.near) or _NO_ANCHORED,
+        )
 
     def _compute_keys(self, word: str) -> frozenset[str]:
         lower = word.lower()
@@ -179,7 +197,22 @@ class Matcher:
                         append(
                             _new_tuple(Hit, (rule, name, start, stop, i, i, sentence, paragraph))
                         )
-                for rule, near, first, last, checks in entry.anchored:
+                anchored = entry.anchored
+                if not anchored:
+                    continue
+                # Phrases are tried only if a neighbour where one looks first has a
+                # key one wants there (most anchors match nothing: one C call each).
+                for delta, wanted in entry.gate:
+                    j = i + delta
+                    if (
+                        0 <= j < n
+                        and sentences[j] == sentence
+                        and not wanted.isdisjoint(entries[j].keys)
+                    ):
+                        break
+                else:
+                    anchored = entry.proximity
+                for rule, near, first, last, checks in anchored:
                     if near:
                         wanted = checks[0][1]
                         for j in range(max(0, i - near), min(n, i + near + 1)):
@@ -188,10 +221,10 @@ class Matcher:
                                 and sentences[j] == sentence
                                 and not wanted.isdisjoint(entries[j].keys)
                             ):
-                                first, last = (i, j) if i < j else (j, i)
                                 break
                         else:
                             continue
+                        first, last = (i, j) if i < j else (j, i)
                     else:
                         first += i
                         last += i
