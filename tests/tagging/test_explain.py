@@ -14,7 +14,7 @@ from app.tagging.evaluate import DEFAULT_FILES, load_items, read_labelled, tag_i
 from app.tagging.explain import _AGAINST, _ALLOWED, REASON_KEYS
 from app.tagging.features import Features
 from app.tagging.model import Model
-from app.tagging.taxonomy import DEFAULT_THEMES, DEFAULT_TOPIC, load_taxonomy
+from app.tagging.taxonomy import DEFAULT_THEMES, DEFAULT_TOPIC, THEMES, load_taxonomy
 
 RULE_SYNTAX = re.compile(r"~\d|(?:^|[\s'])[!=]\w|\w\*|\*\w")
 
@@ -154,3 +154,19 @@ def test_contributions_rank_as_a_plain_sort_does(target: str) -> None:
             got = model.contributions(target, f, allowed, top=12, sign=sign, known=known)
             assert got == expected
             assert model.scores(f, known) == model.scores(f)
+
+
+def test_theme_evidence_does_not_depend_on_writing_the_reason() -> None:
+    """Themes keep only their evidence, so their statements are not written: the
+    evidence is the same as when they are, on every labelled article and theme."""
+    from app.tagging.explain import _explain
+
+    tagger = load_tagger()
+    model = tagger.model
+    assert model is not None
+    for item in load_items(DEFAULT_FILES, tagger):
+        known = model.known(item.found.features)
+        for theme in THEMES:
+            full = _explain(model, theme, item.found, True, known)
+            short = _explain(model, theme, item.found, True, known, reason=False)
+            assert short == (full[0], "")
