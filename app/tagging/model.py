@@ -136,7 +136,8 @@ class Model:
             weights = self.targets[target].weights
             # sign × weight × value multiplies left to right: (sign × weight) × value.
             table = {n: sign * w for n, w in weights.items() if allowed(n)}
-            self._allowed[(target, sign, allowed)] = table
+            if len(self._allowed) < _ALLOWED_TABLES:  # callers pass a few fixed callables
+                self._allowed[(target, sign, allowed)] = table
         out = [(sw * v, n) for n, v in f.values.items() if v and (sw := table.get(n)) is not None]
         # Words toward this side (precomputed, quiet ones left out) present in the article,
         # the strongest ``top`` by their place in the side's order (sorted()[:top] is
@@ -147,6 +148,9 @@ class Model:
         out += [(strength, "w:" + w) for strength, w in map(order.__getitem__, picked)]
         out.sort(reverse=True)
         return out[:top]
+
+
+_ALLOWED_TABLES = 64
 
 
 def _ranked(side: list[tuple[float, str]]) -> tuple[dict[str, int], list[tuple[float, str]]]:
