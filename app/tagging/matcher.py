@@ -96,6 +96,11 @@ class Matcher:
         self.index = index
         self.lang = lang
         self._entries: dict[str, _Entry] = {}
+        # Words with the same phrase rules share one gate (a parse worker memoises
+        # tens of thousands of words; the gates repeat).
+        self._gates: dict[
+            tuple[tuple[int, frozenset[str]], ...], tuple[tuple[int, frozenset[str]], ...]
+        ] = {}
 
     def entry(self, word: str) -> _Entry:
         # Memoised per distinct word: news vocabulary repeats, so the compound
@@ -118,18 +123,20 @@ class Matcher:
         anchored = tuple(_anchored(r) for r in ordered if len(r.pattern) > 1)
         lemma = lemma_of(word, self.lang)
         active = bool(singles or anchored)
-        gate: dict[int, set[str]] = {}
+        by_delta: dict[int, set[str]] = {}
         for a in anchored:
             if not a.near:
                 delta, wanted = a.checks[0]
-                gate.setdefault(delta, set()).update(wanted)
+                by_delta.setdefault(delta, set()).update(wanted)
+        gate = tuple((delta, frozenset(wanted)) for delta, wanted in sorted(by_delta.items()))
+        gate = self._gates.setdefault(gate, gate)
         return _Entry(
             keys,
             lemma,
             singles or _EMPTY,
             anchored or _NO_ANCHORED,
             active,
-            tuple((delta, frozenset(wanted)) for delta, wanted in sorted(gate.items())),
+            gate,
             tuple(a for a in anchored if a.near) or _NO_ANCHORED,
         )
 
