@@ -101,10 +101,11 @@ _HAS_SYNTAX: dict[str, bool] = {}  # per rule term (a few thousand)
 def decide(model: Model, found: Analysis, version: str) -> TagResult:
     from app.tagging.result import TagResult
 
-    probs = model.scores(found.features)
+    known = model.known(found.features)  # the vocabulary intersected once per article
+    probs = model.scores(found.features, known)
     p_rel = probs["relevance"]
     relevant = p_rel >= model.targets["relevance"].threshold
-    spans, reason = _explain(model, "relevance", found, relevant)
+    spans, reason = _explain(model, "relevance", found, relevant, known)
     verdict = PHRASES["relevant" if relevant else "not relevant"]
     themes = []
     scores = {}
@@ -112,7 +113,7 @@ def decide(model: Model, found: Analysis, version: str) -> TagResult:
         p = round(probs[theme], 4)
         scores[theme] = p
         if p >= model.targets[theme].threshold:
-            evidence, _ = _explain(model, theme, found, True)
+            evidence, _ = _explain(model, theme, found, True, known, reason=False)
             themes.append(ThemeTag(key=theme, score=p, evidence=evidence, origin="tagger"))
     return TagResult(
         language=found.language,
@@ -155,16 +156,24 @@ _AGAINST = frozenset(
 
 
 def _explain(
-    model: Model, target: str, found: Analysis, positive: bool
+    model: Model,
+    target: str,
+    found: Analysis,
+    positive: bool,
+    known: frozenset[str],
+    *,
+    reason: bool = True,
 ) -> tuple[tuple[Evidence, ...], str]:
     """Spans and statements of the features that pushed hardest toward the decision.
 
     Relevance is explained by topic features and words, a theme by its own terms
     and words: a theme's probability may lean on relevance features, but "Amazon"
-    is no evidence of a security discussion."""
+    is no evidence of a security discussion. Without ``reason`` the statements are
+    not written (a theme keeps only its evidence) and "" is returned for them."""
     f = found.features
     allowed = _ALLOWED[target] if positive else _AGAINST.__contains__
-    ranked = model.contributions(target, f, allowed, top=_RANKED, sign=1 if positive else -1)
+    sign = 1 if positive else -1
+    ranked = model.contributions(target, f, allowed, top=_RANKED, sign=sign, known=known)
     fields = found.fields
     statements: list[str] = []
     spans: dict[tuple[str, int, int], str] = {}  # in order of weight: rule hits, then words
@@ -177,7 +186,7 @@ def _explain(
                 words.append(name[2:])
             continue
         hits = f.sources.get(name, ())[:_PER_FEATURE]
-        if len(statements) < _TOP:
+        if reason and len(statements) < _TOP:
             phrase = PHRASES.get(name, name)
             if all(not s.startswith(phrase) for s in statements):
                 quoted = _quote(hits, fields)
@@ -195,6 +204,8 @@ def _explain(
     evidence = tuple(
         make_evidence(term, fld, s, e) for (fld, s, e), term in list(spans.items())[:_SPANS]
     )
+    if not reason:
+        return evidence, ""
     if not statements:
         statements.append(PHRASES["rule_score" if positive else "no_cooperation"])
     return evidence, "; ".join(statements)

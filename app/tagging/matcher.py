@@ -68,6 +68,11 @@ class _Entry(NamedTuple):
     singles: tuple[Rule, ...]  # one-token rules this word satisfies on its own
     anchored: tuple[_Anchored, ...]  # phrase and proximity rules to check around it
     active: bool  # has any rule at all (most words have none)
+    # Per token offset where a phrase rule looks first, every key any of them wants
+    # there: when no neighbour has one, no phrase can match, and only ``proximity``
+    # (the proximity rules, in ``anchored`` order) is tried.
+    gate: tuple[tuple[int, frozenset[str]], ...]
+    proximity: tuple[_Anchored, ...]
 
 
 _EMPTY: tuple[Rule, ...] = ()
@@ -91,6 +96,11 @@ class Matcher:
         self.index = index
         self.lang = lang
         self._entries: dict[str, _Entry] = {}
+        # Words with the same phrase rules share one gate (a parse worker memoises
+        # tens of thousands of words; the gates repeat).
+        self._gates: dict[
+            tuple[tuple[int, frozenset[str]], ...], tuple[tuple[int, frozenset[str]], ...]
+        ] = {}
 
     def entry(self, word: str) -> _Entry:
         # Memoised per distinct word: news vocabulary repeats, so the compound
@@ -113,7 +123,22 @@ class Matcher:
         anchored = tuple(_anchored(r) for r in ordered if len(r.pattern) > 1)
         lemma = lemma_of(word, self.lang)
         active = bool(singles or anchored)
-        return _Entry(keys, lemma, singles or _EMPTY, anchored or _NO_ANCHORED, active)
+        by_delta: dict[int, set[str]] = {}
+        for a in anchored:
+            if not a.near:
+                delta, wanted = a.checks[0]
+                by_delta.setdefault(delta, set()).update(wanted)
+        gate = tuple((delta, frozenset(wanted)) for delta, wanted in sorted(by_delta.items()))
+        gate = self._gates.setdefault(gate, gate)
+        return _Entry(
+            keys,
+            lemma,
+            singles or _EMPTY,
+            anchored or _NO_ANCHORED,
+            active,
+            gate,
+            tuple(a for a in anchored if a.near) or _NO_ANCHORED,
+        )
 
     def _compute_keys(self, word: str) -> frozenset[str]:
         lower = word.lower()
@@ -179,7 +204,22 @@ class Matcher:
                         append(
                             _new_tuple(Hit, (rule, name, start, stop, i, i, sentence, paragraph))
                         )
-                for rule, near, first, last, checks in entry.anchored:
+                anchored = entry.anchored
+                if not anchored:
+                    continue
+                # Phrases are tried only if a neighbour where one looks first has a
+                # key one wants there (most anchors match nothing: one C call each).
+                for delta, wanted in entry.gate:
+                    j = i + delta
+                    if (
+                        0 <= j < n
+                        and sentences[j] == sentence
+                        and not wanted.isdisjoint(entries[j].keys)
+                    ):
+                        break
+                else:
+                    anchored = entry.proximity
+                for rule, near, first, last, checks in anchored:
                     if near:
                         wanted = checks[0][1]
                         for j in range(max(0, i - near), min(n, i + near + 1)):
@@ -188,10 +228,10 @@ class Matcher:
                                 and sentences[j] == sentence
                                 and not wanted.isdisjoint(entries[j].keys)
                             ):
-                                first, last = (i, j) if i < j else (j, i)
                                 break
                         else:
                             continue
+                        first, last = (i, j) if i < j else (j, i)
                     else:
                         first += i
                         last += i

@@ -47,6 +47,7 @@ class Model:
     """The targets' regressions, packed for one pass over an article's features."""
 
     __slots__ = (
+        "_allowed",
         "_biases",
         "_features",
         "_sides",
@@ -70,21 +71,32 @@ class Model:
         self._features = {n: tuple(t.weights.get(n, 0.0) for t in order) for n in names}
         self._words = {w: tuple(t.words.get(w, 0.0) for t in order) for w in lemmas}
         self._vocab = frozenset(lemmas)
-        # Per target, the shown words pushing [toward no, toward yes], by |weight|.
+        # Per target, the shown words pushing [toward no, toward yes]: each word's place
+        # in its side's order (0 = the largest (|weight|, word)), and that order, so an
+        # article's words rank by comparing small ints, not (float, str) tuples.
         self._sides = {
             name: tuple(
-                {
-                    w: (abs(v), w)
-                    for w, v in t.words.items()
-                    if (v > 0) is yes and v and w not in quiet
-                }
+                _ranked(
+                    [
+                        (abs(v), w)
+                        for w, v in t.words.items()
+                        if (v > 0) is yes and v and w not in quiet
+                    ]
+                )
                 for yes in (False, True)
             )
             for name, t in targets.items()
         }
+        # (target, sign, allowed) -> {feature: sign × weight} of the allowed features.
+        self._allowed: dict[tuple[str, int, Callable[[str], bool]], dict[str, float]] = {}
 
-    def scores(self, f: Features) -> dict[str, float]:
-        """Probability per target (``TARGETS`` order)."""
+    def known(self, f: Features) -> frozenset[str]:
+        """The article's words the model weighs (pass to ``scores`` and ``contributions``
+        so that the vocabulary is intersected once per article, not once per call)."""
+        return f.words & self._vocab
+
+    def scores(self, f: Features, known: frozenset[str] | None = None) -> dict[str, float]:
+        """Probability per target (``TARGETS`` order); ``known`` is ``self.known(f)``."""
         r, s, g, m = self._biases
         table = self._features
         for name, value in f.values.items():
@@ -95,7 +107,7 @@ class Model:
                 g += w[2] * value
                 m += w[3] * value
         words = self._words
-        for lemma in f.words & self._vocab:
+        for lemma in self.known(f) if known is None else known:
             w = words[lemma]
             r += w[0]
             s += w[1]
@@ -107,26 +119,44 @@ class Model:
         return self.scores(f)[target]
 
     def contributions(
-        self, target: str, f: Features, allowed: Callable[[str], bool], *, top: int, sign: int
+        self,
+        target: str,
+        f: Features,
+        allowed: Callable[[str], bool],
+        *,
+        top: int,
+        sign: int,
+        known: frozenset[str] | None = None,
     ) -> list[tuple[float, str]]:
         """The ``top`` (sign × weight × value, feature) of the ``allowed`` features
-        present, largest first; words are named "w:lemma", quiet words left out."""
-        t = self.targets[target]
-        weights = t.weights
-        out = [
-            (sign * weights[n] * v, n)
-            for n, v in f.values.items()
-            if v and n in weights and allowed(n)
-        ]
+        present, largest first; words are named "w:lemma", quiet words left out.
+        ``known`` is ``self.known(f)`` (the same words, fewer to look through)."""
+        table = self._allowed.get((target, sign, allowed))
+        if table is None:
+            weights = self.targets[target].weights
+            # sign × weight × value multiplies left to right: (sign × weight) × value.
+            table = {n: sign * w for n, w in weights.items() if allowed(n)}
+            if len(self._allowed) < _ALLOWED_TABLES:  # callers pass a few fixed callables
+                self._allowed[(target, sign, allowed)] = table
+        out = [(sw * v, n) for n, v in f.values.items() if v and (sw := table.get(n)) is not None]
         # Words toward this side (precomputed, quiet ones left out) present in the article,
-        # ranked by (strength, word) keys made once per model.
-        side = self._sides[target][sign > 0]
-        # sorted()[:top] is what heapq.nlargest promises, and on a few dozen
-        # items the C sort is several times faster than nlargest's Python loop.
-        ranked = sorted(map(side.__getitem__, f.words & side.keys()), reverse=True)[:top]
-        out += [(strength, "w:" + w) for strength, w in ranked]
+        # the strongest ``top`` by their place in the side's order (sorted()[:top] is
+        # what heapq.nlargest promises, and the C sort of small ints is fastest).
+        places, order = self._sides[target][sign > 0]
+        words = self.known(f) if known is None else known
+        picked = sorted(map(places.__getitem__, words & places.keys()))[:top]
+        out += [(strength, "w:" + w) for strength, w in map(order.__getitem__, picked)]
         out.sort(reverse=True)
         return out[:top]
+
+
+_ALLOWED_TABLES = 64
+
+
+def _ranked(side: list[tuple[float, str]]) -> tuple[dict[str, int], list[tuple[float, str]]]:
+    """A side's words by place (0 = the largest (strength, word)), and the order itself."""
+    order = sorted(side, reverse=True)
+    return {w: k for k, (_, w) in enumerate(order)}, order
 
 
 def _sigmoid(z: float) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from app.core.types import Evidence
 from app.tagging.evidence import make_evidence
@@ -18,6 +19,7 @@ from app.tagging.matcher import Hit
 from app.tagging.taxonomy import RelevanceParams
 
 ENTITIES = ("amazon", "tiktok")
+_GROUP = attrgetter("rule.group")  # a C-level getter: the groups of many hits
 _LABELS = {"amazon": "Amazon", "tiktok": "TikTok"}
 _STRONG_CUE = 2.0
 _ENTITY_SET = frozenset(ENTITIES)
@@ -60,7 +62,7 @@ def score_relevance(
 
     Without ``explain`` the reason and evidence stay empty (the learned layer
     explains its own decision)."""
-    if not {h.rule.group for h in hits} >= _ENTITY_SET:
+    if not set(map(_GROUP, hits)) >= _ENTITY_SET:
         return Relevance(False, 0.0, _reason(hits, [], False, 0.0), ())
     sentences = _sentences(hits, params.list_window)
     contexts = _context_entities(sentences.values())
@@ -89,7 +91,7 @@ def score_relevance(
 
 def _sentences(hits: Sequence[Hit], window: int) -> dict[tuple[str, int], _Sentence]:
     others = [h for h in hits if h.rule.group == "other"]
-    named = {h.rule.group for h in hits} & _ENTITY_SET
+    named = set(map(_GROUP, hits)) & _ENTITY_SET
     out: dict[tuple[str, int], _Sentence] = {}
     for hit in hits:
         key = (hit.field, hit.sentence)

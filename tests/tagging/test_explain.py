@@ -5,13 +5,16 @@ The example articles are written for these tests (our own words)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 
 from app.tagging import Tagger, TagResult, load_tagger
-from app.tagging.evaluate import DEFAULT_FILES, read_labelled, tag_item
-from app.tagging.explain import REASON_KEYS
-from app.tagging.taxonomy import DEFAULT_THEMES, DEFAULT_TOPIC, load_taxonomy
+from app.tagging.evaluate import DEFAULT_FILES, load_items, read_labelled, tag_item
+from app.tagging.explain import _AGAINST, _ALLOWED, REASON_KEYS
+from app.tagging.features import Features
+from app.tagging.model import Model
+from app.tagging.taxonomy import DEFAULT_THEMES, DEFAULT_TOPIC, THEMES, load_taxonomy
 
 RULE_SYNTAX = re.compile(r"~\d|(?:^|[\s'])[!=]\w|\w\*|\*\w")
 
@@ -113,3 +116,57 @@ def test_long_text_is_tagged() -> None:
     result = tag("A long report", text="\n\n".join([paragraph] * 400))
     assert result.relevant
     assert len(result.relevance_evidence) <= 8
+
+
+def _plain_contributions(
+    model: Model, target: str, f: Features, allowed: Callable[[str], bool], top: int, sign: int
+) -> list[tuple[float, str]]:
+    """``Model.contributions`` as first written: every present feature and side word
+    ranked by (sign × weight × value, name), the largest ``top``."""
+    t = model.targets[target]
+    out = [
+        (sign * t.weights[n] * v, n)
+        for n, v in f.values.items()
+        if v and n in t.weights and allowed(n)
+    ]
+    out += [
+        (abs(w), "w:" + lemma)
+        for lemma, w in t.words.items()
+        if lemma in f.words and w and (w > 0) is (sign > 0) and lemma not in model.quiet
+    ]
+    return sorted(out, reverse=True)[:top]
+
+
+@pytest.mark.parametrize("target", ["relevance", "security", "regulatory", "market"])
+def test_contributions_rank_as_a_plain_sort_does(target: str) -> None:
+    """Ranked by precomputed places and per-(target, sign) tables: the same list as
+    ranking every present feature and word, on every labelled article, both signs."""
+    tagger = load_tagger()
+    model = tagger.model
+    assert model is not None
+    for item in load_items(DEFAULT_FILES, tagger):
+        f = item.found.features
+        for sign, allowed in ((1, _ALLOWED[target]), (-1, _AGAINST.__contains__)):
+            expected = _plain_contributions(model, target, f, allowed, 12, sign)
+            assert model.contributions(target, f, allowed, top=12, sign=sign) == expected
+            known = model.known(f)
+            assert known == f.words & {w for t in model.targets.values() for w in t.words}
+            got = model.contributions(target, f, allowed, top=12, sign=sign, known=known)
+            assert got == expected
+            assert model.scores(f, known) == model.scores(f)
+
+
+def test_theme_evidence_does_not_depend_on_writing_the_reason() -> None:
+    """Themes keep only their evidence, so their statements are not written: the
+    evidence is the same as when they are, on every labelled article and theme."""
+    from app.tagging.explain import _explain
+
+    tagger = load_tagger()
+    model = tagger.model
+    assert model is not None
+    for item in load_items(DEFAULT_FILES, tagger):
+        known = model.known(item.found.features)
+        for theme in THEMES:
+            full = _explain(model, theme, item.found, True, known)
+            short = _explain(model, theme, item.found, True, known, reason=False)
+            assert short == (full[0], "")

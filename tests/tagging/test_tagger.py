@@ -385,3 +385,31 @@ def test_data_passing_between_the_two_is_the_relationship(title: str, text: str)
 def test_tiktok_shop_with_and_against_amazon(title: str, text: str, expected: bool) -> None:
     result = tag(title, text=text)
     assert result.relevant is expected, result.relevance_reason
+
+
+def test_the_phrase_gate_skips_only_phrases_that_cannot_match() -> None:
+    """A word's phrase rules are tried only when a neighbour where one of them looks
+    first has a key one wants there. The same hits as trying every phrase at every
+    anchor (a gate that is always open), on every labelled article and its lead alone."""
+    from app.tagging.evaluate import DEFAULT_FILES, _fields, read_labelled
+    from app.tagging.matcher import Matcher
+
+    tagger = load_tagger()
+    gated = 0
+    for path in DEFAULT_FILES:
+        for row in read_labelled(path):
+            fields = _fields(row)
+            lang = detect_language(" ".join(fields.values()), hint=row.get("lang"))
+            matcher = tagger._matchers.get(lang) or tagger._matchers["*"]
+            for part in (fields, {"title": fields["title"], "summary": fields["summary"]}):
+                found = matcher.find(part)
+                words = set(matcher.scan(part)[1].tokens.words)
+                entries = {w: matcher.entry(w) for w in words}
+                gated += sum(1 for e in entries.values() if e.gate)
+                always_open = Matcher(matcher.index, matcher.lang)
+                always_open._entries = {
+                    w: e._replace(gate=((0, e.keys),)) if e.anchored else e
+                    for w, e in entries.items()
+                }
+                assert always_open.find(part) == found
+    assert gated  # phrase rules were gated at all
