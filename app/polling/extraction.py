@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -39,9 +39,17 @@ from app.polling.poller import NewArticlesHook
 from app.polling.writer import GroupWriter
 from app.store.article_writes import transient_error
 from app.store.db import Database
-from app.store.extraction import ExtractionStore, Failure, FullTextRules, PageJob, PageResult
+from app.store.extraction import (
+    ExtractionStore,
+    Failure,
+    FullTextRules,
+    PageJob,
+    PageResult,
+    host_key,
+)
 
 log = logging.getLogger("newsmon.extraction")
+_T = TypeVar("_T")
 WRITE_ATTEMPTS = 4
 IN_FLIGHT = 4  # claimed batches in flight at most
 
@@ -276,9 +284,7 @@ class ExtractionRunner:
                 outcome, attempts=attempts, now=now, retry_after=retry_after, transient=transient
             ).at
 
-        recorded: list[int] = []
-
-        def write(session: Session) -> None:
+        def write(session: Session) -> int:
             store = ExtractionStore(session)
             failures = [
                 Failure(job.article_id, outcome, detail, retry_at(job.attempts + 1), final_url)
@@ -287,27 +293,26 @@ class ExtractionRunner:
                 failures += [
                     # A page that failed to connect ended where it began (no redirect).
                     Failure(article_id, outcome, detail, retry_at(attempts + 1), final_url and url)
-                    for article_id, url, attempts in store.due_of_host(
-                        urlsplit(job.url).hostname or "", now=now
-                    )
+                    for article_id, url, attempts in store.due_of_host(host_key(job.url), now=now)
                     if article_id != job.article_id and origin_of(url) == origin
                 ]
             store.record_failures(failures, now=now)
-            recorded[:] = [len(failures) - 1]
+            return len(failures) - 1  # the origin's other pages
 
-        await self._write(write, small=True)
-        if recorded and recorded[0]:
-            self._alike[outcome.value] += recorded[0]
+        others = await self._write(write, small=True)
+        if others:
+            self._alike[outcome.value] += others
 
-    async def _write(self, fn: Callable[[Session], object], *, small: bool = False) -> None:
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
+    async def _write(self, fn: Callable[[Session], _T], *, small: bool = False) -> _T:
+        """``fn``'s result; a transient failure (a busy database) is retried."""
+        for attempt in range(1, WRITE_ATTEMPTS):
             try:
-                await self._writer.run(fn, small=small)
-                return
+                return await self._writer.run(fn, small=small)
             except Exception as exc:
-                if attempt == WRITE_ATTEMPTS or not transient_error(exc):
+                if not transient_error(exc):
                     raise
                 await asyncio.sleep(0.05 * attempt * (1 + random.random()))
+        return await self._writer.run(fn, small=small)  # the last attempt: its error stands
 
     async def run_forever(self, interval: float, stop: asyncio.Event) -> None:
         """Drain the due pages every ``interval`` seconds until ``stop`` is set."""

@@ -24,11 +24,11 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.core.errors import InvalidInput, NotFound, PermissionDenied
 from app.core.sealing import seal, unseal
+from app.store.db import insert_for
 from app.store.tables import AlertRule, DigestSetting, Outbox, SavedView, UserPref
 from app.store.users import UserView
 
@@ -624,8 +624,12 @@ class OutboxStore:
         ]
         if not rows:
             return 0
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        stmt = insert(Outbox).values(rows).on_conflict_do_nothing().returning(Outbox.id)
+        stmt = (
+            insert_for(self.dialect)(Outbox)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(Outbox.id)
+        )
         return len(self.session.execute(stmt).all())
 
     def has_work(self, *, now: datetime, digests: bool = False) -> bool:

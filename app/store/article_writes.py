@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +18,6 @@ from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Integer, Table, bindparam, delete, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -27,7 +25,8 @@ from app.core.decide import ArticleDraft, Tags
 from app.core.fingerprint import TITLE_AGREEMENT, jaccard, same_story, shingles, title_terms
 from app.core.timeline import THEME_BITS
 from app.core.types import Evidence, ThemeTag
-from app.store.search import ACCENTED, FOLD
+from app.store.db import insert_for
+from app.store.search import fold_doc
 from app.store.tables import (
     Article,
     ArticleSource,
@@ -146,14 +145,10 @@ def transient_error(exc: BaseException) -> bool:
     return "database is locked" in text or "database is busy" in text
 
 
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 @lru_cache(maxsize=8)
 def _statements(dialect: str) -> dict[str, Any]:
     """The dialect's upserts, built once."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect)
     sources = cast(Table, ArticleSource.__table__)
     return {
         # Core executemany (SQLAlchemy's "insertmanyvalues" batches it with RETURNING):
@@ -164,15 +159,6 @@ def _statements(dialect: str) -> dict[str, Any]:
         "source": insert(sources).on_conflict_do_nothing().returning(sources.c.article_id),
         "theme": insert(_THEME).on_conflict_do_nothing(),
     }
-
-
-_FOLDED = {chr(k): chr(v) for k, v in FOLD.items()}
-_ACCENTS = re.compile(f"[{re.escape(ACCENTED + ACCENTED.upper())}]")
-
-
-def fold_doc(doc: str) -> str:
-    """``doc.translate(FOLD)``, six times faster on the few accents of real text."""
-    return doc if doc.isascii() else _ACCENTS.sub(lambda m: _FOLDED[m.group()], doc)
 
 
 # A candidate's headline is compared again each time a later copy looks it up; the

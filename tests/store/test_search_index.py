@@ -7,10 +7,9 @@ from __future__ import annotations
 from sqlalchemy import select, text
 
 from app.core.timeline import TimelineFilter
-from app.store.article_writes import fold_doc
 from app.store.articles import ArticleStore
 from app.store.db import Database
-from app.store.search import ACCENTED, FOLD
+from app.store.search import ACCENTED, FOLD, fold_doc
 from app.store.tables import Article
 from tests.store.test_ingest import NOW, draft, feed_id, ingest
 
