@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from app.cli.common import Subparsers, open_db
 from app.config import Settings, with_secret
 from app.store.db import Database
+
+if TYPE_CHECKING:
+    from app.polling.extraction import ExtractionRunner, ExtractionSummary
 
 EXTRACTION_INTERVAL = 5.0
 
@@ -55,11 +60,22 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, stop.set)
             if args.once:
-                print((await poll_with_progress(poller, stop=stop)).line())
-                if pages is not None and not stop.is_set():
-                    # the pages of what is new, after the feeds committed; on stderr, so
-                    # the poll's summary stays the last line of stdout
-                    print(f"full text: {(await pages.run_once()).line()}", file=sys.stderr)
+                # The pages of what is new are fetched while later feeds are still being
+                # polled (network waits beside parsing), then drained after the last feed.
+                feeding = asyncio.Event()
+                paging = (
+                    None
+                    if pages is None
+                    else asyncio.create_task(_pages_until_stopped(pages, feeding, stop))
+                )
+                try:
+                    print((await poll_with_progress(poller, stop=stop)).line())
+                finally:
+                    feeding.set()
+                if paging is not None:
+                    done = await paging
+                    if done is not None:  # on stderr: the poll's summary stays stdout's last
+                        print(f"full text: {done.line()}", file=sys.stderr)
                 if not stop.is_set():
                     try:
                         print((await alerts.run_once()).line(), file=sys.stderr)
@@ -75,6 +91,23 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
 
         asyncio.run(run())
     return 0
+
+
+async def _pages_until_stopped(
+    pages: ExtractionRunner, feeding: asyncio.Event, stop: asyncio.Event
+) -> ExtractionSummary | None:
+    """The full-text pass beside the feeds' poll; a stop (SIGTERM, Ctrl-C) cancels it at
+    once: claimed pages keep their lease and the next run takes them."""
+    run = asyncio.create_task(pages.run_once(feeding=feeding))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({run, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not run.done():
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        return None
+    return run.result()
 
 
 def _make_all_due(db: Database) -> None:

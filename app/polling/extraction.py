@@ -52,6 +52,7 @@ log = logging.getLogger("newsmon.extraction")
 _T = TypeVar("_T")
 WRITE_ATTEMPTS = 4
 IN_FLIGHT = 4  # claimed batches in flight at most
+REFILL = 0.5  # seconds between looks at an empty queue while feeds are still polled
 
 _KIND_OUTCOME = {
     FetchKind.GONE: PageOutcome.GONE,
@@ -135,8 +136,13 @@ class ExtractionRunner:
         self._down: set[str] = set()  # origins whose due pages were recorded in this run
         self.gate = HostGate(per_host=self.config.per_host, min_delay=self.config.min_delay)
 
-    async def run_once(self) -> ExtractionSummary:
-        """Extract every page that is due now, in claimed batches, until none is left."""
+    async def run_once(self, *, feeding: asyncio.Event | None = None) -> ExtractionSummary:
+        """Extract every page that is due now, in claimed batches, until none is left.
+
+        ``feeding``: the feeds are still being polled beside this run (``poll --once``),
+        so an empty queue may fill again: claim anew every ``REFILL`` seconds until the
+        event is set, then drain what is left. The pages of the first feeds are fetched
+        while later feeds are parsed, instead of after the last one."""
         summary = ExtractionSummary()
         self._alike.clear()
         self._down.clear()
@@ -150,21 +156,35 @@ class ExtractionRunner:
             pending: set[asyncio.Task[tuple[int, str]]] = set()
             inflight: set[int] = set()
             exhausted = False
+            loop = asyncio.get_running_loop()
+            recheck = 0.0  # while feeds are polled: when to look at an empty queue again
             while True:
+                due = not exhausted or (
+                    feeding is not None and (feeding.is_set() or loop.time() >= recheck)
+                )
                 # Claims hold few rows per host, so keep several batches in flight: a host
                 # whose rows are done must not sit idle while other hosts drain theirs.
-                if not exhausted and len(pending) <= self.config.batch_size * IN_FLIGHT:
+                if due and len(pending) <= self.config.batch_size * IN_FLIGHT:
+                    # Read before the claim: every feed's pages were queued (committed)
+                    # before the event was set, so an empty claim after it is the end.
+                    fed = feeding is not None and feeding.is_set()
                     jobs = await self._writer.run(self._claim)
                     exhausted = not jobs
+                    if exhausted and fed:
+                        feeding = None
+                    recheck = loop.time() + REFILL
                     # A row whose lease ran out while we still work on it comes back to
                     # us: it is in flight already, never started twice.
                     fresh = [j for j in jobs if j.article_id not in inflight]
                     inflight.update(j.article_id for j in fresh)
                     pending |= {asyncio.create_task(self._one(fetcher, pool, j)) for j in fresh}
-                if not pending:
+                waiting = exhausted and feeding is not None
+                if not pending and not waiting:
                     break
                 try:
-                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    done, pending = await _settled(
+                        pending, feeding if waiting else None, max(0.0, recheck - loop.time())
+                    )
                 except asyncio.CancelledError:
                     for task in pending:  # shutting down: their leases expire
                         task.cancel()
@@ -325,6 +345,26 @@ class ExtractionRunner:
                 log.exception("extraction cycle failed; retrying next cycle")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+_Tasks = set[asyncio.Task[tuple[int, str]]]
+
+
+async def _settled(
+    pending: _Tasks, feeding: asyncio.Event | None, seconds: float
+) -> tuple[_Tasks, _Tasks]:
+    """The finished and unfinished page tasks, once one finishes; with ``feeding`` (the
+    queue was empty while feeds are still polled), also once the feeds are done or
+    ``seconds`` have passed, whichever comes first."""
+    if feeding is None:
+        return await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    ended = asyncio.ensure_future(feeding.wait())
+    try:
+        await asyncio.wait({*pending, ended}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        ended.cancel()
+    done = {task for task in pending if task.done()}
+    return done, pending - done
 
 
 def unreachable(got: FetchOutcome, url: str) -> bool:

@@ -388,3 +388,45 @@ def test_only_a_failure_to_reach_the_pages_own_origin_counts_as_unreachable(
     assert not unreachable(refused, site.url("/redirect-from-here"))  # a redirect's target
     missing = site.url("/status/404")
     assert not unreachable(asyncio.run(fetch(missing)), missing)
+
+
+def test_beside_a_poll_the_pages_of_feeds_stored_later_are_fetched_too(
+    db: Database, site: NewsSite, make_test_poller: Any, loopback_policy: FetchPolicy
+) -> None:
+    """``poll --once`` runs the page pass beside the feeds' poll: an empty queue is not
+    the end while feeds are still being polled; the pass ends once they are done and
+    the queue is drained, with every page of every feed fetched once."""
+    add_feed(db, site.add_feed("first", [("en", site.url("/en/story"))], TEASER))
+    second = add_feed(db, site.add_feed("second", [("de", site.url("/de/story"))], TEASER))
+
+    async def scenario() -> tuple[dict[str, int], bool]:
+        feeding = asyncio.Event()
+        pages = asyncio.create_task(runner(db, loopback_policy).run_once(feeding=feeding))
+        await asyncio.sleep(0.3)  # the queue is empty: the pass must wait, not end
+        assert not pages.done()
+        poller = make_test_poller(on_new=enqueue_hook(FullTextRules()))
+        with db.write() as session:  # one feed now, the other after its page is fetched
+            session.execute(
+                update(Feed)
+                .where(Feed.id == second)
+                .values(next_poll_at=datetime.now(UTC) + timedelta(days=1))
+            )
+        await poller.poll_due()
+        deadline = asyncio.get_running_loop().time() + 30  # a bound, not a timing assertion
+        while "/en/story" not in site.paths():
+            assert asyncio.get_running_loop().time() < deadline, "the first page never came"
+            await asyncio.sleep(0.05)
+        ended_early = pages.done()
+        with db.write() as session:
+            session.execute(
+                update(Feed).where(Feed.id == second).values(next_poll_at=datetime.now(UTC))
+            )
+        await poller.poll_due()
+        feeding.set()
+        return dict((await pages).outcomes), ended_early
+
+    outcomes, ended_early = asyncio.run(scenario())
+    assert not ended_early
+    assert outcomes == {"ok": 2}
+    assert site.paths().count("/en/story") == 1 and site.paths().count("/de/story") == 1
+    assert {a.text_source for a in articles_by_url(db).values()} == {"page"}
