@@ -43,6 +43,7 @@ NewArticlesHook = Callable[[Session, int, list[int], list[int], datetime], objec
 LEASE = timedelta(seconds=60)  # renewed by a heartbeat while the poller works on the feed
 STOP_GRACE = 3.0  # seconds in-flight feeds get to finish once a stop is asked for
 FETCH_LOG_DAYS = 30
+BACKLOG_PER_WORKER = 3  # parsed or parsing feeds waiting for the writer, per parse worker
 WRITE_ATTEMPTS = 4  # a deadlock or a busy database is retried, then recorded as an error
 
 
@@ -119,6 +120,11 @@ class Poller:
         self._inflight: set[int] = set()  # claimed, result not yet recorded
         self._unreleased: set[int] = set()  # given up, claim not yet given back
         self._stopping = False  # in-flight feeds are being cancelled: record nothing more
+        # Feeds between parse and store at once: enough to keep every parse worker and
+        # the writer busy (one feed's write at a time), not a whole claimed batch.
+        self._backlog = asyncio.Semaphore(
+            BACKLOG_PER_WORKER * (parse_workers or os.cpu_count() or 1)
+        )
 
     async def poll_due(
         self,
@@ -246,17 +252,19 @@ class Poller:
             )
             # A server that ignores validators sends the same bytes again: nothing to parse.
             unchanged = digest is not None and digest == feed.body_hash
-            prepared: PreparedFeed | None
+            prepared: PreparedFeed | None = None
             if digest is not None and failed_mark(digest) == feed.body_hash:
                 # The same bytes that failed to parse last time fail the same way.
                 prepared = failed(feed.last_error or "not a feed (unchanged since the last poll)")
-            elif unchanged:
-                prepared = None
-            else:
-                prepared = await self._prepare(pool, feed, outcome, started)
-            result = await self._store(
-                feed, outcome, prepared, started, t0, digest=digest, unchanged=unchanged
-            )
+            parse = prepared is None and not unchanged and outcome.ok and bool(outcome.body)
+            # Parsed feeds wait for the single writer; the backlog's permits keep a fast
+            # network from piling up parsed batches in this process's memory.
+            async with self._backlog if parse else contextlib.nullcontext():
+                if parse:
+                    prepared = await self._prepare(pool, feed, outcome, started)
+                result = await self._store(
+                    feed, outcome, prepared, started, t0, digest=digest, unchanged=unchanged
+                )
         except Exception as exc:  # one feed's bug must not end the run
             if self._stopping:  # a parse pool closed under it by our own stop
                 raise asyncio.CancelledError from exc
