@@ -23,11 +23,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime as rfc2822_date
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
-
-import jinja2
 
 from app.alerts import text
 from app.alerts.content import AlertArticle, AlertContent
@@ -35,12 +33,17 @@ from app.alerts.unsubscribe import unsubscribe_url
 from app.config import Settings
 from app.core.types import Article
 
+if TYPE_CHECKING:
+    import jinja2
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_ARTICLES = 50  # per message; a larger batch links to the view for the rest
 
 
 @cache
 def environment() -> jinja2.Environment:
+    import jinja2  # (here: a poll with nothing to send never loads it)
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         # *.html escaped, *.txt (the plain part) not: its text is never read as markup.

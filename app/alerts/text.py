@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import dates, numbers
-
 from app.core import reasons as core_reasons
 
 LOCALES = ("en", "de")
@@ -57,6 +55,8 @@ def zone(name: str | None) -> ZoneInfo:
 
 def format_datetime(value: datetime, locale: str, tz: ZoneInfo) -> str:
     """``1 Dec 2026, 10:15 CET`` / ``01.12.2026, 10:15 MEZ``: the zone always named."""
+    from babel import dates  # (here: a poll with nothing to send never loads it)
+
     local = value.astimezone(tz)
     text = dates.format_date(local, "medium", locale=locale)
     clock = dates.format_time(local, "short", tzinfo=tz, locale=locale)
@@ -64,10 +64,14 @@ def format_datetime(value: datetime, locale: str, tz: ZoneInfo) -> str:
 
 
 def format_date(value: date, locale: str) -> str:
+    from babel import dates
+
     return dates.format_date(value, "medium", locale=locale)
 
 
 def format_number(value: float, locale: str, digits: int = 0) -> str:
+    from babel import numbers
+
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
     return numbers.format_decimal(value, pattern, locale=locale)
 

@@ -27,8 +27,6 @@ from types import TracebackType
 from typing import Any, TypeVar
 from xml.parsers import expat
 
-import feedparser
-
 from app.core.normalize import (
     AUTHOR_MAX,
     CONTENT_MAX,
@@ -44,7 +42,6 @@ from app.core.normalize import (
 )
 from app.core.text import html_to_text
 from app.core.types import ParsedEntry, ParsedFeed
-from app.feeds.fastparse import NotFast, fast_parse
 from app.feeds.sanitize import safe_link, sanitize_html
 
 _T = TypeVar("_T")
@@ -98,6 +95,10 @@ def _parse(
     max_entries: int,
     fast: bool = True,
 ) -> ParsedFeed:
+    # Here, not at the top: the poller's main process imports this module for the pool
+    # and never parses, so it does not load feedparser (~10 MB).
+    from app.feeds.fastparse import NotFast, fast_parse
+
     response_headers = {key.lower(): value for key, value in headers.items()}
     # Without a type feedparser flags every document; application/xml (unlike
     # text/xml) lets the XML prolog name the encoding. No content-location: that
@@ -110,6 +111,8 @@ def _parse(
             raise NotFast("fast path off")
         feed, raw_entries = fast_parse(body, response_headers)
     except Exception:  # NotFast, or a shape the fast path mishandles: feedparser decides
+        import feedparser
+
         result = feedparser.parse(
             io.BytesIO(body),
             response_headers=response_headers,

@@ -331,7 +331,7 @@ def test_a_fast_path_failure_falls_back_to_feedparser(monkeypatch: pytest.Monkey
     def broken(*_: object) -> None:
         raise RuntimeError("a bug in the fast path")
 
-    monkeypatch.setattr("app.feeds.parse.fast_parse", broken)
+    monkeypatch.setattr("app.feeds.fastparse.fast_parse", broken)
     got = parse_feed(body, url=URL, now=NOW)
     assert got == expected
     assert got.error is None and got.entries[0].title == "T"
