@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate, compress, islice
 
-import simplemma
+from app.tagging.lemmas import backend
 
 # Splitting keeps the tokens at odd positions and what lies between them at
 # even ones: one C-level pass instead of a match object per token.
@@ -90,21 +90,20 @@ class Tokens:
 def lemma_of(word: str, lang: str) -> str:
     """Lower-cased lemma of ``word`` in ``lang`` (the word itself when unknown).
 
-    simplemma's ``low_memory`` dictionaries: the same lemmas (checked on every word of
-    the labelled set) from the compressed data instead of a decoded dict, so a parse
-    worker holds ~180 MB instead of ~410; an unseen word costs ~15 µs instead of ~3,
-    and the cache above makes words seen before free."""
+    simplemma's dictionaries through ``lemmas.backend()``: tries cached on disk (the
+    ``low_memory`` backend where no cache can be kept), the same lemmas as the default
+    backend (checked on every word of the labelled set) without decoding a dict per
+    process; the cache above makes words seen before free."""
     if lang not in LEMMA_LANGUAGES:
         return word.lower()
-    return str(simplemma.lemmatize(word, lang=lang, low_memory=True)).lower()
+    return backend().lemmatize(word, lang).lower()
 
 
 @lru_cache(maxsize=50_000)
 def is_known(word: str, lang: str) -> bool:
-    """Is ``word`` in the language's lemma dictionary (as a form or a lemma)? The
-    ``low_memory`` backend, as ``lemma_of``: the same answers (``tests/tagging``), without
-    decoding the whole dictionary (~95 MB for German) into every parse worker."""
-    return lang in LEMMA_LANGUAGES and bool(simplemma.is_known(word, lang, low_memory=True))
+    """Is ``word`` in the language's lemma dictionary (as a form or a lemma)? The same
+    answers as simplemma's default backend (``tests/tagging``), from ``lemmas.backend()``."""
+    return lang in LEMMA_LANGUAGES and backend().is_known(word, lang)
 
 
 def tokenize(text: str) -> Tokens:

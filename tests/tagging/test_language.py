@@ -1,14 +1,16 @@
-"""The fast language classifier is py3langid's, number for number."""
+"""The fast language classifier is py3langid's, number for number, built from its bundled
+model or read back from newsmon's cache."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from app.core.text import html_to_text
-from app.tagging.language import DETECTABLE, _identifier
+from app.tagging.language import DETECTABLE, _cache_path, _Classifier, _identifier
 
 DEV = Path(__file__).resolve().parents[1] / "data" / "labels" / "articles.jsonl"
 
@@ -29,3 +31,66 @@ def test_classify_matches_py3langid_exactly() -> None:
     for sample in _samples():
         for _ in range(2):  # cold and memoised walks
             assert fast.classify(sample) == reference.classify(sample), sample[:80]
+
+
+def test_the_model_cached_on_disk_classifies_exactly_as_the_bundled_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first process builds the restricted model from py3langid's file and saves
+    it; later ones map it (no 40 MB transient, ~0.5 s less start-up per process)."""
+    monkeypatch.setenv("NEWSMON_CACHE_DIR", str(tmp_path))
+    reference = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    reference.set_languages(DETECTABLE)
+    _identifier.cache_clear()
+    try:
+        built = _identifier()
+        where = _cache_path()
+        assert where is not None and where.is_relative_to(tmp_path)
+        assert sorted(p.name for p in where.iterdir()) == [
+            "meta.json",
+            "nextmove.bin",
+            "output.bin",
+            "pc.npy",
+            "ptc.npy",
+            "rowbase.bin",
+        ]
+        assert [p.name for p in where.parent.iterdir()] == [where.name]  # no partial dir
+        loaded = _Classifier.load(where)
+        for sample in _samples():
+            expected = reference.classify(sample)
+            assert built.classify(sample) == expected, sample[:80]
+            assert loaded.classify(sample) == expected, sample[:80]
+    finally:
+        _identifier.cache_clear()
+
+
+def test_a_damaged_cached_model_is_built_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSMON_CACHE_DIR", str(tmp_path))
+    _identifier.cache_clear()
+    try:
+        _identifier()
+        where = _cache_path()
+        assert where is not None
+        (where / "nextmove.bin").write_bytes(b"\x00" * 12)  # cut short
+        _identifier.cache_clear()
+        assert _identifier().classify("The senators asked the company about its data.")[0] == "en"
+        assert (where / "nextmove.bin").stat().st_size > 1_000_000  # saved whole again
+    finally:
+        _identifier.cache_clear()
+
+
+def test_without_a_writable_cache_the_bundled_model_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("NEWSMON_CACHE_DIR", str(blocker))
+    _identifier.cache_clear()
+    try:
+        assert _cache_path() is None
+        assert _identifier().classify("Die Senatoren fragten das Unternehmen.")[0] == "de"
+        assert blocker.read_text() == "not a directory"
+    finally:
+        _identifier.cache_clear()

@@ -1,35 +1,106 @@
-"""``is_known`` reads simplemma's low-memory backend: the same answers as the default one.
-
-The default backend decodes a whole language's dictionary (~95 MB for German) into every
-parse worker the first time a compound is split; the low-memory one reads the same data.
-"""
+"""The tagger's lemma backend (``app.tagging.lemmas``): simplemma's dictionaries read from
+MARISA tries cached on disk give the same answers as simplemma's default backend, the
+cache is written atomically, and without a writable cache the ``low_memory`` backend
+answers instead."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
+import pytest
 import simplemma
 
 from app.core.text import html_to_text
-from app.tagging.tokens import is_known
+from app.tagging import lemmas
+from app.tagging.tokens import is_known, lemma_of
 
-DEV = Path(__file__).resolve().parents[1] / "data" / "labels" / "articles.jsonl"
+LABELS = Path(__file__).resolve().parents[1] / "data" / "labels"
+COVERED = ("en", "de", "fr", "es", "it")
 
 
-def test_is_known_matches_the_default_backend_on_every_dev_word() -> None:
+def dev_words() -> dict[str, set[str]]:
+    words: dict[str, set[str]] = {lang: set() for lang in COVERED}
+    for name in ("articles.jsonl", "articles-v2.jsonl"):
+        for line in (LABELS / name).read_text(encoding="utf-8").splitlines():
+            if not line:
+                continue
+            row = json.loads(line)
+            lang = row.get("language") or row.get("lang") or "en"
+            text = f"{row['title']} {row['summary']} {html_to_text(row.get('content') or '')}"
+            if lang in words:
+                words[lang].update(re.findall(r"\w+", text))
+    return words
+
+
+def test_lemmas_and_known_words_match_simplemmas_default_backend_on_every_dev_word() -> None:
     checked = 0
-    for line in DEV.read_text(encoding="utf-8").splitlines():
-        if not line:
-            continue
-        row = json.loads(line)
-        lang = row.get("language") or row.get("lang") or "en"
-        text = f"{row['title']} {row['summary']} {html_to_text(row['content'])}"
-        for word in set(re.findall(r"\w+", text)):
+    for lang, words in dev_words().items():
+        for word in words:
+            assert lemma_of(word, lang) == simplemma.lemmatize(word, lang=lang).lower(), (
+                word,
+                lang,
+            )
             # the compound splitter asks about word endings too
             for form in {word, word[1:], word[2:], word[3:]} - {""}:
-                if lang in ("en", "de", "fr", "es", "it"):
-                    assert is_known(form, lang) == simplemma.is_known(form, lang), (form, lang)
-                    checked += 1
-    assert checked > 1_000
+                assert is_known(form, lang) == simplemma.is_known(form, lang), (form, lang)
+                checked += 1
+    assert checked > 10_000
+
+
+def test_a_trie_is_built_once_into_the_cache_and_read_from_it_afterwards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSMON_CACHE_DIR", str(tmp_path))
+    lemmas.backend.cache_clear()
+    try:
+        first = lemmas.backend()
+        assert first.lemmatize("houses", "en") == "house"
+        built = lemmas.cache_dir() / "en.dic"
+        assert built.is_relative_to(tmp_path) and built.stat().st_size > 0
+        assert [p.name for p in built.parent.iterdir()] == ["en.dic"]  # no partial file
+        mtime = built.stat().st_mtime_ns
+        lemmas.backend.cache_clear()
+        again = lemmas.backend()
+        assert again is not first
+        assert again.lemmatize("houses", "en") == "house" and again.is_known("house", "en")
+        assert not again.is_known("xqzzyv", "en")
+        assert built.stat().st_mtime_ns == mtime  # read, not rebuilt
+    finally:
+        lemmas.backend.cache_clear()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only directories")
+def test_without_a_writable_cache_the_low_memory_backend_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    monkeypatch.setenv("NEWSMON_CACHE_DIR", str(locked))
+    lemmas.backend.cache_clear()
+    try:
+        found = lemmas.backend()
+        assert found.lemmatize("houses", "en") == "house" and found.is_known("house", "en")
+        assert not any(locked.iterdir())
+    finally:
+        locked.chmod(stat.S_IRWXU)
+        lemmas.backend.cache_clear()
+
+
+def test_a_cache_path_that_cannot_be_a_directory_falls_back_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("NEWSMON_CACHE_DIR", str(blocker))
+    lemmas.backend.cache_clear()
+    try:
+        found = lemmas.backend()
+        assert found.lemmatize("houses", "en") == "house"
+        assert blocker.read_text() == "not a directory"
+    finally:
+        lemmas.backend.cache_clear()
