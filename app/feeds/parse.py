@@ -375,6 +375,11 @@ def _positive_int(value: Any) -> int | None:
     return number if 0 < number < 10**7 else None
 
 
+def _retrieved(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()  # seen here; ``run`` meets the same failure and reports it
+
+
 class ParsePool:
     """``parse_feed`` in worker processes, each call under a wall-clock budget.
 
@@ -397,6 +402,7 @@ class ParsePool:
         self._workers: set[_Worker] = set()
         self._starting = asyncio.Lock()
         self._started = False
+        self._warming: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> ParsePool:
         return self
@@ -412,6 +418,16 @@ class ParsePool:
                 self._idle.put_nowait(worker)
             self._started = True
 
+    def start_soon(self) -> None:
+        """Start the workers now, in the background, for a caller that knows bodies are
+        coming (a feed never fetched before): the fork server's start then overlaps the
+        first fetches instead of following them. A failure here surfaces at the first
+        ``run``, which starts them again."""
+        if self._size == 0 or self._started or self._warming is not None:
+            return
+        self._warming = asyncio.ensure_future(self._ensure_started())
+        self._warming.add_done_callback(_retrieved)
+
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -422,6 +438,9 @@ class ParsePool:
 
     async def aclose(self, *, force: bool = False) -> None:
         """Stop the workers; ``force`` kills them mid-job instead of waiting (shutdown)."""
+        if self._warming is not None and not self._warming.done():
+            # (not cancelled: a half-started pool would leave a worker behind)
+            await asyncio.gather(self._warming, return_exceptions=True)
         workers, self._workers = self._workers, set()
         if force:
             for worker in workers:

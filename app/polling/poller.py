@@ -156,6 +156,8 @@ class Poller:
                     if finished_one and not exhausted and len(pending) <= self.batch_size:
                         due = await self._claim()
                         exhausted = not due
+                        if any(_never_fetched(feed) for feed in due):
+                            pool.start_soon()  # a body to parse is coming: start the workers
                         pending |= {
                             asyncio.create_task(self._poll_one(client, pool, feed)) for feed in due
                         }
@@ -432,6 +434,11 @@ class Poller:
     def _prune(self) -> None:
         with self.db.write() as session:
             FeedStore(session).prune_fetch_log(before=self.clock() - timedelta(days=FETCH_LOG_DAYS))
+
+
+def _never_fetched(feed: DueFeed) -> bool:
+    """No validators and no body seen: its first fetch brings a body to parse."""
+    return feed.etag is None and feed.last_modified is None and feed.body_hash is None
 
 
 def _load_feeds(session: Session, feed_ids: list[int]) -> list[Feed]:

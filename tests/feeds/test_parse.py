@@ -257,3 +257,31 @@ def test_a_long_feed_with_entity_declarations_is_not_cut_early_but_still_capped(
     parsed = parse_feed(body, url="https://o.example/feed", now=datetime.now(UTC))
     assert len(parsed.entries) == MAX_ENTRIES and parsed.entries_dropped == 5
     assert parsed.entries[0].url == "https://o.example/0"
+
+
+def test_a_pool_started_early_has_its_workers_before_the_first_job() -> None:
+    """``start_soon`` (the poller calls it when a claimed feed was never fetched) starts
+    the workers in the background; the first job then finds them running, and closing
+    the pool while they are still starting leaves no process behind."""
+
+    async def run() -> tuple[int, int, int]:
+        async with ParsePool(1) as pool:
+            pool.start_soon()
+            pool.start_soon()  # once is enough: no second start
+            for _ in range(600):  # a bound (60 s), not a timing assertion
+                if pool._workers:
+                    break
+                await asyncio.sleep(0.1)
+            started = len(pool._workers)
+            parsed = len((await pool.parse(_items(2), url=URL, now=NOW)).entries)
+            return started, parsed, len(pool._workers)
+
+    assert asyncio.run(run()) == (1, 2, 1)
+
+    async def closed_while_starting() -> set[object]:
+        pool = ParsePool(1)
+        pool.start_soon()
+        await pool.aclose()
+        return pool._workers
+
+    assert asyncio.run(closed_while_starting()) == set()
