@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 from hashlib import blake2b
+from itertools import compress
+from operator import attrgetter
 from pathlib import Path
 
 from app.tagging.explain import decide, readable
@@ -26,6 +28,8 @@ from app.tagging.taxonomy import DEFAULT_THEMES, DEFAULT_TOPIC, Taxonomy, load_t
 from app.tagging.themes import score_themes, strongest_first
 
 __all__ = ["Analysis", "TagResult", "Tagger", "load_tagger"]
+
+_GROUP = attrgetter("rule.group")
 
 MEMO_SIZE = 8192  # articles whose results a tagger remembers (a few MB)
 
@@ -85,7 +89,7 @@ class Tagger:
         fields = {"title": title, "summary": summary, "text": text}
         found, scanned = self._hits(lang, fields)
         hits = strongest_first(found)
-        topic = [h for h in hits if h.rule.group in _TOPIC_GROUPS]
+        topic = list(compress(hits, map(_TOPIC_GROUPS.__contains__, map(_GROUP, hits))))
         relevance = score_relevance(topic, self._taxonomy.relevance, self.model is None)
         params = self._taxonomy.themes
         themes, scores = score_themes(hits, params, self.model is None)

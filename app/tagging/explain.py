@@ -188,7 +188,10 @@ def _explain(
         hits = f.sources.get(name, ())[:_PER_FEATURE]
         if reason and len(statements) < _TOP:
             phrase = PHRASES.get(name, name)
-            if all(not s.startswith(phrase) for s in statements):
+            for s in statements:
+                if s.startswith(phrase):
+                    break
+            else:
                 quoted = _quote(hits, fields)
                 statements.append(phrase + (" " + quoted if quoted else ""))
         for h in hits:

@@ -138,7 +138,13 @@ class Model:
             table = {n: sign * w for n, w in weights.items() if allowed(n)}
             if len(self._allowed) < _ALLOWED_TABLES:  # callers pass a few fixed callables
                 self._allowed[(target, sign, allowed)] = table
-        out = [(sw * v, n) for n, v in f.values.items() if v and (sw := table.get(n)) is not None]
+        values = f.values
+        # Through the smaller of the two (a theme allows a few features): the products
+        # are the same, and so is their order after the sort below (names are unique).
+        if len(table) < len(values):
+            out = [(sw * v, n) for n, sw in table.items() if (v := values.get(n))]
+        else:
+            out = [(sw * v, n) for n, v in values.items() if v and (sw := table.get(n)) is not None]
         # Words toward this side (precomputed, quiet ones left out) present in the article,
         # the strongest ``top`` by their place in the side's order (sorted()[:top] is
         # what heapq.nlargest promises, and the C sort of small ints is fastest).
