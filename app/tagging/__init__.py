@@ -12,7 +12,7 @@ from dataclasses import replace
 from functools import lru_cache
 from hashlib import blake2b
 from itertools import compress
-from operator import attrgetter
+from operator import attrgetter, not_
 from pathlib import Path
 
 from app.tagging.explain import decide, readable
@@ -30,6 +30,7 @@ from app.tagging.themes import score_themes, strongest_first
 __all__ = ["Analysis", "TagResult", "Tagger", "load_tagger"]
 
 _GROUP = attrgetter("rule.group")
+_VETO = attrgetter("rule.veto")
 
 MEMO_SIZE = 8192  # articles whose results a tagger remembers (a few MB)
 
@@ -122,10 +123,11 @@ class Tagger:
     def _hits(self, lang: str, fields: dict[str, str]) -> tuple[list[Hit], Scanned]:
         matcher = self._matchers.get(lang) or self._matchers[ANY_LANGUAGE]
         found, scanned = matcher.scan(fields)
-        vetoes = [h for h in found if h.rule.veto]
-        if not vetoes:
+        flags = list(map(_VETO, found))
+        if not any(flags):
             return found, scanned
-        return drop_vetoed([h for h in found if not h.rule.veto], vetoes), scanned
+        vetoes = list(compress(found, flags))
+        return drop_vetoed(list(compress(found, map(not_, flags))), vetoes), scanned
 
 
 @lru_cache(maxsize=8)

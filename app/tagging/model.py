@@ -150,7 +150,7 @@ class Model:
         # what heapq.nlargest promises, and the C sort of small ints is fastest).
         places, order = self._sides[target][sign > 0]
         words = self.known(f) if known is None else known
-        picked = sorted(map(places.__getitem__, words & places.keys()))[:top]
+        picked = sorted(map(places.__getitem__, places.keys() & words))[:top]
         out += [(strength, "w:" + w) for strength, w in map(order.__getitem__, picked)]
         out.sort(reverse=True)
         return out[:top]
