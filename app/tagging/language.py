@@ -177,7 +177,8 @@ _COMMON = {
     "come so am man war plus",
     "de": "der die das und in den von zu mit sich des auf für ist im dem nicht ein eine als "
     "auch es an werden aus er hat dass sie nach wird bei einer um am sind noch wie einem "
-    "über einen so zum war haben nur oder aber vor zur bis mehr durch man sein wurde sei",
+    "über einen so zum war haben nur oder aber vor zur bis mehr durch man sein wurde sei "
+    "will",
     "fr": "de la le et les des en un du une que est pour qui dans a par plus pas au sur ne "
     "se ce il sont avec cette aux ou son sa ses été leur selon mais ont elle nous vous "
     "comme entre après on ma non si ni",
