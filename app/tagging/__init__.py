@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 from hashlib import blake2b
+from itertools import compress
+from operator import attrgetter, not_
 from pathlib import Path
 
 from app.tagging.explain import decide, readable
@@ -26,6 +28,9 @@ from app.tagging.taxonomy import DEFAULT_THEMES, DEFAULT_TOPIC, Taxonomy, load_t
 from app.tagging.themes import score_themes, strongest_first
 
 __all__ = ["Analysis", "TagResult", "Tagger", "load_tagger"]
+
+_GROUP = attrgetter("rule.group")
+_VETO = attrgetter("rule.veto")
 
 MEMO_SIZE = 8192  # articles whose results a tagger remembers (a few MB)
 
@@ -85,7 +90,7 @@ class Tagger:
         fields = {"title": title, "summary": summary, "text": text}
         found, scanned = self._hits(lang, fields)
         hits = strongest_first(found)
-        topic = [h for h in hits if h.rule.group in _TOPIC_GROUPS]
+        topic = list(compress(hits, map(_TOPIC_GROUPS.__contains__, map(_GROUP, hits))))
         relevance = score_relevance(topic, self._taxonomy.relevance, self.model is None)
         params = self._taxonomy.themes
         themes, scores = score_themes(hits, params, self.model is None)
@@ -118,10 +123,11 @@ class Tagger:
     def _hits(self, lang: str, fields: dict[str, str]) -> tuple[list[Hit], Scanned]:
         matcher = self._matchers.get(lang) or self._matchers[ANY_LANGUAGE]
         found, scanned = matcher.scan(fields)
-        vetoes = [h for h in found if h.rule.veto]
-        if not vetoes:
+        flags = list(map(_VETO, found))
+        if not any(flags):
             return found, scanned
-        return drop_vetoed([h for h in found if not h.rule.veto], vetoes), scanned
+        vetoes = list(compress(found, flags))
+        return drop_vetoed(list(compress(found, map(not_, flags))), vetoes), scanned
 
 
 @lru_cache(maxsize=8)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from app.core.types import Evidence, ThemeTag
@@ -188,13 +189,20 @@ def _explain(
         hits = f.sources.get(name, ())[:_PER_FEATURE]
         if reason and len(statements) < _TOP:
             phrase = PHRASES.get(name, name)
-            if all(not s.startswith(phrase) for s in statements):
+            for s in statements:
+                if s.startswith(phrase):
+                    break
+            else:
                 quoted = _quote(hits, fields)
                 statements.append(phrase + (" " + quoted if quoted else ""))
         for h in hits:
             key = (h.field, h.start, h.end)
             if key not in spans:
-                spans[key] = term_of(h, fields)
+                term = h.rule.term  # term_of, inlined (a few dozen hits per article)
+                syntax = _HAS_SYNTAX.get(term)
+                if syntax is None:
+                    syntax = _HAS_SYNTAX[term] = bool(_SYNTAX.search(term))
+                spans[key] = fields[key[0]][key[1] : key[2]] if syntax else term
     if words:
         surfaces = []
         for (fld, start, end), surface in _word_spans(found, words):
@@ -202,7 +210,7 @@ def _explain(
             surfaces.append(surface)
         statements.append(PHRASES["word"] + " " + ", ".join(f"'{w}'" for w in surfaces))
     evidence = tuple(
-        make_evidence(term, fld, s, e) for (fld, s, e), term in list(spans.items())[:_SPANS]
+        [make_evidence(term, fld, s, e) for (fld, s, e), term in islice(spans.items(), _SPANS)]
     )
     if not reason:
         return evidence, ""

@@ -10,6 +10,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from itertools import compress
 from operator import attrgetter
+from sys import intern
 from typing import NamedTuple
 
 from app.tagging.rules import COMPOUND_LANGUAGES, MIN_COMPOUND_REST, Rule, RuleIndex
@@ -121,7 +122,9 @@ class Matcher:
         ordered = sorted(rules.values(), key=lambda r: (r.group, r.term))
         singles = tuple(r for r in ordered if len(r.pattern) == 1)
         anchored = tuple(_anchored(r) for r in ordered if len(r.pattern) > 1)
-        lemma = lemma_of(word, self.lang)
+        # Interned, as the model's vocabulary is: its look-ups then match by identity and
+        # never read the (cache-cold) key strings.
+        lemma = intern(lemma_of(word, self.lang))
         active = bool(singles or anchored)
         by_delta: dict[int, set[str]] = {}
         for a in anchored:

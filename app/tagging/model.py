@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from math import exp
 from pathlib import Path
+from sys import intern
 from typing import Any
 
 from app.tagging.features import Features
@@ -64,8 +65,12 @@ class Model:
         self.targets = targets
         self.quiet = quiet  # words weighed but never shown as evidence
         self.version = version  # content hash: changes whenever weights or thresholds change
-        names = sorted({n for t in targets.values() for n in t.weights})
-        lemmas = sorted({w for t in targets.values() for w in t.words})
+        # Names and lemmas interned, as the matcher's lemmas and the features' literal names
+        # are: a look-up of an article's word then matches by identity and does not read
+        # the key string, which is cold in cache by the time an article gets here (the
+        # model's tables are touched ~400 times per article).
+        names = sorted({intern(n) for t in targets.values() for n in t.weights})
+        lemmas = sorted({intern(w) for t in targets.values() for w in t.words})
         order = [targets[k] for k in TARGETS]
         self._biases = [t.bias for t in order]
         self._features = {n: tuple(t.weights.get(n, 0.0) for t in order) for n in names}
@@ -78,7 +83,7 @@ class Model:
             name: tuple(
                 _ranked(
                     [
-                        (abs(v), w)
+                        (abs(v), intern(w))
                         for w, v in t.words.items()
                         if (v > 0) is yes and v and w not in quiet
                     ]
@@ -138,13 +143,19 @@ class Model:
             table = {n: sign * w for n, w in weights.items() if allowed(n)}
             if len(self._allowed) < _ALLOWED_TABLES:  # callers pass a few fixed callables
                 self._allowed[(target, sign, allowed)] = table
-        out = [(sw * v, n) for n, v in f.values.items() if v and (sw := table.get(n)) is not None]
+        values = f.values
+        # Through the smaller of the two (a theme allows a few features): the products
+        # are the same, and so is their order after the sort below (names are unique).
+        if len(table) < len(values):
+            out = [(sw * v, n) for n, sw in table.items() if (v := values.get(n))]
+        else:
+            out = [(sw * v, n) for n, v in values.items() if v and (sw := table.get(n)) is not None]
         # Words toward this side (precomputed, quiet ones left out) present in the article,
         # the strongest ``top`` by their place in the side's order (sorted()[:top] is
         # what heapq.nlargest promises, and the C sort of small ints is fastest).
         places, order = self._sides[target][sign > 0]
         words = self.known(f) if known is None else known
-        picked = sorted(map(places.__getitem__, words & places.keys()))[:top]
+        picked = sorted(map(places.__getitem__, places.keys() & words))[:top]
         out += [(strength, "w:" + w) for strength, w in map(order.__getitem__, picked)]
         out.sort(reverse=True)
         return out[:top]

@@ -8,7 +8,8 @@ strong term in the headline does. Pure; hits come from ``matcher``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from operator import attrgetter
+from itertools import count
+from operator import attrgetter, neg, sub
 
 from app.core.types import ThemeTag
 from app.tagging.evidence import make_evidence
@@ -54,21 +55,36 @@ def strongest_first(hits: Iterable[Hit]) -> list[Hit]:
     "TikTok Shop" both ``TikTok Shop`` and ``TikTok``: one word of text is one
     piece of evidence for a group.
     """
+    hits = list(hits)
+    # Strongest first: heaviest rule, then longest span, then reading order; ties keep
+    # their input order (the sort is stable). Token indices run over the fields joined
+    # in order, so ``first`` orders as (field, start) does. The keys are built and
+    # compared at C level (no Python call per hit).
+    firsts = list(map(_FIRST, hits))
+    ranked = sorted(
+        zip(
+            map(neg, map(_WEIGHT, hits)),
+            map(sub, firsts, map(_LAST, hits)),
+            firsts,
+            count(),
+        )
+    )
     kept: list[Hit] = []
-    taken: set[tuple[str, str, int]] = set()  # (group, field, token index)
-    ranked = sorted(hits, key=_strength)
+    # (group, token index): the index is over all fields, so it names the field too.
+    taken: set[tuple[str, int]] = set()
     add, keep = taken.add, kept.append
-    for hit in ranked:
+    for _, _, _, k in ranked:
+        hit = hits[k]
         rule = hit.rule
         # Proximity rules are context on top of a phrase, not a rival reading of it.
-        group, name, first = (rule.group + "~" if rule.near else rule.group), hit.field, hit.first
+        group, first = (rule.group + "~" if rule.near else rule.group), hit.first
         if first == hit.last:
-            key = (group, name, first)
+            key = (group, first)
             if key not in taken:
                 add(key)
                 keep(hit)
             continue
-        span = [(group, name, t) for t in range(first, hit.last + 1)]
+        span = [(group, t) for t in range(first, hit.last + 1)]
         if taken.isdisjoint(span):
             taken.update(span)
             keep(hit)
@@ -76,8 +92,9 @@ def strongest_first(hits: Iterable[Hit]) -> list[Hit]:
     return kept
 
 
-def _strength(h: Hit) -> tuple[float, int, int, int]:
-    return -h.rule.weight, h.first - h.last, _ORDER[h.field], h.start
+_FIRST = attrgetter("first")
+_LAST = attrgetter("last")
+_WEIGHT = attrgetter("rule.weight")
 
 
 # Reading order: (field, start, end, group, term). Token indices run over the

@@ -94,3 +94,39 @@ def test_without_a_writable_cache_the_bundled_model_is_used(
         assert blocker.read_text() == "not a directory"
     finally:
         _identifier.cache_clear()
+
+
+def test_declared_language_shortcut_decides_as_the_classifier(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the declared language's marker words agree, the classifier is skipped: the
+    same language as running it, for every labelled article (headline, lead, body and
+    whole text) under every declared language, right or wrong."""
+    from app.tagging import language
+    from app.tagging.evaluate import DEFAULT_FILES, read_labelled
+
+    texts = [s for s in _samples() if s]
+    for path in DEFAULT_FILES:
+        for row in read_labelled(path):
+            body = html_to_text(row.get("content") or "")
+            head = f"{row['title']}\n\n{row['summary']}\n\n"
+            texts += [head + body, head, row["summary"], body[200:]]
+    hints = [None, "en", "de", "fr", "es", "it", "pt", "nl", "de-AT"]
+    with_shortcut = [language.detect_language(t, h) for t in texts for h in hints]
+    taken = sum(
+        language._declared_language_agrees(t[:100].strip(), h)
+        for t in texts
+        for h in ("en", "de", "fr", "es", "it")
+    )
+    assert taken > len(texts) // 5  # the shortcut is taken, not vacuous
+    monkeypatch.setattr(language, "_declared_language_agrees", lambda sample, lang: False)
+    without = [language.detect_language(t, h) for t in texts for h in hints]
+    assert with_shortcut == without
+
+
+def test_marker_words_mark_one_language_only() -> None:
+    from app.tagging.language import _MARKERS, _OTHERS
+
+    for lang, markers in _MARKERS.items():
+        assert markers and markers.isdisjoint(_OTHERS[lang]), lang
+    assert "the" in _MARKERS["en"] and "die" not in _MARKERS["de"]  # "die": Dutch too

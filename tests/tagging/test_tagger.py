@@ -6,6 +6,7 @@ import pytest
 
 from app.tagging import TagResult, load_tagger
 from app.tagging.language import detect_language
+from app.tagging.matcher import Hit
 
 
 def tag(title: str, summary: str = "", text: str = "", language: str | None = None) -> TagResult:
@@ -413,3 +414,40 @@ def test_the_phrase_gate_skips_only_phrases_that_cannot_match() -> None:
                 }
                 assert always_open.find(part) == found
     assert gated  # phrase rules were gated at all
+
+
+def _strongest_first_by_key(hits: list[Hit]) -> list[Hit]:
+    """``strongest_first`` as first written: a Python key per hit, (group, field, token)."""
+    order = {"title": 0, "summary": 1, "text": 2}
+    kept: list[Hit] = []
+    taken: set[tuple[str, str, int]] = set()
+    for hit in sorted(
+        hits, key=lambda h: (-h.rule.weight, h.first - h.last, order[h.field], h.start)
+    ):
+        group = hit.rule.group + "~" if hit.rule.near else hit.rule.group
+        span = [(group, hit.field, t) for t in range(hit.first, hit.last + 1)]
+        if taken.isdisjoint(span):
+            taken.update(span)
+            kept.append(hit)
+    kept.sort(key=lambda h: (order[h.field], h.start, h.end, h.rule.group, h.rule.term))
+    return kept
+
+
+def test_strongest_first_keeps_what_a_plain_key_sort_keeps() -> None:
+    """The C-level ranking (weight, span, first token, input order) keeps the same hits
+    in the same order as sorting by (weight, span, field, start), on every labelled
+    article (whole and its lead alone)."""
+    from app.tagging.evaluate import DEFAULT_FILES, _fields, read_labelled
+    from app.tagging.themes import strongest_first
+
+    tagger = load_tagger()
+    checked = 0
+    for path in DEFAULT_FILES:
+        for row in read_labelled(path):
+            fields = _fields(row)
+            lang = detect_language(" ".join(fields.values()), hint=row.get("lang"))
+            for part in (fields, {"title": fields["title"], "summary": fields["summary"]}):
+                found, _ = tagger._hits(lang, part)
+                assert strongest_first(found) == _strongest_first_by_key(found)
+                checked += len(found)
+    assert checked > 1000
