@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import numbers  # (loaded anyway: app.core.reasons formats with it)
+
 from app.core import reasons as core_reasons
 
 LOCALES = ("en", "de")
@@ -70,8 +72,6 @@ def format_date(value: date, locale: str) -> str:
 
 
 def format_number(value: float, locale: str, digits: int = 0) -> str:
-    from babel import numbers
-
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
     return numbers.format_decimal(value, pattern, locale=locale)
 

@@ -404,6 +404,11 @@ class ParsePool:
         self._started = False
         self._warming: asyncio.Task[None] | None = None
 
+    @property
+    def size(self) -> int:
+        """Worker processes (0: jobs run in-process)."""
+        return self._size
+
     async def __aenter__(self) -> ParsePool:
         return self
 

@@ -120,11 +120,6 @@ class Poller:
         self._inflight: set[int] = set()  # claimed, result not yet recorded
         self._unreleased: set[int] = set()  # given up, claim not yet given back
         self._stopping = False  # in-flight feeds are being cancelled: record nothing more
-        # Feeds between parse and store at once: enough to keep every parse worker and
-        # the writer busy (one feed's write at a time), not a whole claimed batch.
-        self._backlog = asyncio.Semaphore(
-            BACKLOG_PER_WORKER * (parse_workers or os.cpu_count() or 1)
-        )
 
     async def poll_due(
         self,
@@ -149,6 +144,9 @@ class Poller:
                 make_guarded_client(self.fetch_policy) as client,
                 ParsePool(self.parse_workers, preload=("app.polling.preload",)) as pool,
             ):
+                # Feeds between parse and store at once: enough to keep every parse worker
+                # and the writer busy (one feed's write at a time), not a claimed batch.
+                backlog = asyncio.Semaphore(BACKLOG_PER_WORKER * max(1, pool.size))
                 exhausted, finished_one = False, True
                 while not (stop and stop.is_set()):
                     # Claim the next batch while this one is still in flight, so
@@ -159,7 +157,8 @@ class Poller:
                         if any(_never_fetched(feed) for feed in due):
                             pool.start_soon()  # a body to parse is coming: start the workers
                         pending |= {
-                            asyncio.create_task(self._poll_one(client, pool, feed)) for feed in due
+                            asyncio.create_task(self._poll_one(client, pool, backlog, feed))
+                            for feed in due
                         }
                     if not pending:
                         break
@@ -242,7 +241,9 @@ class Poller:
         self._inflight.update(feed.id for feed in due)
         return due
 
-    async def _poll_one(self, client: GuardedClient, pool: ParsePool, feed: DueFeed) -> FeedResult:
+    async def _poll_one(
+        self, client: GuardedClient, pool: ParsePool, backlog: asyncio.Semaphore, feed: DueFeed
+    ) -> FeedResult:
         started = self.clock()
         t0 = time.perf_counter()
         try:
@@ -261,7 +262,7 @@ class Poller:
             parse = prepared is None and not unchanged and outcome.ok and bool(outcome.body)
             # Parsed feeds wait for the single writer; the backlog's permits keep a fast
             # network from piling up parsed batches in this process's memory.
-            async with self._backlog if parse else contextlib.nullcontext():
+            async with backlog if parse else contextlib.nullcontext():
                 if parse:
                     prepared = await self._prepare(pool, feed, outcome, started)
                 result = await self._store(

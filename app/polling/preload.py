@@ -13,8 +13,7 @@ import contextlib
 import ctypes
 import gc
 
-import feedparser  # noqa: F401  (imported lazily by the parser: here, once, for every worker)
-
+import app.feeds.fastparse
 import app.polling.ingest  # noqa: F401  (the jobs' module: parse, plan, tag)
 from app.tagging import load_tagger
 from app.tagging.language import detect_language

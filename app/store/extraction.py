@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.decide import Tags
@@ -116,6 +116,15 @@ def _enqueue_statement(dialect: str) -> Any:
     return insert_for(dialect)(cast(Table, _EXTRACTION)).on_conflict_do_nothing()
 
 
+def _claimable(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Due rows nobody holds a live lease on (what ``claim`` and ``due_of_host`` take)."""
+    return (
+        Extraction.state == "pending",
+        Extraction.due_at <= now,
+        or_(Extraction.lease_until.is_(None), Extraction.lease_until < now),
+    )
+
+
 def host_key(url: str) -> str:
     """A page's host as the queue stores it (lower-cased, at most 255 characters)."""
     return (urlsplit(url).hostname or "")[:255]
@@ -192,11 +201,7 @@ class ExtractionStore:
         site must not fill a batch that then waits out that site's delay twenty times."""
         due = (
             select(Extraction.article_id, Extraction.host, Extraction.due_at)
-            .where(
-                Extraction.state == "pending",
-                Extraction.due_at <= now,
-                or_(Extraction.lease_until.is_(None), Extraction.lease_until < now),
-            )
+            .where(*_claimable(now))
             .order_by(Extraction.due_at, Extraction.article_id)
             .limit(CLAIM_WINDOW)
             .subquery()
@@ -265,30 +270,15 @@ class ExtractionStore:
         """(article id, url, attempts) of the host's due rows nobody holds a lease on
         (locked on PostgreSQL, skipping rows another worker is claiming)."""
         stmt = select(Extraction.article_id, Extraction.url, Extraction.attempts).where(
-            Extraction.state == "pending",
-            Extraction.due_at <= now,
-            Extraction.host == host,
-            or_(Extraction.lease_until.is_(None), Extraction.lease_until < now),
+            *_claimable(now), Extraction.host == host
         )
         if self.dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=Extraction)
         return [(a, url or "", n) for a, url, n in self.session.execute(stmt)]
 
-    def record_failure(
-        self,
-        article_id: int,
-        outcome: PageOutcome,
-        detail: str | None,
-        *,
-        retry_at: datetime | None,
-        now: datetime,
-        final_url: str | None = None,
-    ) -> None:
-        """The attempt's outcome; pending again at ``retry_at``, else final."""
-        self.record_failures([Failure(article_id, outcome, detail, retry_at, final_url)], now=now)
-
     def record_failures(self, failures: Sequence[Failure], *, now: datetime) -> None:
-        """Each attempt's outcome, as ``record_failure``, in one executemany."""
+        """Each attempt's outcome, in one executemany: pending again at its ``retry_at``,
+        else final."""
         if not failures:
             return
         # One prepared Core statement: the poller records thousands of these per round,

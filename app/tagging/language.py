@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-from app.tagging.lemmas import cache_root
+from app.tagging.cache import writable_dir
 
 DETECTABLE = [
     "en",
@@ -82,15 +82,11 @@ def _identifier() -> _Classifier:
 
 
 def _cache_path() -> Path | None:
-    """Where the restricted model is kept: beside the lemma tries, per py3langid version
+    """Where the restricted model is kept: in the tagger's cache, per py3langid version
     and language list (None if that directory cannot be written)."""
+    parent = writable_dir("langid")
     key = hashlib.sha256(" ".join(DETECTABLE).encode()).hexdigest()[:12]
-    where = cache_root() / "langid" / f"py3langid-{_PY3LANGID_VERSION}-{key}"
-    try:
-        where.parent.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return where if os.access(where.parent, os.W_OK | os.X_OK) else None
+    return None if parent is None else parent / f"py3langid-{_PY3LANGID_VERSION}-{key}"
 
 
 _PY3LANGID_VERSION = version("py3langid")

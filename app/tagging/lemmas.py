@@ -7,11 +7,10 @@ on each ``newsmon poll``, every ``eval``). Its trie backend builds a MARISA trie
 language once, from the same data, and loads it from a file afterwards: ~10 ms and
 ~3 MB a language, the same answers (``tests/tagging/test_lemma_backend.py``).
 
-The tries live in ``NEWSMON_CACHE_DIR`` (default ``$XDG_CACHE_HOME/newsmon``, else
-``~/.cache/newsmon``), under the simplemma version that built them, and are written
-atomically (a temporary file renamed into place), so processes building the same
-language at once never read a partial file. Where that directory cannot be written,
-the ``low_memory`` backend answers as before.
+The tries live in the tagger's cache (``app.tagging.cache``), under the simplemma
+version that built them, and are written atomically (a temporary file renamed into
+place), so processes building the same language at once never read a partial file.
+Where that directory cannot be written, the ``low_memory`` backend answers as before.
 """
 
 from __future__ import annotations
@@ -28,6 +27,8 @@ from simplemma.strategies import DefaultStrategy, DictionaryLookupStrategy
 from simplemma.strategies.dictionaries.trie_dictionary_factory import TrieDictionaryFactory
 from simplemma.utils import normalize_token
 
+from app.tagging.cache import writable_dir
+
 
 class Lemmas(Protocol):
     def lemmatize(self, token: str, lang: str) -> str: ...
@@ -35,17 +36,9 @@ class Lemmas(Protocol):
     def is_known(self, token: str, lang: str) -> bool: ...
 
 
-def cache_root() -> Path:
-    """newsmon's cache of files derived from its dependencies' data (tries, tables)."""
-    root = os.environ.get("NEWSMON_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "newsmon"
-    )
-    return Path(root)
-
-
-def cache_dir() -> Path:
-    """Where the tries are kept (per simplemma version: its data may change)."""
-    return cache_root() / "lemmas" / f"simplemma-{SIMPLEMMA_VERSION}"
+def cache_dir() -> Path | None:
+    """Where the tries are kept (per simplemma version: its data may change), or None."""
+    return writable_dir("lemmas", f"simplemma-{SIMPLEMMA_VERSION}")
 
 
 class _AtomicTries(TrieDictionaryFactory):
@@ -87,19 +80,11 @@ class _LowMemory:
         return bool(simplemma.is_known(token, lang, low_memory=True))
 
 
-def _writable(path: Path) -> bool:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return False
-    return os.access(path, os.W_OK | os.X_OK)
-
-
 @lru_cache(maxsize=1)
 def backend() -> Lemmas:
     """The trie backend where its cache can be kept, else the ``low_memory`` one."""
     where = cache_dir()
-    if not _writable(where):
+    if where is None:
         return _LowMemory()
     factory = _AtomicTries(disk_cache_dir=str(where))
     return _Backend(

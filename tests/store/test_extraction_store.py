@@ -10,7 +10,7 @@ from sqlalchemy import insert
 from app.core.pages import PageOutcome
 from app.feeds.extract import without_headline
 from app.store.db import Database
-from app.store.extraction import ExtractionStore, FullTextRules
+from app.store.extraction import ExtractionStore, Failure, FullTextRules
 from app.store.tables import Article, ArticleSource
 from tests.support.polling import add_feed
 
@@ -64,7 +64,7 @@ def test_a_failure_recorded_twice_counts_once_per_attempt(db: Database) -> None:
     with db.write() as session:
         store = ExtractionStore(session)
         store.claim(now=NOW, owner="w", lease=timedelta(minutes=5), limit=1)
-        store.record_failure(article_id, PageOutcome.GONE, "HTTP 404", retry_at=None, now=NOW)
+        store.record_failures([Failure(article_id, PageOutcome.GONE, "HTTP 404", None)], now=NOW)
         status = store.status(article_id)
     assert status is not None
     assert (status.state, status.outcome, status.attempts) == ("done", "gone", 1)

@@ -81,17 +81,12 @@ def test_a_damaged_cached_model_is_built_again(
         _identifier.cache_clear()
 
 
-def test_without_a_writable_cache_the_bundled_model_is_used(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("not a directory")
-    monkeypatch.setenv("NEWSMON_CACHE_DIR", str(blocker))
+def test_without_a_writable_cache_the_bundled_model_is_used(unusable_cache: Path) -> None:
     _identifier.cache_clear()
     try:
         assert _cache_path() is None
         assert _identifier().classify("Die Senatoren fragten das Unternehmen.")[0] == "de"
-        assert blocker.read_text() == "not a directory"
+        assert unusable_cache.read_text() == "not a directory"
     finally:
         _identifier.cache_clear()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from app.tagging import TagResult, load_tagger
@@ -388,31 +390,37 @@ def test_tiktok_shop_with_and_against_amazon(title: str, text: str, expected: bo
     assert result.relevant is expected, result.relevance_reason
 
 
-def test_the_phrase_gate_skips_only_phrases_that_cannot_match() -> None:
-    """A word's phrase rules are tried only when a neighbour where one of them looks
-    first has a key one wants there. The same hits as trying every phrase at every
-    anchor (a gate that is always open), on every labelled article and its lead alone."""
+def _labelled_parts() -> Iterator[tuple[str, dict[str, str]]]:
+    """(detected language, fields) of every labelled article, whole and its lead alone."""
     from app.tagging.evaluate import DEFAULT_FILES, _fields, read_labelled
-    from app.tagging.matcher import Matcher
 
-    tagger = load_tagger()
-    gated = 0
     for path in DEFAULT_FILES:
         for row in read_labelled(path):
             fields = _fields(row)
             lang = detect_language(" ".join(fields.values()), hint=row.get("lang"))
-            matcher = tagger._matchers.get(lang) or tagger._matchers["*"]
-            for part in (fields, {"title": fields["title"], "summary": fields["summary"]}):
-                found = matcher.find(part)
-                words = set(matcher.scan(part)[1].tokens.words)
-                entries = {w: matcher.entry(w) for w in words}
-                gated += sum(1 for e in entries.values() if e.gate)
-                always_open = Matcher(matcher.index, matcher.lang)
-                always_open._entries = {
-                    w: e._replace(gate=((0, e.keys),)) if e.anchored else e
-                    for w, e in entries.items()
-                }
-                assert always_open.find(part) == found
+            yield lang, fields
+            yield lang, {"title": fields["title"], "summary": fields["summary"]}
+
+
+def test_the_phrase_gate_skips_only_phrases_that_cannot_match() -> None:
+    """A word's phrase rules are tried only when a neighbour where one of them looks
+    first has a key one wants there. The same hits as trying every phrase at every
+    anchor (a gate that is always open), on every labelled article and its lead alone."""
+    from app.tagging.matcher import Matcher
+
+    tagger = load_tagger()
+    gated = 0
+    for lang, part in _labelled_parts():
+        matcher = tagger._matchers.get(lang) or tagger._matchers["*"]
+        found = matcher.find(part)
+        words = set(matcher.scan(part)[1].tokens.words)
+        entries = {w: matcher.entry(w) for w in words}
+        gated += sum(1 for e in entries.values() if e.gate)
+        always_open = Matcher(matcher.index, matcher.lang)
+        always_open._entries = {
+            w: e._replace(gate=((0, e.keys),)) if e.anchored else e for w, e in entries.items()
+        }
+        assert always_open.find(part) == found
     assert gated  # phrase rules were gated at all
 
 
@@ -437,17 +445,12 @@ def test_strongest_first_keeps_what_a_plain_key_sort_keeps() -> None:
     """The C-level ranking (weight, span, first token, input order) keeps the same hits
     in the same order as sorting by (weight, span, field, start), on every labelled
     article (whole and its lead alone)."""
-    from app.tagging.evaluate import DEFAULT_FILES, _fields, read_labelled
     from app.tagging.themes import strongest_first
 
     tagger = load_tagger()
     checked = 0
-    for path in DEFAULT_FILES:
-        for row in read_labelled(path):
-            fields = _fields(row)
-            lang = detect_language(" ".join(fields.values()), hint=row.get("lang"))
-            for part in (fields, {"title": fields["title"], "summary": fields["summary"]}):
-                found, _ = tagger._hits(lang, part)
-                assert strongest_first(found) == _strongest_first_by_key(found)
-                checked += len(found)
+    for lang, part in _labelled_parts():
+        found, _ = tagger._hits(lang, part)
+        assert strongest_first(found) == _strongest_first_by_key(found)
+        checked += len(found)
     assert checked > 1000
