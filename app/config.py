@@ -74,9 +74,11 @@ class Settings(BaseSettings):
         10,
         ge=0,
         le=19,
-        description="CPU niceness of `newsmon poll` and its parse workers (0 = as started): "
-        "the poller is batch work, so pages and API calls served on the same machine go "
-        "first.",
+        description="CPU niceness added to the poller's parse workers (0 = as started): "
+        "parsing and tagging are batch work, so pages and API calls served on the same "
+        "machine go first. The poller's own process, which fetches and holds the "
+        "database's write lock while it stores, keeps its priority: starved while holding "
+        "that lock, it would make every editor's write wait.",
     )
     min_interval_minutes: int = Field(15, ge=1, description="Shortest interval between polls.")
     max_interval_minutes: int = Field(360, ge=1, description="Longest interval between polls.")
@@ -90,6 +92,13 @@ class Settings(BaseSettings):
         1,
         ge=1,
         description="Web worker processes of `newsmon serve` (more than 1 needs PostgreSQL).",
+    )
+    web_threads: int = Field(
+        4,
+        ge=1,
+        description="Threads per web worker that run requests' database work at once "
+        "(routes that write have two more of their own); the other requests wait their "
+        "turn.",
     )
     trusted_proxies: list[str] = Field(
         default_factory=list,

@@ -47,3 +47,21 @@ def test_an_invalid_value_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("NEWSMON_PORT", "not-a-port")
     with pytest.raises(ValueError, match="port"):
         load_settings()
+
+
+def test_the_poll_niceness_goes_to_the_parse_workers_of_both_passes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """NEWSMON_POLL_NICE lowers the parse and extraction workers (tests/feeds checks a
+    pool applies it), not the poller's process that holds the write lock."""
+    from app.polling import make_extraction_runner, make_poller
+    from app.store.db import Database
+
+    monkeypatch.setenv("NEWSMON_POLL_NICE", "7")
+    settings = load_settings(data_dir=tmp_path)
+    db = Database.from_url(f"sqlite:///{tmp_path / 'n.db'}")
+    try:
+        assert make_poller(settings, db).parse_nice == 7
+        assert make_extraction_runner(settings, db).config.nice == 7
+    finally:
+        db.dispose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -36,8 +35,6 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     from app.services.setup import prepare_database
     from app.store.lock import poller_lock
 
-    if settings.poll_nice:
-        os.nice(settings.poll_nice)  # the parse workers fork from here and inherit it
     db = open_db(settings, background=True)
     with_secret(settings)  # the alert runner unseals webhook secrets and signs links
     prepare_database(settings, db)

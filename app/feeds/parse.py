@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import html
 import io
 import multiprocessing
@@ -389,8 +390,12 @@ class ParsePool:
     parses in-process without a budget (tests and tools only).
     """
 
-    def __init__(self, processes: int | None = None, *, preload: Sequence[str] = ()) -> None:
+    def __init__(
+        self, processes: int | None = None, *, preload: Sequence[str] = (), nice: int = 0
+    ) -> None:
+        """``nice``: added to the workers' CPU niceness (their parent's stays as it is)."""
         self._size = (os.cpu_count() or 1) if processes is None else processes
+        self._nice = nice
         # forkserver, not fork: forking a process that already runs threads (the event
         # loop's executor) can deadlock the child. The server is single-threaded and
         # imports ``preload`` once, so workers (and replacements for killed ones)
@@ -507,7 +512,12 @@ class ParsePool:
             self._idle.put_nowait(worker)
 
     async def _start(self) -> _Worker:
-        executor = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
+        executor = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=self._context,
+            # a worker's first step: run ``nice`` steps below its parent
+            initializer=functools.partial(os.nice, self._nice) if self._nice else None,
+        )
         # The pid lets us kill exactly this worker; asking for it also starts it now. The
         # first submit waits for the fork server to boot (it loads the tagger: seconds),
         # so it runs in a thread: fetching and a stop request go on meanwhile.

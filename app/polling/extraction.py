@@ -89,6 +89,7 @@ class ExtractionConfig:
     min_delay: float = 1.0  # between two requests to one host
     max_page_bytes: int = 5 * 1024 * 1024
     workers: int | None = 1  # extraction processes (0: in-process, tests only)
+    nice: int = 0  # added to the extraction processes' CPU niceness
     batch_size: int = 100
     lease: timedelta = timedelta(minutes=10)
     budget_seconds: float = 20.0  # CPU time one page may take
@@ -148,7 +149,9 @@ class ExtractionRunner:
         self._down.clear()
         async with (
             make_guarded_client(self.policy) as client,
-            ParsePool(self.config.workers, preload=("app.polling.preload",)) as pool,
+            ParsePool(
+                self.config.workers, preload=("app.polling.preload",), nice=self.config.nice
+            ) as pool,
         ):
             fetcher = PageFetcher(client, self.gate, RobotsCache(client, self.gate))
             # No semaphore here: tasks wait for their host's turn (HostGate), then the

@@ -97,6 +97,7 @@ class Poller:
         *,
         schedule: SchedulePolicy | None = None,
         parse_workers: int | None = None,
+        parse_nice: int = 0,
         parse_budget: float = 20.0,
         batch_size: int = 100,
         lease: timedelta = LEASE,
@@ -108,6 +109,7 @@ class Poller:
         self.fetch_policy = fetch_policy
         self.schedule = schedule or SchedulePolicy()
         self.parse_workers = parse_workers
+        self.parse_nice = parse_nice
         self.parse_budget = parse_budget
         self.batch_size = batch_size
         self.lease = lease
@@ -142,7 +144,9 @@ class Poller:
         try:
             async with (
                 make_guarded_client(self.fetch_policy) as client,
-                ParsePool(self.parse_workers, preload=("app.polling.preload",)) as pool,
+                ParsePool(
+                    self.parse_workers, preload=("app.polling.preload",), nice=self.parse_nice
+                ) as pool,
             ):
                 # Feeds between parse and store at once: enough to keep every parse worker
                 # and the writer busy (one feed's write at a time), not a claimed batch.

@@ -42,7 +42,7 @@ from app.web import (
 )
 from app.web.auth import require_reader
 from app.web.csrf import csrf_protect
-from app.web.deps import close_uploads, ids_in_range
+from app.web.deps import close_uploads, ids_in_range, install_lanes
 from app.web.limits import BodyLimit, body_within_limits
 from app.web.params import reject_unknown
 from app.web.security import SecurityHeaders
@@ -80,6 +80,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_lanes(settings.web_threads)
         stop = asyncio.Event()
         task = None
         if poll:

@@ -1,4 +1,5 @@
 import asyncio
+import os
 import runpy
 from datetime import UTC, datetime
 from pathlib import Path
@@ -285,3 +286,24 @@ def test_a_pool_started_early_has_its_workers_before_the_first_job() -> None:
         return pool._workers
 
     assert asyncio.run(closed_while_starting()) == set()
+
+
+def _niceness() -> int:
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def test_a_pool_runs_its_workers_below_the_priority_of_the_process_that_owns_it() -> None:
+    """Parsing and tagging are batch work (NEWSMON_POLL_NICE); the poller's own process,
+    which holds the database's write lock while it stores, keeps its priority, so a
+    starved lock holder never makes an editor's write wait."""
+
+    async def run() -> tuple[int, int]:
+        async with ParsePool(1, nice=3) as pool:
+            worker = await pool.run(_niceness, budget_seconds=30, on_failure=lambda _: -99)
+        async with ParsePool(1) as pool:
+            plain = await pool.run(_niceness, budget_seconds=30, on_failure=lambda _: -99)
+        return worker, plain
+
+    mine = _niceness()
+    assert asyncio.run(run()) == (min(mine + 3, 19), mine)
+    assert _niceness() == mine  # the owner's own priority is untouched

@@ -6,6 +6,7 @@ Under load each such hop made every other write wait (issue 15, flag POST p95)."
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,7 +54,7 @@ def test_the_route_commits_before_it_returns(db: Database) -> None:
         return 7
 
     with db.write() as session:
-        assert route(session=session) == 7
+        assert asyncio.run(route(session=session)) == 7
         assert not session.in_transaction()
         assert _feeds(db) == 1  # visible to another connection before the dependency's exit
 
@@ -65,7 +66,7 @@ def test_the_route_rolls_back_when_it_raises(db: Database) -> None:
         raise LookupError("no such thing")
 
     with pytest.raises(LookupError), db.write() as session:
-        route(session=session)
+        asyncio.run(route(session=session))
     assert _feeds(db) == 0
 
 
@@ -75,5 +76,5 @@ def test_a_read_session_ends_inside_the_route(db: Database) -> None:
         return int(session.execute(text("select 1")).scalar_one())
 
     with db.read() as session:
-        assert route(session=session) == 1
+        assert asyncio.run(route(session=session)) == 1
         assert not session.in_transaction()
