@@ -30,7 +30,7 @@ from sqlalchemy import (
     values,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 from sqlalchemy.sql.selectable import Join
 
 from app.core.timeline import (
@@ -80,6 +80,28 @@ def _cross_join_sqlite(element: CrossJoin, compiler: Any, **kw: Any) -> str:
     return f"{left} CROSS JOIN {right}"
 
 
+# The columns a listed article's values read (``to_values`` without content): a timeline
+# page leaves the wide ones (plain text, content, the tagger's evidence and scores) in
+# the database instead of decoding them for fifty rows and dropping them.
+LISTED = load_only(
+    Article.id,
+    Article.url,
+    Article.title,
+    Article.summary,
+    Article.language,
+    Article.published_at,
+    Article.published_estimated,
+    Article.first_seen_at,
+    Article.relevant,
+    Article.relevance_score,
+    Article.relevance_reason,
+    Article.cluster_id,
+    Article.text_source,
+    Article.author,
+    Article.updated_at,
+)
+
+
 class ArticleStore(ArticleWrites):
     """Articles on one session: the writes of ``ArticleWrites`` and the reads here."""
 
@@ -91,7 +113,7 @@ class ArticleStore(ArticleWrites):
             return self._by_update(flt)
         rows = self._search_window(flt) if flt.q else None
         if rows is None:
-            stmt = self._keyset(self._filtered(select(Article), flt), flt)
+            stmt = self._keyset(self._filtered(select(Article).options(LISTED), flt), flt)
             rows = list(self.session.scalars(stmt.limit(flt.limit + 1)))
         more = len(rows) > flt.limit
         rows = rows[: flt.limit]
@@ -105,7 +127,7 @@ class ArticleStore(ArticleWrites):
         """Changed since ``updated_since``, oldest change first, by ``(updated_at, id)``:
         a row changed while a client pages moves behind its cursor, so it comes again
         later instead of being skipped."""
-        stmt = self._filtered(select(Article), flt)
+        stmt = self._filtered(select(Article).options(LISTED), flt)
         if flt.cursor is not None:
             position = tuple_(flt.cursor.published_at, flt.cursor.id)
             stmt = stmt.where(tuple_(Article.updated_at, Article.id) > position)
@@ -158,7 +180,8 @@ class ArticleStore(ArticleWrites):
         )
         if len(ids) <= flt.limit:
             return None
-        found = {a.id: a for a in self.session.scalars(select(Article).where(Article.id.in_(ids)))}
+        listed = select(Article).options(LISTED).where(Article.id.in_(ids))
+        found = {a.id: a for a in self.session.scalars(listed)}
         return [found[i] for i in ids if i in found]
 
     def filtered(self, stmt: Select[Any], flt: TimelineFilter) -> Select[Any]:
@@ -430,16 +453,15 @@ class ArticleStore(ArticleWrites):
         found: dict[int, list[ThemeTag]] = {}
         if not ids:
             return found
-        rows = self.session.scalars(
-            select(ArticleTheme)
-            .where(ArticleTheme.article_id.in_(ids))
-            .order_by(ArticleTheme.theme)
+        t = ArticleTheme
+        rows = self.session.execute(
+            select(t.article_id, t.theme, t.score, t.evidence, t.origin)
+            .where(t.article_id.in_(ids))
+            .order_by(t.theme)
         )
-        for t in rows:
-            evidence = tuple(Evidence(**e) for e in t.evidence or [])
-            found.setdefault(t.article_id, []).append(
-                ThemeTag(t.theme, t.score, evidence, t.origin)
-            )
+        for article_id, theme, score, evidence, origin in rows:
+            matched = tuple(Evidence(**e) for e in evidence or ())
+            found.setdefault(article_id, []).append(ThemeTag(theme, score, matched, origin))
         return found
 
     def _open_flags(self, ids: Sequence[int]) -> dict[int, list[str]]:

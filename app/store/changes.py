@@ -14,7 +14,7 @@ from sqlalchemy import select, tuple_
 
 from app.core.timeline import Cursor, TimelineFilter
 from app.core.types import Article as ArticleValue
-from app.store.articles import ArticleStore
+from app.store.articles import LISTED, ArticleStore
 from app.store.tables import Article, ArticleTombstone
 
 
@@ -87,5 +87,5 @@ def _matching(
     if not ids:
         return {}
     plain = replace(flt, cursor=None, updated_since=None)
-    stmt = store._filtered(select(Article), plain).where(Article.id.in_(ids))
+    stmt = store._filtered(select(Article).options(LISTED), plain).where(Article.id.in_(ids))
     return {a.id: a for a in store.to_values(list(store.session.scalars(stmt)))}
