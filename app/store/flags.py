@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, load_only
 
 from app.core.errors import InvalidInput, NotFound, PermissionDenied
 from app.core.timeline import FLAG_KINDS
@@ -249,7 +249,10 @@ class FlagStore:
         return flag
 
     def _article(self, article_id: int) -> Article:
-        article = self.session.get(Article, article_id)
+        # the few columns a flag reads or sets; the wide ones (text, content, the tagger's
+        # JSON) stay in the database, which an editor's write would hold meanwhile
+        light = load_only(Article.id, Article.title, Article.relevant, Article.relevant_override)
+        article = self.session.get(Article, article_id, options=[light])
         if article is None:
             raise NotFound(f"no article with id {article_id}")
         return article
