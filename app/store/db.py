@@ -99,7 +99,10 @@ def _configure_sqlite(engine: Engine) -> None:
             turn.__enter__()
             conn.info[_TURN] = turn
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if _TURN in conn.info:
+                _begin_promptly(conn)
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
             _end_turn(conn)
             raise
@@ -111,6 +114,33 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "rollback")
     def _on_rollback(conn: Any) -> None:
         _end_turn(conn)
+
+
+PROMPT_RETRY_S = 0.001
+
+
+def _begin_promptly(conn: Any) -> None:
+    """BEGIN IMMEDIATE for a writer holding the turnstile, tried again every millisecond
+    until the busy timeout. SQLite's own busy handler sleeps in growing steps (1, 2, 5 …
+    25, 50, 100 ms), so an editor whose turn came while the poller was committing slept
+    on for up to 100 ms after the lock was free; every editor queued behind waited that
+    too. With the turnstile held, the wait is one background transaction at most, so
+    asking every millisecond costs little."""
+    raw = conn.connection.dbapi_connection
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        while time.monotonic() < deadline:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    break  # not a wait: the statement below raises it as SQLAlchemy's
+            time.sleep(PROMPT_RETRY_S)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # once more: success, or the error as before
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def _end_turn(conn: Any) -> None:

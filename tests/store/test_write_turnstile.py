@@ -4,6 +4,7 @@ and within one, and a write that ends in another thread than it began frees the 
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -175,3 +176,63 @@ def test_the_in_process_poller_gives_way_to_the_web_in_the_same_process(
         order.append("editor commits")
     worker.join(timeout=30)
     assert order == ["editor commits", "poller began"]
+
+
+def _busy_timeout(db: Database) -> int:
+    with db.write() as session:
+        return int(session.scalar(text("PRAGMA busy_timeout")) or 0)
+
+
+def test_an_editor_write_begins_once_a_lock_held_outside_is_free(
+    sqlite_db: tuple[str, Database], tmp_path: Path
+) -> None:
+    """The editor asks for the lock every millisecond (``_begin_promptly``) instead of
+    SQLite's growing sleeps; it still waits as long as the lock is held, gets in when it
+    is free, and its connection keeps the usual busy timeout for everything else."""
+    _, db = sqlite_db
+    holder = sqlite3.connect(tmp_path / "turnstile.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO log (who) VALUES ('outside')")
+    wrote: list[str] = []
+
+    def editor() -> None:
+        with db.write() as session:
+            session.execute(text("INSERT INTO log (who) VALUES ('editor')"))
+        wrote.append("editor")
+
+    worker = threading.Thread(target=editor)
+    worker.start()
+    worker.join(timeout=0.3)
+    assert wrote == [] and worker.is_alive()  # still waiting: the lock is held
+    holder.execute("COMMIT")
+    holder.close()
+    worker.join(timeout=30)
+    assert wrote == ["editor"]
+    with db.read() as session:
+        assert list(session.scalars(text("SELECT who FROM log ORDER BY id"))) == [
+            "outside",
+            "editor",
+        ]
+    assert _busy_timeout(db) == 10_000
+
+
+def test_an_editor_starved_for_the_whole_busy_timeout_gets_busy_and_loses_nothing(
+    sqlite_db: tuple[str, Database], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.store.db as dbmod
+
+    _, db = sqlite_db
+    monkeypatch.setattr(dbmod, "BUSY_TIMEOUT_MS", 200)
+    holder = sqlite3.connect(tmp_path / "turnstile.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StorageBusy), db.write() as session:
+            session.execute(text("INSERT INTO log (who) VALUES ('editor')"))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert _busy_timeout(db) == 200  # restored on the way out of a failed wait too
+    with db.write() as session:  # the next write goes through
+        session.execute(text("INSERT INTO log (who) VALUES ('editor')"))
+    with db.read() as session:
+        assert list(session.scalars(text("SELECT who FROM log"))) == ["editor"]
