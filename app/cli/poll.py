@@ -27,18 +27,27 @@ def register(sub: Subparsers) -> None:
     poll.add_argument(
         "--no-fulltext", action="store_true", help="do not fetch article pages (full text)"
     )
-    poll.set_defaults(handler=cmd_poll)
+    # (the console script ends the process once the poll's output is flushed: main.exit_now)
+    poll.set_defaults(handler=cmd_poll, exit_at_once=True)
 
 
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.poll_nice:
+        os.nice(settings.poll_nice)  # the parse workers fork from here and inherit it
+    db = open_db(settings, background=True)
+    try:
+        _poll(args, settings, db)
+    finally:
+        db.dispose()  # SQLite checkpoints and removes its WAL as the last connection closes
+    return 0
+
+
+def _poll(args: argparse.Namespace, settings: Settings, db: Database) -> None:
     from app.cli.progress import poll_with_progress
     from app.polling import make_alert_runner, make_extraction_runner, make_poller, run_forever
     from app.services.setup import prepare_database
     from app.store.lock import poller_lock
 
-    if settings.poll_nice:
-        os.nice(settings.poll_nice)  # the parse workers fork from here and inherit it
-    db = open_db(settings, background=True)
     with_secret(settings)  # the alert runner unseals webhook secrets and signs links
     prepare_database(settings, db)
     if args.all:
@@ -90,7 +99,6 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
                 group.create_task(alerts.run_forever(stop))
 
         asyncio.run(run())
-    return 0
 
 
 async def _pages_until_stopped(

@@ -280,8 +280,17 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     Pools beyond ``max_pools`` are closed least recently used first, once idle.
     """
 
-    def __init__(self, make_pool: Callable[[], httpcore.AsyncConnectionPool], max_pools: int):
+    def __init__(
+        self,
+        make_pool: Callable[[], httpcore.AsyncConnectionPool],
+        max_pools: int,
+        *,
+        make_plain_pool: Callable[[], httpcore.AsyncConnectionPool] | None = None,
+    ):
+        """``make_plain_pool``, if given, makes the pools of ``http://`` origins (which
+        need no TLS context: building one reads the whole CA bundle)."""
         self._make_pool = make_pool
+        self._make_plain_pool = make_plain_pool or make_pool
         self._max_pools = max_pools
         self._pools: OrderedDict[tuple[bytes, bytes, int | None], httpcore.AsyncConnectionPool]
         self._pools = OrderedDict()
@@ -290,7 +299,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         key = (url.raw_scheme, url.raw_host, url.port)
         pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[key] = self._make_pool()
+            make = self._make_plain_pool if url.raw_scheme == b"http" else self._make_pool
+            pool = self._pools[key] = make()
         self._pools.move_to_end(key)
         return pool
 

@@ -227,10 +227,17 @@ class GuardedClient:
 
     def __init__(self, policy: FetchPolicy, *, resolver: Resolver = system_resolver) -> None:
         self.policy = policy
-        ssl_context = ssl.create_default_context(cafile=policy.ca_file or certifi.where())
         backend = GuardedBackend(policy, resolver=resolver)
+        # The TLS context is built for the first https origin (~15 ms of CPU: it reads
+        # the whole CA bundle), so a poll of http feeds never builds one.
+        tls: list[ssl.SSLContext] = []
 
-        def origin_pool() -> httpcore.AsyncConnectionPool:
+        def tls_context() -> ssl.SSLContext:
+            if not tls:
+                tls.append(ssl.create_default_context(cafile=policy.ca_file or certifi.where()))
+            return tls[0]
+
+        def origin_pool(ssl_context: ssl.SSLContext | None) -> httpcore.AsyncConnectionPool:
             return httpcore.AsyncConnectionPool(
                 ssl_context=ssl_context,
                 max_connections=policy.max_per_host,
@@ -240,7 +247,11 @@ class GuardedClient:
             )
 
         self._client = httpx.AsyncClient(
-            transport=GuardedTransport(origin_pool, max_pools=policy.max_connections),
+            transport=GuardedTransport(
+                lambda: origin_pool(tls_context()),
+                max_pools=policy.max_connections,
+                make_plain_pool=lambda: origin_pool(None),
+            ),
             trust_env=False,  # proxies are an admin decision, never the environment's
             follow_redirects=False,
             # A cookie jar that refuses every cookie: feeds must not track each other.
