@@ -43,15 +43,23 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _poll(args: argparse.Namespace, settings: Settings, db: Database) -> None:
-    from app.cli.progress import poll_with_progress
-    from app.polling import make_alert_runner, make_extraction_runner, make_poller, run_forever
     from app.services.setup import prepare_database
     from app.store.lock import poller_lock
 
+    if _never_polled(db):
+        # Bodies to parse are coming: the fork server boots (imports the tagger) while
+        # this process imports the poller and fetches, not after the first fetch.
+        from app.feeds.parse import start_fork_server
+        from app.polling import PARSE_PRELOAD
+
+        start_fork_server(PARSE_PRELOAD)
     with_secret(settings)  # the alert runner unseals webhook secrets and signs links
     prepare_database(settings, db)
     if args.all:
         _make_all_due(db)
+    from app.cli.progress import poll_with_progress
+    from app.polling import make_alert_runner, make_extraction_runner, make_poller, run_forever
+
     with poller_lock(settings.database_url):
         alerts = make_alert_runner(settings, db)
         poller = make_poller(settings, db, alert_wake=alerts.wake)
@@ -116,6 +124,26 @@ async def _pages_until_stopped(
             await run
         return None
     return run.result()
+
+
+def _never_polled(db: Database) -> bool:
+    """Whether an enabled feed was never polled (a new subscription: its first poll
+    brings a body to parse). Plain SQL, asked before the schema's check and the ORM's
+    import, so the answer comes as early as it can; a schema without the table or
+    column (older than the code) answers no."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from app.store.db import reading
+
+    query = text(
+        "SELECT 1 FROM feed WHERE last_polled_at IS NULL AND disabled_reason IS NULL LIMIT 1"
+    )
+    try:
+        with reading(db.engine).connect() as connection:
+            return connection.execute(query).first() is not None
+    except DBAPIError:
+        return False
 
 
 def _make_all_due(db: Database) -> None:

@@ -30,6 +30,7 @@ from app.core.types import FetchKind, FetchOutcome
 from app.feeds.http import FetchPolicy, GuardedClient, make_guarded_client
 from app.feeds.parse import ParsePool
 from app.metrics import Metrics
+from app.polling import PARSE_PRELOAD
 from app.polling.ingest import PreparedFeed, failed, prepare_feed
 from app.polling.writer import GroupWriter
 from app.store.db import Database
@@ -146,7 +147,7 @@ class Poller:
         try:
             async with (
                 make_guarded_client(self.fetch_policy) as client,
-                ParsePool(self.parse_workers, preload=("app.polling.preload",)) as pool,
+                ParsePool(self.parse_workers, preload=PARSE_PRELOAD) as pool,
             ):
                 # Feeds between parse and store at once: enough to keep every parse worker
                 # and the writer busy (one feed's write at a time), not a claimed batch.

@@ -86,8 +86,10 @@ class GroupWriter:
 
     async def _drain(self) -> None:
         while self._pending:
-            if self.linger and len(self._pending) < self.max_group and all(
-                job.small for job in self._pending
+            if (
+                self.linger
+                and len(self._pending) < self.max_group
+                and all(job.small for job in self._pending)
             ):
                 await asyncio.sleep(self.linger)
             group = self._pending[: self.max_group]
