@@ -43,9 +43,6 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _poll(args: argparse.Namespace, settings: Settings, db: Database) -> None:
-    from app.services.setup import prepare_database
-    from app.store.lock import poller_lock
-
     if _never_polled(db):
         # Bodies to parse are coming: the fork server boots (imports the tagger) while
         # this process imports the poller and fetches, not after the first fetch.
@@ -53,6 +50,9 @@ def _poll(args: argparse.Namespace, settings: Settings, db: Database) -> None:
         from app.polling import PARSE_PRELOAD
 
         start_fork_server(PARSE_PRELOAD)
+    from app.services.setup import prepare_database
+    from app.store.lock import poller_lock
+
     with_secret(settings)  # the alert runner unseals webhook secrets and signs links
     prepare_database(settings, db)
     if args.all:

@@ -10,7 +10,9 @@ it never raises for them. Guards, and why each exists (docs/RELIABILITY.md §1):
 * Bodies are decoded here from ``aiter_raw()``: one content coding at most, inflated
   with a per-call output limit, so a gzip bomb never exceeds the cap in memory.
 * One overall deadline wraps the fetch: httpx timeouts are per socket operation.
-* Proxies from the environment are ignored (``trust_env=False``).
+* Requests go straight to the guarded transport, not through ``httpx.AsyncClient``: no
+  proxy (the environment's are never read), no cookie jar (feeds must not track each
+  other), no auth.
 """
 
 from __future__ import annotations

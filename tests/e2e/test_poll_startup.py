@@ -21,7 +21,7 @@ from app.store import migrate
 from app.store.db import Database
 from app.store.feeds import FeedStore
 from app.store.tables import Feed
-from tests.e2e.test_poller_concurrency import NEWSMON, cli_env, subprocess_url
+from tests.e2e.test_poller_concurrency import cli_env, subprocess_url
 from tests.support.db import DbTarget
 from tests.support.feedsrv import FeedServer
 from tests.support.polling import add_feed
