@@ -4,26 +4,48 @@ Each noun has its module (``serve``, ``poll``, ``feeds``, ``db``, ``users``, ``t
 ``tagger``; ``alerts`` for views and alerts), which registers its sub-commands and wires
 settings, database and services for them. This module only builds the parser and maps
 domain errors to exit codes.
+
+A command line naming a command imports only that command's module (``newsmon poll``
+never imports the alert rules' or the web's command code); anything else (``--help``,
+no command, a misspelt one) builds the full parser.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-from app.cli import alerts, db, feeds, poll, serve, tagger, tokens, users
 from app.cli.common import NoDatabase
 from app.config import load_settings
 from app.core.errors import NewsmonError
 
-COMMANDS = (serve, poll, feeds, db, users, tokens, tagger, alerts)
+# The command modules, in the order ``--help`` lists them, with the commands each registers.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "serve": ("serve",),
+    "poll": ("poll",),
+    "feeds": ("feeds",),
+    "db": ("db",),
+    "users": ("users",),
+    "tokens": ("tokens",),
+    "tagger": ("eval", "train", "retag"),
+    "alerts": ("views", "alerts"),
+}
+_MODULE_OF = {command: module for module, names in COMMANDS.items() for command in names}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the command in ``argv`` (default ``sys.argv[1:]``); its exit code.
+
+    Called without ``argv`` (the console script, ``python -m app.cli``), a command that
+    asks for it (``poll``) ends the process as soon as its output is flushed."""
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words)
+    args = parser.parse_args(words)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
@@ -37,23 +59,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         code: int = args.handler(args, settings)
-        return code
     except NoDatabase as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except NewsmonError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if argv is None and getattr(args, "exit_at_once", False):
+        exit_now(code)
+    return code
 
 
-def build_parser() -> argparse.ArgumentParser:
+def exit_now(code: int) -> None:
+    """End the process without the interpreter's finalisation.
+
+    Tearing down the modules of a finished ``poll`` (SQLAlchemy's mappers and caches,
+    httpx, the tagger's tables) cost ~0.1 s of CPU and up to 0.3 s of wall time, a
+    tenth of a warm poll; nothing in it is needed once the command's transactions are
+    committed and its database connections closed. Output and logs are flushed first;
+    worker processes notice the closed pipes and exit on their own."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 1  # as the interpreter does when a flush at exit fails
+    os._exit(code)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; for a command line naming a command (``argv``), that command's only."""
     parser = argparse.ArgumentParser(
         prog="newsmon", description="newsmon: news monitoring for the Amazon-TikTok story."
     )
     sub = parser.add_subparsers(metavar="COMMAND")
-    for command in COMMANDS:
-        command.register(sub)
+    for module in _modules_for(argv):
+        module.register(sub)
     return parser
+
+
+def _modules_for(argv: Sequence[str] | None) -> list[ModuleType]:
+    named = _MODULE_OF.get(argv[0]) if argv else None
+    wanted = [named] if named is not None else list(COMMANDS)
+    return [importlib.import_module(f"app.cli.{name}") for name in wanted]
 
 
 if __name__ == "__main__":

@@ -26,20 +26,37 @@ def register(sub: Subparsers) -> None:
     poll.add_argument(
         "--no-fulltext", action="store_true", help="do not fetch article pages (full text)"
     )
-    poll.set_defaults(handler=cmd_poll)
+    # (the console script ends the process once the poll's output is flushed: main.exit_now)
+    poll.set_defaults(handler=cmd_poll, exit_at_once=True)
 
 
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
-    from app.cli.progress import poll_with_progress
-    from app.polling import make_alert_runner, make_extraction_runner, make_poller, run_forever
+    db = open_db(settings, background=True)
+    try:
+        _poll(args, settings, db)
+    finally:
+        db.dispose()  # SQLite checkpoints and removes its WAL as the last connection closes
+    return 0
+
+
+def _poll(args: argparse.Namespace, settings: Settings, db: Database) -> None:
+    if _never_polled(db):
+        # Bodies to parse are coming: the fork server boots (imports the tagger) while
+        # this process imports the poller and fetches, not after the first fetch.
+        from app.feeds.parse import start_fork_server
+        from app.polling import PARSE_PRELOAD
+
+        start_fork_server(PARSE_PRELOAD)
     from app.services.setup import prepare_database
     from app.store.lock import poller_lock
 
-    db = open_db(settings, background=True)
     with_secret(settings)  # the alert runner unseals webhook secrets and signs links
     prepare_database(settings, db)
     if args.all:
         _make_all_due(db)
+    from app.cli.progress import poll_with_progress
+    from app.polling import make_alert_runner, make_extraction_runner, make_poller, run_forever
+
     with poller_lock(settings.database_url):
         alerts = make_alert_runner(settings, db)
         poller = make_poller(settings, db, alert_wake=alerts.wake)
@@ -87,7 +104,6 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
                 group.create_task(alerts.run_forever(stop))
 
         asyncio.run(run())
-    return 0
 
 
 async def _pages_until_stopped(
@@ -105,6 +121,26 @@ async def _pages_until_stopped(
             await run
         return None
     return run.result()
+
+
+def _never_polled(db: Database) -> bool:
+    """Whether an enabled feed was never polled (a new subscription: its first poll
+    brings a body to parse). Plain SQL, asked before the schema's check and the ORM's
+    import, so the answer comes as early as it can; a schema without the table or
+    column (older than the code) answers no."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from app.store.db import reading
+
+    query = text(
+        "SELECT 1 FROM feed WHERE last_polled_at IS NULL AND disabled_reason IS NULL LIMIT 1"
+    )
+    try:
+        with reading(db.engine).connect() as connection:
+            return connection.execute(query).first() is not None
+    except DBAPIError:
+        return False
 
 
 def _make_all_due(db: Database) -> None:

@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import ipaddress
+import select
 import socket
+import ssl
 import zlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -163,7 +165,7 @@ def validate_url(url: str | httpx.URL) -> httpx.URL:
         raise BlockedURL(f"URL {text!r} has no host", field="url")
     if parsed.userinfo:
         raise BlockedURL("credentials in URLs are not allowed", field="url")
-    return parsed.copy_with(fragment=None)
+    return parsed.copy_with(fragment=None) if "#" in text else parsed
 
 
 def check_url(url: str, policy: FetchPolicy, *, resolver: Resolver = system_resolver) -> str:
@@ -214,9 +216,10 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         last_error: Exception | None = None
         for address in allowed:  # fall back like happy eyeballs, but only to vetted IPs
             try:
-                return await self._inner.connect_tcp(
+                stream = await self._inner.connect_tcp(
                     address, port, timeout, local_address, socket_options
                 )
+                return _SocketCached(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
         assert last_error is not None
@@ -244,6 +247,56 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class _SocketCached(httpcore.AsyncNetworkStream):
+    """A stream whose raw socket is looked up once.
+
+    httpcore asks every pooled connection "is_readable" (has the server closed it?)
+    each time it assigns a request, several times per request; anyio answers by
+    building a dict of the socket's attributes, with a ``getpeername`` system call,
+    every time. Here the socket is found once per connection (TLS keeps it) and the
+    answer is httpcore's own readability check on it."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream, sock: Any = None) -> None:
+        self._inner = inner
+        self._socket = sock if sock is not None else inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+    ) -> httpcore.AsyncNetworkStream:
+        tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _SocketCached(tls, self._socket)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return _readable(self._socket)
+        if info == "socket":
+            return self._socket
+        return self._inner.get_extra_info(info)
+
+
+def _readable(sock: socket.socket | None) -> bool:
+    """httpcore's check: data (or the server's close) waiting on the socket; a socket
+    that is gone counts as readable, so the connection is dropped."""
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 @contextlib.contextmanager
@@ -280,8 +333,17 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     Pools beyond ``max_pools`` are closed least recently used first, once idle.
     """
 
-    def __init__(self, make_pool: Callable[[], httpcore.AsyncConnectionPool], max_pools: int):
+    def __init__(
+        self,
+        make_pool: Callable[[], httpcore.AsyncConnectionPool],
+        max_pools: int,
+        *,
+        make_plain_pool: Callable[[], httpcore.AsyncConnectionPool] | None = None,
+    ):
+        """``make_plain_pool``, if given, makes the pools of ``http://`` origins (which
+        need no TLS context: building one reads the whole CA bundle)."""
         self._make_pool = make_pool
+        self._make_plain_pool = make_plain_pool or make_pool
         self._max_pools = max_pools
         self._pools: OrderedDict[tuple[bytes, bytes, int | None], httpcore.AsyncConnectionPool]
         self._pools = OrderedDict()
@@ -290,7 +352,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         key = (url.raw_scheme, url.raw_host, url.port)
         pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[key] = self._make_pool()
+            make = self._make_plain_pool if url.raw_scheme == b"http" else self._make_pool
+            pool = self._pools[key] = make()
         self._pools.move_to_end(key)
         return pool
 

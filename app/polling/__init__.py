@@ -28,6 +28,9 @@ if TYPE_CHECKING:
         make_poller,
     )
 
+# What the parse workers' fork server imports before it forks them (``app.feeds.parse``).
+PARSE_PRELOAD = ("app.polling.preload",)
+
 # Loaded on first use (PEP 562): a parse worker unpickles ``app.polling.ingest`` jobs,
 # and importing this package must not drag the store and SQLAlchemy (~26 MB) into it.
 _HOMES = {
@@ -53,6 +56,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "PARSE_PRELOAD",
     "ExtractionRunner",
     "FeedResult",
     "PollSummary",

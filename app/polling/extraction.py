@@ -34,6 +34,7 @@ from app.feeds.hosts import HostGate
 from app.feeds.http import make_guarded_client
 from app.feeds.parse import ParsePool
 from app.feeds.robots import RobotsCache, origin_of
+from app.polling import PARSE_PRELOAD
 from app.polling.pages import PageWork, extract_and_tag, failed_page
 from app.polling.poller import NewArticlesHook
 from app.polling.writer import GroupWriter
@@ -149,9 +150,7 @@ class ExtractionRunner:
         self._down.clear()
         async with (
             make_guarded_client(self.policy) as client,
-            ParsePool(
-                self.config.workers, preload=("app.polling.preload",), nice=self.config.nice
-            ) as pool,
+            ParsePool(self.config.workers, preload=PARSE_PRELOAD, nice=self.config.nice) as pool,
         ):
             fetcher = PageFetcher(client, self.gate, RobotsCache(client, self.gate))
             # No semaphore here: tasks wait for their host's turn (HostGate), then the

@@ -30,6 +30,7 @@ from app.core.types import FetchKind, FetchOutcome
 from app.feeds.http import FetchPolicy, GuardedClient, make_guarded_client
 from app.feeds.parse import ParsePool
 from app.metrics import Metrics
+from app.polling import PARSE_PRELOAD
 from app.polling.ingest import PreparedFeed, failed, prepare_feed
 from app.polling.writer import GroupWriter
 from app.store.db import Database
@@ -45,6 +46,10 @@ STOP_GRACE = 3.0  # seconds in-flight feeds get to finish once a stop is asked f
 FETCH_LOG_DAYS = 30
 BACKLOG_PER_WORKER = 3  # parsed or parsing feeds waiting for the writer, per parse worker
 WRITE_ATTEMPTS = 4  # a deadlock or a busy database is retried, then recorded as an error
+# Small writes (304s, errors) wait this long for company before their shared transaction:
+# a warm poll's 200 results then commit in ~20 transactions instead of ~100 (writer CPU
+# about halved). Writes with articles never wait.
+WRITE_LINGER = 0.01
 
 
 def utcnow() -> datetime:
@@ -118,7 +123,7 @@ class Poller:
         # Called inside a feed's write transaction with its new and changed articles.
         self.on_new = on_new
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._writer = GroupWriter(db, preload=_load_feeds)
+        self._writer = GroupWriter(db, preload=_load_feeds, linger=WRITE_LINGER)
         self._inflight: set[int] = set()  # claimed, result not yet recorded
         self._unreleased: set[int] = set()  # given up, claim not yet given back
         self._stopping = False  # in-flight feeds are being cancelled: record nothing more
@@ -144,9 +149,7 @@ class Poller:
         try:
             async with (
                 make_guarded_client(self.fetch_policy) as client,
-                ParsePool(
-                    self.parse_workers, preload=("app.polling.preload",), nice=self.parse_nice
-                ) as pool,
+                ParsePool(self.parse_workers, preload=PARSE_PRELOAD, nice=self.parse_nice) as pool,
             ):
                 # Feeds between parse and store at once: enough to keep every parse worker
                 # and the writer busy (one feed's write at a time), not a claimed batch.

@@ -4,6 +4,7 @@ deadlines, body caps, codings and TLS. Assertions are on outcomes, never on wall
 from __future__ import annotations
 
 import gzip
+import ssl
 import zlib
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.core.types import FetchKind
+from app.feeds import http as http_module
 from app.feeds.http import FetchPolicy, make_guarded_client, parse_retry_after
 from tests.support import feedsrv
 from tests.support.feedsrv import FeedRequest, FeedServer
@@ -458,3 +460,55 @@ async def test_idle_connections_to_other_sites_are_closed_beyond_the_limit(
                 assert (await client.fetch(url)).ok
         assert reused == 2  # two sites, one connection each, reused
         assert feed_server.connections + other.connections == 5
+
+
+async def test_cookies_are_never_sent_back_even_on_redirects(
+    feed_server: FeedServer, feed_policy: FetchPolicy
+) -> None:
+    def set_cookie(request: FeedRequest) -> None:
+        headers = {"Set-Cookie": "track=1; Path=/", "Location": "/echo-headers"}
+        request.reply(302, b"", headers)
+
+    feed_server.add_route("/set-cookie", set_cookie)
+    async with make_guarded_client(feed_policy) as client:
+        first = await client.fetch(feed_server.url("/set-cookie"))
+        again = await client.fetch(feed_server.url("/echo-headers"))
+    assert (first.kind, again.kind) == (FetchKind.OK, FetchKind.OK)
+    for sent in feed_server.request_headers("/echo-headers"):
+        assert sent.get("Cookie") is None
+        assert sent["Connection"] == "keep-alive"
+        assert sent["Host"] == f"127.0.0.1:{feed_server.port}"
+
+
+async def test_a_client_builds_its_tls_context_for_https_only(
+    monkeypatch: pytest.MonkeyPatch,
+    tls_feed_server: FeedServer,
+    feed_server: FeedServer,
+    ca_file: str,
+) -> None:
+    # Building one reads the whole CA bundle: a poll of http feeds never needs it.
+    built: list[object] = []
+    real = http_module.ssl.create_default_context
+
+    def counting(*args: object, **kwargs: object) -> ssl.SSLContext:
+        context = real(*args, **kwargs)  # type: ignore[arg-type]
+        built.append(context)
+        return context
+
+    monkeypatch.setattr(http_module.ssl, "create_default_context", counting)
+    policy = FetchPolicy(
+        allowlist=(f"127.0.0.1:{tls_feed_server.port}", f"127.0.0.1:{feed_server.port}"),
+        ca_file=ca_file,
+    )
+
+    def resolver(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]  # localhost: a second https origin on the same server
+
+    async with make_guarded_client(policy, resolver=resolver) as client:
+        plain = await client.fetch(feed_server.url("/feed.xml"))
+        assert plain.kind is FetchKind.OK
+        assert built == []
+        secure = [await client.fetch(tls_feed_server.url("/feed.xml")) for _ in range(2)]
+        other = await client.fetch(tls_feed_server.url("/feed.xml", host="localhost"))
+    assert [o.kind for o in [*secure, other]] == [FetchKind.OK] * 3
+    assert len(built) == 1  # one context for every https origin of the client

@@ -46,3 +46,45 @@ def test_a_worker_does_not_import_the_main_script(tmp_path: Path) -> None:
     assert worker != int(done.stdout.split()[3])  # it really ran in another process
     # the script's top level ran once: in the main process, never in the worker
     assert runs.read_text().split() == [done.stdout.split()[3]]
+
+
+EARLY = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    with open(sys.argv[1], "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    from multiprocessing import forkserver
+    from app.feeds.parse import ParsePool, start_fork_server
+
+    async def main():
+        start_fork_server(["json"])
+        server = forkserver._forkserver._forkserver_pid
+        async with ParsePool(1, preload=["json"]) as pool:
+            parent = await pool.run(os.getppid, budget_seconds=30, on_failure=str)
+        print("server", server, "worker_parent", parent)
+
+    if __name__ == "__main__":
+        asyncio.run(main())
+    """
+)
+
+
+def test_a_fork_server_started_early_is_the_one_the_pool_forks_from(tmp_path: Path) -> None:
+    script = tmp_path / "console_script"
+    script.write_text(EARLY, encoding="utf-8")
+    runs = tmp_path / "runs.txt"
+    root = Path(parse_module.__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(script), str(runs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    words = done.stdout.split()
+    assert words[0] == "server" and words[2] == "worker_parent"
+    assert words[1] == words[3]  # one fork server: the early one
+    # and the early start hid the script too: its top level ran in the main process only
+    assert len(runs.read_text().split()) == 1
