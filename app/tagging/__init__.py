@@ -15,6 +15,8 @@ from itertools import compress
 from operator import attrgetter, not_
 from pathlib import Path
 
+# First: puts the compiled modules in place when they were built for these sources (accel.py).
+from app.tagging.accel import IMPLEMENTATION
 from app.tagging.explain import decide, readable
 from app.tagging.features import extract
 from app.tagging.language import DETECTABLE, detect_language
@@ -27,7 +29,7 @@ from app.tagging.rules import ANY_LANGUAGE, build_indexes
 from app.tagging.taxonomy import DEFAULT_THEMES, DEFAULT_TOPIC, Taxonomy, load_taxonomy
 from app.tagging.themes import score_themes, strongest_first
 
-__all__ = ["Analysis", "TagResult", "Tagger", "load_tagger"]
+__all__ = ["IMPLEMENTATION", "Analysis", "TagResult", "Tagger", "load_tagger"]
 
 _GROUP = attrgetter("rule.group")
 _VETO = attrgetter("rule.veto")

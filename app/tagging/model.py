@@ -21,10 +21,10 @@ from sys import intern
 from typing import Any
 
 from app.tagging.features import Features
+from app.tagging.taxonomy import DEFAULT_MODEL as DEFAULT_MODEL  # its old home, still exported
 from app.tagging.taxonomy import THEMES
 
 TARGETS = ("relevance", *THEMES)
-DEFAULT_MODEL = Path(__file__).with_name("model.json")
 L2 = 1.0  # penalty on every weight but the bias (chosen by cross-validation, docs/tagger.md)
 MIN_DF = 3  # a word is a feature when at least this many training articles contain it
 # Words in more than this share of one language's articles (function words) are
