@@ -48,6 +48,7 @@ COMPILED = (
     "language",
     "evidence",
     "result",
+    "rules",
 )
 GROUP = f"{PACKAGE}._accel"  # mypyc's group: its shared library is GROUP + "__mypyc"
 LIBRARY = GROUP + "__mypyc"
@@ -104,49 +105,67 @@ def _relpath(name: str) -> str:
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    """Finds exactly the compiled modules (and their shared library) in the build."""
+    """Finds exactly the modules in ``COMPILED`` (and the group's shared library): in the
+    build when it is used, else their ``.py`` sources, so that no extension module left
+    beside the sources (an in-place mypyc run) can shadow them either."""
 
-    def __init__(self, where: Path) -> None:
-        self.files = {name: where / _relpath(name) for name in [*module_names(), LIBRARY]}
+    def __init__(self, where: Path | None) -> None:
+        names = [*module_names(), LIBRARY]
+        if where is None:
+            self.files = {n: ROOT / (n.replace(".", "/") + ".py") for n in module_names()}
+        else:
+            self.files = {n: where / _relpath(n) for n in names}
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        so = self.files.get(fullname)
-        if so is None:
+        file = self.files.get(fullname)
+        if file is None or not file.is_file():
             return None
-        loader = importlib.machinery.ExtensionFileLoader(fullname, str(so))
-        return importlib.util.spec_from_file_location(fullname, so, loader=loader)
+        loader: importlib.abc.Loader
+        if file.suffix == ".py":
+            loader = importlib.machinery.SourceFileLoader(fullname, str(file))
+        else:
+            loader = importlib.machinery.ExtensionFileLoader(fullname, str(file))
+        return importlib.util.spec_from_file_location(fullname, file, loader=loader)
 
 
 def _activate() -> str:
-    """Put the compiled modules in place if they may be used; say which implementation runs."""
+    """Put the compiled modules in place if they may be used, else the sources; say which."""
+    why = _unusable()
+    if why is None:
+        finder = _Finder(accel_dir())
+        sys.meta_path.insert(0, finder)
+        try:
+            for name in module_names():
+                importlib.import_module(name)
+        except Exception as exc:  # any failure to load: the sources, as if nothing was built
+            sys.meta_path.remove(finder)
+            for name in [*module_names(), LIBRARY]:
+                sys.modules.pop(name, None)
+            why = f"compiled modules failed to load: {exc!r}"
+        else:
+            return f"compiled (mypyc, {len(COMPILED)} modules)"
+    sys.meta_path.insert(0, _Finder(None))
+    return f"pure Python ({why})"
+
+
+def _unusable() -> str | None:
     if os.environ.get(PURE_ENV, "") not in ("", "0"):
-        return f"pure Python ({PURE_ENV}={os.environ[PURE_ENV]})"
+        return f"{PURE_ENV}={os.environ[PURE_ENV]}"
+    if any(name in sys.modules for name in [*module_names(), LIBRARY]):
+        return "tagger modules were imported before the accelerator"
     where = accel_dir()
     try:
         manifest = json.loads((where / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return "pure Python (accelerator not built: `make install` builds it)"
+        return "accelerator not built: `make install` builds it"
     except (OSError, ValueError) as exc:
-        return f"pure Python (unreadable manifest: {exc})"
-    why = problem(manifest, where) if isinstance(manifest, dict) else "unreadable manifest"
-    if why is not None:
-        return f"pure Python (compiled modules not used: {why})"
-    names = [*module_names(), LIBRARY]
-    if any(name in sys.modules for name in names):
-        return "pure Python (tagger modules were imported before the accelerator)"
-    finder = _Finder(where)
-    sys.meta_path.insert(0, finder)
-    try:
-        for name in module_names():
-            importlib.import_module(name)
-    except Exception as exc:  # any failure to load: the sources, as if nothing was built
-        sys.meta_path.remove(finder)
-        for name in names:
-            sys.modules.pop(name, None)
-        return f"pure Python (compiled modules failed to load: {exc!r})"
-    return f"compiled (mypyc, {len(COMPILED)} modules)"
+        return f"unreadable manifest: {exc}"
+    if not isinstance(manifest, dict):
+        return "unreadable manifest"
+    why = problem(manifest, where)
+    return None if why is None else f"compiled modules not used: {why}"
 
 
 IMPLEMENTATION = _activate()
