@@ -265,6 +265,20 @@ def detect_language(text: str, hint: str | None = None) -> str:
         return fallback
     if fallback in _MARKERS and hint and _declared_language_agrees(sample, fallback):
         return fallback
+    return _classified(text, sample, hint, fallback)
+
+
+def classify_language(text: str, hint: str | None = None) -> str:
+    """``detect_language`` without the declared-language shortcut: the classifier decides
+    (the tests compare the two; a test cannot patch the shortcut out of compiled code)."""
+    fallback = _normalise_hint(hint) or "en"
+    sample = text[:_SAMPLE_CHARS].strip()
+    if len(sample) < 20:
+        return fallback
+    return _classified(text, sample, hint, fallback)
+
+
+def _classified(text: str, sample: str, hint: str | None, fallback: str) -> str:
     lang, confidence = _identifier().classify(sample)
     if confidence < MIN_CONFIDENCE and len(text) > len(sample):
         lang, confidence = _identifier().classify(text[:_LONG_SAMPLE_CHARS])
