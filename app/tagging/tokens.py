@@ -16,8 +16,13 @@ from itertools import accumulate, compress, islice
 from app.tagging.lemmas import backend
 
 # Splitting keeps the tokens at odd positions and what lies between them at
-# even ones: one C-level pass instead of a match object per token.
+# even ones: one C-level pass instead of a match object per token. A token is a run of
+# word characters other than "_"; without a "_" in the text that is a run of ``\w``,
+# which the regex engine tests faster than the class, and in ASCII text a run of
+# [A-Za-z0-9] (the same splits, ~30-40% less time).
 _SPLIT = re.compile(r"([^\W_]+)")
+_SPLIT_WORD = re.compile(r"(\w+)")
+_SPLIT_ASCII = re.compile(r"([A-Za-z0-9]+)")
 # A paragraph break, or a sentence end: . ! ? ; : (and closing quotes or
 # brackets) before white space.
 _BOUNDARY = re.compile(r"\n\n|[.!?;:][\"'”»)\]]*(?=\s)")
@@ -108,7 +113,12 @@ def is_known(word: str, lang: str) -> bool:
 
 def tokenize(text: str) -> Tokens:
     """Tokens of ``text`` with sentence and paragraph indices."""
-    parts = _SPLIT.split(text)
+    if text.isascii():
+        parts = _SPLIT_ASCII.split(text)
+    elif "_" in text:
+        parts = _SPLIT.split(text)
+    else:
+        parts = _SPLIT_WORD.split(text)
     words = parts[1::2]
     starts = list(islice(accumulate(map(len, parts)), 0, 2 * len(words), 2))
     out = Tokens(words, starts)
