@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate, compress, islice
+from itertools import compress
 
 from app.tagging.lemmas import backend
 
@@ -120,7 +120,15 @@ def tokenize(text: str) -> Tokens:
     else:
         parts = _SPLIT_WORD.split(text)
     words = parts[1::2]
-    starts = list(islice(accumulate(map(len, parts)), 0, 2 * len(words), 2))
+    n = len(words)
+    # Offsets by a plain loop: compiled (app/tagging/accel.py) it is native integer
+    # arithmetic, and as Python it costs what the C-level accumulate chain did.
+    starts = [0] * n
+    at = 0
+    for k in range(n):
+        at += len(parts[2 * k])
+        starts[k] = at
+        at += len(parts[2 * k + 1])
     out = Tokens(words, starts)
     sentence = paragraph = done = 0
     # Boundaries are few: the Python work is per boundary, not per token.
@@ -130,8 +138,8 @@ def tokenize(text: str) -> Tokens:
         done = k
         sentence += 1
         paragraph += new_paragraph
-    out.sentences += [sentence] * (len(words) - done)
-    out.paragraphs += [paragraph] * (len(words) - done)
+    out.sentences += [sentence] * (n - done)
+    out.paragraphs += [paragraph] * (n - done)
     return out
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.tagging import TagResult, load_tagger
 from app.tagging.language import detect_language
@@ -456,14 +458,47 @@ def test_strongest_first_keeps_what_a_plain_key_sort_keeps() -> None:
     assert checked > 1000
 
 
+def _tokenize_as_first_written(text: str) -> tuple[list[str], list[int], list[int], list[int]]:
+    """``tokenize`` before round 6: one pattern, offsets by ``accumulate``, each gap between
+    tokens scanned for boundaries on its own."""
+    import re
+    from itertools import accumulate, islice
+
+    from app.tagging.tokens import _BOUNDARY, _is_abbreviation
+
+    parts = re.split(r"([^\W_]+)", text)
+    words = parts[1::2]
+    starts = list(islice(accumulate(map(len, parts)), 0, 2 * len(words), 2))
+    sentences: list[int] = []
+    paragraphs: list[int] = []
+    sentence = paragraph = 0
+    for k in range(len(words)):
+        if k:
+            ends = [m.group() for m in _BOUNDARY.finditer(parts[2 * k])]
+            if "\n\n" in ends:
+                sentence, paragraph = sentence + 1, paragraph + 1
+            elif ends and not _is_abbreviation(words[k - 1]):
+                sentence += 1
+        sentences.append(sentence)
+        paragraphs.append(paragraph)
+    return words, starts, sentences, paragraphs
+
+
+def _tokenized(text: str) -> tuple[list[str], list[int], list[int], list[int]]:
+    from app.tagging.tokens import tokenize
+
+    t = tokenize(text)
+    return t.words, t.starts, t.sentences, t.paragraphs
+
+
 def test_tokens_split_as_the_one_token_pattern_says() -> None:
     """``tokenize`` picks a faster pattern by the text (ASCII; no "_"); every one splits as
-    ``[^\\W_]+`` does: checked per character over all of Unicode, and on labelled texts."""
+    ``[^\\W_]+`` does (checked per character over all of Unicode), and tokens, offsets,
+    sentences and paragraphs are those of the first implementation on labelled texts."""
     import re
     import sys
 
     from app.tagging.evaluate import DEFAULT_FILES, _fields, read_labelled
-    from app.tagging.tokens import _SPLIT, tokenize
 
     token_char = re.compile(r"[^\W_]")
     word_char = re.compile(r"\w")
@@ -474,10 +509,22 @@ def test_tokens_split_as_the_one_token_pattern_says() -> None:
         assert expected == (bool(word_char.match(c)) and c != "_"), hex(code)
         if code < 128:
             assert expected == bool(ascii_char.match(c)), hex(code)
-    texts = ["snake_case und Straße_2 ٣٤ x²", "plain ASCII, with_under_scores.", "Ünïcode"]
+    texts = [
+        "snake_case und Straße_2 ٣٤ x². Next",
+        "plain ASCII, with_under_scores. And U.S. news: yes!\n\nNew “quote.” Then",
+        ". Leading. And trailing.",
+        "\n\nÜnïcode\n\n",
+        "",
+        "one",
+    ]
     for path in DEFAULT_FILES:
         for row in read_labelled(path):
-            texts += _fields(row).values()
+            fields = _fields(row)
+            texts += [*fields.values(), "\n\n".join(fields.values())]
     for text in texts:
-        parts = _SPLIT.split(text)
-        assert tokenize(text).words == parts[1::2]
+        assert _tokenized(text) == _tokenize_as_first_written(text), text[:80]
+
+
+@given(st.text(alphabet="aZé9_ßÄ. !?;:\"'”»)]\n\t-x", max_size=60))
+def test_tokens_as_first_written_on_any_text(text: str) -> None:
+    assert _tokenized(text) == _tokenize_as_first_written(text)
