@@ -34,9 +34,10 @@ from types import ModuleType
 from typing import Any
 
 PACKAGE = "app.tagging"
-# The hot path of ``Tagger.tag`` (docs/tagger.md, "Round 6"). Not compiled: the package's
-# ``__init__`` (the Tagger class, whose loading this module must precede), rules and
-# taxonomy (load time only), training and evaluation, this module and its builder.
+# The path of ``Tagger.tag`` (docs/tagger.md, "Round 6"), and the rules it reads. Not
+# compiled: the package's ``__init__`` (which imports this module first), taxonomy (it
+# finds the package's data files by ``__file__``), lemma and cache plumbing, training and
+# evaluation, this module and its builder.
 COMPILED = (
     "tokens",
     "matcher",
@@ -49,6 +50,7 @@ COMPILED = (
     "evidence",
     "result",
     "rules",
+    "tagger",
 )
 GROUP = f"{PACKAGE}._accel"  # mypyc's group: its shared library is GROUP + "__mypyc"
 LIBRARY = GROUP + "__mypyc"
