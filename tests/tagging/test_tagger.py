@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -528,3 +529,37 @@ def test_tokens_split_as_the_one_token_pattern_says() -> None:
 @given(st.text(alphabet="aZé9_ßÄ. !?;:\"'”»)]\n\t-x", max_size=60))
 def test_tokens_as_first_written_on_any_text(text: str) -> None:
     assert _tokenized(text) == _tokenize_as_first_written(text)
+
+
+def _split_patterns(text: str) -> list[Any]:
+    from app.tagging.tokens import _SPLIT, _SPLIT_ASCII, _SPLIT_WORD
+
+    return [
+        _SPLIT,
+        *([_SPLIT_ASCII] if text.isascii() else []),
+        *([] if "_" in text else [_SPLIT_WORD]),
+    ]
+
+
+def test_splitting_by_spaces_is_splitting_by_the_pattern() -> None:
+    """The compiled tokenizer splits at spaces first (``_split_by_spaces``): the same parts
+    as the regex alone, on every labelled text, whichever implementation runs."""
+    from app.tagging.evaluate import DEFAULT_FILES, _fields, read_labelled
+    from app.tagging.tokens import _split_by_spaces
+
+    texts = [" a  b ", "U.S. said. x", "...", "", "x_y z__", "5. Mai\n\nNeu", "a\tb c "]
+    for path in DEFAULT_FILES:
+        for row in read_labelled(path):
+            fields = _fields(row)
+            texts += [*fields.values(), "\n\n".join(fields.values())]
+    for text in texts:
+        for pattern in _split_patterns(text):
+            assert _split_by_spaces(text, pattern) == pattern.split(text), text[:80]
+
+
+@given(st.text(alphabet="aZé9_ßÄ. !?;:\"'”»)]\n\t-x ", max_size=60))
+def test_splitting_by_spaces_on_any_text(text: str) -> None:
+    from app.tagging.tokens import _split_by_spaces
+
+    for pattern in _split_patterns(text):
+        assert _split_by_spaces(text, pattern) == pattern.split(text)
