@@ -563,3 +563,19 @@ def test_splitting_by_spaces_on_any_text(text: str) -> None:
 
     for pattern in _split_patterns(text):
         assert _split_by_spaces(text, pattern) == pattern.split(text)
+
+
+def test_strongest_first_orders_by_integers_as_by_tuples() -> None:
+    """Compiled, ``strongest_first`` ranks hits by one integer each; the sources by key
+    tuples. The same order on every labelled article (whole and its lead alone), whichever
+    implementation runs, and on hits in reverse, so that input order counts too."""
+    from app.tagging.themes import _strongest_by_ints, _strongest_by_tuples
+
+    tagger = load_tagger()
+    checked = 0
+    for lang, part in _labelled_parts():
+        found, _ = tagger._hits(lang, part)
+        for hits in (found, found[::-1], found + found):
+            assert _strongest_by_ints(hits) == _strongest_by_tuples(hits)
+        checked += len(found)
+    assert checked > 1000
