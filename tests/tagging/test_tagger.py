@@ -579,3 +579,18 @@ def test_strongest_first_orders_by_integers_as_by_tuples() -> None:
             assert _strongest_by_ints(hits) == _strongest_by_tuples(hits)
         checked += len(found)
     assert checked > 1000
+
+
+def test_entries_in_one_pass_as_in_three() -> None:
+    """Compiled, ``scan`` takes each word's entry, the words with rules and the lemmas in
+    one loop (``_entries_of``); the sources in three C-level passes. The same lists."""
+    from operator import attrgetter
+
+    tagger = load_tagger()
+    for lang, part in _labelled_parts():
+        matcher = tagger._matchers.get(lang) or tagger._matchers["*"]
+        words = matcher.scan(part)[1].tokens.words
+        entries = list(map(matcher.entry, words))
+        active = [i for i, e in enumerate(entries) if e.active]
+        lemmas = list(map(attrgetter("lemma"), entries))
+        assert matcher._entries_of(words) == (entries, active, lemmas)
