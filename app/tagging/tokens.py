@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import compress
+from itertools import accumulate, compress, islice
 from types import FunctionType
 
 from app.tagging.lemmas import backend
@@ -123,14 +123,15 @@ def tokenize(text: str) -> Tokens:
     parts = _split_by_spaces(text, pattern) if COMPILED else pattern.split(text)
     words = parts[1::2]
     n = len(words)
-    # Offsets by a plain loop: compiled (app/tagging/accel.py) it is native integer
-    # arithmetic, and as Python it costs what the C-level accumulate chain did.
-    starts = [0] * n
-    at = 0
-    for k in range(n):
-        at += len(parts[2 * k])
-        starts[k] = at
-        at += len(parts[2 * k + 1])
+    if COMPILED:  # a plain loop: native integer arithmetic
+        starts = [0] * n
+        at = 0
+        for k in range(n):
+            at += len(parts[2 * k])
+            starts[k] = at
+            at += len(parts[2 * k + 1])
+    else:  # the C-level chain beats that loop in Python
+        starts = list(islice(accumulate(map(len, parts)), 0, 2 * n, 2))
     out = Tokens(words, starts)
     sentence = paragraph = done = 0
     # Boundaries are few: the Python work is per boundary, not per token.
