@@ -135,7 +135,8 @@ def tokenize(text: str) -> Tokens:
     out = Tokens(words, starts)
     sentence = paragraph = done = 0
     # Boundaries are few: the Python work is per boundary, not per token.
-    for k, new_paragraph in _cuts(parts[0::2], words):
+    cuts = _cuts_by_loop(parts, n) if COMPILED else _cuts(parts[0::2], words)
+    for k, new_paragraph in cuts:
         out.sentences += [sentence] * (k - done)
         out.paragraphs += [paragraph] * (k - done)
         done = k
@@ -231,6 +232,20 @@ def _cuts(gaps: list[str], words: list[str]) -> list[tuple[int, bool]]:
         if kinds[k - 1] & _PARAGRAPH_END:
             cuts.append((k, True))
         elif not _is_abbreviation(words[k - 1]):
+            cuts.append((k, False))
+    return cuts
+
+
+def _cuts_by_loop(parts: list[str], n: int) -> list[tuple[int, bool]]:
+    """``_cuts(parts[0::2], parts[1::2])`` over the split's parts in one loop (gap ``k`` is
+    ``parts[2k]``, the token before it ``parts[2k - 1]``): compiled, native code."""
+    kinds = _GAP_KINDS
+    cuts: list[tuple[int, bool]] = []
+    for k in range(1, n):
+        kind = kinds[parts[2 * k]]
+        if kind & _PARAGRAPH_END:
+            cuts.append((k, True))
+        elif kind and not _is_abbreviation(parts[2 * k - 1]):
             cuts.append((k, False))
     return cuts
 

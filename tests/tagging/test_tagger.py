@@ -615,3 +615,29 @@ def test_word_places_by_loop_as_by_sets() -> None:
                 assert _places_by_loop(places, known) == by_sets
                 found += len(by_sets)
     assert found > 1000
+
+
+def _cuts_both_ways(text: str) -> None:
+    from app.tagging.tokens import _SPLIT, _cuts, _cuts_by_loop
+
+    parts = _SPLIT.split(text)
+    words = parts[1::2]
+    assert _cuts_by_loop(parts, len(words)) == _cuts(parts[0::2], words)
+
+
+def test_sentence_cuts_by_loop_as_by_maps() -> None:
+    """Compiled, sentence and paragraph starts are found in one loop over the split's parts
+    (``_cuts_by_loop``); the sources map the gaps at C level. The same cuts on every
+    labelled text, whichever implementation runs."""
+    from app.tagging.evaluate import DEFAULT_FILES, _fields, read_labelled
+
+    for path in DEFAULT_FILES:
+        for row in read_labelled(path):
+            fields = _fields(row)
+            for text in [*fields.values(), "\n\n".join(fields.values())]:
+                _cuts_both_ways(text)
+
+
+@given(st.text(alphabet="aZé9_ßÄ. !?;:\"'”»)]\n\t-x ", max_size=60))
+def test_sentence_cuts_by_loop_on_any_text(text: str) -> None:
+    _cuts_both_ways(text)
