@@ -14,7 +14,7 @@ module that fails to load — leaves every module to the sources, without an err
 modules are used all together or not at all: compiled modules call each other directly, so
 one stale module would otherwise run old code through its neighbours.
 
-``IMPLEMENTATION`` says which ran and why ("compiled (mypyc, 10 modules)" or
+``IMPLEMENTATION`` says which ran and why ("compiled (mypyc, 12 modules)" or
 "pure Python (…)"); ``python -m bench tagger`` prints it.
 """
 
