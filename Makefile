@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,accel]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -19,7 +19,7 @@ RUN_STAMP := $(VENV)/.runtime-$(shell cat pyproject.toml | cksum | cut -d' ' -f1
 $(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e '.[accel]'
 	rm -f $(VENV)/.runtime-*
 	touch $(RUN_STAMP)
 
@@ -28,12 +28,18 @@ $(RUN_STAMP): pyproject.toml
 # per process; pip compiles a regular install's modules, this does the same for app/.
 # Stale .pyc files are never used: Python checks each against its source's mtime.
 COMPILE := $(BIN)/python -m compileall -q app >/dev/null
+# The tagger's compiled modules (app/tagging/accel.py): built into .venv/newsmon-accel, used
+# only while they match the sources; a second or so when up to date. Without a C compiler
+# it prints one line and the tagger runs as pure Python (NEWSMON_PURE_PYTHON=1 forces that).
+ACCEL = NEWSMON_PURE_PYTHON=1 $(BIN)/python -m app.tagging.accel_build
 
 install: $(STAMP)
 	$(COMPILE)
+	@$(ACCEL)
 
 run: $(RUN_STAMP)
 	$(COMPILE)
+	@$(ACCEL)
 	$(BIN)/newsmon serve
 
 lint: install

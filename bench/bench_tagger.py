@@ -8,6 +8,11 @@ that other load on a shared machine does not count against the tagger.
 Then the whole CPU half of ingest, ``prepare_feed`` (parse, sanitise, plan,
 tag), on a 50-entry RSS feed built from the same articles (title, summary and
 HTML content, mixed languages): entries per second on one core.
+
+The first line says which implementation ran: the compiled modules (``make install`` builds
+them, app/tagging/accel.py) or the pure-Python sources. When the compiled ones ran, the
+learned-layer figure is measured again in a child process on the sources
+(``NEWSMON_PURE_PYTHON=1``), for comparison.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -22,7 +29,7 @@ from html import escape
 from pathlib import Path
 
 from app.core.text import html_to_text
-from app.tagging import Tagger, load_tagger
+from app.tagging import IMPLEMENTATION, Tagger, load_tagger
 from app.tagging.taxonomy import DEFAULT_THEMES, DEFAULT_TOPIC, load_taxonomy
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "labels" / "articles.jsonl"
@@ -46,6 +53,7 @@ def _articles() -> list[dict[str, str]]:
 
 
 def main() -> None:
+    print(f"tagger implementation: {IMPLEMENTATION}")
     articles = _articles()
     taxonomy = load_taxonomy(DEFAULT_TOPIC, DEFAULT_THEMES)
     # New articles: the result memo is off, so every article is really tagged
@@ -77,7 +85,42 @@ def main() -> None:
             f"{N_ARTICLES / seconds:,.0f} articles/s (target >= 3,000 for new articles"
             " with the learned layer)"
         )
+    if IMPLEMENTATION.startswith("compiled"):
+        print(
+            "new articles, rules and learned layer, pure Python (NEWSMON_PURE_PYTHON=1, a child"
+            f" process): {_pure_rate():,.0f} articles/s"
+        )
     bench_prepare_feed()
+
+
+def learned_layer_rate() -> float:
+    """New articles/s with the learned layer (CPU time, best of ``PASSES``), this process."""
+    articles = _articles()
+    taxonomy = load_taxonomy(DEFAULT_TOPIC, DEFAULT_THEMES)
+    tagger = Tagger(taxonomy, load_tagger().model, memo_size=0)
+    for a in articles:
+        tagger.tag(**a)
+    batch = list(itertools.islice(itertools.cycle(articles), N_ARTICLES))
+    best = float("inf")
+    for _ in range(PASSES):
+        start = time.process_time()
+        for a in batch:
+            tagger.tag(**a)
+        best = min(best, time.process_time() - start)
+    return N_ARTICLES / best
+
+
+def _pure_rate() -> float:
+    code = "from bench.bench_tagger import learned_layer_rate; print(learned_layer_rate())"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "NEWSMON_PURE_PYTHON": "1"},
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def realistic_feed(entries: int = FEED_ENTRIES) -> bytes:

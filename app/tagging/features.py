@@ -169,9 +169,12 @@ def extract(
         "title_amazon",
         "title_tiktok",
     ):
-        if counts[name]:
-            values[name] = log1p(counts[name])
-    values["title_both"] = float(counts["title_amazon"] > 0 and counts["title_tiktok"] > 0)
+        # Read with get: a defaultdict's missing key would be made (a call per name).
+        count = counts.get(name)
+        if count:
+            values[name] = log1p(count)
+    title_both = counts.get("title_amazon", 0.0) > 0 and counts.get("title_tiktok", 0.0) > 0
+    values["title_both"] = float(title_both)
     values["form_headline"] = float(headline)
     values["form_short"] = float(form == "short")
     if headline:

@@ -16,6 +16,9 @@ THEMES = ("security", "regulatory", "market")
 TIERS = ("strong", "medium", "weak")
 DEFAULT_TOPIC = Path(__file__).with_name("topic.toml")
 DEFAULT_THEMES = Path(__file__).with_name("themes.toml")
+# The learned layer's weights (``model``). Its path is set here, not in model.py: a compiled
+# module's ``__file__`` is its build's, not the package's (app/tagging/accel.py).
+DEFAULT_MODEL = Path(__file__).with_name("model.json")
 CUE_TIERS = {"strong": 2.0, "medium": 1.0, "weak": 0.5}
 
 # (language, group, term, weight)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.tagging import TagResult, load_tagger
 from app.tagging.language import detect_language
@@ -454,3 +457,187 @@ def test_strongest_first_keeps_what_a_plain_key_sort_keeps() -> None:
         assert strongest_first(found) == _strongest_first_by_key(found)
         checked += len(found)
     assert checked > 1000
+
+
+def _tokenize_as_first_written(text: str) -> tuple[list[str], list[int], list[int], list[int]]:
+    """``tokenize`` before round 6: one pattern, offsets by ``accumulate``, each gap between
+    tokens scanned for boundaries on its own."""
+    import re
+    from itertools import accumulate, islice
+
+    from app.tagging.tokens import _BOUNDARY, _is_abbreviation
+
+    parts = re.split(r"([^\W_]+)", text)
+    words = parts[1::2]
+    starts = list(islice(accumulate(map(len, parts)), 0, 2 * len(words), 2))
+    sentences: list[int] = []
+    paragraphs: list[int] = []
+    sentence = paragraph = 0
+    for k in range(len(words)):
+        if k:
+            ends = [m.group() for m in _BOUNDARY.finditer(parts[2 * k])]
+            if "\n\n" in ends:
+                sentence, paragraph = sentence + 1, paragraph + 1
+            elif ends and not _is_abbreviation(words[k - 1]):
+                sentence += 1
+        sentences.append(sentence)
+        paragraphs.append(paragraph)
+    return words, starts, sentences, paragraphs
+
+
+def _tokenized(text: str) -> tuple[list[str], list[int], list[int], list[int]]:
+    from app.tagging.tokens import tokenize
+
+    t = tokenize(text)
+    return t.words, t.starts, t.sentences, t.paragraphs
+
+
+def test_tokens_split_as_the_one_token_pattern_says() -> None:
+    """``tokenize`` picks a faster pattern by the text (ASCII; no "_"); every one splits as
+    ``[^\\W_]+`` does (checked per character over all of Unicode), and tokens, offsets,
+    sentences and paragraphs are those of the first implementation on labelled texts."""
+    import re
+    import sys
+
+    from app.tagging.evaluate import DEFAULT_FILES, _fields, read_labelled
+
+    token_char = re.compile(r"[^\W_]")
+    word_char = re.compile(r"\w")
+    ascii_char = re.compile(r"[A-Za-z0-9]")
+    for code in range(sys.maxunicode + 1):
+        c = chr(code)
+        expected = bool(token_char.match(c))
+        assert expected == (bool(word_char.match(c)) and c != "_"), hex(code)
+        if code < 128:
+            assert expected == bool(ascii_char.match(c)), hex(code)
+    texts = [
+        "snake_case und Straße_2 ٣٤ x². Next",
+        "plain ASCII, with_under_scores. And U.S. news: yes!\n\nNew “quote.” Then",
+        ". Leading. And trailing.",
+        "\n\nÜnïcode\n\n",
+        "",
+        "one",
+    ]
+    for path in DEFAULT_FILES:
+        for row in read_labelled(path):
+            fields = _fields(row)
+            texts += [*fields.values(), "\n\n".join(fields.values())]
+    for text in texts:
+        assert _tokenized(text) == _tokenize_as_first_written(text), text[:80]
+
+
+@given(st.text(alphabet="aZé9_ßÄ. !?;:\"'”»)]\n\t-x", max_size=60))
+def test_tokens_as_first_written_on_any_text(text: str) -> None:
+    assert _tokenized(text) == _tokenize_as_first_written(text)
+
+
+def _split_patterns(text: str) -> list[Any]:
+    from app.tagging.tokens import _SPLIT, _SPLIT_ASCII, _SPLIT_WORD
+
+    return [
+        _SPLIT,
+        *([_SPLIT_ASCII] if text.isascii() else []),
+        *([] if "_" in text else [_SPLIT_WORD]),
+    ]
+
+
+def test_splitting_by_spaces_is_splitting_by_the_pattern() -> None:
+    """The compiled tokenizer splits at spaces first (``_split_by_spaces``): the same parts
+    as the regex alone, on every labelled text, whichever implementation runs."""
+    from app.tagging.evaluate import DEFAULT_FILES, _fields, read_labelled
+    from app.tagging.tokens import _split_by_spaces
+
+    texts = [" a  b ", "U.S. said. x", "...", "", "x_y z__", "5. Mai\n\nNeu", "a\tb c "]
+    for path in DEFAULT_FILES:
+        for row in read_labelled(path):
+            fields = _fields(row)
+            texts += [*fields.values(), "\n\n".join(fields.values())]
+    for text in texts:
+        for pattern in _split_patterns(text):
+            assert _split_by_spaces(text, pattern) == pattern.split(text), text[:80]
+
+
+@given(st.text(alphabet="aZé9_ßÄ. !?;:\"'”»)]\n\t-x ", max_size=60))
+def test_splitting_by_spaces_on_any_text(text: str) -> None:
+    from app.tagging.tokens import _split_by_spaces
+
+    for pattern in _split_patterns(text):
+        assert _split_by_spaces(text, pattern) == pattern.split(text)
+
+
+def test_strongest_first_orders_by_integers_as_by_tuples() -> None:
+    """Compiled, ``strongest_first`` ranks hits by one integer each; the sources by key
+    tuples. The same order on every labelled article (whole and its lead alone), whichever
+    implementation runs, and on hits in reverse, so that input order counts too."""
+    from app.tagging.themes import _strongest_by_ints, _strongest_by_tuples
+
+    tagger = load_tagger()
+    checked = 0
+    for lang, part in _labelled_parts():
+        found, _ = tagger._hits(lang, part)
+        for hits in (found, found[::-1], found + found):
+            assert _strongest_by_ints(hits) == _strongest_by_tuples(hits)
+        checked += len(found)
+    assert checked > 1000
+
+
+def test_entries_in_one_pass_as_in_three() -> None:
+    """Compiled, ``scan`` takes each word's entry, the words with rules and the lemmas in
+    one loop (``_entries_of``); the sources in three C-level passes. The same lists."""
+    from operator import attrgetter
+
+    tagger = load_tagger()
+    for lang, part in _labelled_parts():
+        matcher = tagger._matchers.get(lang) or tagger._matchers["*"]
+        words = matcher.scan(part)[1].tokens.words
+        entries = list(map(matcher.entry, words))
+        active = [i for i, e in enumerate(entries) if e.active]
+        lemmas = list(map(attrgetter("lemma"), entries))
+        assert matcher._entries_of(words) == (entries, active, lemmas)
+
+
+def test_word_places_by_loop_as_by_sets() -> None:
+    """Compiled, ``contributions`` finds the article's words on a side by one loop; the
+    sources by set intersection. The same sorted places for every target and side on every
+    labelled article (whole and its lead alone), whichever implementation runs."""
+    from app.tagging.model import _places_by_loop, _places_by_sets
+
+    tagger = load_tagger()
+    model = tagger.model
+    assert model is not None
+    found = 0
+    for _, part in _labelled_parts():
+        fields = {"text": "", **part}
+        known = model.known(tagger.analyse(**fields).features)
+        for sides in model._sides.values():
+            for places, _ in sides:
+                by_sets = _places_by_sets(places, known)
+                assert _places_by_loop(places, known) == by_sets
+                found += len(by_sets)
+    assert found > 1000
+
+
+def _cuts_both_ways(text: str) -> None:
+    from app.tagging.tokens import _SPLIT, _cuts, _cuts_by_loop
+
+    parts = _SPLIT.split(text)
+    words = parts[1::2]
+    assert _cuts_by_loop(parts, len(words)) == _cuts(parts[0::2], words)
+
+
+def test_sentence_cuts_by_loop_as_by_maps() -> None:
+    """Compiled, sentence and paragraph starts are found in one loop over the split's parts
+    (``_cuts_by_loop``); the sources map the gaps at C level. The same cuts on every
+    labelled text, whichever implementation runs."""
+    from app.tagging.evaluate import DEFAULT_FILES, _fields, read_labelled
+
+    for path in DEFAULT_FILES:
+        for row in read_labelled(path):
+            fields = _fields(row)
+            for text in [*fields.values(), "\n\n".join(fields.values())]:
+                _cuts_both_ways(text)
+
+
+@given(st.text(alphabet="aZé9_ßÄ. !?;:\"'”»)]\n\t-x ", max_size=60))
+def test_sentence_cuts_by_loop_on_any_text(text: str) -> None:
+    _cuts_both_ways(text)
