@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from app.core.errors import StorageBusy
-from app.store.db import Database
+from app.store.db import Database, make_engine
 
 # A poller stand-in: back-to-back write transactions of 30 ms each, as a busy poller's
 # feed batches are, until the stop file appears.
@@ -113,8 +113,15 @@ def test_without_the_turnstile_the_poller_overtakes_the_editor(
     """The control: the same poller with no turnstile. SQLite's busy handler sleeps and
     retries, so batch after batch commits before the editor's write gets in. (This is
     what the test above would see without the turnstile.)"""
-    url, db = sqlite_db
-    overtaken = poller_commits_while_an_editor_writes(url, db, tmp_path, mode="plain", writes=4)
+    url, _ = sqlite_db
+    # the editor without it too: SQLite's busy handler alone on both sides
+    editor = Database(make_engine(url), turnstile=False)
+    try:
+        overtaken = poller_commits_while_an_editor_writes(
+            url, editor, tmp_path, mode="plain", writes=4
+        )
+    finally:
+        editor.dispose()
     assert sum(overtaken) > 2 * len(overtaken), overtaken
 
 
