@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import ipaddress
-import select
 import socket
 import ssl
 import zlib
@@ -29,6 +28,9 @@ import anyio
 import anyio.to_thread
 import httpcore
 import httpx
+
+# The readability check httpcore's own streams answer with (its anyio backend's).
+from httpcore._utils import is_socket_readable
 
 from app import __version__
 from app.core.errors import BlockedURL, InvalidInput
@@ -282,21 +284,10 @@ class _SocketCached(httpcore.AsyncNetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
-            return _readable(self._socket)
+            return is_socket_readable(self._socket)
         if info == "socket":
             return self._socket
         return self._inner.get_extra_info(info)
-
-
-def _readable(sock: socket.socket | None) -> bool:
-    """httpcore's check: data (or the server's close) waiting on the socket; a socket
-    that is gone counts as readable, so the connection is dropped."""
-    fd = -1 if sock is None else sock.fileno()
-    if fd < 0:
-        return True
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
 
 
 @contextlib.contextmanager

@@ -140,7 +140,7 @@ def _begin_promptly(conn: Any) -> None:
                 raw.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if not _busy(exc):
                     break  # not a wait: the statement below raises it as SQLAlchemy's
             time.sleep(PROMPT_RETRY_S)
         conn.exec_driver_sql("BEGIN IMMEDIATE")  # once more: success, or the error as before
@@ -330,9 +330,14 @@ def translate_busy() -> Iterator[None]:
     except (OperationalError, InterfaceError) as exc:
         if unreachable(exc):
             raise StorageUnavailable("the database is unavailable; try again shortly") from exc
-        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+        if _busy(exc.orig):
             raise StorageBusy("the database is busy; try again shortly") from exc
         raise
+
+
+def _busy(error: BaseException | None) -> bool:
+    """SQLite's "database is locked" / "busy": another writer holds the lock."""
+    return "locked" in str(error) or "busy" in str(error)
 
 
 def unreachable(exc: DBAPIError) -> bool:

@@ -44,15 +44,16 @@ async def write_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterat
 
 
 _WRITES = "newsmon.writes"
-# The threads that run requests' database work, per event loop (one per web worker).
+# Routes that write run on a lane of their own, one per event loop (per web worker).
 _WRITE_LANE: RunVar[CapacityLimiter] = RunVar("newsmon_write_lane")
 WRITE_THREADS = 2
 
 
 def install_lanes(threads: int) -> None:
-    """Size the thread pools of this event loop (the app's lifespan calls it): ``threads``
-    at once for reads and every other synchronous step of a request (anyio's default
-    limiter, which FastAPI uses), and a lane of its own for routes that write.
+    """Size this event loop's shared thread pool (the app's lifespan calls it):
+    ``threads`` at once for reads and every other synchronous step of a request
+    (anyio's default limiter, which FastAPI uses). Routes that write have a lane of
+    their own (``_write_lane``).
 
     Python runs one thread at a time: sixteen request threads sharing the GIL each
     took about twice the CPU of the same work done by a few (a `GET /api/v1/articles`
@@ -62,13 +63,13 @@ def install_lanes(threads: int) -> None:
     write lock (SQLite has one writer at a time) never hold the threads reads need.
     """
     anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-    _WRITE_LANE.set(CapacityLimiter(WRITE_THREADS))
 
 
 def _write_lane() -> CapacityLimiter:
+    """This event loop's write lane, made on first use."""
     try:
         return _WRITE_LANE.get()
-    except LookupError:  # an app run without its lifespan (unit tests)
+    except LookupError:
         lane = CapacityLimiter(WRITE_THREADS)
         _WRITE_LANE.set(lane)
         return lane

@@ -68,28 +68,25 @@ def test_poll_ends_without_teardown_once_flushed_and_closed(
         "import atexit, sys; atexit.register(print, 'torn down', file=sys.stderr); "
         "from app.cli.main import main; sys.exit(main())"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, "poll", "--once", "--no-fulltext"],
-        env=cli_env(subprocess_url(target), tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+
+    def run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code, *args],
+            env=cli_env(subprocess_url(target), tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+
+    done = run(script, "poll", "--once", "--no-fulltext")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1].startswith("1 feeds polled: ")  # flushed
     assert "torn down" not in done.stderr
     # the engine was disposed first: SQLite checkpointed and removed its WAL
     assert not (tmp_path / "newsmon.db-wal").exists()
     # a caller passing argv (tests, tools) keeps its process
-    kept = subprocess.run(
-        [sys.executable, "-c", script.replace("main()", "main(sys.argv[1:])"), "poll", "--once"],
-        env=cli_env(subprocess_url(target), tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+    kept = run(script.replace("main()", "main(sys.argv[1:])"), "poll", "--once")
     assert kept.returncode == 0, kept.stderr
     assert "torn down" in kept.stderr
 

@@ -28,12 +28,13 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_a_worker_does_not_import_the_main_script(tmp_path: Path) -> None:
-    script = tmp_path / "console_script"  # no .py, run by path: no module spec
-    script.write_text(SCRIPT, encoding="utf-8")
-    runs = tmp_path / "runs.txt"
+def run_console_script(tmp_path: Path, source: str, runs: Path) -> subprocess.CompletedProcess[str]:
+    """``source`` run as a console script is (by path, no .py: no module spec); it
+    appends its pid to ``runs`` each time its top level runs."""
+    script = tmp_path / "console_script"
+    script.write_text(source, encoding="utf-8")
     root = Path(parse_module.__file__).resolve().parents[2]
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, str(script), str(runs)],
         capture_output=True,
         text=True,
@@ -41,6 +42,11 @@ def test_a_worker_does_not_import_the_main_script(tmp_path: Path) -> None:
         cwd=root,
         env={"PYTHONPATH": str(root), "RUNS_FILE": str(runs), "PATH": "/usr/bin:/bin"},
     )
+
+
+def test_a_worker_does_not_import_the_main_script(tmp_path: Path) -> None:
+    runs = tmp_path / "runs.txt"
+    done = run_console_script(tmp_path, SCRIPT, runs)
     assert done.returncode == 0, done.stderr
     worker = int(done.stdout.split()[1])
     assert worker != int(done.stdout.split()[3])  # it really ran in another process
@@ -70,18 +76,8 @@ EARLY = textwrap.dedent(
 
 
 def test_a_fork_server_started_early_is_the_one_the_pool_forks_from(tmp_path: Path) -> None:
-    script = tmp_path / "console_script"
-    script.write_text(EARLY, encoding="utf-8")
     runs = tmp_path / "runs.txt"
-    root = Path(parse_module.__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, str(script), str(runs)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=root,
-        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
-    )
+    done = run_console_script(tmp_path, EARLY, runs)
     assert done.returncode == 0, done.stderr
     words = done.stdout.split()
     assert words[0] == "server" and words[2] == "worker_parent"

@@ -4,7 +4,6 @@ models (``ArticlePageOut``/``ArticleOut``) give for the same articles, byte for 
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -17,11 +16,11 @@ from app.store.feeds import FeedStore
 from app.store.flags import FlagStore
 from app.web.params import TIMELINE_ORDERS, build_filter
 from app.web.schemas import ArticleOut, ArticlePageOut
+from tests.store.test_ingest import draft
 from tests.web.test_auth_kit import NOW, make_token, make_user
 
 
 def _draft(n: int, title: str, themes: tuple[ThemeTag, ...]) -> ArticleDraft:
-    url = f"https://news.example/{n}"
     tags = Tags(
         "de",
         True,
@@ -32,20 +31,14 @@ def _draft(n: int, title: str, themes: tuple[ThemeTag, ...]) -> ArticleDraft:
         {t.key: t.score for t in themes},
         "v-test",
     )
-    return ArticleDraft(
-        key=hashlib.sha256(url.encode()).hexdigest(),
-        key_kind="url",
-        url=url,
-        guid=None,
+    return draft(
+        n,
         title=title,
         author=None if n % 2 else "Zoë Ünal",
         summary="<p>Kurz &amp; bündig — “Zitat”</p>",
-        content="<p>Lang</p>",
-        text=title,
         language="de",
         published_at=NOW - timedelta(minutes=n),
-        published_estimated=bool(n % 3 == 0),
-        bands=(),
+        published_estimated=n % 3 == 0,
         tags=tags,
     )
 
