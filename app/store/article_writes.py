@@ -76,7 +76,9 @@ _UPDATE_TEXT = (
 # Prepared once: building a statement and its cache key per call cost more than
 # running it for the small batches of a poll.
 _A = _ARTICLE.c
-_EXISTING = select(_A.url_hash, _A.id, _A.title, _A.summary, _A.content).where(
+_EXISTING = select(
+    _A.url_hash, _A.id, _A.title, _A.summary, _A.content, _A.primary_feed_id
+).where(
     _A.url_hash.in_(bindparam("keys", expanding=True))
 )
 _BODIES = select(_A.id, _A.text).where(_A.id.in_(bindparam("ids", expanding=True)))
@@ -230,7 +232,7 @@ class ArticleWrites:
         changed = [
             (existing[d.key][0], d)
             for d in drafts
-            if d.key in existing and existing[d.key][1:] != (d.title, d.summary, d.content)
+            if d.key in existing and _edits(existing[d.key], d, feed_id)
         ]
         if changed:
             # One prepared Core UPDATE run as executemany (the ORM's bulk-update path per
@@ -476,6 +478,23 @@ def _band_statement(dialect: str, present: tuple[int, ...]) -> Any:
         .where(_A.id.in_(ids))
         .order_by(_A.published_at.desc(), _A.id.desc())
     )
+
+
+def _edits(stored: tuple[Any, ...], draft: ArticleDraft, feed_id: int) -> bool:
+    """Whether ``draft``, carried by ``feed_id``, changes the stored article's text.
+
+    The article's own feed (its first outlet, ``primary_feed_id``) edits it: a corrected
+    headline, a longer body. Another feed carrying the same story (a syndicated copy: a
+    title with the outlet's suffix or an "UPDATE:" prefix, a shorter teaser) only adds a
+    source; letting it overwrite would flip the card's headline with every poll and
+    re-index and re-tag the row each time. One exception: a copy with a body, when the
+    stored article has none (the first outlet gave a headline only)."""
+    _, title, summary, content, primary = stored
+    if (title, summary, content) == (draft.title, draft.summary, draft.content):
+        return False
+    if primary is None or primary == feed_id:
+        return True
+    return not (summary or content) and bool(draft.summary or draft.content)
 
 
 def _row(d: ArticleDraft, now: datetime, feed_id: int | None = None) -> dict[str, Any]:

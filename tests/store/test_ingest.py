@@ -115,6 +115,29 @@ def test_the_same_batch_twice_changes_nothing(db: Database, feed_id: int) -> Non
     assert "Headline 0, corrected" in titles(db)
 
 
+def test_another_feeds_copy_adds_a_source_and_leaves_the_story_as_its_outlet_wrote_it(
+    db: Database, feed_id: int
+) -> None:
+    with db.write() as session:
+        wire = FeedStore(session).add("https://wire.example/feed.xml", now=NOW).id
+    ingest(db, feed_id, [draft(1), draft(2, summary="", content="")])
+    copies = [
+        draft(1, title="UPDATE: Headline 1 - Wire", summary="<p>Shorter</p>"),
+        draft(2, title="Headline 2 - Wire", summary="<p>A body at last</p>", text="A body"),
+    ]
+    result = ingest(db, wire, copies)
+    # The copy of 1 adds a source only; the headline-only 2 takes the copy's body.
+    assert (result.new, result.updated) == (0, 1)
+    with db.read() as session:
+        rows = {t: s for t, s in session.execute(select(Article.title, Article.summary))}
+        sources = session.scalar(select(func.count()).select_from(ArticleSource))
+    assert rows == {"Headline 1": "<p>Summary 1</p>", "Headline 2 - Wire": "<p>A body at last</p>"}
+    assert sources == 4
+    # The article's own feed still edits it.
+    edited = ingest(db, feed_id, [draft(1, title="Headline 1, corrected")])
+    assert edited.updated == 1 and "Headline 1, corrected" in titles(db)
+
+
 def test_a_4kb_url_is_stored_whole(db: Database, feed_id: int) -> None:
     long_url = "https://outlet.example/news/" + "a" * 4096
     long = draft(1, url=long_url, key=hashlib.sha256(long_url.encode()).hexdigest())
