@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from app.store.tables import (
     ArticleTheme,
     ThemeOverride,
     UTCDateTime,
+    sqlite_stamp,
 )
 from app.store.touch import touch_articles, touch_clusters
 
@@ -76,9 +78,7 @@ _UPDATE_TEXT = (
 # Prepared once: building a statement and its cache key per call cost more than
 # running it for the small batches of a poll.
 _A = _ARTICLE.c
-_EXISTING = select(
-    _A.url_hash, _A.id, _A.title, _A.summary, _A.content, _A.primary_feed_id
-).where(
+_EXISTING = select(_A.url_hash, _A.id, _A.title, _A.summary, _A.content, _A.primary_feed_id).where(
     _A.url_hash.in_(bindparam("keys", expanding=True))
 )
 _BODIES = select(_A.id, _A.text).where(_A.id.in_(bindparam("ids", expanding=True)))
@@ -112,10 +112,6 @@ _UPDATE_TAGS = (
 _UPDATE_CLUSTER = (
     update(_ARTICLE).where(_A.id == bindparam("b_id")).values(cluster_id=bindparam("b_cluster"))
 )
-_SEARCH_BULK_ON = text("UPDATE article_search_bulk SET active = 1")
-_SEARCH_BULK_OFF = text("UPDATE article_search_bulk SET active = 0")
-_SEARCH_DOC_INSERT = text("INSERT INTO article_search(id, doc) VALUES (:id, :doc)")
-_SEARCH_FTS_INSERT = text("INSERT INTO article_fts(rowid, doc) VALUES (:id, :doc)")
 
 
 @dataclass(slots=True)
@@ -286,24 +282,47 @@ class ArticleWrites:
         # Sorted by key, so concurrent pollers take the unique-index locks in one order
         # and cannot deadlock on each other's rows. This feed is the new rows' first
         # outlet already, so migration 0009's trigger finds nothing to change.
-        values = [_row(d, now, feed_id) for d in sorted(drafts, key=lambda d: d.key)]
+        ordered = sorted(drafts, key=lambda d: d.key)
+        if self.dialect == "sqlite":
+            return self._insert_new_sqlite(ordered, now, feed_id)
+        # PostgreSQL: a statement trigger indexes the inserted rows for search (0006).
+        values = [_row(d, now, feed_id) for d in ordered]
         stmt = _statements(self.dialect)["article"]
-        if self.dialect == "postgresql":
-            # A statement trigger indexes the inserted rows for search (migration 0006).
-            return {key: ident for key, ident in self.session.execute(stmt, values)}
-        # SQLite: the row trigger is off inside this savepoint; the batch is indexed
-        # below in three statements instead of six per row (migration 0006).
-        self.session.execute(_SEARCH_BULK_ON)
-        inserted = {key: ident for key, ident in self.session.execute(stmt, values)}
-        docs = [
-            {"id": inserted[v["url_hash"]], "doc": fold_doc(f"{v['title']} {v['text']}")}
-            for v in values
-            if v["url_hash"] in inserted
-        ]
-        if docs:
-            self.session.execute(_SEARCH_DOC_INSERT, docs)
-            self.session.execute(_SEARCH_FTS_INSERT, docs)
-        self.session.execute(_SEARCH_BULK_OFF)
+        return {key: ident for key, ident in self.session.execute(stmt, values)}
+
+    def _insert_new_sqlite(
+        self, drafts: Sequence[ArticleDraft], now: datetime, feed_id: int
+    ) -> dict[str, int]:
+        """``_insert_new`` on SQLite through the driver: the same rows, values and
+        statements, without SQLAlchemy's per-value bind processing (a third of the
+        poller's main-process CPU on the peer corpus went to it). The row trigger is off
+        inside this savepoint; the batch is indexed below in two executemany calls
+        instead of six statements per row (migration 0006)."""
+        stamp = sqlite_stamp(now)
+        rows = [_sqlite_row(d, stamp, feed_id) for d in drafts]
+        cursor = self.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        sql = ""
+        try:
+            cursor.execute(sql := "UPDATE article_search_bulk SET active = 1")
+            inserted: dict[str, int] = {}
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                part = rows[start : start + _ROWS_PER_INSERT]
+                sql = _article_insert_sql(len(part))
+                cursor.execute(sql, [value for row in part for value in row])
+                inserted.update(cursor.fetchall())
+            docs = [
+                (inserted[d.key], fold_doc(f"{d.title} {d.text}"))
+                for d in drafts
+                if d.key in inserted
+            ]
+            if docs:
+                cursor.executemany(sql := "INSERT INTO article_search(id, doc) VALUES (?, ?)", docs)
+                cursor.executemany(sql := "INSERT INTO article_fts(rowid, doc) VALUES (?, ?)", docs)
+            cursor.execute(sql := "UPDATE article_search_bulk SET active = 0")
+        except sqlite3.Error as exc:  # as SQLAlchemy would raise it: the batch's handlers know it
+            raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+        finally:
+            cursor.close()
         return inserted
 
     def _add_sources(self, feed_id: int, article_ids: Sequence[int], now: datetime) -> set[int]:
@@ -533,6 +552,88 @@ def _row(d: ArticleDraft, now: datetime, feed_id: int | None = None) -> dict[str
         # finds nothing to change.
         "primary_feed_id": feed_id,
     }
+
+
+# The article row's columns, in ``_sqlite_row``'s order (``_row``'s keys).
+_ROW_COLUMNS = (
+    "url",
+    "url_hash",
+    "key_kind",
+    "guid",
+    "title",
+    "author",
+    "summary",
+    "content",
+    "text",
+    "language",
+    "published_at",
+    "published_estimated",
+    "first_seen_at",
+    "updated_at",
+    "relevance_score",
+    "relevance_reason",
+    "relevance_evidence",
+    "tagger_relevant",
+    "relevant",
+    "theme_mask",
+    "theme_scores",
+    "tag_version",
+    "band0",
+    "band1",
+    "band2",
+    "band3",
+    "outlet",
+    "primary_feed_id",
+)
+_ROWS_PER_INSERT = 32766 // len(_ROW_COLUMNS)  # SQLite's bound-parameter limit (3.32+)
+
+
+@lru_cache(maxsize=16)
+def _article_insert_sql(rows: int) -> str:
+    one = "(" + ", ".join("?" * len(_ROW_COLUMNS)) + ")"
+    columns, values = ", ".join(_ROW_COLUMNS), ", ".join([one] * rows)
+    # Only the constant column names above and placeholders go into the text.
+    sql = f"INSERT INTO article ({columns}) VALUES {values}"  # noqa: S608
+    return sql + " ON CONFLICT (url_hash) DO NOTHING RETURNING url_hash, id"
+
+
+def _sqlite_row(d: ArticleDraft, stamp: str, feed_id: int) -> tuple[Any, ...]:
+    """``_row`` as SQLite stores it (dates as text, JSON as text, booleans as 0/1)."""
+    b0, b1, b2, b3 = d.bands or (None, None, None, None)
+    tags = d.tags
+    return (
+        d.url,
+        d.key,
+        d.key_kind,
+        d.guid,
+        d.title,
+        d.author,
+        d.summary,
+        d.content,
+        d.text,
+        d.language,
+        sqlite_stamp(d.published_at),
+        int(d.published_estimated),
+        stamp,
+        stamp,
+        tags.relevance_score,
+        tags.relevance_reason,
+        _dumps([_evidence_json(e) for e in tags.relevance_evidence]),
+        int(tags.relevant),
+        int(tags.relevant),
+        sum(THEME_BITS.get(t.key, 0) for t in tags.themes),
+        _dumps(dict(tags.theme_scores)),
+        tags.version,
+        b0,
+        b1,
+        b2,
+        b3,
+        d.outlet,
+        feed_id,
+    )
+
+
+_dumps = json.JSONEncoder().encode  # json.dumps' defaults, without its per-call checks
 
 
 def _theme_row(article_id: int, tag: ThemeTag, version: str) -> dict[str, Any]:

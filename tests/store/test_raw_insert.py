@@ -1,0 +1,146 @@
+"""SQLite's ingest insert goes through the driver (``_insert_new_sqlite``), not SQLAlchemy's
+bind processing. It must store exactly what the SQLAlchemy statement stores (the
+PostgreSQL path and the reference): same values, same SQLite types, same search
+documents, and the same errors for a poison entry."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from app.core.decide import ArticleDraft, Tags
+from app.core.types import Evidence, ThemeTag
+from app.store import migrate
+from app.store.article_writes import _ROW_COLUMNS, ArticleWrites, _row, _statements
+from app.store.db import Database
+from app.store.feeds import FeedStore
+from app.store.tables import UTCDateTime, sqlite_stamp
+
+NOW = datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=UTC)
+CEST = timezone(timedelta(hours=2))
+MATCH = "SELECT rowid FROM article_fts WHERE article_fts MATCH '\"datensicherheit\"'"
+
+
+def _draft(n: int, **changes: Any) -> ArticleDraft:
+    url = f"https://outlet.example/news/{n}"
+    evidence = (Evidence("Datensicherheit", "title", 0, 15), Evidence("TikTok", "text", 4, 10))
+    tags = Tags(
+        "de",
+        n % 2 == 0,
+        0.25 * n,
+        f"names both companies ({n})",
+        evidence,
+        (ThemeTag("security", 0.9, evidence), ThemeTag("market", 0.5)),
+        {"security": 0.9, "market": 0.5, "regulatory": 0.125},
+        "v7",
+    )
+    base = ArticleDraft(
+        key=hashlib.sha256(url.encode()).hexdigest(),
+        key_kind="url",
+        url=url,
+        guid=f"urn:uuid:{n}" if n % 3 else None,
+        title=f"Händler und Datensicherheit – Ausgabe {n}",
+        author="Élodie Brün" if n % 2 else None,
+        summary=f"<p>Über TikTok Shop {n}</p>",
+        content="" if n % 2 else "<p>Volltext</p>",
+        text=f"Über TikTok und Amazon, Nummer {n}. Ça coûte €5.",
+        language="de",
+        published_at=datetime(2026, 10, n % 28 + 1, 9, 30, n, tzinfo=CEST),
+        published_estimated=n % 4 == 0,
+        bands=(n, -n, 2**31 - 1, -(2**31)) if n % 5 else (),
+        tags=tags,
+        outlet="Rhein-Kurier" if n % 3 == 0 else None,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture
+def two(tmp_path: Path) -> Iterator[tuple[Database, Database, int]]:
+    dbs = []
+    for name in ("raw", "core"):
+        database = Database.from_url(f"sqlite:///{tmp_path / name}.db")
+        migrate.upgrade(database.engine)
+        dbs.append(database)
+    ids = []
+    for database in dbs:
+        with database.write() as session:
+            ids.append(FeedStore(session).add("https://outlet.example/feed.xml", now=NOW).id)
+    assert ids[0] == ids[1]
+    yield dbs[0], dbs[1], ids[0]
+    for database in dbs:
+        database.dispose()
+
+
+def _dump(database: Database) -> dict[str, list[tuple[Any, ...]]]:
+    columns = ", ".join(f"{c}, typeof({c})" for c in ("id", *_ROW_COLUMNS))
+    with database.read() as session:
+        return {
+            "article": [tuple(r) for r in session.execute(text(f"SELECT {columns} FROM article"))],
+            "search": [
+                tuple(r) for r in session.execute(text("SELECT id, doc FROM article_search"))
+            ],
+            "fts": [tuple(r) for r in session.execute(text(MATCH))],
+        }
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        NOW,
+        datetime(2026, 3, 29, 1, 59, 59, tzinfo=CEST),
+        datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 0, 0, 1, tzinfo=timezone(timedelta(hours=-5))),
+    ],
+)
+def test_the_stamp_is_what_sqlalchemy_binds(
+    two: tuple[Database, Database, int], stamp: datetime
+) -> None:
+    raw, _, _ = two
+    # The column type's full bind chain, as SQLAlchemy runs it for an insert.
+    bind = UTCDateTime().dialect_impl(raw.engine.dialect).bind_processor(raw.engine.dialect)
+    assert bind is not None
+    assert sqlite_stamp(stamp) == bind(stamp)
+    with pytest.raises(ValueError, match="naive"):
+        sqlite_stamp(stamp.replace(tzinfo=None))
+
+
+def test_the_driver_insert_stores_what_the_sqlalchemy_statement_stores(
+    two: tuple[Database, Database, int],
+) -> None:
+    raw, core, feed_id = two
+    drafts = [_draft(n) for n in range(1, 41)]
+    ordered = sorted(drafts, key=lambda d: d.key)
+    with raw.write() as session:
+        inserted = ArticleWrites(session)._insert_new(feed_id, drafts, NOW)
+    with core.write() as session:
+        # The reference: SQLAlchemy's statement, with the row trigger indexing for search.
+        rows = [_row(d, NOW, feed_id) for d in ordered]
+        result = session.execute(_statements("sqlite")["article"], rows)
+        reference = {key: ident for key, ident in result}
+    assert inserted == reference and len(inserted) == 40
+    got, want = _dump(raw), _dump(core)
+    assert got == want
+    assert len(got["fts"]) == 40  # every row is searchable
+    # Nothing new the second time, and nothing changed.
+    with raw.write() as session:
+        assert ArticleWrites(session)._insert_new(feed_id, drafts, NOW) == {}
+    assert _dump(raw) == want
+
+
+def test_a_poison_entry_fails_as_sqlalchemys_error_and_the_rest_commit(
+    two: tuple[Database, Database, int],
+) -> None:
+    raw, _, feed_id = two
+    batch = [_draft(1), _draft(2, title=None), _draft(3)]
+    with raw.write() as session:
+        result = ArticleWrites(session).upsert_batch(feed_id, batch, now=NOW)
+    assert result.new == 2 and len(result.skipped) == 1
+    assert "NOT NULL" in result.skipped[0]
+    assert len(_dump(raw)["search"]) == 2
