@@ -136,13 +136,16 @@ def title_terms(title: str) -> frozenset[str]:
     return story_terms(story_title(title))
 
 
-def shingles(text: str) -> frozenset[str]:
+Shingles = frozenset[tuple[str, ...]]
+
+
+def shingles(text: str) -> Shingles:
     """Word 3-shingles of ``text`` without its byline lines (the words themselves
-    if fewer than three)."""
+    if fewer than three), as tuples: built by ``zip`` in C, not joined one by one."""
     tokens = words(_BYLINE.sub("", text))
     if len(tokens) < SHINGLE:
-        return frozenset([" ".join(tokens)]) if tokens else frozenset()
-    return frozenset(" ".join(tokens[i : i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1))
+        return frozenset([tuple(tokens)]) if tokens else frozenset()
+    return frozenset(zip(tokens, tokens[1:], tokens[2:], strict=False))
 
 
 def story_keys(title: str) -> tuple[int, ...]:
@@ -157,9 +160,9 @@ def story_keys(title: str) -> tuple[int, ...]:
 
 def same_story(
     title_a: frozenset[str],
-    body_a: frozenset[str],
+    body_a: Shingles,
     title_b: frozenset[str],
-    body_b: frozenset[str],
+    body_b: Shingles,
 ) -> bool:
     """Headline terms and body shingles (``title_terms``, ``shingles``) of one story?"""
     if jaccard(title_a, title_b) < TITLE_AGREEMENT or not body_a or not body_b:

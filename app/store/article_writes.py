@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, delete, select, text, update
+from sqlalchemy import Integer, Table, Text, bindparam, delete, select, text, type_coerce, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -409,6 +409,13 @@ class ArticleWrites:
             min(stamps) - CLUSTER_WINDOW,
             max(stamps) + CLUSTER_WINDOW,
         )
+        # The window's ends as the query returns published_at (text on SQLite, where the
+        # fixed-width stamps sort as the times do).
+        stamp: Callable[[datetime], Any] = sqlite_stamp if self.dialect == "sqlite" else _same
+
+        def window(published: datetime) -> tuple[Any, Any]:
+            return stamp(published - CLUSTER_WINDOW), stamp(published + CLUSTER_WINDOW)
+
         by_key: dict[tuple[int, int], list[Any]] = {}
         for row in rows:  # newest first within each key
             for k, value in enumerate(row[4:]):
@@ -426,7 +433,7 @@ class ArticleWrites:
         plans: list[tuple[int, ArticleDraft, frozenset[str], list[int]]] = []
         for article_id, draft in todo:
             mine = _title_terms(draft.title)
-            low, high = draft.published_at - CLUSTER_WINDOW, draft.published_at + CLUSTER_WINDOW
+            low, high = window(draft.published_at)
             seen: dict[int, Any] = {}
             for k, value in enumerate(draft.bands):
                 for row in by_key.get((k, value), ()):
@@ -492,11 +499,18 @@ def _band_statement(dialect: str, present: tuple[int, ...]) -> Any:
         .columns(id=Integer)
     )
     bands = [_ARTICLE.c[column.key] for column in BANDS]
+    # SQLite: the stored text as is (tens of thousands of rows per poll; a datetime
+    # parsed for each cost more than the query); ``_window`` compares it as text.
+    published = type_coerce(_A.published_at, Text) if dialect == "sqlite" else _A.published_at
     return (
-        select(_A.id, _A.cluster_id, _A.published_at, _A.title, *bands)
+        select(_A.id, _A.cluster_id, published, _A.title, *bands)
         .where(_A.id.in_(ids))
         .order_by(_A.published_at.desc(), _A.id.desc())
     )
+
+
+def _same(value: datetime) -> datetime:
+    return value
 
 
 def _edits(stored: tuple[Any, ...], draft: ArticleDraft, feed_id: int) -> bool:
