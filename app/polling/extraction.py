@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -135,7 +136,9 @@ class ExtractionRunner:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:x{id(self):x}"
         self._writer = GroupWriter(db)
         self._alike: Counter[str] = Counter()  # rows recorded beside a failed origin's page
-        self._down: set[str] = set()  # origins whose due pages were recorded in this run
+        # Origins found unreachable in this run, with the outcome their pages get: their
+        # rows are no longer claimed one by one, and are recorded at the run's end.
+        self._down: dict[str, _Down] = {}
         self.gate = HostGate(per_host=self.config.per_host, min_delay=self.config.min_delay)
 
     async def run_once(self, *, feeding: asyncio.Event | None = None) -> ExtractionSummary:
@@ -195,8 +198,19 @@ class ExtractionRunner:
                     article_id, outcome = task.result()
                     inflight.discard(article_id)
                     summary.outcomes[outcome] += 1
+        await self._sweep_down()
         summary.outcomes.update(self._alike)
         return summary
+
+    async def _sweep_down(self) -> None:
+        """Record the pages queued for unreachable origins after their first failure
+        (later feeds of this run brought them; no claim took them): one write per
+        origin, each row with the outcome and the retry time of its own attempts."""
+        for origin, down in self._down.items():
+            write = functools.partial(_record_down, origin=origin, down=down, now=self.clock())
+            swept = await self._write(write, small=True)
+            if swept:
+                self._alike[down.outcome.value] += swept
 
     def _claim(self, session: Session) -> list[PageJob]:
         return ExtractionStore(session).claim(
@@ -206,6 +220,7 @@ class ExtractionRunner:
             limit=self.config.batch_size,
             # Enough per host to keep it busy until the next claim, not a batch's worth.
             per_host=self.config.per_host * 4,
+            skip_origins=list(self._down),
         )
 
     async def _one(self, fetcher: PageFetcher, pool: ParsePool, job: PageJob) -> tuple[int, str]:
@@ -299,7 +314,7 @@ class ExtractionRunner:
         # was written are in flight and record themselves; a new scan would find none.
         alike = alike and origin not in self._down
         if alike:
-            self._down.add(origin)
+            self._down[origin] = _Down(host_key(job.url), outcome, detail, retry_after, transient)
 
         def retry_at(attempts: int) -> datetime | None:
             return after_attempt(
@@ -347,6 +362,39 @@ class ExtractionRunner:
                 log.exception("extraction cycle failed; retrying next cycle")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+@dataclass(frozen=True, slots=True)
+class _Down:
+    """An unreachable origin of this run: its host (as the queue stores it) and the
+    outcome its pages are recorded with."""
+
+    host: str
+    outcome: PageOutcome
+    detail: str | None
+    retry_after: float | None
+    transient: bool
+
+    def retry_at(self, attempts: int, now: datetime) -> datetime | None:
+        return after_attempt(
+            self.outcome,
+            attempts=attempts,
+            now=now,
+            retry_after=self.retry_after,
+            transient=self.transient,
+        ).at
+
+
+def _record_down(session: Session, *, origin: str, down: _Down, now: datetime) -> int:
+    """The origin's due rows nobody holds, recorded as ``down`` says; how many."""
+    store = ExtractionStore(session)
+    failures = [
+        Failure(article_id, down.outcome, down.detail, down.retry_at(attempts + 1, now), url)
+        for article_id, url, attempts in store.due_of_host(down.host, now=now)
+        if origin_of(url) == origin
+    ]
+    store.record_failures(failures, now=now)
+    return len(failures)
 
 
 _Tasks = set[asyncio.Task[tuple[int, str]]]

@@ -10,14 +10,14 @@ commits; the decisions (what to fetch, when to retry) come from ``core.pages``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.decide import Tags
@@ -194,14 +194,38 @@ class ExtractionStore:
         )
 
     def claim(
-        self, *, now: datetime, owner: str, lease: timedelta, limit: int, per_host: int = 4
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        lease: timedelta,
+        limit: int,
+        per_host: int = 4,
+        skip_origins: Collection[str] = (),
     ) -> list[PageJob]:
         """Claim up to ``limit`` due rows for ``owner`` until ``now + lease``, at most
         ``per_host`` of one host, hosts taken in turn: a feed's twenty articles from one
-        site must not fill a batch that then waits out that site's delay twenty times."""
+        site must not fill a batch that then waits out that site's delay twenty times.
+        ``skip_origins`` ("https://host:port", as ``origin_of`` gives them): origins whose
+        rows are left alone (the caller found them unreachable and records their rows
+        together)."""
+        skipped = (
+            (
+                not_(
+                    or_(
+                        *(
+                            Extraction.url.istartswith(f"{origin}/", autoescape=True)
+                            for origin in skip_origins
+                        )
+                    )
+                ),
+            )
+            if skip_origins
+            else ()
+        )
         due = (
             select(Extraction.article_id, Extraction.host, Extraction.due_at)
-            .where(*_claimable(now))
+            .where(*_claimable(now), *skipped)
             .order_by(Extraction.due_at, Extraction.article_id)
             .limit(CLAIM_WINDOW)
             .subquery()

@@ -362,7 +362,9 @@ def test_an_unreachable_origin_is_recorded_for_all_its_pages_at_once(
     assert summary.outcomes == {"error": 12, "ok": 2}
     # robots.txt of the dead origin failed once; its pages were not tried one by one.
     assert len([u for u in fetched if u.startswith(dead)]) < 12
-    assert scans == ["127.0.0.1"]  # once per origin and run, by its first failure
+    # Per origin and run: by its first failure, and at the run's end for rows queued
+    # since (never one scan per page).
+    assert scans == ["127.0.0.1", "127.0.0.1"]
     stored, rows = articles_by_url(db), states(db)
     failed = [rows[stored[url].id] for _, url in links[:12]]
     # Each as if tried: one attempt, the same outcome and detail, retried after backoff.
@@ -430,3 +432,64 @@ def test_beside_a_poll_the_pages_of_feeds_stored_later_are_fetched_too(
     assert outcomes == {"ok": 2}
     assert site.paths().count("/en/story") == 1 and site.paths().count("/de/story") == 1
     assert {a.text_source for a in articles_by_url(db).values()} == {"page"}
+
+
+def test_pages_queued_for_an_unreachable_origin_later_in_the_run_are_recorded_untried(
+    db: Database,
+    site: NewsSite,
+    make_test_poller: Any,
+    loopback_policy: FetchPolicy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Beside a poll, a later feed's pages at an origin found unreachable earlier in the
+    run are neither claimed nor fetched one by one: the run records them at its end,
+    each as if tried (one attempt, the origin's outcome, retried after backoff), while
+    the live origin's pages are fetched."""
+    dead = f"http://127.0.0.1:{closed_port()}"
+    add_feed(db, site.add_feed("first", [(f"d{n}", f"{dead}/a/{n}") for n in range(3)], TEASER))
+    later = [(f"e{n}", f"{dead}/b/{n}") for n in range(8)] + [("en", site.url("/en/story"))]
+    second = add_feed(db, site.add_feed("second", later, TEASER))
+    fetched: list[str] = []
+    fetch = PageFetcher.fetch
+
+    async def counted(self: PageFetcher, url: str) -> Any:
+        fetched.append(url)
+        return await fetch(self, url)
+
+    monkeypatch.setattr(PageFetcher, "fetch", counted)
+    started = datetime.now(UTC)
+
+    async def scenario() -> dict[str, int]:
+        feeding = asyncio.Event()
+        pages = runner(db, loopback_policy, per_host=1)
+        task = asyncio.create_task(pages.run_once(feeding=feeding))
+        poller = make_test_poller(on_new=enqueue_hook(FullTextRules()))
+        with db.write() as session:  # the first feed now, the second once the origin is down
+            session.execute(
+                update(Feed)
+                .where(Feed.id == second)
+                .values(next_poll_at=datetime.now(UTC) + timedelta(days=1))
+            )
+        await poller.poll_due()
+        deadline = asyncio.get_running_loop().time() + 30  # a bound, not a timing assertion
+        while not pages._down:
+            assert asyncio.get_running_loop().time() < deadline, "the dead origin never failed"
+            await asyncio.sleep(0.05)
+        with db.write() as session:
+            session.execute(
+                update(Feed).where(Feed.id == second).values(next_poll_at=datetime.now(UTC))
+            )
+        await poller.poll_due()
+        feeding.set()
+        return dict((await task).outcomes)
+
+    outcomes = asyncio.run(scenario())
+    assert outcomes == {"error": 11, "ok": 1}
+    assert not [u for u in fetched if u.startswith(f"{dead}/b/")]  # none tried one by one
+    stored, rows = articles_by_url(db), states(db)
+    failed = [rows[stored[url].id] for _, url in later[:8]]
+    assert {(r.state, r.outcome, r.attempts, r.lease_owner) for r in failed} == {
+        ("pending", "error", 1, None)
+    }
+    assert all(r.due_at >= started + timedelta(minutes=2) for r in failed)
+    assert rows[stored[site.url("/en/story")].id].outcome == "ok"
