@@ -78,6 +78,11 @@ class FetchPolicy:
     ca_file: str | None = None
 
 
+# How a failed name look-up reads in a fetch's error (the extraction queue recognises it:
+# a name that does not resolve fails every origin of that host).
+UNRESOLVED = "cannot resolve host"
+
+
 def system_resolver(host: str, port: int) -> list[str]:
     """Resolve like the C library does, so every odd IPv4 spelling is normalised."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -237,7 +242,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"DNS lookup of {host} timed out") from None
         except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve host {host!r}: {exc}") from None
+            raise httpcore.ConnectError(f"{UNRESOLVED} {host!r}: {exc}") from None
 
     async def connect_unix_socket(
         self,

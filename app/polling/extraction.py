@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from app.core.pages import PageOutcome, after_attempt
 from app.core.types import FetchKind, FetchOutcome
 from app.feeds.extract import PageFetcher
-from app.feeds.guard import FetchPolicy
+from app.feeds.guard import UNRESOLVED, FetchPolicy
 from app.feeds.hosts import HostGate
 from app.feeds.http import make_guarded_client
 from app.feeds.parse import ParsePool
@@ -136,8 +136,8 @@ class ExtractionRunner:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:x{id(self):x}"
         self._writer = GroupWriter(db)
         self._alike: Counter[str] = Counter()  # rows recorded beside a failed origin's page
-        # Origins found unreachable in this run, with the outcome their pages get: their
-        # rows are no longer claimed one by one, and are recorded at the run's end.
+        # Origins found unreachable in this run (their due pages were recorded beside the
+        # first failure), with the outcome their pages get.
         self._down: dict[str, _Down] = {}
         self.gate = HostGate(per_host=self.config.per_host, min_delay=self.config.min_delay)
 
@@ -203,14 +203,18 @@ class ExtractionRunner:
         return summary
 
     async def _sweep_down(self) -> None:
-        """Record the pages queued for unreachable origins after their first failure
-        (later feeds of this run brought them; no claim took them): one write per
-        origin, each row with the outcome and the retry time of its own attempts."""
-        for origin, down in self._down.items():
-            write = functools.partial(_record_down, origin=origin, down=down, now=self.clock())
+        """Record the pages queued for hosts whose names did not resolve after their
+        first failure (later feeds of this run brought them; no claim took them): one
+        write per host, each row with the outcome and retry time of its own attempts."""
+        for down in self._unresolved():
+            write = functools.partial(_record_down, down=down, now=self.clock())
             swept = await self._write(write, small=True)
             if swept:
                 self._alike[down.outcome.value] += swept
+
+    def _unresolved(self) -> list[_Down]:
+        """One per host whose name did not resolve in this run."""
+        return list({d.host: d for d in self._down.values() if d.unresolved}.values())
 
     def _claim(self, session: Session) -> list[PageJob]:
         return ExtractionStore(session).claim(
@@ -220,7 +224,9 @@ class ExtractionRunner:
             limit=self.config.batch_size,
             # Enough per host to keep it busy until the next claim, not a batch's worth.
             per_host=self.config.per_host * 4,
-            skip_origins=list(self._down),
+            # A name that does not resolve fails every page of its host the same way: its
+            # rows are left to ``_sweep_down`` instead of being claimed and failed one by one.
+            skip_hosts={down.host for down in self._unresolved()},
         )
 
     async def _one(self, fetcher: PageFetcher, pool: ParsePool, job: PageJob) -> tuple[int, str]:
@@ -314,7 +320,14 @@ class ExtractionRunner:
         # was written are in flight and record themselves; a new scan would find none.
         alike = alike and origin not in self._down
         if alike:
-            self._down[origin] = _Down(host_key(job.url), outcome, detail, retry_after, transient)
+            self._down[origin] = _Down(
+                host_key(job.url),
+                outcome,
+                detail,
+                retry_after,
+                transient,
+                unresolved=UNRESOLVED in (detail or ""),
+            )
 
         def retry_at(attempts: int) -> datetime | None:
             return after_attempt(
@@ -374,6 +387,7 @@ class _Down:
     detail: str | None
     retry_after: float | None
     transient: bool
+    unresolved: bool  # the host's name did not resolve: all its origins are down
 
     def retry_at(self, attempts: int, now: datetime) -> datetime | None:
         return after_attempt(
@@ -385,13 +399,12 @@ class _Down:
         ).at
 
 
-def _record_down(session: Session, *, origin: str, down: _Down, now: datetime) -> int:
-    """The origin's due rows nobody holds, recorded as ``down`` says; how many."""
+def _record_down(session: Session, *, down: _Down, now: datetime) -> int:
+    """The host's due rows nobody holds, recorded as ``down`` says; how many."""
     store = ExtractionStore(session)
     failures = [
         Failure(article_id, down.outcome, down.detail, down.retry_at(attempts + 1, now), url)
         for article_id, url, attempts in store.due_of_host(down.host, now=now)
-        if origin_of(url) == origin
     ]
     store.record_failures(failures, now=now)
     return len(failures)

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.decide import Tags
@@ -201,28 +201,14 @@ class ExtractionStore:
         lease: timedelta,
         limit: int,
         per_host: int = 4,
-        skip_origins: Collection[str] = (),
+        skip_hosts: Collection[str] = (),
     ) -> list[PageJob]:
         """Claim up to ``limit`` due rows for ``owner`` until ``now + lease``, at most
         ``per_host`` of one host, hosts taken in turn: a feed's twenty articles from one
         site must not fill a batch that then waits out that site's delay twenty times.
-        ``skip_origins`` ("https://host:port", as ``origin_of`` gives them): origins whose
-        rows are left alone (the caller found them unreachable and records their rows
-        together)."""
-        skipped = (
-            (
-                not_(
-                    or_(
-                        *(
-                            Extraction.url.istartswith(f"{origin}/", autoescape=True)
-                            for origin in skip_origins
-                        )
-                    )
-                ),
-            )
-            if skip_origins
-            else ()
-        )
+        ``skip_hosts`` (as ``host_key`` gives them): hosts whose rows are left alone (the
+        caller found that their names do not resolve and records their rows together)."""
+        skipped = (Extraction.host.not_in(list(skip_hosts)),) if skip_hosts else ()
         due = (
             select(Extraction.article_id, Extraction.host, Extraction.due_at)
             .where(*_claimable(now), *skipped)
