@@ -596,7 +596,7 @@ def _split_author(entry: Any) -> None:
         if author and author[-1] == ")":
             author = author[:-1]
         author = author.strip()
-    detail = _Dict()
+    detail: dict[str, Any] = _Dict()
     if author or email:
         detail = entry.setdefault("author_detail", detail)
     if author:
