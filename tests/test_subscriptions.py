@@ -67,3 +67,30 @@ def test_duplicates_come_before_dns_and_an_unresolvable_host_is_only_a_warning(
     fresh = import_subscriptions(settings, db, opml(["https://other.invalid/rss"]))
     assert [f.url for f in fresh.added] == ["https://other.invalid/rss"]
     assert [w.url for w in fresh.warnings] == ["https://other.invalid/rss"] and not fresh.rejected
+
+
+def test_an_import_is_one_transaction_and_skips_subscribed_and_repeated_feeds(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.services.subscriptions.check_url", lambda url, _: url)
+    first = import_subscriptions(settings, db, opml(["https://a.example/rss"]))
+    assert [f.url for f in first.added] == ["https://a.example/rss"]
+    commits: list[int] = []
+    from sqlalchemy import event
+
+    event.listen(db.engine, "commit", lambda _: commits.append(1))
+    urls = [f"https://s{i}.example/rss" for i in range(30)]
+    # One subscribed; one named twice (after the checks, as a redirect's target would be).
+    monkeypatch.setattr(
+        "app.services.subscriptions.check_url",
+        lambda url, _: urls[4] if url.endswith("/moved") else url,
+    )
+    doc = ["https://a.example/rss", *urls, "https://s99.example/moved"]
+    report = import_subscriptions(settings, db, opml(doc))
+    assert [f.url for f in report.added] == urls  # in the document's order
+    assert report.skipped == ("https://a.example/rss", "https://s99.example/moved")
+    assert len(commits) == 3  # the duplicate check (a read), the feeds, the audit: not per feed
+    with db.read() as session:
+        from app.store.feeds import FeedStore
+
+        assert FeedStore(session).count() == 31

@@ -17,13 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
 from app.config import Settings
 from app.core.errors import BlockedURL, Conflict, InvalidInput, NotFound
 from app.feeds.guard import check_url, fetch_policy, validate_url
 from app.feeds.opml import OpmlFeed, export_opml, read_opml
 from app.store.audit import AuditStore
 from app.store.db import Database
-from app.store.feeds import SAMPLE_URL, FeedStore, FeedView
+from app.store.feeds import SAMPLE_URL, FeedStore, FeedView, feed_key
+from app.store.tables import Feed
 
 MAX_OPML_BYTES = 1024 * 1024
 CHECKS_AT_ONCE = 16  # concurrent DNS look-ups while checking an import's URLs
@@ -97,32 +100,37 @@ def import_subscriptions(
     skipped: list[str] = []
     warnings: list[Refusal] = []
     rejected = [Refusal(url, _refusal(url)) for url in document.rejected]
-    fresh: list[OpmlFeed] = []
-    with db.read() as session:  # form and duplicates first: no DNS for either
-        store = FeedStore(session)
-        for feed in document.feeds:
-            try:
-                normal = str(validate_url(feed.url.strip()))
-                _refuse_duplicate(store, normal)
-            except BlockedURL as exc:
-                rejected.append(Refusal(feed.url, str(exc)))
-                continue
-            except Conflict:
-                skipped.append(feed.url)
-                continue
-            fresh.append(replace(feed, url=normal))
+    valid: list[OpmlFeed] = []
+    for feed in document.feeds:  # form and duplicates first: no DNS for either
+        try:
+            valid.append(replace(feed, url=str(validate_url(feed.url.strip()))))
+        except BlockedURL as exc:
+            rejected.append(Refusal(feed.url, str(exc)))
+    with db.read() as session:  # one query for the lot, not one per feed
+        subscribed = set(
+            session.scalars(
+                select(Feed.url_hash).where(Feed.url_hash.in_({feed_key(f.url) for f in valid}))
+            )
+        )
+    fresh = [f for f in valid if feed_key(f.url) not in subscribed]
+    skipped += [f.url for f in valid if feed_key(f.url) in subscribed]
+    accepted: list[tuple[OpmlFeed, Checked]] = []
     for feed, checked in _check_all(settings, fresh):
         if isinstance(checked, InvalidInput):  # BlockedURL names the rule
             rejected.append(Refusal(feed.url, str(checked)))
-            continue
-        try:
-            with db.write() as session:
-                added.append(
-                    FeedStore(session).add(checked.url, now=datetime.now(UTC), title=feed.title)
-                )
-        except Conflict:  # the same feed twice in the document
+        else:
+            accepted.append((feed, checked))
+    # One transaction: an import of hundreds of feeds is one commit, not hundreds. A URL
+    # subscribed meanwhile, or twice in the document, is skipped.
+    with db.write() as session:
+        stored = FeedStore(session).add_many(
+            [(checked.url, feed.title) for feed, checked in accepted], now=datetime.now(UTC)
+        )
+    for (feed, checked), view in zip(accepted, stored, strict=True):
+        if view is None:
             skipped.append(feed.url)
             continue
+        added.append(view)
         if checked.warning:
             warnings.append(Refusal(feed.url, checked.warning))
     report = ImportReport(tuple(added), tuple(skipped), tuple(rejected), tuple(warnings))

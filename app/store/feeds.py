@@ -89,6 +89,38 @@ class FeedStore:
         self.session.flush()
         return _view(feed)
 
+    def add_many(
+        self, feeds: Sequence[tuple[str, str | None]], *, now: datetime
+    ) -> list[FeedView | None]:
+        """Subscribe to each (url, title) in one flush; per item, the new feed, or None
+        for a URL already subscribed (or named earlier in ``feeds``)."""
+        keys = [feed_key(url) for url, _ in feeds]
+        taken: set[str] = set()
+        for start in range(0, len(keys), 500):  # bound the IN list
+            part = keys[start : start + 500]
+            taken.update(self.session.scalars(select(Feed.url_hash).where(Feed.url_hash.in_(part))))
+        rows: list[Feed | None] = []
+        for (url, title), key in zip(feeds, keys, strict=True):
+            if key in taken:
+                rows.append(None)
+                continue
+            taken.add(key)
+            rows.append(
+                Feed(
+                    url=url,
+                    url_hash=key,
+                    title=title,
+                    created_at=now,
+                    next_poll_at=now,
+                    interval_seconds=3600,
+                    consecutive_failures=0,
+                    redirect_count=0,
+                )
+            )
+        self.session.add_all([row for row in rows if row is not None])
+        self.session.flush()
+        return [None if row is None else _view(row) for row in rows]
+
     def _id_of(self, url: str) -> int | None:
         return self.session.scalar(select(Feed.id).where(Feed.url_hash == feed_key(url)))
 
