@@ -55,9 +55,16 @@ def _poll(args: argparse.Namespace, settings: Settings, db: Database) -> None:
     if args.all:
         _make_all_due(db)
     from app.cli.progress import poll_with_progress
-    from app.polling import make_alert_runner, make_extraction_runner, make_poller, run_forever
+    from app.polling import (
+        batch_gc,
+        make_alert_runner,
+        make_extraction_runner,
+        make_poller,
+        run_forever,
+    )
 
     with poller_lock(settings.database_url):
+        batch_gc()  # everything this process needs is imported by now
         alerts = make_alert_runner(settings, db)
         poller = make_poller(settings, db, alert_wake=alerts.wake)
         pages = (

@@ -15,6 +15,7 @@ import gc
 
 import app.feeds.fastparse
 import app.polling.ingest  # noqa: F401  (the jobs' module: parse, plan, tag)
+from app.polling import batch_gc
 from app.tagging import load_tagger
 from app.tagging.language import detect_language
 from app.tagging.tokens import is_known
@@ -42,11 +43,12 @@ def settle() -> None:
     """Make the loaded state cheap to share with the forked workers: collect the
     load-time garbage, give freed heap back to the OS (glibc keeps it otherwise, and
     every worker would map it), and freeze the survivors so the workers' garbage
-    collector never writes to (and so copies) the pages holding them."""
+    collector never writes to (and so copies) the pages holding them; the workers
+    inherit the batch collection thresholds (``batch_gc``)."""
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    gc.freeze()
+    batch_gc()
 
 
 warm()

@@ -84,3 +84,44 @@ def test_a_fork_server_started_early_is_the_one_the_pool_forks_from(tmp_path: Pa
     assert words[1] == words[3]  # one fork server: the early one
     # and the early start hid the script too: its top level ran in the main process only
     assert len(runs.read_text().split()) == 1
+
+
+GC_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, gc
+    from app.feeds.parse import ParsePool
+    from app.polling import PARSE_PRELOAD
+
+    async def main():
+        async with ParsePool(1, preload=PARSE_PRELOAD) as pool:
+            limits = await pool.run(gc.get_threshold, budget_seconds=120, on_failure=str)
+            frozen = await pool.run(gc.get_freeze_count, budget_seconds=120, on_failure=str)
+        print(*limits, frozen, *gc.get_threshold())
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_parse_workers_collect_garbage_in_batches_and_never_scan_the_preloaded_heap() -> None:
+    """Workers forked from the preloaded fork server inherit its frozen heap and the
+    poller's collection thresholds (``batch_gc``); the process that owns the pool
+    keeps its own."""
+    import gc
+
+    from app.polling import GC_THRESHOLDS
+
+    root = Path(parse_module.__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", GC_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    *worker, frozen, owner_0, owner_1, owner_2 = map(int, done.stdout.split())
+    assert tuple(worker) == GC_THRESHOLDS
+    assert frozen > 10_000  # the tagger's tables and the modules: never scanned again
+    assert (owner_0, owner_1, owner_2) == gc.get_threshold() != GC_THRESHOLDS
