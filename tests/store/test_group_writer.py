@@ -102,3 +102,40 @@ def test_every_caller_is_answered_whatever_the_queue_length(db: Database, count:
     assert len(results) == count and all(isinstance(r, int) for r in results)
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(Feed)) == count
+
+
+def test_big_writes_on_sqlite_share_a_transaction_yet_fail_alone(db: Database) -> None:
+    """SQLite has one writer at a time: up to BIG_GROUP writes with articles share a
+    transaction, each in its savepoint, so a poison one is rolled back alone. On
+    PostgreSQL each keeps its own (two pollers must not hold each other's rows)."""
+    from sqlalchemy import event
+
+    from app.polling.writer import BIG_GROUP
+
+    commits: list[int] = []
+    event.listen(db.engine, "commit", lambda _: commits.append(1))
+    writer = GroupWriter(db)
+    jobs = [add(f"https://n{i}.example/feed") for i in range(2 * BIG_GROUP)]
+    jobs.insert(1, broken)
+    results = asyncio.run(run_all(writer, jobs, small=False))
+    committed = len(commits)
+    assert isinstance(results[1], ValueError)
+    assert all(isinstance(r, int) for i, r in enumerate(results) if i != 1)
+    assert len(urls(db)) == 2 * BIG_GROUP and "https://broken.example/feed" not in urls(db)
+    if db.dialect == "sqlite":
+        assert (writer.big_groups, committed) == (3, 3)  # 9 writes: 4 + 4 + 1
+    else:  # each alone; the poison one is rolled back
+        assert (writer.big_groups, committed) == (0, 2 * BIG_GROUP)
+
+
+def test_a_big_group_whose_transaction_fails_runs_each_write_alone(db: Database) -> None:
+    def busy(session: Session) -> int:
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    writer = GroupWriter(db)
+    jobs = [add("https://a.example/feed"), busy, add("https://b.example/feed")]
+    first, failure, last = asyncio.run(run_all(writer, jobs, small=False))
+    assert isinstance(failure, Exception) and "busy" in str(failure)
+    assert isinstance(first, int) and isinstance(last, int)
+    assert writer.big_groups == 0
+    assert urls(db) == ["https://a.example/feed", "https://b.example/feed"]
