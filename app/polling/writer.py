@@ -10,16 +10,9 @@ Here writes queue up while one group runs; the next group takes them all:
   batched statements instead of five round trips each (most of a PostgreSQL
   warm poll). If anything in the group fails, the group is rolled back and each
   write runs again in a transaction of its own, so one failing write fails alone;
-* writes with articles keep a transaction each on PostgreSQL, so two pollers never
-  hold each other's article rows in one transaction (no cross-feed lock order to
-  deadlock on). On SQLite, which has one writer at a time anyway, up to
-  ``BIG_GROUP`` of them share a transaction, each inside a savepoint of its own: a
-  feed's batch is still atomic and a failing one is rolled back alone, while the
-  pages the feeds share (their indexes, the search index's structure) are written
-  to the WAL once per group instead of once per feed (a cold poll of the peer
-  corpus wrote ~640 MB of WAL and database pages one feed at a time, ~390 MB four
-  at a time). The lock is held for the group's writes, ~4 × 20 ms: an editor's
-  write waits that long at most behind it (the turnstile lets it in between groups).
+* writes with articles keep a transaction each, so a feed's batch is atomic and
+  two pollers on PostgreSQL never hold each other's article rows in one
+  transaction (no cross-feed lock order to deadlock on).
 
 A process killed mid-group loses the whole group, never part of a feed's write: the
 claimed feeds' leases expire and the next run polls them again.
@@ -40,7 +33,6 @@ from app.store.db import Database
 _T = TypeVar("_T")
 log = logging.getLogger("newsmon.writer")
 MAX_GROUP = 64
-BIG_GROUP = 4  # SQLite: writes with articles per transaction (each in its savepoint)
 
 
 @dataclass(slots=True)
@@ -83,7 +75,6 @@ class GroupWriter:
         self._pending: list[_Job[Any]] = []
         self._drainer: asyncio.Task[None] | None = None
         self.groups = 0  # transactions of small writes committed (for tests and metrics)
-        self.big_groups = 0  # SQLite: transactions of several big writes committed
 
     async def run(self, fn: Callable[[Session], _T], *, small: bool = False, key: Any = None) -> _T:
         """Run ``fn(session)`` in a write transaction (shared if ``small``); its result."""
@@ -117,38 +108,9 @@ class GroupWriter:
         small = [job for job in group if job.small]
         if len(small) > 1:  # a lone small write needs no group
             self._execute_small(small)
-            self._execute_big([job for job in group if not job.small])
+            self._execute_alone([job for job in group if not job.small])
         else:
-            self._execute_big(group)
-
-    def _execute_big(self, jobs: list[_Job[Any]]) -> None:
-        if self.db.dialect != "sqlite" or len(jobs) < 2:
-            self._execute_alone(jobs)
-            return
-        for start in range(0, len(jobs), BIG_GROUP):
-            self._execute_together(jobs[start : start + BIG_GROUP])
-
-    def _execute_together(self, jobs: list[_Job[Any]]) -> None:
-        """SQLite: one transaction, a savepoint per job; a job that raises is rolled
-        back to its savepoint and fails alone. If the transaction itself fails (its
-        BEGIN or COMMIT), each job runs again alone."""
-        try:
-            with self.db.write() as session:
-                for job in jobs:
-                    job.value, job.error = None, None
-                    try:
-                        with session.begin_nested():
-                            job.value = job.fn(session)
-                    except Exception as exc:
-                        from app.store.article_writes import transient_error
-
-                        if transient_error(exc):
-                            raise  # the whole transaction is in doubt: each alone
-                        job.value, job.error = None, exc
-            self.big_groups += 1
-        except Exception as exc:
-            log.info("a group of %d writes failed (%s); writing them one by one", len(jobs), exc)
-            self._execute_alone(jobs)
+            self._execute_alone(group)
 
     def _execute_small(self, jobs: list[_Job[Any]]) -> None:
         try:

@@ -39,7 +39,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.errors import StorageBusy, StorageUnavailable
 
 BUSY_TIMEOUT_MS = 10_000
-CACHE_KIB = 8192  # SQLite's page cache per connection
 _READ = "newsmon_read"
 _TURNSTILE = "newsmon_turnstile"
 _BACKGROUND = "newsmon_background"
@@ -86,14 +85,6 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        # Statement journals and sort b-trees in memory: a multi-row insert inside a
-        # savepoint journalled every page it touched to a temporary file (~300 MB of
-        # write() calls for one cold poll of the peer corpus).
-        cursor.execute("PRAGMA temp_store=MEMORY")
-        # 8 MiB of page cache instead of SQLite's 2: a feed's write dirties ~500 index
-        # pages, which spilled to the WAL mid-transaction and were read back; reads of a
-        # cold poll fell from 1.1 GB to 0.4 GB of pread() calls.
-        cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

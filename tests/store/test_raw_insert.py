@@ -144,18 +144,3 @@ def test_a_poison_entry_fails_as_sqlalchemys_error_and_the_rest_commit(
     assert result.new == 2 and len(result.skipped) == 1
     assert "NOT NULL" in result.skipped[0]
     assert len(_dump(raw)["search"]) == 2
-
-
-def test_every_sqlite_connection_keeps_temporary_data_in_memory_with_a_larger_cache(
-    two: tuple[Database, Database, int],
-) -> None:
-    """Statement journals (a multi-row insert inside a savepoint) and sorts never go to
-    temporary files, and a feed's write fits in the page cache (no spill mid-write)."""
-    from app.store.db import CACHE_KIB
-
-    raw, _, _ = two
-    for session_of in (raw.read, raw.write):
-        with session_of() as session:
-            assert session.scalar(text("PRAGMA temp_store")) == 2  # MEMORY
-            assert session.scalar(text("PRAGMA cache_size")) == -CACHE_KIB
-            assert session.scalar(text("PRAGMA journal_mode")) == "wal"
