@@ -98,15 +98,21 @@ class Tree:
     def started(self, needle: str) -> float | None:
         """Epoch seconds at which the first process whose command line has ``needle``
         started."""
-        ticks = [t for k, t in self.start_ticks.items() if needle in self.cmdline.get(k, "")]
+        ticks = [
+            t
+            for k, t in self.start_ticks.items()
+            # not the shell running the whole command line, which names every command
+            if needle in self.cmdline.get(k, "") and not self.cmdline[k].startswith("/bin/sh")
+        ]
         return _boot_time() + min(ticks) / CLK if ticks else None
 
 
 def _boot_time() -> float:
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("btime"):
-            return float(line.split()[1])
-    return 0.0
+    """Epoch seconds of the boot, to the tick: now minus the uptime. (/proc/stat's
+    ``btime`` is whole seconds, and off by as much as the wall clock was stepped since
+    the boot, as a VM's is: that put the "first stored feed" up to ~2 s late.)"""
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return time.time() - uptime
 
 
 _FOREIGN: set[str] = set()  # pids seen outside the session: not read again
