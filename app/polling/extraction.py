@@ -316,23 +316,13 @@ class ExtractionRunner:
         (each with its own retry time, from its own attempts)."""
         now = self.clock()
         origin = origin_of(job.url)
+        failed = _Down(host_key(job.url), outcome, detail, retry_after, transient)
         # Once per origin and run: the origin's pages claimed before its first failure
         # was written are in flight and record themselves; a new scan would find none.
         alike = alike and origin not in self._down
         if alike:
-            self._down[origin] = _Down(
-                host_key(job.url),
-                outcome,
-                detail,
-                retry_after,
-                transient,
-                unresolved=UNRESOLVED in (detail or ""),
-            )
-
-        def retry_at(attempts: int) -> datetime | None:
-            return after_attempt(
-                outcome, attempts=attempts, now=now, retry_after=retry_after, transient=transient
-            ).at
+            self._down[origin] = failed
+        retry_at = functools.partial(failed.retry_at, now=now)
 
         def write(session: Session) -> int:
             store = ExtractionStore(session)
@@ -343,7 +333,7 @@ class ExtractionRunner:
                 failures += [
                     # A page that failed to connect ended where it began (no redirect).
                     Failure(article_id, outcome, detail, retry_at(attempts + 1), final_url and url)
-                    for article_id, url, attempts in store.due_of_host(host_key(job.url), now=now)
+                    for article_id, url, attempts in store.due_of_host(failed.host, now=now)
                     if article_id != job.article_id and origin_of(url) == origin
                 ]
             store.record_failures(failures, now=now)
@@ -379,15 +369,19 @@ class ExtractionRunner:
 
 @dataclass(frozen=True, slots=True)
 class _Down:
-    """An unreachable origin of this run: its host (as the queue stores it) and the
-    outcome its pages are recorded with."""
+    """A failed page's origin as this run records it: its host (as the queue stores it),
+    the outcome and the retry policy; kept per origin found unreachable."""
 
     host: str
     outcome: PageOutcome
     detail: str | None
     retry_after: float | None
     transient: bool
-    unresolved: bool  # the host's name did not resolve: all its origins are down
+
+    @property
+    def unresolved(self) -> bool:
+        """The host's name did not resolve: every origin of it is down."""
+        return UNRESOLVED in (self.detail or "")
 
     def retry_at(self, attempts: int, now: datetime) -> datetime | None:
         return after_attempt(

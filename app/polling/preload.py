@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 
 import app.feeds.fastparse
 import app.polling.ingest  # noqa: F401  (the jobs' module: parse, plan, tag)
@@ -45,10 +44,9 @@ def settle() -> None:
     every worker would map it), and freeze the survivors so the workers' garbage
     collector never writes to (and so copies) the pages holding them; the workers
     inherit the batch collection thresholds (``batch_gc``)."""
-    gc.collect()
+    batch_gc()  # collects, freezes, sets the thresholds
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    batch_gc()
 
 
 warm()

@@ -17,8 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-
 from app.config import Settings
 from app.core.errors import BlockedURL, Conflict, InvalidInput, NotFound
 from app.feeds.guard import check_url, fetch_policy, validate_url
@@ -26,7 +24,6 @@ from app.feeds.opml import OpmlFeed, export_opml, read_opml
 from app.store.audit import AuditStore
 from app.store.db import Database
 from app.store.feeds import SAMPLE_URL, FeedStore, FeedView, feed_key
-from app.store.tables import Feed
 
 MAX_OPML_BYTES = 1024 * 1024
 CHECKS_AT_ONCE = 16  # concurrent DNS look-ups while checking an import's URLs
@@ -106,14 +103,11 @@ def import_subscriptions(
             valid.append(replace(feed, url=str(validate_url(feed.url.strip()))))
         except BlockedURL as exc:
             rejected.append(Refusal(feed.url, str(exc)))
+    keys = [feed_key(f.url) for f in valid]
     with db.read() as session:  # one query for the lot, not one per feed
-        subscribed = set(
-            session.scalars(
-                select(Feed.url_hash).where(Feed.url_hash.in_({feed_key(f.url) for f in valid}))
-            )
-        )
-    fresh = [f for f in valid if feed_key(f.url) not in subscribed]
-    skipped += [f.url for f in valid if feed_key(f.url) in subscribed]
+        subscribed = FeedStore(session).subscribed(keys)
+    fresh = [f for f, key in zip(valid, keys, strict=True) if key not in subscribed]
+    skipped += [f.url for f, key in zip(valid, keys, strict=True) if key in subscribed]
     accepted: list[tuple[OpmlFeed, Checked]] = []
     for feed, checked in _check_all(settings, fresh):
         if isinstance(checked, InvalidInput):  # BlockedURL names the rule

@@ -18,7 +18,19 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, Text, bindparam, delete, select, text, type_coerce, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Integer,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    select,
+    text,
+    type_coerce,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -298,16 +310,17 @@ class ArticleWrites:
         poller's main-process CPU on the peer corpus went to it). The row trigger is off
         inside this savepoint; the batch is indexed below in two executemany calls
         instead of six statements per row (migration 0006)."""
-        stamp = sqlite_stamp(now)
-        rows = [_sqlite_row(d, stamp, feed_id) for d in drafts]
+        rows = [_sqlite_row(_row(d, now, feed_id)) for d in drafts]
+        columns = tuple(_row(drafts[0], now, feed_id))
+        per_insert = _MAX_PARAMETERS // len(columns)
         cursor = self.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
         sql = ""
         try:
             cursor.execute(sql := "UPDATE article_search_bulk SET active = 1")
             inserted: dict[str, int] = {}
-            for start in range(0, len(rows), _ROWS_PER_INSERT):
-                part = rows[start : start + _ROWS_PER_INSERT]
-                sql = _article_insert_sql(len(part))
+            for start in range(0, len(rows), per_insert):
+                part = rows[start : start + per_insert]
+                sql = _article_insert_sql(columns, len(part))
                 cursor.execute(sql, [value for row in part for value in row])
                 inserted.update(cursor.fetchall())
             docs = [
@@ -568,86 +581,46 @@ def _row(d: ArticleDraft, now: datetime, feed_id: int | None = None) -> dict[str
     }
 
 
-# The article row's columns, in ``_sqlite_row``'s order (``_row``'s keys).
-_ROW_COLUMNS = (
-    "url",
-    "url_hash",
-    "key_kind",
-    "guid",
-    "title",
-    "author",
-    "summary",
-    "content",
-    "text",
-    "language",
-    "published_at",
-    "published_estimated",
-    "first_seen_at",
-    "updated_at",
-    "relevance_score",
-    "relevance_reason",
-    "relevance_evidence",
-    "tagger_relevant",
-    "relevant",
-    "theme_mask",
-    "theme_scores",
-    "tag_version",
-    "band0",
-    "band1",
-    "band2",
-    "band3",
-    "outlet",
-    "primary_feed_id",
-)
-_ROWS_PER_INSERT = 32766 // len(_ROW_COLUMNS)  # SQLite's bound-parameter limit (3.32+)
+_MAX_PARAMETERS = 32766  # SQLite's bound-parameter limit (3.32+)
 
 
 @lru_cache(maxsize=16)
-def _article_insert_sql(rows: int) -> str:
-    one = "(" + ", ".join("?" * len(_ROW_COLUMNS)) + ")"
-    columns, values = ", ".join(_ROW_COLUMNS), ", ".join([one] * rows)
-    # Only the constant column names above and placeholders go into the text.
-    sql = f"INSERT INTO article ({columns}) VALUES {values}"  # noqa: S608
+def _article_insert_sql(columns: tuple[str, ...], rows: int) -> str:
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    names, values = ", ".join(columns), ", ".join([one] * rows)
+    # Only the table's own column names (``_row``'s keys) and placeholders go in the text.
+    sql = f"INSERT INTO article ({names}) VALUES {values}"  # noqa: S608
     return sql + " ON CONFLICT (url_hash) DO NOTHING RETURNING url_hash, id"
 
 
-def _sqlite_row(d: ArticleDraft, stamp: str, feed_id: int) -> tuple[Any, ...]:
-    """``_row`` as SQLite stores it (dates as text, JSON as text, booleans as 0/1)."""
-    b0, b1, b2, b3 = d.bands or (None, None, None, None)
-    tags = d.tags
-    return (
-        d.url,
-        d.key,
-        d.key_kind,
-        d.guid,
-        d.title,
-        d.author,
-        d.summary,
-        d.content,
-        d.text,
-        d.language,
-        sqlite_stamp(d.published_at),
-        int(d.published_estimated),
-        stamp,
-        stamp,
-        tags.relevance_score,
-        tags.relevance_reason,
-        _dumps([_evidence_json(e) for e in tags.relevance_evidence]),
-        int(tags.relevant),
-        int(tags.relevant),
-        sum(THEME_BITS.get(t.key, 0) for t in tags.themes),
-        _dumps(dict(tags.theme_scores)),
-        tags.version,
-        b0,
-        b1,
-        b2,
-        b3,
-        d.outlet,
-        feed_id,
-    )
-
-
 _dumps = json.JSONEncoder().encode  # json.dumps' defaults, without its per-call checks
+
+
+def _sqlite_bind(column_type: Any) -> Callable[[Any], Any] | None:
+    """What SQLite stores for a value of this column type, without SQLAlchemy's bind
+    processing: dates as text, JSON as text, booleans as 0/1; None: the value as is."""
+    if isinstance(column_type, UTCDateTime):
+        return sqlite_stamp
+    if isinstance(column_type, JSON):
+        return _dumps
+    if isinstance(column_type, Boolean):
+        return int
+    return None
+
+
+# Derived from the table, so a new column of one of these types is converted too.
+_SQLITE_BINDS = {
+    column.key: bind for column in _ARTICLE.c if (bind := _sqlite_bind(column.type)) is not None
+}
+
+
+def _sqlite_row(row: dict[str, Any]) -> tuple[Any, ...]:
+    """``_row``'s values, in its order, as SQLite stores them."""
+    for key, bind in _SQLITE_BINDS.items():
+        value = row.get(key)
+        if value is not None:
+            row[key] = bind(value)
+    return tuple(row.values())
 
 
 def _theme_row(article_id: int, tag: ThemeTag, version: str) -> dict[str, Any]:

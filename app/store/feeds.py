@@ -73,21 +73,10 @@ class FeedStore:
         self.session = session
 
     def add(self, url: str, *, now: datetime, title: str | None = None) -> FeedView:
-        if self._id_of(url) is not None:
+        [feed] = self.add_many([(url, title)], now=now)
+        if feed is None:
             raise Conflict(f"feed already subscribed: {url}")
-        feed = Feed(
-            url=url,
-            url_hash=feed_key(url),
-            title=title,
-            created_at=now,
-            next_poll_at=now,
-            interval_seconds=3600,
-            consecutive_failures=0,
-            redirect_count=0,
-        )
-        self.session.add(feed)
-        self.session.flush()
-        return _view(feed)
+        return feed
 
     def add_many(
         self, feeds: Sequence[tuple[str, str | None]], *, now: datetime
@@ -95,10 +84,7 @@ class FeedStore:
         """Subscribe to each (url, title) in one flush; per item, the new feed, or None
         for a URL already subscribed (or named earlier in ``feeds``)."""
         keys = [feed_key(url) for url, _ in feeds]
-        taken: set[str] = set()
-        for start in range(0, len(keys), 500):  # bound the IN list
-            part = keys[start : start + 500]
-            taken.update(self.session.scalars(select(Feed.url_hash).where(Feed.url_hash.in_(part))))
+        taken = self.subscribed(keys)
         rows: list[Feed | None] = []
         for (url, title), key in zip(feeds, keys, strict=True):
             if key in taken:
@@ -120,6 +106,15 @@ class FeedStore:
         self.session.add_all([row for row in rows if row is not None])
         self.session.flush()
         return [None if row is None else _view(row) for row in rows]
+
+    def subscribed(self, keys: Collection[str]) -> set[str]:
+        """Which of these ``feed_key`` values are subscribed already."""
+        found: set[str] = set()
+        ordered = list(keys)
+        for start in range(0, len(ordered), 500):  # bound the IN list
+            part = ordered[start : start + 500]
+            found.update(self.session.scalars(select(Feed.url_hash).where(Feed.url_hash.in_(part))))
+        return found
 
     def _id_of(self, url: str) -> int | None:
         return self.session.scalar(select(Feed.id).where(Feed.url_hash == feed_key(url)))

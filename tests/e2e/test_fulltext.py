@@ -56,6 +56,25 @@ def poll_with_queue(make_test_poller: Any, **rules: Any) -> None:
     poll(make_test_poller, on_new=enqueue_hook(FullTextRules(**rules)))
 
 
+def count_fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every page URL the extraction fetches from now on (robots.txt aside), in order."""
+    fetched: list[str] = []
+    fetch = PageFetcher.fetch
+
+    async def counted(self: PageFetcher, url: str) -> Any:
+        fetched.append(url)
+        return await fetch(self, url)
+
+    monkeypatch.setattr(PageFetcher, "fetch", counted)
+    return fetched
+
+
+def due_at(db: Database, feed_id: int, when: datetime) -> None:
+    """Make a feed due for polling at ``when``."""
+    with db.write() as session:
+        session.execute(update(Feed).where(Feed.id == feed_id).values(next_poll_at=when))
+
+
 def articles_by_url(db: Database) -> dict[str, Article]:
     with db.read() as session:
         rows = session.scalars(select(Article).options(undefer(Article.page_content))).all()
@@ -306,10 +325,7 @@ def test_a_changed_entry_is_feed_text_again_until_its_page_is_fetched_anew(
     poll_with_queue(make_test_poller)
     asyncio.run(runner(db, loopback_policy).run_once())
     site.add_feed("one", [("en", site.url("/en/story"))], "A corrected teaser.")
-    with db.write() as session:
-        session.execute(
-            update(Feed).where(Feed.id == feed_id).values(next_poll_at=datetime.now(UTC))
-        )
+    due_at(db, feed_id, datetime.now(UTC))
     poll_with_queue(make_test_poller)
 
     [article] = articles_by_url(db).values()
@@ -340,14 +356,7 @@ def test_an_unreachable_origin_is_recorded_for_all_its_pages_at_once(
     links += [(lang, site.url(f"/{lang}/story")) for lang in ("en", "de")]  # same host
     add_feed(db, site.add_feed("mixed", links, TEASER))
     poll_with_queue(make_test_poller)
-    fetched: list[str] = []
-    fetch = PageFetcher.fetch
-
-    async def counted(self: PageFetcher, url: str) -> Any:
-        fetched.append(url)
-        return await fetch(self, url)
-
-    monkeypatch.setattr(PageFetcher, "fetch", counted)
+    fetched = count_fetches(monkeypatch)
     scans: list[str] = []
     due_of_host = ExtractionStore.due_of_host
 
@@ -405,22 +414,16 @@ def test_beside_a_poll_the_pages_of_feeds_stored_later_are_fetched_too(
         await asyncio.sleep(0.3)  # the queue is empty: the pass must wait, not end
         assert not pages.done()
         poller = make_test_poller(on_new=enqueue_hook(FullTextRules()))
-        with db.write() as session:  # one feed now, the other after its page is fetched
-            session.execute(
-                update(Feed)
-                .where(Feed.id == second)
-                .values(next_poll_at=datetime.now(UTC) + timedelta(days=1))
-            )
+        due_at(
+            db, second, datetime.now(UTC) + timedelta(days=1)
+        )  # one feed now, the other after its page is fetched
         await poller.poll_due()
         deadline = asyncio.get_running_loop().time() + 30  # a bound, not a timing assertion
         while "/en/story" not in site.paths():
             assert asyncio.get_running_loop().time() < deadline, "the first page never came"
             await asyncio.sleep(0.05)
         ended_early = pages.done()
-        with db.write() as session:
-            session.execute(
-                update(Feed).where(Feed.id == second).values(next_poll_at=datetime.now(UTC))
-            )
+        due_at(db, second, datetime.now(UTC))
         await poller.poll_due()
         feeding.set()
         return dict((await pages).outcomes), ended_early
@@ -459,14 +462,7 @@ def test_pages_queued_later_for_a_host_that_does_not_resolve_are_recorded_untrie
     later += [(f"f{n}", f"https://dead.example:8443/c/{n}") for n in range(2)]
     later += [("en", site.url("/en/story"))]
     second = add_feed(db, site.add_feed("second", later, TEASER))
-    fetched: list[str] = []
-    fetch = PageFetcher.fetch
-
-    async def counted(self: PageFetcher, url: str) -> Any:
-        fetched.append(url)
-        return await fetch(self, url)
-
-    monkeypatch.setattr(PageFetcher, "fetch", counted)
+    fetched = count_fetches(monkeypatch)
     started = datetime.now(UTC)
 
     async def scenario() -> dict[str, int]:
@@ -474,21 +470,15 @@ def test_pages_queued_later_for_a_host_that_does_not_resolve_are_recorded_untrie
         pages = runner(db, loopback_policy, per_host=1)
         task = asyncio.create_task(pages.run_once(feeding=feeding))
         poller = make_test_poller(on_new=enqueue_hook(FullTextRules()))
-        with db.write() as session:  # the first feed now, the second once the host is down
-            session.execute(
-                update(Feed)
-                .where(Feed.id == second)
-                .values(next_poll_at=datetime.now(UTC) + timedelta(days=1))
-            )
+        due_at(
+            db, second, datetime.now(UTC) + timedelta(days=1)
+        )  # the first feed now, the second once the host is down
         await poller.poll_due()
         deadline = asyncio.get_running_loop().time() + 30  # a bound, not a timing assertion
         while not pages._down:
             assert asyncio.get_running_loop().time() < deadline, "the dead host never failed"
             await asyncio.sleep(0.05)
-        with db.write() as session:
-            session.execute(
-                update(Feed).where(Feed.id == second).values(next_poll_at=datetime.now(UTC))
-            )
+        due_at(db, second, datetime.now(UTC))
         await poller.poll_due()
         feeding.set()
         return dict((await task).outcomes)

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from app.core.decide import ArticleDraft, Tags
 from app.core.types import Evidence, ThemeTag
 from app.store import migrate
-from app.store.article_writes import _ROW_COLUMNS, ArticleWrites, _row, _statements
+from app.store.article_writes import ArticleWrites, _row, _statements
 from app.store.db import Database
 from app.store.feeds import FeedStore
 from app.store.tables import UTCDateTime, sqlite_stamp
@@ -79,7 +79,7 @@ def two(tmp_path: Path) -> Iterator[tuple[Database, Database, int]]:
 
 
 def _dump(database: Database) -> dict[str, list[tuple[Any, ...]]]:
-    columns = ", ".join(f"{c}, typeof({c})" for c in ("id", *_ROW_COLUMNS))
+    columns = ", ".join(f"{c}, typeof({c})" for c in ("id", *_row(_draft(1), NOW, 1)))
     with database.read() as session:
         return {
             "article": [tuple(r) for r in session.execute(text(f"SELECT {columns} FROM article"))],
