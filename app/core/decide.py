@@ -6,7 +6,6 @@ drafts (``with_tags``); the store executes the drafts as atomic upserts.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,7 +52,24 @@ class ArticleDraft:
     outlet: str | None = None  # a news-search feed's <source>
 
     def with_tags(self, tags: Tags) -> ArticleDraft:
-        return dataclasses.replace(self, tags=tags, language=tags.language or self.language)
+        # Built directly: ``dataclasses.replace`` cost ~10 us a call, once per entry.
+        return ArticleDraft(
+            self.key,
+            self.key_kind,
+            self.url,
+            self.guid,
+            self.title,
+            self.author,
+            self.summary,
+            self.content,
+            self.text,
+            tags.language or self.language,
+            self.published_at,
+            self.published_estimated,
+            self.bands,
+            tags,
+            self.outlet,
+        )
 
 
 def plan_articles(parsed: ParsedFeed, *, feed_url: str, now: datetime) -> list[ArticleDraft]:

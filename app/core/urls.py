@@ -76,6 +76,8 @@ def _netloc(parts: SplitResult, scheme: str) -> str:
 
 def _normalise_escapes(text: str, safe: frozenset[str]) -> str:
     """Decode escaped unreserved characters, upper-case other escapes, escape the rest."""
+    if safe.issuperset(text):  # nothing escaped, nothing to escape: most paths
+        return text
     out: list[str] = []
     i = 0
     while i < len(text):

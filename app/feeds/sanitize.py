@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -55,7 +56,7 @@ def sanitize_html(html_text: str, *, base_url: str | None) -> str:
     """Allowlisted HTML; relative URLs resolved against ``base_url`` or dropped."""
     if not html_text:
         return ""
-    base = safe_link(base_url, None)
+    base = _base_link(base_url)
     relative: Literal["deny"] | tuple[Literal["rewrite_with_base"], str] = (
         ("rewrite_with_base", base) if base else "deny"
     )
@@ -87,6 +88,13 @@ def safe_link(url: str | None, base_url: str | None) -> str | None:
             return None
         cleaned = urljoin(base, cleaned)
     return cleaned if _is_absolute_http(cleaned) and len(cleaned) <= URL_MAX else None
+
+
+@lru_cache(maxsize=256)
+def _base_link(base_url: str | None) -> str | None:
+    """``safe_link(base_url, None)``, remembered: a feed's entries share a few bases,
+    and each entry's summary and content are sanitised against one."""
+    return safe_link(base_url, None)
 
 
 def _scheme(url: str) -> str:

@@ -198,7 +198,9 @@ class _Classifier:
             rowbase.fromfile(f, rows)
         with open(where / "output.bin", "rb") as f:
             output.fromfile(f, rows)
-        ptc = np.load(where / "ptc.npy", mmap_mode="r")
+        # A plain ndarray over the mapping (no copy): indexing a ``np.memmap`` runs its
+        # Python-level ``__getitem__`` (~20 us a call, once per text classified).
+        ptc = np.load(where / "ptc.npy", mmap_mode="r").view(np.ndarray)
         pc = np.load(where / "pc.npy")
         return cls(
             nextmove,
