@@ -102,8 +102,27 @@ _TAG = re.compile(f"<(?:([a-zA-Z][a-zA-Z0-9]*)(?:{_ATTR})*{_WS}*/?|/([a-zA-Z][a-
 _SPECIAL = _SKIP | {"textarea", "plaintext", "xmp", "noembed", "noframes", "listing"}
 
 
+_MEMO: dict[str, str] = {}
+_MEMO_SIZE = 256
+_MEMO_MAX_CHARS = 8192
+
+
 def html_to_text(html: str) -> str:
-    """Plain text of ``html``: paragraphs separated by one blank line, spaces collapsed."""
+    """Plain text of ``html``: paragraphs separated by one blank line, spaces collapsed.
+
+    The last few short inputs are remembered: ingest converts each entry's summary twice
+    (for the article's text, then for the tagger's summary field)."""
+    if len(html) > _MEMO_MAX_CHARS:
+        return _html_to_text(html)
+    found = _MEMO.get(html)
+    if found is None:
+        found = _MEMO[html] = _html_to_text(html)
+        if len(_MEMO) > _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)), None)  # the oldest
+    return found
+
+
+def _html_to_text(html: str) -> str:
     if "<" not in html and "&" not in html:
         return normalise_space(html)
     fast = _fast_text(html)

@@ -99,3 +99,17 @@ _FRAGMENTS = st.sampled_from(
 def test_fast_path_matches_htmlparser(pieces: list[str]) -> None:
     html = "".join(pieces)
     assert html_to_text(html) == _parsed_text(html)
+
+
+def test_the_memo_of_recent_conversions_stays_small() -> None:
+    """Ingest converts each summary twice, so short inputs are remembered; an article
+    page's text (up to megabytes) never is, and the memo never grows past its size."""
+    from app.core import text as module
+
+    page = "<p>" + "word " * 5000 + "</p>"
+    assert html_to_text(page) == ("word " * 5000).strip()
+    assert page not in module._MEMO
+    for n in range(module._MEMO_SIZE * 2):
+        assert html_to_text(f"<p>entry {n}</p>") == f"entry {n}"
+    assert len(module._MEMO) <= module._MEMO_SIZE
+    assert html_to_text("<p>entry 3</p>") == "entry 3"  # evicted, converted again

@@ -163,6 +163,24 @@ def test_bare_guid_is_not_turned_into_a_link() -> None:
     assert (entries[3].guid, entries[3].url) == ("item-7", None)
 
 
+def test_a_link_to_an_unclosed_ipv6_host_costs_that_link_not_the_feed() -> None:
+    """``//[x`` made ``urljoin`` raise, and the whole feed failed as unparseable."""
+    body = (
+        b'<rss version="2.0"><channel><title>t</title><link>https://example.com/</link>'
+        b"<item><title>Kept</title><link>https://example.com/kept</link></item>"
+        b"<item><title>Odd link</title><link>//[bad</link><guid>g-odd</guid>"
+        b"<description>see &lt;a href='//[x'&gt;this&lt;/a&gt;</description></item>"
+        b"</channel></rss>"
+    )
+    parsed = parse_feed(body, url=URL, now=NOW)
+    assert parsed.error is None
+    assert [(e.title, e.url) for e in parsed.entries] == [
+        ("Kept", "https://example.com/kept"),
+        ("Odd link", None),
+    ]
+    assert "//[x" not in parsed.entries[1].summary_html
+
+
 @pytest.mark.parametrize(
     ("channel", "ttl"),
     [

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.feeds.sanitize import clean_text, safe_link, sanitize_html
+from app.feeds.sanitize import _PLAIN_HTTP, _safe_link, clean_text, safe_link, sanitize_html
 
 BASE = "https://example.com/dir/page"
 
@@ -95,6 +95,29 @@ def test_safe_link(url: str | None, expected: str | None) -> None:
 def test_safe_link_without_base_needs_absolute() -> None:
     assert safe_link("/a", None) is None
     assert safe_link("/a", "javascript:x") is None
+
+
+_URL_PARTS = st.sampled_from(
+    ["http://", "https://", "HTTP://", "javascript:", "jav&#x09;ascript:", "//", "/", ""]
+)
+_URL_TAIL = st.text(alphabet="aZ09.-_~:/?#[]@!$&'()*+,;=% \t\n\x00\x7f\\é\u00a0", max_size=30)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_URL_PARTS, _URL_TAIL, st.sampled_from([BASE, None, "javascript:x"]))
+def test_the_plain_link_shortcut_answers_as_the_general_path(
+    scheme: str, rest: str, base: str | None
+) -> None:
+    """Most entry links take a shortcut (one regular expression); for any address it
+    must give what the full check (unescaping, splitting, the port) gives."""
+    url = scheme + rest
+    assert safe_link(url, base) == (_safe_link(url, base) if url else None)
+
+
+def test_plain_links_take_the_shortcut_and_others_do_not() -> None:
+    assert _PLAIN_HTTP.fullmatch("https://news.example.com/2026/12/amazon-tiktok?utm=x#top")
+    for url in ("http://x:99999/", "http://user@host/", "HTTP://x/", "http://a b/"):
+        assert not _PLAIN_HTTP.fullmatch(url)
 
 
 def test_clean_text_reexported() -> None:
