@@ -141,11 +141,16 @@ def fast_parse(body: bytes, headers: Mapping[str, str]) -> tuple[dict[str, Any],
     return _Reader(lang).run(data)
 
 
+# The characters ``_cp1252`` maps (C1 controls, U+0080-U+009F): ``str.translate`` with a
+# dict looks every character up, so it runs only when one of them is there.
+_C1 = re.compile("[\x80-\x9f]")
+
+
 def _finish(text: str) -> str:
     """feedparser's ``pop`` tail for every text element (utf-8 document)."""
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         text = text.encode("iso-8859-1").decode("utf-8")
-    return text.translate(_cp1252)
+    return text.translate(_cp1252) if _C1.search(text) else text
 
 
 # The fast path's entries are plain dicts under feedparser's canonical keys (the only

@@ -338,3 +338,13 @@ def test_a_fast_path_failure_falls_back_to_feedparser(monkeypatch: pytest.Monkey
 
 
 _FIELDS = ("title", "link", "guid", "author", "description", "encoded", "source")
+
+
+def test_only_c1_characters_are_mapped_to_cp1252() -> None:
+    """``_finish`` maps with ``_cp1252`` only when a C1 character is present: that is
+    sound while feedparser's table maps nothing else."""
+    from app.feeds.fastparse import _C1, _cp1252, _finish
+
+    assert _cp1252 and all(_C1.fullmatch(chr(c)) for c in _cp1252)
+    assert _finish("caf\u00e9 \u0093q\u0094") == "caf\u00e9 \u201cq\u201d"
+    assert _finish("plain") == "plain"
