@@ -499,7 +499,9 @@ class ArticleWrites:
         for n in present:
             values_ = sorted(wanted[n])
             params[f"v{n}"] = json.dumps(values_) if dialect == "sqlite" else values_
-        return list(self.session.execute(_band_statement(dialect, present), params))
+        # ``all()`` fetches in one driver call; iterating fetched row by row (~340 rows
+        # per feed on the peer corpus, ~68,000 per cold poll).
+        return list(self.session.execute(_band_statement(dialect, present), params).all())
 
 
 @lru_cache(maxsize=64)
