@@ -3,23 +3,32 @@ revision goes down and up again, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect, text
 
 from app.store import migrate
-from app.store.db import Database
+from app.store.article_writes import ArticleWrites
+from app.store.db import Database, make_engine
+from app.store.feeds import FeedStore
 from app.store.tables import Base
+from tests.store.test_raw_insert import MATCH, NOW, _draft
 from tests.support.db import DbTarget
 
 
+@pytest.mark.parametrize("snapshot", [True, False], ids=["snapshot", "migrations"])
 def test_an_empty_database_upgrades_to_head_with_no_drift_from_the_models(
-    db_target: DbTarget,
+    db_target: DbTarget, snapshot: bool
 ) -> None:
     database = db_target.database()
     try:
-        migrate.upgrade(database.engine)
+        migrate.upgrade(database.engine, snapshot=snapshot)
         with database.engine.connect() as conn:
             context = MigrationContext.configure(
                 conn,
@@ -75,3 +84,76 @@ def test_a_database_behind_head_is_upgraded_and_then_recognised(db_target: DbTar
         }
     finally:
         database.dispose()
+
+
+def _objects(url: str) -> tuple[list[tuple[str, ...]], dict[str, list[tuple[object, ...]]]]:
+    """(type, name, table, sql) of every schema object, and the rows of the tables the
+    migrations fill."""
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        objects = connection.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+        ).fetchall()
+        rows = {
+            table: connection.execute(f"SELECT * FROM {table}").fetchall()
+            for table in ("alembic_version", "article_search_bulk", "article_fts_config")
+        }
+    connection.close()
+    return objects, rows
+
+
+def test_the_sqlite_snapshot_is_what_the_migrations_build(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    migrate.upgrade(engine, snapshot=False)
+    engine.dispose()
+    with sqlite3.connect(tmp_path / "migrated.db") as connection:
+        script = migrate.sqlite_schema_script(connection)
+    connection.close()
+    assert script == migrate.SNAPSHOT.read_text(encoding="utf-8"), (
+        "app/store/schema_sqlite.sql is not what the migrations build: "
+        "run `python -m app.store.migrate` and commit the file"
+    )
+
+
+def test_a_new_sqlite_database_from_the_snapshot_is_the_migrated_one(tmp_path: Path) -> None:
+    urls = {name: f"sqlite:///{tmp_path / name}.db" for name in ("snapshot", "migrated")}
+    for name, url in urls.items():
+        engine = make_engine(url)
+        migrate.upgrade(engine, snapshot=name == "snapshot")
+        assert migrate.at_head(engine)
+        engine.dispose()
+    assert _objects(urls["snapshot"]) == _objects(urls["migrated"])
+    # and a working one: a stored batch is found through the search index
+    database = Database.from_url(urls["snapshot"])
+    try:
+        with database.write() as session:
+            feed = FeedStore(session).add("https://outlet.example/feed.xml", now=NOW)
+            ArticleWrites(session).upsert_batch(feed.id, [_draft(1), _draft(2)], now=NOW)
+        with database.read() as session:
+            assert len(session.execute(text(MATCH)).all()) == 2
+    finally:
+        database.dispose()
+
+
+def test_two_processes_starting_on_one_new_file_create_the_schema_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    engines = [make_engine(url) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def start(engine: Engine) -> None:
+        try:
+            migrate.upgrade(engine)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for engine in engines:
+        engine.dispose()
+    assert errors == []
+    objects, rows = _objects(url)
+    assert rows["alembic_version"] == [(migrate.HEAD,)]
+    assert rows["article_search_bulk"] == [(0,)]
+    assert len({name for _, name, *_ in objects}) == len(objects)
