@@ -18,9 +18,9 @@ background transaction already under way. ``flock`` locks belong to an open file
 each thread has its own, and they go with the process that dies holding them.
 
 A bulk writer's SQLite engine (``make_engine(bulk=True)``: the poller's, re-tagging's)
-also keeps statement journals in memory, a larger page cache and a longer WAL between
-checkpoints (``BULK_PRAGMAS``), and every SQLite pool hands out its most recently used
-connection first, whose page cache is still warm.
+also keeps statement journals in memory and a longer WAL between checkpoints
+(``BULK_PRAGMAS``), and every SQLite pool hands out its most recently used connection
+first, whose page cache is still warm.
 """
 
 from __future__ import annotations
@@ -52,16 +52,15 @@ _TURN = "newsmon_turn"
 
 # A bulk writer's SQLite connections (the poller stores ~50 articles per feed in one
 # transaction, each row touching a dozen indexes and the search index). Measured on the
-# peer corpus's cold poll (200 feeds x 50 entries, docs/benchmarks.md "Stop 24"), these
-# took the poll process from ~700,000 read and write calls on the database files to
-# ~190,000 and its CPU by ~11 %, for ~6 MB more memory:
+# peer corpus's cold poll (200 feeds x 50 entries, docs/benchmarks.md "Stop 24"):
 # - statement journals (a multi-row INSERT inside a savepoint needs one) in memory, not
-#   in a temporary file written and dropped every statement (~140,000 writes);
-# - a 4 MiB page cache instead of 2 MiB: a feed's transaction touches ~1,400 pages, and
-#   the pages it missed were read back from the WAL and the file (~280,000 reads);
+#   in a temporary file written and dropped every statement (~140,000 writes a poll);
 # - a checkpoint every ~16 MB of WAL instead of ~4 MB: a page written by many feeds'
 #   transactions is copied into the database file once, not once per checkpoint.
-BULK_PRAGMAS = ("temp_store=MEMORY", "cache_size=-4096", "wal_autocheckpoint=4000")
+# Together ~10 % of the poll process's CPU. A 4 MiB page cache (SQLite's is 2 MiB) saved
+# ~3 % more but cost every connection of the poll process up to 4 MiB (+14 MiB for the
+# process with the page pass's connections), past the 300 MB memory target: not used.
+BULK_PRAGMAS = ("temp_store=MEMORY", "wal_autocheckpoint=4000")
 
 
 def make_engine(url: str, *, bulk: bool = False, **kwargs: Any) -> Engine:

@@ -1,5 +1,5 @@
 """A bulk writer's SQLite engine (the poller's, ``Database.from_url(background=True)``):
-statement journals in memory, a larger page cache and a longer WAL between checkpoints;
+statement journals in memory and a longer WAL between checkpoints;
 every SQLite pool hands out its most recently returned connection first. The web's
 engine keeps SQLite's defaults, so its connections' memory does not grow."""
 
@@ -30,8 +30,8 @@ def test_only_a_bulk_writers_connections_get_the_bulk_settings(tmp_path: Path) -
     poller = Database.from_url(url, background=True)
     web = Database.from_url(url)
     try:
-        # temp_store 2 = MEMORY; a negative cache size is KiB
-        assert _pragmas(poller) == (2, -4096, 4000)
+        # temp_store 2 = MEMORY; the page cache stays SQLite's 2 MiB (a negative size is KiB)
+        assert _pragmas(poller) == (2, -2000, 4000)
         assert _pragmas(web) == (0, -2000, 1000)
     finally:
         poller.dispose()
