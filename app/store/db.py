@@ -72,8 +72,13 @@ def make_engine(url: str, *, bulk: bool = False, **kwargs: Any) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # The most recently returned connection first: its page cache holds what the
         # last transaction touched (a FIFO pool rotated the poller's work across idle
-        # connections whose caches another connection's commit had made stale).
-        kwargs.setdefault("pool_use_lifo", True)
+        # connections whose caches another connection's commit had made stale). Only a
+        # file's queue pool has the option (in-memory databases get a per-thread pool).
+        in_memory = parsed.database in (None, "", ":memory:") or (
+            parsed.query.get("mode") == "memory"
+        )
+        if not in_memory and "poolclass" not in kwargs:
+            kwargs.setdefault("pool_use_lifo", True)
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
         _configure_sqlite(engine, BULK_PRAGMAS if bulk else ())
         return engine

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from app.store import migrate
 from app.store.article_writes import ArticleWrites
-from app.store.db import Database
+from app.store.db import Database, make_engine
 from app.store.feeds import FeedStore
 from tests.store.test_raw_insert import NOW, _draft, _dump
 
@@ -72,3 +72,18 @@ def test_a_poison_entry_in_a_bulk_batch_rolls_back_alone(tmp_path: Path) -> None
         database.dispose()
     assert stored[0] == stored[1]
     assert len(stored[0]["search"]) == 39
+
+
+def test_in_memory_and_explicit_pools_still_open(tmp_path: Path) -> None:
+    """The LIFO option exists only on a file's queue pool: an in-memory database (per
+    thread pool) or a caller's own pool class must not be refused."""
+    from sqlalchemy.pool import NullPool
+
+    for engine in (
+        make_engine("sqlite://"),
+        make_engine("sqlite:///:memory:", bulk=True),
+        make_engine(f"sqlite:///{tmp_path / 'n.db'}", poolclass=NullPool),
+    ):
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar_one() == 1
+        engine.dispose()
