@@ -64,6 +64,13 @@ MIN_CONFIDENCE = 0.9
 # is tried only when the short one is unsure.
 _SAMPLE_CHARS = 100
 _LONG_SAMPLE_CHARS = 1000
+# The declared-language shortcut counts marker words in a longer sample, cut at a
+# space so that no clipped word ("co" of "complaint") counts: in 100 characters a
+# headline and lead often hold one marker word only, and the classifier ran for
+# two thirds of the peer corpus's entries; in 200 for a fifth. Windows of 150, 200,
+# 300 and 400 characters were compared with the classifier on the labelled articles
+# (every declared language) and the peer corpus: 200 gave no disagreement, 300 one.
+_MARKER_CHARS = 200
 
 
 @lru_cache(maxsize=1)
@@ -271,7 +278,7 @@ def detect_language(text: str, hint: str | None = None) -> str:
     sample = text[:_SAMPLE_CHARS].strip()
     if len(sample) < 20:
         return fallback
-    if fallback in _MARKERS and hint and _declared_language_agrees(sample, fallback):
+    if fallback in _MARKERS and hint and _declared_language_agrees(marker_sample(text), fallback):
         return fallback
     return _classified(text, sample, hint, fallback)
 
@@ -343,6 +350,16 @@ _OTHERS = {
     for lang in _MARKERS
 }
 _WORD = re.compile(r"[^\W\d_]+")
+
+
+def marker_sample(text: str) -> str:
+    """The text the shortcut reads: its first ``_MARKER_CHARS`` characters, a word clipped
+    at the end left out."""
+    if len(text) <= _MARKER_CHARS:
+        return text
+    sample = text[:_MARKER_CHARS]
+    cut = sample.rfind(" ")
+    return sample[:cut] if cut > 0 else sample
 
 
 def _declared_language_agrees(sample: str, lang: str) -> bool:

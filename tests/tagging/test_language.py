@@ -107,7 +107,7 @@ def test_declared_language_shortcut_decides_as_the_classifier() -> None:
     hints = [None, "en", "de", "fr", "es", "it", "pt", "nl", "de-AT"]
     with_shortcut = [language.detect_language(t, h) for t in texts for h in hints]
     taken = sum(
-        language._declared_language_agrees(t[:100].strip(), h)
+        language._declared_language_agrees(language.marker_sample(t), h)
         for t in texts
         for h in ("en", "de", "fr", "es", "it")
     )
@@ -122,3 +122,20 @@ def test_marker_words_mark_one_language_only() -> None:
     for lang, markers in _MARKERS.items():
         assert markers and markers.isdisjoint(_OTHERS[lang]), lang
     assert "the" in _MARKERS["en"] and "die" not in _MARKERS["de"]  # "die": Dutch too
+
+
+def test_shortcut_sample_leaves_a_clipped_word_out() -> None:
+    """The shortcut reads the first 200 characters up to the last space: a word cut
+    in two by the limit ("co" of "complaint", an Italian marker) neither counts nor
+    vetoes, so an English lead with English markers keeps its declared language."""
+    from app.tagging import language
+
+    lead = "Regulators open a probe into the pricing practices of a retailer, and "
+    text = lead + "x" * (language._MARKER_CHARS - len(lead) - 3) + " complaint follows here."
+    sample = language.marker_sample(text)
+    assert sample.endswith("x") and "co" not in sample.split()
+    assert language._declared_language_agrees(sample, "en")
+    assert not language._declared_language_agrees(text[: language._MARKER_CHARS], "en")
+    assert language.detect_language(text, "en") == "en"
+    short = "Senators question the deal and the data."
+    assert language.marker_sample(short) == short
