@@ -10,6 +10,7 @@ commits; the decisions (what to fetch, when to retry) come from ``core.pages``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, Table, bindparam, delete, func, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.core.decide import Tags
@@ -32,7 +34,15 @@ from app.core.pages import (
 from app.core.urls import url_hash
 from app.store.article_writes import ArticleWrites
 from app.store.db import insert_for
-from app.store.tables import Article, ArticleSource, Extraction, Feed, Flag, UTCDateTime
+from app.store.tables import (
+    Article,
+    ArticleSource,
+    Extraction,
+    Feed,
+    Flag,
+    UTCDateTime,
+    sqlite_stamp,
+)
 from app.store.touch import bury_articles
 
 CLAIM_WINDOW = 5000  # due rows looked at per claim (the oldest), to spread over hosts
@@ -116,6 +126,46 @@ def _enqueue_statement(dialect: str) -> Any:
     return insert_for(dialect)(cast(Table, _EXTRACTION)).on_conflict_do_nothing()
 
 
+_ENQUEUE_COLUMNS = (
+    "article_id",
+    "url",
+    "host",
+    "state",
+    "outcome",
+    "detail",
+    "attempts",
+    "created_at",
+    "due_at",
+)
+_ENQUEUE_SQLITE = (
+    f"INSERT INTO extraction ({', '.join(_ENQUEUE_COLUMNS)}) "  # noqa: S608 (fixed names)
+    f"VALUES ({', '.join('?' * len(_ENQUEUE_COLUMNS))}) ON CONFLICT (article_id) DO NOTHING"
+)
+
+
+def _enqueue_sqlite(session: Session, rows: list[dict[str, Any]]) -> None:
+    """``_enqueue_statement`` on SQLite through the driver: the same rows and stored
+    values without SQLAlchemy's per-row bind processing (every new article of every
+    poll passes here). ``tests/store/test_raw_insert.py`` holds the two paths equal."""
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(
+            _ENQUEUE_SQLITE,
+            [
+                (
+                    *(row[c] for c in _ENQUEUE_COLUMNS[:7]),
+                    sqlite_stamp(row["created_at"]),
+                    sqlite_stamp(row["due_at"]),
+                )
+                for row in rows
+            ],
+        )
+    except sqlite3.Error as exc:  # as SQLAlchemy would raise it: the poller's handlers know it
+        raise DBAPIError.instance(_ENQUEUE_SQLITE, None, exc, sqlite3.Error) from exc
+    finally:
+        cursor.close()
+
+
 def _claimable(now: datetime) -> tuple[ColumnElement[bool], ...]:
     """Due rows nobody holds a live lease on (what ``claim`` and ``due_of_host`` take)."""
     return (
@@ -144,11 +194,25 @@ class ExtractionStore:
         self, feed_id: int, article_ids: Sequence[int], *, now: datetime, rules: FullTextRules
     ) -> int:
         """Queue the pages of a feed's new articles that its policy wants; returns how many."""
-        if not article_ids:
+        rows = self.queue_rows(feed_id, article_ids, now=now, rules=rules)
+        if not rows:
             return 0
+        if self.dialect == "sqlite":
+            _enqueue_sqlite(self.session, rows)
+        else:
+            self.session.execute(_enqueue_statement(self.dialect), rows)
+        return len(rows)
+
+    def queue_rows(
+        self, feed_id: int, article_ids: Sequence[int], *, now: datetime, rules: FullTextRules
+    ) -> list[dict[str, Any]]:
+        """The queue rows ``enqueue`` inserts (conflicts ignored): one per article whose
+        page the feed's policy wants."""
+        if not article_ids:
+            return []
         feed = self.session.execute(_FEED_POLICY, {"id": feed_id}).one_or_none()
         if feed is None:
-            return 0
+            return []
         policy = feed.fulltext_policy or rules.default_policy
         news = is_news_search(feed.url)
         rows = []
@@ -172,9 +236,7 @@ class ExtractionStore:
                     "due_at": now,
                 }
             )
-        if rows:
-            self.session.execute(_enqueue_statement(self.dialect), rows)
-        return len(rows)
+        return rows
 
     def refetch(self, article_ids: Sequence[int], *, now: datetime) -> None:
         """Articles whose feed entry changed: the ingest just put the feed's text back

@@ -144,3 +144,43 @@ def test_a_poison_entry_fails_as_sqlalchemys_error_and_the_rest_commit(
     assert result.new == 2 and len(result.skipped) == 1
     assert "NOT NULL" in result.skipped[0]
     assert len(_dump(raw)["search"]) == 2
+
+
+def test_the_driver_enqueue_stores_what_the_sqlalchemy_statement_stores(
+    two: tuple[Database, Database, int],
+) -> None:
+    """The full-text queue's insert (every new article of every poll) takes the driver
+    path on SQLite; the rows, their SQLite types and the conflict rule are the statement's."""
+    from app.store.extraction import ExtractionStore, FullTextRules, _enqueue_statement
+
+    raw, core, feed_id = two
+    drafts = [_draft(n) for n in range(1, 13)]
+    # A Google News link cannot be resolved: queued as done ("unresolvable"), no host.
+    gnews = "https://news.google.com/rss/articles/CBMi7"
+    drafts[6] = dataclasses.replace(drafts[6], url=gnews, key=hashlib.sha256(b"7").hexdigest())
+    later = NOW + timedelta(minutes=5)
+    rules = FullTextRules("always")
+    dumps = []
+    for database in (raw, core):
+        with database.write() as session:
+            ids = sorted(ArticleWrites(session)._insert_new(feed_id, drafts, NOW).values())
+            store = ExtractionStore(session)
+            if database is raw:
+                assert store.enqueue(feed_id, ids, now=later, rules=rules) == 12
+            else:  # the reference: SQLAlchemy's statement, the same rows
+                rows = store.queue_rows(feed_id, ids, now=later, rules=rules)
+                session.execute(_enqueue_statement("sqlite"), rows)
+        with database.write() as session:  # again, later: the conflicts change nothing
+            ExtractionStore(session).enqueue(
+                feed_id, ids, now=later + timedelta(hours=1), rules=rules
+            )
+        names = "article_id url host state outcome detail attempts created_at due_at lease_until"
+        columns = ", ".join(f"{c}, typeof({c})" for c in names.split())
+        with database.read() as session:
+            dumps.append(
+                [tuple(r) for r in session.execute(text(f"SELECT {columns} FROM extraction"))]
+            )
+    assert dumps[0] == dumps[1] and len(dumps[0]) == 12
+    done = [r for r in dumps[0] if r[6] == "done"]
+    assert len(done) == 1 and done[0][4] is None and done[0][8] == "unresolvable"
+    assert {r[14] for r in dumps[0]} == {sqlite_stamp(later)}  # created_at: the first enqueue
