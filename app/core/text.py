@@ -165,6 +165,24 @@ def normalise_space(text: str) -> str:
     return "\n\n".join(p for p in cleaned if p)
 
 
+def is_lead_of(summary: str, body: str) -> bool:
+    """True if the plain ``summary`` is the start of the plain ``body`` (maybe cut with an
+    ellipsis), whatever the line breaks, paragraph breaks and runs of spaces in either: a
+    feed's description often breaks the lead into other paragraphs than its content does
+    (two ``<p>`` against one, or an excerpt on one line), and the lead must not be stored,
+    searched and tagged twice."""
+    lead = summary.rstrip(" .…[]").strip()
+    if body.startswith(lead):
+        return True
+    want = " ".join(lead.split())
+    # Squashing only shortens: a head twice the lead's length holds it unless the body
+    # opens with long runs of spaces, and then the whole body is squashed.
+    head = " ".join(body[: 2 * len(lead) + 64].split())
+    if len(head) < len(want):
+        head = " ".join(body.split())
+    return head.startswith(want)
+
+
 def paragraphs(text: str) -> list[str]:
     """The paragraphs of text produced by ``html_to_text``."""
     return [p for p in text.split("\n\n") if p]

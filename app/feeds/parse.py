@@ -41,7 +41,7 @@ from app.core.normalize import (
     parse_date,
     strip_controls,
 )
-from app.core.text import html_to_text
+from app.core.text import html_to_text, is_lead_of
 from app.core.types import ParsedEntry, ParsedFeed
 from app.feeds.sanitize import safe_link, sanitize_html
 
@@ -320,15 +320,9 @@ def _author(raw: Any) -> str | None:
 def _entry_text(title: str, summary_html: str, content_html: str) -> str:
     summary = html_to_text(summary_html) if summary_html else ""
     content = html_to_text(content_html) if content_html else ""
-    if summary and content and _is_lead_of(summary, content):
+    if summary and content and is_lead_of(summary, content):
         summary = ""
     return "\n\n".join(part for part in (title, summary, content) if part)
-
-
-def _is_lead_of(summary: str, content: str) -> bool:
-    """True if the summary is the start of the content (maybe cut with an ellipsis)."""
-    lead = summary.rstrip(" .…[]").strip()
-    return content.startswith(lead) or content.replace("\n\n", " ").startswith(lead)
 
 
 def _entry_date(raw: Any, now: datetime) -> tuple[datetime | None, bool, str | None]:

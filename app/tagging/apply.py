@@ -8,7 +8,7 @@ tagger's libraries, so the poller's main process imports it only inside worker j
 from __future__ import annotations
 
 from app.core.decide import Tags
-from app.core.text import html_to_text
+from app.core.text import html_to_text, is_lead_of
 from app.tagging import Tagger, TagResult
 
 
@@ -31,6 +31,6 @@ def tag_article(
     """Tag one article as stored: evidence offsets index ``title``, the plain
     summary (``html_to_text(summary_html)``) and ``text``."""
     summary = html_to_text(summary_html) if summary_html else ""
-    if summary and text.startswith(summary):
+    if summary and is_lead_of(summary, text):
         summary = ""  # the lead is already the start of the body; count it once
     return tags_of(tagger.tag(title=title, summary=summary, text=text, language=language))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from app.core.errors import InvalidInput
-from app.core.text import html_to_text
+from app.core.text import html_to_text, is_lead_of
 from app.tagging import Analysis, Tagger, TagResult, load_tagger
 from app.tagging.model import DEFAULT_MODEL, TARGETS, Model, fit, save
 from app.tagging.taxonomy import DEFAULT_THEMES, DEFAULT_TOPIC, THEMES, load_taxonomy
@@ -91,7 +91,7 @@ def _fields(item: dict[str, Any]) -> dict[str, str]:
     """The fields as ingest stores them (``tag_article``): a lead opening the body counts once."""
     summary = item.get("summary") or ""
     text = html_to_text(item.get("content") or "")
-    if summary and text.startswith(summary):
+    if summary and is_lead_of(summary, text):
         summary = ""
     return {"title": item.get("title") or "", "summary": summary, "text": text}
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.core.text import _fast_text, _parsed_text, html_to_text, paragraphs
+from app.core.text import _fast_text, _parsed_text, html_to_text, is_lead_of, paragraphs
 from app.feeds.sanitize import sanitize_html
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "labels" / "articles.jsonl"
@@ -113,3 +113,23 @@ def test_the_memo_of_recent_conversions_stays_small() -> None:
         assert html_to_text(f"<p>entry {n}</p>") == f"entry {n}"
     assert len(module._MEMO) <= module._MEMO_SIZE
     assert html_to_text("<p>entry 3</p>") == "entry 3"  # evicted, converted again
+
+
+@pytest.mark.parametrize(
+    ("summary", "body", "lead"),
+    [
+        ("Sales rose.", "Sales rose. Costs fell.", True),
+        ("Sales rose …", "Sales rose by a third.", True),  # a teaser cut with an ellipsis
+        ("Sales rose.\n\nCosts fell.", "Sales rose. Costs fell. Then more.", True),
+        ("Sales rose. Costs fell.", "Sales rose.\n\nCosts fell.\n\nThen more.", True),
+        ("Sales  rose.\nCosts fell.", "Sales rose.  Costs\nfell.", True),
+        ("Sales rose.", " " * 500 + "Sales rose.", True),  # a body opening with spaces
+        ("Costs fell.", "Sales rose. Costs fell.", False),  # inside, not the start
+        ("Sales rose sharply.", "Sales rose. Costs fell.", False),
+        ("Sales rose.\n\nCosts fell.", "Sales rose.", False),  # longer than the body
+    ],
+)
+def test_a_lead_is_the_start_of_the_body_whatever_its_breaks(
+    summary: str, body: str, lead: bool
+) -> None:
+    assert is_lead_of(summary, body) is lead

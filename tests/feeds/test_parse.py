@@ -181,6 +181,31 @@ def test_a_link_to_an_unclosed_ipv6_host_costs_that_link_not_the_feed() -> None:
     assert "//[x" not in parsed.entries[1].summary_html
 
 
+def test_a_lead_broken_into_other_paragraphs_than_the_content_is_stored_once() -> None:
+    """A description whose two ``<p>`` are one paragraph of the content (or an excerpt
+    on one line against a content in paragraphs) is the content's lead: the article's
+    text holds it once, not the description and then the content again."""
+    body = (
+        b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        b"<channel><title>t</title><link>https://example.com/</link>"
+        b"<item><title>Shop link</title><link>https://example.com/a</link>"
+        b"<description>&lt;p&gt;Amazon adds a checkout.&lt;/p&gt;&lt;p&gt;Sellers react."
+        b"&lt;/p&gt;</description><content:encoded><![CDATA[<p><strong>Amazon</strong> adds "
+        b"a checkout. Sellers react.</p><p>More detail follows.</p>]]></content:encoded></item>"
+        b"<item><title>Teaser</title><link>https://example.com/b</link>"
+        b"<description>A teaser that the body does not open with.</description>"
+        b"<content:encoded><![CDATA[<p>The body.</p>]]></content:encoded></item>"
+        b"</channel></rss>"
+    )
+    first, second = parse_feed(body, url=URL, now=NOW).entries
+    assert first.text.count("Sellers react") == 1
+    assert (
+        first.text == "Shop link\n\nAmazon adds a checkout. Sellers react.\n\nMore detail follows."
+    )
+    # A description that is not the lead is kept before the content.
+    assert second.text == "Teaser\n\nA teaser that the body does not open with.\n\nThe body."
+
+
 @pytest.mark.parametrize(
     ("channel", "ttl"),
     [
