@@ -56,7 +56,22 @@ def sanitize_html(html_text: str, *, base_url: str | None) -> str:
     """Allowlisted HTML; relative URLs resolved against ``base_url`` or dropped."""
     if not html_text:
         return ""
-    return _cleaner(safe_link(base_url, None)).clean(strip_controls(html_text))
+    dirty = strip_controls(html_text)
+    # Relative URLs are all a base changes; entries resolve theirs against their own
+    # link, so a sanitiser per base would be built for nearly every entry. Markup whose
+    # every href and src is an absolute http(s) URL (or that has none) takes the shared
+    # one: its output is the same under any base.
+    lower = dirty.lower()
+    occurrences = lower.count("href") + lower.count("src")
+    if occurrences and occurrences != len(_ABSOLUTE_URL_ATTRIBUTE.findall(lower)):
+        return _cleaner(safe_link(base_url, None)).clean(dirty)
+    return _cleaner(None).clean(dirty)
+
+
+# Of every "href" or "src" in the lower-cased markup (names, values, text: counted
+# conservatively), those that open an attribute with an absolute http(s) URL. Equal
+# counts: no relative URL can be in the markup.
+_ABSOLUTE_URL_ATTRIBUTE = re.compile(r"""(?:href|src)\s*=\s*["']?https?://""")
 
 
 @lru_cache(maxsize=64)

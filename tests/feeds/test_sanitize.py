@@ -196,13 +196,38 @@ def _one_off(dirty: str, base: str | None) -> str:
     )
 
 
-@settings(derandomize=True, max_examples=300, deadline=None)
+_LINKS = [
+    "",
+    "<a href='rel/x'>r</a><img src='/i.png'>",
+    "<a href='https://abs.example/x'>a</a><IMG SRC=http://abs.example/i.png>",
+    '<a href = "HTTPS://abs.example/">a</a>',
+    "<a href='https://abs.example/'>a</a><a href='../up'>u</a>",
+    "<a title='href=https://x.example/' href='rel'>t</a>",
+    "<a href='&#104;ttps://abs.example/'>e</a>",
+    "<a href=' https://abs.example/'>s</a>",
+    "<img data-src='https://abs.example/' src='rel.png'>",
+    "<a href='//proto.example/rel'>p</a>",
+]
+
+
+@settings(derandomize=True, max_examples=400, deadline=None)
 @given(
-    st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=8), max_size=12),
+    st.lists(st.sampled_from(_FRAGMENTS + _LINKS) | st.text(max_size=8), max_size=12),
+    st.sampled_from(_LINKS),
     st.sampled_from([BASE, "https://other.example/a/b/", None]),
 )
-def test_the_reused_sanitiser_cleans_as_a_fresh_one(parts: list[str], base: str | None) -> None:
-    """One ``nh3.Cleaner`` per base URL, built once, gives what ``nh3.clean`` built anew
-    for every call gave, relative links included (resolved or dropped per base)."""
-    dirty = "".join(parts) + "<a href='rel/x'>r</a><img src='/i.png'>"
+def test_the_reused_sanitiser_cleans_as_a_fresh_one(
+    parts: list[str], links: str, base: str | None
+) -> None:
+    """The sanitisers built once (one per base URL, and one shared by markup without a
+    relative URL) give what ``nh3.clean`` built anew for every call gave: relative links
+    resolved against the base or dropped without one, absolute ones kept."""
+    dirty = "".join(parts) + links
     assert sanitize_html(dirty, base_url=base) == _one_off(dirty, base)
+
+
+def test_only_markup_with_a_relative_url_needs_the_base() -> None:
+    assert "https://example.com/dir/rel" in sanitize_html("<a href=rel>r</a>", base_url=BASE)
+    assert "href" not in sanitize_html("<a href=rel>r</a>", base_url=None)
+    absolute = "<a href='https://abs.example/x'>a</a>"
+    assert sanitize_html(absolute, base_url=BASE) == sanitize_html(absolute, base_url=None)
