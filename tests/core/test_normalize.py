@@ -105,3 +105,13 @@ def test_parse_date_never_raises(raw: str) -> None:
     if result is not None:
         assert result.tzinfo is UTC
         normalise_date(result, now=NOW)
+
+
+@settings(derandomize=True, max_examples=500, deadline=None)
+@given(st.text(alphabet=" \t\r\n\x0b\x0c\x1c\x1f\x85\u00a0\u2028\u3000\u200bab.", max_size=40))
+def test_clean_text_collapses_whitespace_as_the_pattern_did(value: str) -> None:
+    """``clean_text`` joins ``str.split()``'s words: the same text as substituting one
+    space for every ``\\s+`` run and stripping, for every Unicode space."""
+    from app.core.normalize import _WHITESPACE, clean_text, strip_controls
+
+    assert clean_text(value, 100) == _WHITESPACE.sub(" ", strip_controls(value)).strip()

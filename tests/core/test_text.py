@@ -133,3 +133,13 @@ def test_a_lead_is_the_start_of_the_body_whatever_its_breaks(
     summary: str, body: str, lead: bool
 ) -> None:
     assert is_lead_of(summary, body) is lead
+
+
+@settings(derandomize=True, max_examples=500, deadline=None)
+@given(st.text(alphabet=" \t\r\f\v\u00a0\n\u2028\u3000ab.", max_size=40))
+def test_space_runs_collapse_as_the_plain_pattern_did(paragraph: str) -> None:
+    """``normalise_space`` substitutes only the runs that are not already one space;
+    the text is the one the plain pattern (every run, single spaces too) gave."""
+    from app.core.text import _SPACE_RUNS, _SPACES
+
+    assert _SPACE_RUNS.sub(" ", paragraph) == _SPACES.sub(" ", paragraph)
