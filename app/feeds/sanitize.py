@@ -76,9 +76,10 @@ _ABSOLUTE_URL_ATTRIBUTE = re.compile(r"""(?:href|src)\s*=\s*["']?https?://""")
 
 @lru_cache(maxsize=64)
 def _cleaner(base: str | None) -> nh3.Cleaner:
-    """The sanitiser for one base URL, built once: ``nh3.clean`` converted the whole
-    allowlist into a new sanitiser on every call, which cost more than cleaning a
-    feed's summary. A feed's entries share their base (the feed's or its xml:base)."""
+    """The sanitiser for one base URL (None: relative URLs dropped), built once:
+    ``nh3.clean`` converted the whole allowlist into a new sanitiser on every call,
+    which cost more than cleaning a feed's summary. An entry's summary and content share
+    their base (the entry's link); markup without relative URLs shares ``_cleaner(None)``."""
     relative: Literal["deny"] | tuple[Literal["rewrite_with_base"], str] = (
         ("rewrite_with_base", base) if base else "deny"
     )
