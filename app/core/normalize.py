@@ -27,7 +27,6 @@ FUTURE_SKEW = timedelta(days=1)
 # C0/C1 controls except \t \n \r, lone surrogates (not encodable, so PostgreSQL
 # rejects them) and the XML non-characters U+FFFE/U+FFFF.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_WHITESPACE = re.compile(r"\s+")
 
 
 def strip_controls(text: str) -> str:
@@ -38,8 +37,8 @@ def strip_controls(text: str) -> str:
 def clean_text(text: str, max_len: int) -> str:
     """Single-line plain text: controls removed, whitespace collapsed, capped with "…"."""
     # str.split() splits at the characters ``\s`` matches (both ask Py_UNICODE_ISSPACE):
-    # the same as ``_WHITESPACE.sub(" ", …).strip()``, without rebuilding the text
-    # around every single space.
+    # the same as substituting " " for every ``\s+`` run and stripping, without
+    # rebuilding the text around every single space.
     return cap(" ".join(strip_controls(text).split()), max_len)
 
 
