@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from app.cli.common import NoDatabase
-from app.config import load_settings
+from app.config import SettingsError, load_settings
 from app.core.errors import NewsmonError
 
 # The command modules, in the order ``--help`` lists them, with the commands each registers.
@@ -49,7 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    settings = load_settings(secret=False)  # only `serve` reads or makes the secret key
+    try:
+        settings = load_settings(secret=False)  # only `serve` reads or makes the secret key
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=getattr(logging, settings.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

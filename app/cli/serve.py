@@ -53,7 +53,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # The web process never polls: the poller's CPU (writes, clustering) would hold the
     # GIL and starve the event loop that answers requests. Workers read the environment.
     os.environ["NEWSMON_POLL"] = "false"
-    web_settings = settings.model_copy(update={"poll": False})
+    web_settings = settings.replace(poll=False)
     # uvicorn re-raises the SIGTERM it handled once it has shut down; ending with
     # SystemExit instead lets the finally below stop the poller before we exit.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)

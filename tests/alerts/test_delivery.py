@@ -307,7 +307,7 @@ def test_a_webhook_to_a_private_address_needs_the_allowlist(
     users: dict[str, UserView],
     make_view: Callable[..., int],
 ) -> None:
-    strict = settings.model_copy(update={"webhook_allowlist": [], "fetch_allowlist": []})
+    strict = settings.replace(webhook_allowlist=[], fetch_allowlist=[])
     runner = AlertRunner(db, strict, clock=clock, digests=False)
     view = make_view("Relevant", "")
     rule = add_rule(db, view, users["viewer"], channel="webhook", target=receiver.url)

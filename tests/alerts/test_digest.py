@@ -38,14 +38,12 @@ DUE = datetime(2025, 3, 2, 7, 0, tzinfo=UTC)
 
 @pytest.fixture
 def mail_settings(settings: Settings, smtp_sink: Sink, tmp_path: Path) -> Settings:
-    return settings.model_copy(
-        update={
-            "smtp_host": smtp_sink.host,
-            "smtp_port": smtp_sink.port,
-            "smtp_from": "newsmon <alerts@newsmon.example>",
-            "smtp_timeout_seconds": 5.0,
-            "base_url": BASE,
-        }
+    return settings.replace(
+        smtp_host=smtp_sink.host,
+        smtp_port=smtp_sink.port,
+        smtp_from="newsmon <alerts@newsmon.example>",
+        smtp_timeout_seconds=5.0,
+        base_url=BASE,
     )
 
 

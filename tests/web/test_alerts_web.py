@@ -31,14 +31,12 @@ def fast_hasher(app: FastAPI) -> None:
 
 @pytest.fixture
 def settings(settings: Settings, smtp_sink: Sink, tmp_path: Path) -> Settings:
-    return settings.model_copy(
-        update={
-            "smtp_host": smtp_sink.host,
-            "smtp_port": smtp_sink.port,
-            "smtp_from": "newsmon <alerts@newsmon.example>",
-            "smtp_timeout_seconds": 5.0,
-            "base_url": "http://127.0.0.1",
-        }
+    return settings.replace(
+        smtp_host=smtp_sink.host,
+        smtp_port=smtp_sink.port,
+        smtp_from="newsmon <alerts@newsmon.example>",
+        smtp_timeout_seconds=5.0,
+        base_url="http://127.0.0.1",
     )
 
 

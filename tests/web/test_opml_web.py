@@ -53,9 +53,7 @@ MIXED = opml(
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     # Pinned: the environment may allow private networks for other tests.
-    return settings.model_copy(
-        update={"allow_private_networks": False, "fetch_allowlist": [ALLOWED]}
-    )
+    return settings.replace(allow_private_networks=False, fetch_allowlist=[ALLOWED])
 
 
 @pytest.fixture
