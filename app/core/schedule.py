@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email.utils
 import itertools
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -67,7 +66,16 @@ def publishing_interval(published: Sequence[datetime], policy: SchedulePolicy) -
     gaps = [a - b for a, b in itertools.pairwise(stamps) if a > b]
     if not gaps:
         return None
-    return policy.clamp(statistics.median(gaps) / 2)
+    return policy.clamp(_median(gaps) / 2)
+
+
+def _median(values: Sequence[float]) -> float:
+    """``statistics.median`` (the middle value, or the mean of the two middle ones),
+    without importing ``statistics`` (with ``fractions`` and ``decimal``, ~15 ms of every
+    command's start-up)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def cache_lifetime(outcome: FetchOutcome, now: datetime | None = None) -> int | None:

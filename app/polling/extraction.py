@@ -23,13 +23,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.orm import Session
 
 from app.core.pages import PageOutcome, after_attempt
 from app.core.types import FetchKind, FetchOutcome
-from app.feeds.extract import PageFetcher
 from app.feeds.guard import UNRESOLVED, FetchPolicy
 from app.feeds.hosts import HostGate
 from app.feeds.http import make_guarded_client
@@ -49,6 +48,9 @@ from app.store.extraction import (
     PageResult,
     host_key,
 )
+
+if TYPE_CHECKING:  # built only by a page pass (--no-fulltext polls never import it)
+    from app.feeds.extract import PageFetcher
 
 log = logging.getLogger("newsmon.extraction")
 _T = TypeVar("_T")
@@ -155,6 +157,8 @@ class ExtractionRunner:
             make_guarded_client(self.policy) as client,
             ParsePool(self.config.workers, preload=PARSE_PRELOAD, nice=self.config.nice) as pool,
         ):
+            from app.feeds.extract import PageFetcher
+
             fetcher = PageFetcher(client, self.gate, RobotsCache(client, self.gate))
             # No semaphore here: tasks wait for their host's turn (HostGate), then the
             # client's global limit; a busy host never holds slots other hosts could use.

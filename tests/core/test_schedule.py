@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.core.schedule import (
     DISABLE_AFTER_FAILURES,
@@ -275,3 +277,12 @@ def test_cache_lifetime(value: str | None, expected: int | None) -> None:
 def test_publishing_interval_ignores_duplicate_stamps() -> None:
     same = [NOW] * 10
     assert publishing_interval(same, POLICY) is None
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e9, allow_nan=False), min_size=1, max_size=25))
+def test_the_median_is_the_standard_librarys(gaps: list[float]) -> None:
+    import statistics
+
+    from app.core.schedule import _median
+
+    assert _median(gaps) == statistics.median(gaps)
