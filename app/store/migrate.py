@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 # The newest migration's revision (a test checks it against migrations/versions: a new
 # migration must change it).
-HEAD = "0009_primary_feed"
+HEAD = "0010_fts_automerge"
 
 
 # Full-text search objects (migration 0002) are kept by triggers, not ORM classes:
@@ -160,7 +160,26 @@ def sqlite_schema_script(connection: sqlite3.Connection) -> str:
         for row in connection.execute(f'SELECT * FROM "{name}" ORDER BY rowid'):  # noqa: S608
             values = ", ".join(_literal(value) for value in row)
             lines += [f'INSERT INTO "{name}" VALUES ({values});', ""]  # noqa: S608
+    lines += _fts5_settings(connection, virtual)
     return "\n".join(lines)
+
+
+def _fts5_settings(connection: sqlite3.Connection, virtual: list[str]) -> list[str]:
+    """A full-text table's settings that migrations changed (``automerge``…), as the FTS5
+    commands that set them: its ``_config`` shadow table is created with the table and
+    holds only the format ``version`` until then."""
+    lines = []
+    for name in virtual:
+        try:  # (names read from sqlite_master, as above)
+            found = connection.execute(
+                f"SELECT k, v FROM \"{name}_config\" WHERE k != 'version' ORDER BY k"  # noqa: S608
+            ).fetchall()
+        except sqlite3.OperationalError:  # not an FTS5 table
+            continue
+        for key, value in found:
+            setting = f"{_literal(key)}, {_literal(value)}"
+            lines += [f'INSERT INTO "{name}"("{name}", rank) VALUES ({setting});', ""]  # noqa: S608
+    return lines
 
 
 def _literal(value: Any) -> str:

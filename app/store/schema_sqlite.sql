@@ -436,6 +436,8 @@ UPDATE article SET primary_feed_id = (SELECT s.feed_id FROM article_source AS s 
 UPDATE article SET primary_feed_id = (SELECT s.feed_id FROM article_source AS s WHERE s.article_id = new.article_id ORDER BY s.first_seen_at, s.feed_id LIMIT 1) WHERE id = new.article_id AND primary_feed_id IS NOT (SELECT s.feed_id FROM article_source AS s WHERE s.article_id = new.article_id ORDER BY s.first_seen_at, s.feed_id LIMIT 1);
 END;
 
-INSERT INTO "alembic_version" VALUES ('0009_primary_feed');
+INSERT INTO "alembic_version" VALUES ('0010_fts_automerge');
 
 INSERT INTO "article_search_bulk" VALUES (0);
+
+INSERT INTO "article_fts"("article_fts", rank) VALUES ('automerge', 8);

@@ -157,3 +157,28 @@ def test_two_processes_starting_on_one_new_file_create_the_schema_once(tmp_path:
     assert rows["alembic_version"] == [(migrate.HEAD,)]
     assert rows["article_search_bulk"] == [(0,)]
     assert len({name for _, name, *_ in objects}) == len(objects)
+
+
+def test_a_stored_sqlite_index_is_set_to_merge_eight_segments_at_a_time(tmp_path: Path) -> None:
+    """Migration 0010: an existing database's full-text index changes its merge width
+    (the setting lives in the index), and the downgrade gives FTS5's default back."""
+    path = tmp_path / "old.db"
+    engine = make_engine(f"sqlite:///{path}")
+
+    def automerge() -> list[tuple[object, ...]]:
+        with sqlite3.connect(path) as connection:
+            found = connection.execute(
+                "SELECT v FROM article_fts_config WHERE k = 'automerge'"
+            ).fetchall()
+        connection.close()
+        return found
+
+    try:
+        migrate.upgrade(engine, "0009_primary_feed")
+        assert automerge() == []  # FTS5's default (4)
+        migrate.upgrade(engine)
+        assert automerge() == [(8,)]
+        migrate.downgrade(engine, "0009_primary_feed")
+        assert automerge() == [(4,)]
+    finally:
+        engine.dispose()
