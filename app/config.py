@@ -8,8 +8,8 @@ rules pydantic-settings applied before: names are case-insensitive, the environm
 wins over ``.env``, lists are JSON, booleans are 1/0, true/false, yes/no, on/off; a
 value of the wrong type or out of range is a ``SettingsError`` (a ``ValueError``)
 that names the setting. pydantic-settings cost every ``newsmon`` command ~0.13 s of
-start-up (importing pydantic), a third of what `newsmon poll --once` spends before its
-first request; the web app still uses pydantic for its API models.
+start-up (importing pydantic), about a quarter of what `newsmon poll --once` spent before
+its first request; the web app still uses pydantic for its API models.
 """
 
 from __future__ import annotations
@@ -379,13 +379,12 @@ def _convert(hint: Any, value: Any) -> Any:
             return int(text)
         raise ValueError("expected an integer")
     if hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if text is not None:
-            number = float(text)  # ValueError on anything else
-            if number == number and abs(number) != float("inf"):
-                return number
-        raise ValueError("expected a finite number")
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError("expected a number")
+        number = float(value if text is None else text)  # ValueError on other text
+        if number != number or abs(number) == float("inf"):
+            raise ValueError("expected a finite number")
+        return number
     if hint is str:
         if isinstance(value, str):
             return value

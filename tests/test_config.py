@@ -160,3 +160,11 @@ def test_secrets_stay_out_of_the_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "s3cr3t" not in shown
     assert "hunter2" not in shown
     assert "smtp_host" in shown
+
+
+def test_numbers_given_in_code_are_checked_too() -> None:
+    with pytest.raises(SettingsError, match="finite"):
+        load_settings(secret=False, fetch_deadline_seconds=float("inf"))
+    with pytest.raises(SettingsError, match="number"):
+        load_settings(secret=False, fetch_deadline_seconds=True)
+    assert load_settings(secret=False, fetch_deadline_seconds=3).fetch_deadline_seconds == 3.0
