@@ -298,11 +298,6 @@ def _stored_secret(data_dir: Path) -> str:
     return key
 
 
-def setting_fields() -> tuple[Field[Any], ...]:
-    """The settings in declaration order (name, default, ``metadata["description"]``)."""
-    return fields(Settings)
-
-
 class _Spec:
     """How one setting is read: its type, default and bounds."""
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from app.cli import build_parser
-from app.config import setting_fields
+from app.config import Settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -17,7 +18,7 @@ def test_the_readme_opens_with_the_two_commands() -> None:
 
 
 def test_every_setting_has_a_readme_line() -> None:
-    names = [f.name for f in setting_fields()]
+    names = [f.name for f in dataclasses.fields(Settings)]
     missing = [n for n in names if f"`NEWSMON_{n.upper()}`" not in README]
     assert missing == []
 

@@ -348,12 +348,20 @@ NEVER = datetime(9999, 1, 1, tzinfo=UTC)  # next_attempt_at of digest rows: the 
 MAX_ATTEMPTS = 6  # then the period's digest is given up (status failed, error shown)
 
 
-def send_due(session_factory: Database, settings: Settings, now: datetime) -> int:
+def send_due(
+    session_factory: Database,
+    settings: Settings,
+    now: datetime,
+    enabled: Sequence[DigestInfo] | None = None,
+) -> int:
     """Send every digest due at ``now`` (and retry those that failed for a passing
     reason); how many were sent. One user's failure is logged and recorded on its
-    outbox row (shown on /account), never raised."""
-    with session_factory.read() as session:
-        digests = {d.user_id: d for d in DigestStore(session).enabled()}
+    outbox row (shown on /account), never raised. ``enabled``: the enabled digests when
+    the caller has read them already (``DigestStore.enabled``)."""
+    if enabled is None:
+        with session_factory.read() as session:
+            enabled = DigestStore(session).enabled()
+    digests = {d.user_id: d for d in enabled}
     sent = 0
     for digest in digests.values():
         try:

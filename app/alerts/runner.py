@@ -521,8 +521,9 @@ def _send_digests(db: Database, settings: Settings, now: datetime) -> int:
     digest's rendering (article store, charts, locales) is ~30 ms of a poll's start-up,
     and without an enabled digest there is nothing to send or retry."""
     with db.read() as session:
-        if not DigestStore(session).enabled():
-            return 0
+        enabled = DigestStore(session).enabled()
+    if not enabled:
+        return 0
     from app.alerts import digest
 
-    return digest.send_due(db, settings, now)
+    return digest.send_due(db, settings, now, enabled)

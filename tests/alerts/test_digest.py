@@ -311,3 +311,28 @@ def test_a_weekly_digest_comes_on_its_day_and_covers_the_week(
     assert "Artikel pro Tag in „Security“" in html.get_content()  # a bar per day
     assert send_due(db, mail_settings, DUE + timedelta(days=7)) == 1
     assert len(smtp_sink.messages) == 2
+
+
+def test_the_alert_runner_sends_the_due_digest_once_and_none_without_one(
+    db: Database, mail_settings: Settings, smtp_sink: Sink
+) -> None:
+    """The poller's alert runner is what sends digests in production: with no digest
+    enabled its round sends none, then a user's digest goes out once at its time."""
+    import asyncio
+
+    from app.alerts.runner import AlertRunner
+
+    async def round_at(when: datetime) -> int:
+        runner = AlertRunner(db, mail_settings, clock=lambda: when, spikes=False)
+        try:
+            return (await runner.run_once()).digests
+        finally:
+            await runner.aclose()
+
+    assert asyncio.run(round_at(DUE)) == 0  # nobody has a digest yet
+    seed(db)
+    assert asyncio.run(round_at(DUE - timedelta(minutes=1))) == 0
+    assert asyncio.run(round_at(DUE)) == 1
+    assert asyncio.run(round_at(DUE + timedelta(minutes=1))) == 0
+    assert len(smtp_sink.messages) == 1
+    assert smtp_sink.messages[0][1] == ["ana@example.org"]
