@@ -12,15 +12,16 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TypeAlias
-
-from sqlalchemy import inspect
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING, TypeAlias
 
 from app.config import Settings
 from app.core.errors import NewsmonError
-from app.store.db import Database
+
+if TYPE_CHECKING:
+    from app.store.db import Database
+
+# SQLAlchemy is imported inside the functions that need it: ``newsmon db upgrade`` of a
+# SQLite file and ``--help`` run without it (~0.2 s each).
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -32,6 +33,8 @@ class NoDatabase(NewsmonError):
 def sqlite_path(settings: Settings) -> Path | None:
     """The absolute path of the SQLite file (relative URLs resolve against the current
     folder), or None for PostgreSQL and in-memory databases."""
+    from sqlalchemy.engine import make_url
+
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
@@ -56,6 +59,8 @@ def open_db(settings: Settings, *, create: bool = False, background: bool = Fals
         if not may_create:
             raise NoDatabase(_missing(settings, path))
         print(f"newsmon: creating a new database at {path}", file=sys.stderr)
+    from app.store.db import Database
+
     db = Database.from_url(settings.database_url, background=background)
     if not _has_schema(db):
         if not may_create:
@@ -68,6 +73,9 @@ def open_db(settings: Settings, *, create: bool = False, background: bool = Fals
 
 
 def _has_schema(db: Database) -> bool:
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         return inspect(db.engine).has_table("alembic_version")
     except SQLAlchemyError:
@@ -75,6 +83,8 @@ def _has_schema(db: Database) -> bool:
 
 
 def _missing(settings: Settings, path: Path | None) -> str:
+    from sqlalchemy.engine import make_url
+
     if path is not None:
         where = f"no newsmon database at {path}"
         url = settings.database_url
@@ -90,4 +100,6 @@ def _missing(settings: Settings, path: Path | None) -> str:
 
 def safe_url(settings: Settings) -> str:
     """The database URL with any password hidden, for messages."""
+    from sqlalchemy.engine import make_url
+
     return make_url(settings.database_url).render_as_string(hide_password=True)

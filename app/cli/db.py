@@ -7,11 +7,10 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from app.cli.common import Subparsers, database_location, open_db
 from app.config import Settings
 from app.core.errors import NewsmonError
+from app.store.sqlite_file import plain_sqlite_path
 
 
 def register(sub: Subparsers) -> None:
@@ -26,13 +25,29 @@ def register(sub: Subparsers) -> None:
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from app.store import migrate
 
-    db = open_db(settings, create=True)
-    migrate.upgrade(db.engine)
-    print(f"database {database_location(settings)} is at the latest revision")
+    path = plain_sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        print(f"newsmon: creating a new database at {path}", file=sys.stderr)
+    # A plain SQLite file at the latest revision, or new: checked (or created) through
+    # the driver, without loading SQLAlchemy; anything else through the engine.
+    try:
+        done = path is not None and migrate.upgrade_sqlite_file(path)
+    except sqlite3.Error as exc:  # not a database, unreadable, locked past the timeout
+        raise NewsmonError(f"cannot upgrade the database at {path}: {exc}") from exc
+    if not done:
+        db = open_db(settings, create=True)
+        try:
+            migrate.upgrade(db.engine)
+        finally:
+            db.dispose()
+    where = path if path is not None else database_location(settings)
+    print(f"database {where} is at the latest revision")
     return 0
 
 
 def cmd_db_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.engine import make_url
+
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite" or not url.database:
         print(

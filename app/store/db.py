@@ -42,8 +42,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.errors import StorageBusy, StorageUnavailable
+from app.store.sqlite_file import BUSY_TIMEOUT_MS, CONNECTION_PRAGMAS
 
-BUSY_TIMEOUT_MS = 10_000
 _READ = "newsmon_read"
 _TURNSTILE = "newsmon_turnstile"
 _BACKGROUND = "newsmon_background"
@@ -109,11 +109,7 @@ def _configure_sqlite(engine: Engine, extra: tuple[str, ...] = ()) -> None:
         # Take transaction control away from the driver so "begin" below decides.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        for pragma in extra:
+        for pragma in (*CONNECTION_PRAGMAS, *extra):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 

@@ -11,6 +11,10 @@ each of the test suite's databases. It is Alembic's "build from scratch, then st
 recipe with the migrations themselves as the source: ``tests/store/test_migrations.py``
 rebuilds the script from the migrations and fails when the file differs (regenerate it
 with ``python -m app.store.migrate``). PostgreSQL always runs the migrations.
+
+``newsmon db upgrade`` on a plain SQLite file (``upgrade_sqlite_file``) does both of those
+through the driver alone, without importing SQLAlchemy (~0.2 s of the command's ~0.3 s,
+paid by every cold start); only a database that needs migrating loads it and Alembic.
 """
 
 from __future__ import annotations
@@ -20,13 +24,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError
-
-from app.store.db import reading
+from app.store.sqlite_file import connect
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Engine
 
 ROOT = Path(__file__).resolve().parents[2]
 # The newest migration's revision (a test checks it against migrations/versions: a new
@@ -60,6 +62,11 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 def at_head(engine: Engine) -> bool:
     """Whether the schema is at ``HEAD`` (False when there is no schema yet)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from app.store.db import reading
+
     try:
         with reading(engine).connect() as connection:
             found = connection.execute(text("SELECT version_num FROM alembic_version")).all()
@@ -94,6 +101,37 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 
 
 SNAPSHOT = Path(__file__).with_name("schema_sqlite.sql")
+
+
+def upgrade_sqlite_file(path: Path) -> bool:
+    """``upgrade(engine)`` for the SQLite file at ``path`` through the driver: True when
+    the schema is at ``HEAD`` already or was created from ``SNAPSHOT`` (an empty or new
+    file); False when it needs migrating (call ``upgrade``). The check and the creation
+    are one write transaction, so two processes starting on one new file create it once."""
+    connection = connect(path)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if _version(connection) == [HEAD]:
+                return True
+            if connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                return False
+            for statement in snapshot_statements(SNAPSHOT.read_text(encoding="utf-8")):
+                connection.execute(statement)
+            connection.execute("COMMIT")
+            return True
+        finally:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
+def _version(connection: sqlite3.Connection) -> list[str]:
+    try:
+        return [row[0] for row in connection.execute("SELECT version_num FROM alembic_version")]
+    except sqlite3.OperationalError:  # no version table: a new database (or not ours)
+        return []
 
 
 def _create_from_snapshot(engine: Engine) -> bool:
