@@ -110,9 +110,11 @@ def upgrade_sqlite_file(path: Path) -> bool:
     are one write transaction, so two processes starting on one new file create it once."""
     connection = connect(path)
     try:
+        if _version(connection) == [HEAD]:  # a read: never waits for a running writer
+            return True
         connection.execute("BEGIN IMMEDIATE")
         try:
-            if _version(connection) == [HEAD]:
+            if _version(connection) == [HEAD]:  # created by another process meanwhile
                 return True
             if connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 return False

@@ -153,3 +153,21 @@ def test_a_relative_url_resolves_against_the_current_folder(
 )
 def test_anything_but_a_plain_file_is_left_to_sqlalchemy(url: str) -> None:
     assert plain_sqlite_path(url) is None
+
+
+def test_a_current_database_is_recognised_while_a_poller_holds_the_write_lock(
+    tmp_path: Path,
+) -> None:
+    """A read answers: waiting for the write lock would fail with "database is locked"
+    once the busy timeout ran out, while the poller writes."""
+    path = tmp_path / "busy.db"
+    assert migrate.upgrade_sqlite_file(path)
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE article_search_bulk SET active = 0")
+
+        assert migrate.upgrade_sqlite_file(path)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
