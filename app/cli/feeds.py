@@ -32,7 +32,8 @@ def register(sub: Subparsers) -> None:
     fulltext.set_defaults(handler=cmd_feeds_fulltext)
     imp = feeds.add_parser("import", help="subscribe to every feed of an OPML file")
     imp.add_argument("file", type=Path)
-    imp.set_defaults(handler=cmd_feeds_import)
+    # (``exit_at_once``: a cold start runs it before the first poll; see ``exit_now``)
+    imp.set_defaults(handler=cmd_feeds_import, exit_at_once=True)
     exp = feeds.add_parser("export", help="print the subscriptions as OPML")
     exp.set_defaults(handler=cmd_feeds_export)
 
@@ -115,8 +116,11 @@ def cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
     from app.services.subscriptions import import_subscriptions
 
     db = open_db(settings)
-    prepare_database(settings, db)
-    report = import_subscriptions(settings, db, args.file.read_bytes())
+    try:
+        prepare_database(settings, db)
+        report = import_subscriptions(settings, db, args.file.read_bytes())
+    finally:
+        db.dispose()  # SQLite checkpoints and removes its WAL as the last connection closes
     for url in report.skipped:
         print(f"already subscribed: {url}", file=sys.stderr)
     for refusal in report.rejected:

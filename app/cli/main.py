@@ -79,8 +79,9 @@ def exit_now(code: int) -> None:
 
     Tearing down the modules of a finished ``poll`` (SQLAlchemy's mappers and caches,
     httpx, the tagger's tables) cost ~0.1 s of CPU and up to 0.3 s of wall time, a
-    tenth of a warm poll; nothing in it is needed once the command's transactions are
-    committed and its database connections closed. Output and logs are flushed first;
+    tenth of a warm poll (~0.08 s of a ``feeds import``, which a cold start runs too);
+    nothing in it is needed once the command's transactions are committed and its
+    database connections closed. Output and logs are flushed first;
     worker processes notice the closed pipes and exit on their own."""
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):

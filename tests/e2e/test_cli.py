@@ -184,6 +184,44 @@ def test_opml_import_reports_refused_urls_and_export_round_trips(
     assert "imported" in imported.stdout
 
 
+def test_opml_import_ends_without_teardown_once_its_database_is_closed(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A cold start runs ``feeds import`` before the first poll: like ``poll`` it skips
+    the interpreter's teardown (~0.08 s), but only after closing its database."""
+    opml = tmp_path / "subs.opml"
+    outlines = "".join(
+        f'<outline type="rss" text="Outlet {n}" xmlUrl="https://outlet{n}.example/feed.xml"/>'
+        for n in range(3)
+    )
+    opml.write_text(f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>')
+    assert newsmon(env, "db", "upgrade").returncode == 0
+    # The console script's path (main() reads sys.argv); an atexit handler would run at
+    # the interpreter's teardown.
+    script = (
+        "import atexit, sys; atexit.register(print, 'torn down', file=sys.stderr); "
+        "from app.cli.main import main; sys.exit(main())"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", script, "feeds", "import", str(opml)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "imported 3 feeds; 0 already subscribed, 0 rejected"
+    assert "torn down" not in done.stderr
+    # disposed first: the subscriptions are in the database file, no WAL is left behind
+    assert not (tmp_path / "newsmon.db-wal").exists()
+    with sqlite3.connect(tmp_path / "newsmon.db") as connection:
+        urls = [row[0] for row in connection.execute("SELECT url FROM feed ORDER BY url")]
+    connection.close()
+    assert urls == [f"https://outlet{n}.example/feed.xml" for n in range(3)]
+
+
 def test_the_cli_mints_no_write_token_for_a_viewer(env: dict[str, str]) -> None:
     added = subprocess.run(
         [NEWSMON, "users", "add", "vera", "--role", "viewer", "--password-stdin"],
