@@ -42,7 +42,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.errors import StorageBusy, StorageUnavailable
-from app.store.sqlite_file import BUSY_TIMEOUT_MS, CONNECTION_PRAGMAS
+from app.store.sqlite_file import BUSY_TIMEOUT_MS, apply_pragmas
 
 _READ = "newsmon_read"
 _TURNSTILE = "newsmon_turnstile"
@@ -108,10 +108,7 @@ def _configure_sqlite(engine: Engine, extra: tuple[str, ...] = ()) -> None:
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         # Take transaction control away from the driver so "begin" below decides.
         dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        for pragma in (*CONNECTION_PRAGMAS, *extra):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
+        apply_pragmas(dbapi_conn, extra)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

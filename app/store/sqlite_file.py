@@ -9,6 +9,7 @@ importing SQLAlchemy was ~0.2 s of that command's ~0.3 s, and every cold start r
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 BUSY_TIMEOUT_MS = 10_000
@@ -44,9 +45,29 @@ def connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     try:
-        for pragma in CONNECTION_PRAGMAS:
-            connection.execute(f"PRAGMA {pragma}")
+        apply_pragmas(connection)
     except sqlite3.Error:
         connection.close()
         raise
     return connection
+
+
+def apply_pragmas(connection: sqlite3.Connection, extra: tuple[str, ...] = ()) -> None:
+    """``CONNECTION_PRAGMAS``, then ``extra``, on a connection outside any transaction.
+
+    Switching a new file to WAL needs it to itself for a moment. While another process
+    creates the schema there (still in the default rollback journal), SQLite answers
+    "database is locked" at once instead of waiting, since its busy handler would wait
+    on a lock the other side cannot release (seen with four processes starting on one
+    new file, about one start in a hundred): the pragma is tried again until the busy
+    timeout has passed."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    for pragma in (*CONNECTION_PRAGMAS, *extra):
+        while True:
+            try:
+                connection.execute(f"PRAGMA {pragma}")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)

@@ -16,7 +16,7 @@ import pytest
 
 from app.store import migrate
 from app.store.db import make_engine
-from app.store.sqlite_file import plain_sqlite_path
+from app.store.sqlite_file import connect, plain_sqlite_path
 from tests.e2e.test_cli import NEWSMON
 from tests.store.test_migrations import _objects
 
@@ -171,3 +171,27 @@ def test_a_current_database_is_recognised_while_a_poller_holds_the_write_lock(
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_a_start_waits_while_another_process_creates_the_file_in_its_first_journal(
+    tmp_path: Path,
+) -> None:
+    """SQLite refuses the switch to WAL at once (no busy wait) while another connection
+    writes a new file in the default journal: the switch is tried again until it holds."""
+    path = tmp_path / "n.db"
+    creator = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    creator.execute("BEGIN IMMEDIATE")
+    creator.execute("CREATE TABLE first_writer (x INTEGER)")
+    creator.execute("INSERT INTO first_writer VALUES (1)")
+    timer = threading.Timer(0.3, lambda: creator.execute("COMMIT"))
+    timer.start()
+    try:
+        connection = connect(path)  # before the fix: "database is locked" at once
+    finally:
+        timer.join()
+        creator.close()
+    try:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert connection.execute("SELECT x FROM first_writer").fetchall() == [(1,)]
+    finally:
+        connection.close()
