@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from app.cli.common import Subparsers, open_db
 from app.config import Settings, with_secret
+from app.store.db import Database
 
 if TYPE_CHECKING:
     from app.polling.extraction import ExtractionRunner, ExtractionSummary
-    from app.store.db import Database
 
 EXTRACTION_INTERVAL = 5.0
 
@@ -31,19 +31,16 @@ def register(sub: Subparsers) -> None:
 
 
 def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
-    booted = _boot_parsers_early(settings)
     db = open_db(settings, background=True)
     try:
-        _poll(args, settings, db, booted=booted)
+        _poll(args, settings, db)
     finally:
         db.dispose()  # SQLite checkpoints and removes its WAL as the last connection closes
     return 0
 
 
-def _poll(
-    args: argparse.Namespace, settings: Settings, db: Database, *, booted: bool = False
-) -> None:
-    if not booted and _never_polled(db):
+def _poll(args: argparse.Namespace, settings: Settings, db: Database) -> None:
+    if _never_polled(db):
         # Bodies to parse are coming: the fork server boots (imports the tagger) while
         # this process imports the poller and fetches, not after the first fetch.
         from app.feeds.parse import start_fork_server
@@ -133,39 +130,6 @@ async def _pages_until_stopped(
     return run.result()
 
 
-_NEVER_POLLED = (
-    "SELECT 1 FROM feed WHERE last_polled_at IS NULL AND disabled_reason IS NULL LIMIT 1"
-)
-
-
-def _boot_parsers_early(settings: Settings) -> bool:
-    """``_never_polled`` for a plain SQLite file, asked through the driver before this
-    process imports SQLAlchemy (~0.2 s), and the fork server booted at once if so: its
-    imports then run beside all of this process's. True if it was booted; False leaves
-    the question to ``_poll`` (PostgreSQL, a missing file or schema, any error)."""
-    import sqlite3
-
-    from app.store.sqlite_file import BUSY_TIMEOUT_MS, plain_sqlite_path
-
-    path = plain_sqlite_path(settings.database_url)
-    if path is None or not path.is_file():
-        return False
-    try:
-        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
-        try:
-            found = connection.execute(_NEVER_POLLED).fetchone() is not None
-        finally:
-            connection.close()
-    except sqlite3.Error:  # no schema yet, not a database: open_db says what is wrong
-        return False
-    if found:
-        from app.feeds.parse import start_fork_server
-        from app.polling import PARSE_PRELOAD
-
-        start_fork_server(PARSE_PRELOAD)
-    return found
-
-
 def _never_polled(db: Database) -> bool:
     """Whether an enabled feed was never polled (a new subscription: its first poll
     brings a body to parse). Plain SQL, asked before the schema's check and the ORM's
@@ -176,7 +140,9 @@ def _never_polled(db: Database) -> bool:
 
     from app.store.db import reading
 
-    query = text(_NEVER_POLLED)
+    query = text(
+        "SELECT 1 FROM feed WHERE last_polled_at IS NULL AND disabled_reason IS NULL LIMIT 1"
+    )
     try:
         with reading(db.engine).connect() as connection:
             return connection.execute(query).first() is not None

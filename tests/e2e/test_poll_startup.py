@@ -6,7 +6,6 @@ is flushed and its database closed."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -16,8 +15,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from app.cli.poll import _boot_parsers_early, _never_polled
-from app.config import Settings
+from app.cli.poll import _never_polled
 from app.polling.writer import GroupWriter
 from app.store import migrate
 from app.store.db import Database
@@ -108,73 +106,6 @@ def test_never_polled_is_asked_of_new_subscriptions_only(
     empty = Database.from_url(f"sqlite:///{tmp_path / 'empty.db'}")
     assert not _never_polled(empty)  # no schema yet: no early start, no error
     empty.dispose()
-
-
-def test_a_sqlite_poll_boots_its_parsers_before_it_imports_sqlalchemy(
-    tmp_path: Path, feed_server: FeedServer
-) -> None:
-    """The fork server's imports (the tagger, ~0.5 s) start beside this process's own,
-    SQLAlchemy's included, when a new subscription will bring a body to parse."""
-    target = DbTarget("sqlite", f"sqlite:///{tmp_path / 'newsmon.db'}")
-    db = target.database()
-    migrate.upgrade(db.engine)
-    add_feed(db, feed_server.url("/feed.xml"))
-    db.dispose()
-    probe = (
-        "import sys; import app.feeds.parse as parse; start = parse.start_fork_server\n"
-        "def started(preload):\n"
-        "    print('booted, sqlalchemy loaded:', 'sqlalchemy' in sys.modules); start(preload)\n"
-        "parse.start_fork_server = started\n"
-        "from app.cli.main import main; sys.exit(main(sys.argv[1:]))"
-    )
-
-    done = subprocess.run(
-        [sys.executable, "-c", probe, "poll", "--once", "--no-fulltext"],
-        env=cli_env(target.url, tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == "booted, sqlalchemy loaded: False"  # once, and first
-    assert lines.count(lines[0]) == 1
-    assert lines[-1].startswith("1 feeds polled: ")
-
-
-def test_the_early_boot_asks_only_of_a_sqlite_file_with_a_new_subscription(
-    feed_server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    booted: list[tuple[str, ...]] = []
-    monkeypatch.setattr("app.feeds.parse.start_fork_server", booted.append)
-
-    def early(url: str) -> bool:
-        return _boot_parsers_early(Settings(database_url=url))
-
-    url = f"sqlite:///{tmp_path / 'newsmon.db'}"
-    db = DbTarget("sqlite", url).database()
-    migrate.upgrade(db.engine)
-    try:
-        assert not early(url)  # no feed at all
-        add_feed(db, feed_server.url("/feed.xml"))
-        assert early(url) and booted == [("app.polling.preload",)]
-        with db.write() as session:  # as a poll records it
-            session.execute(update(Feed).values(last_polled_at=datetime.now(UTC)))
-        assert not early(url)
-    finally:
-        db.dispose()
-    # left to the poll's own check, which says no or what is wrong: no file, no schema,
-    # not a database, or not a plain SQLite file
-    assert not early(f"sqlite:///{tmp_path / 'missing.db'}")
-    assert not (tmp_path / "missing.db").exists()
-    sqlite3.connect(tmp_path / "empty.db").close()
-    assert not early(f"sqlite:///{tmp_path / 'empty.db'}")
-    (tmp_path / "notes.db").write_text("not a database\n" * 100)
-    assert not early(f"sqlite:///{tmp_path / 'notes.db'}")
-    assert not early("postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    assert booted == [("app.polling.preload",)]
 
 
 @pytest.mark.anyio
