@@ -106,8 +106,9 @@ SNAPSHOT = Path(__file__).with_name("schema_sqlite.sql")
 def upgrade_sqlite_file(path: Path) -> bool:
     """``upgrade(engine)`` for the SQLite file at ``path`` through the driver: True when
     the schema is at ``HEAD`` already or was created from ``SNAPSHOT`` (an empty or new
-    file); False when it needs migrating (call ``upgrade``). The check and the creation
-    are one write transaction, so two processes starting on one new file create it once."""
+    file); False when it needs migrating (call ``upgrade``). A current database is
+    recognised by a read (never behind a running writer); a creation checks again inside
+    its write transaction, so two processes starting on one new file create it once."""
     connection = connect(path)
     try:
         if _version(connection) == [HEAD]:  # a read: never waits for a running writer
