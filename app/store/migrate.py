@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # The newest migration's revision (a test checks it against migrations/versions: a new
 # migration must change it).
 HEAD = "0010_fts_automerge"
+_VERSION = "SELECT version_num FROM alembic_version"  # the revision a database is at
 
 
 # Full-text search objects (migration 0002) are kept by triggers, not ORM classes:
@@ -69,7 +70,7 @@ def at_head(engine: Engine) -> bool:
 
     try:
         with reading(engine).connect() as connection:
-            found = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+            found = connection.execute(text(_VERSION)).all()
     except DBAPIError:
         return False  # no version table: a new database
     return [row[0] for row in found] == [HEAD]
@@ -117,10 +118,8 @@ def upgrade_sqlite_file(path: Path) -> bool:
         try:
             if _version(connection) == [HEAD]:  # created by another process meanwhile
                 return True
-            if connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            if not _fill_if_empty(connection):
                 return False
-            for statement in snapshot_statements(SNAPSHOT.read_text(encoding="utf-8")):
-                connection.execute(statement)
             connection.execute("COMMIT")
             return True
         finally:
@@ -132,23 +131,28 @@ def upgrade_sqlite_file(path: Path) -> bool:
 
 def _version(connection: sqlite3.Connection) -> list[str]:
     try:
-        return [row[0] for row in connection.execute("SELECT version_num FROM alembic_version")]
+        return [row[0] for row in connection.execute(_VERSION)]
     except sqlite3.OperationalError:  # no version table: a new database (or not ours)
         return []
 
 
 def _create_from_snapshot(engine: Engine) -> bool:
-    """Create the schema at ``HEAD`` from ``SNAPSHOT`` if the database holds nothing yet
-    (checked inside the write transaction, so two processes starting on one new file
-    create it once); False when it is not empty (the migrations decide)."""
-    statements = snapshot_statements(SNAPSHOT.read_text(encoding="utf-8"))
+    """``_fill_if_empty`` in a write transaction of ``engine``."""
     with engine.begin() as connection:
         raw = connection.connection.driver_connection
         assert raw is not None
-        if raw.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            return False
-        for statement in statements:
-            raw.execute(statement)
+        return _fill_if_empty(raw)
+
+
+def _fill_if_empty(raw: sqlite3.Connection) -> bool:
+    """Inside the caller's write transaction: the schema at ``HEAD`` from ``SNAPSHOT`` if
+    the database holds nothing yet (checked in the same transaction, so two processes
+    starting on one new file create it once); False when it is not empty (the migrations
+    decide). Shared by the engine's path and the driver's (``upgrade_sqlite_file``)."""
+    if raw.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        return False
+    for statement in snapshot_statements(SNAPSHOT.read_text(encoding="utf-8")):
+        raw.execute(statement)
     return True
 
 

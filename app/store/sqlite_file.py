@@ -68,6 +68,7 @@ def apply_pragmas(connection: sqlite3.Connection, extra: tuple[str, ...] = ()) -
                 connection.execute(f"PRAGMA {pragma}")
                 break
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+                busy = exc.sqlite_errorcode == sqlite3.SQLITE_BUSY  # "database is locked"
+                if not busy or time.monotonic() > deadline:
                     raise
                 time.sleep(0.005)
