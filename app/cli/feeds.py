@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.cli.common import Subparsers, open_db
 from app.config import Settings
+from app.core.errors import NewsmonError
+from app.store.sqlite_file import plain_sqlite_path
+
+if TYPE_CHECKING:
+    from app.services.subscriptions import ImportReport
 
 
 def register(sub: Subparsers) -> None:
@@ -112,15 +120,18 @@ def cmd_feeds_enable(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
-    from app.services.setup import prepare_database
-    from app.services.subscriptions import import_subscriptions
+    data = args.file.read_bytes()
+    report = _import_through_driver(settings, data)
+    if report is None:
+        from app.services.setup import prepare_database
+        from app.services.subscriptions import import_subscriptions
 
-    db = open_db(settings)
-    try:
-        prepare_database(settings, db)
-        report = import_subscriptions(settings, db, args.file.read_bytes())
-    finally:
-        db.dispose()  # SQLite checkpoints and removes its WAL as the last connection closes
+        db = open_db(settings)
+        try:
+            prepare_database(settings, db)
+            report = import_subscriptions(settings, db, data)
+        finally:
+            db.dispose()  # SQLite checkpoints and removes its WAL as the last connection closes
     for url in report.skipped:
         print(f"already subscribed: {url}", file=sys.stderr)
     for refusal in report.rejected:
@@ -130,6 +141,29 @@ def cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(report.rejected)} rejected"
     )
     return 0
+
+
+def _import_through_driver(settings: Settings, data: bytes) -> ImportReport | None:
+    """The import into a plain SQLite file at the latest revision, through the driver
+    alone (``app.store.feeds_sqlite``: no SQLAlchemy, ~0.45 s less of every cold start);
+    None for anything else, which goes through the engine (it creates, migrates or
+    refuses the database as every command does)."""
+    from app.services.setup import first_feeds
+    from app.services.subscriptions import import_into
+    from app.store.feeds_sqlite import SqliteSubscriptions
+
+    path = plain_sqlite_path(settings.database_url)
+    store = None if path is None else SqliteSubscriptions.open_current(path)
+    if store is None:
+        return None
+    try:
+        if settings.default_feeds:
+            store.fill_if_empty(first_feeds(), now=datetime.now(UTC))
+        return import_into(settings, store, data)
+    except sqlite3.Error as exc:  # locked past the busy timeout, disk full, …
+        raise NewsmonError(f"cannot import into the database at {path}: {exc}") from exc
+    finally:
+        store.close()  # the last connection: SQLite checkpoints and removes its WAL
 
 
 def cmd_feeds_export(args: argparse.Namespace, settings: Settings) -> int:

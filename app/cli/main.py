@@ -16,11 +16,12 @@ import argparse
 import importlib
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from app.cli.common import NoDatabase
+from app.cli.common import NoDatabase, database_location
 from app.config import SettingsError, load_settings
 from app.core.errors import NewsmonError
 
@@ -69,9 +70,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NewsmonError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        reason = unusable_database(exc)
+        if reason is None:
+            raise  # a bug: its traceback
+        print(
+            f"error: cannot use the database at {database_location(settings)}: {reason}",
+            file=sys.stderr,
+        )
+        return 1
     if argv is None and getattr(args, "exit_at_once", False):
         exit_now(code)
     return code
+
+
+def unusable_database(exc: BaseException) -> BaseException | None:
+    """The driver's error when ``exc`` says the database cannot be used at all: a file
+    that is not a database, unreadable, full, locked past the busy timeout, a server
+    that does not answer. None for anything else: a constraint broken by a bug keeps its
+    traceback."""
+    if "sqlalchemy" in sys.modules:
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        if isinstance(exc, OperationalError):
+            return exc.orig
+        if isinstance(exc, DBAPIError) and exc.orig is not None:
+            exc = exc.orig
+    if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
+        return exc
+    return None
 
 
 def exit_now(code: int) -> None:

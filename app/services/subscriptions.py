@@ -16,17 +16,25 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.config import Settings
 from app.core.errors import BlockedURL, Conflict, InvalidInput, NotFound
 from app.feeds.guard import check_url, fetch_policy, validate_url
 from app.feeds.opml import OpmlFeed, export_opml, read_opml
-from app.store.audit import AuditStore
-from app.store.db import Database
-from app.store.feeds import SAMPLE_URL, FeedStore, FeedView, feed_key
+from app.store.feed_view import SAMPLE_URL, FeedView, feed_key
+
+if TYPE_CHECKING:
+    from app.store.db import Database
+    from app.store.feeds import FeedStore
+
+# The stores (and SQLAlchemy) are imported where they are used: ``newsmon feeds import``
+# of a plain SQLite file writes through the driver (``app.store.feeds_sqlite``) and
+# never loads them.
 
 MAX_OPML_BYTES = 1024 * 1024
 CHECKS_AT_ONCE = 16  # concurrent DNS look-ups while checking an import's URLs
+IMPORT_ACTION = "feed.import"  # the audit entry of an import, target type "feed"
 AUDITED_IDS = 200  # feed ids kept in the audit entry; the counts are always complete
 
 
@@ -47,6 +55,53 @@ def check_subscription(url: str, settings: Settings) -> Checked:
         return Checked(url, f"{exc}; newsmon will try again when it polls")
 
 
+class Subscriptions(Protocol):
+    """What an OPML import reads and writes, each call its own transaction: the engine's
+    stores (``StoreSubscriptions``), or ``app.store.feeds_sqlite.SqliteSubscriptions``
+    for a SQLite file on the command line."""
+
+    def subscribed(self, keys: Sequence[str]) -> set[str]: ...
+
+    def add_many(
+        self, feeds: Sequence[tuple[str, str | None]], *, now: datetime
+    ) -> list[FeedView | None]: ...
+
+    def record_import(
+        self, detail: dict[str, Any], *, now: datetime, user_id: int | None
+    ) -> None: ...
+
+
+class StoreSubscriptions:
+    """``Subscriptions`` through ``FeedStore`` and ``AuditStore`` on ``db``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def subscribed(self, keys: Sequence[str]) -> set[str]:
+        with self.db.read() as session:
+            return _feed_store(session).subscribed(keys)
+
+    def add_many(
+        self, feeds: Sequence[tuple[str, str | None]], *, now: datetime
+    ) -> list[FeedView | None]:
+        with self.db.write() as session:
+            return _feed_store(session).add_many(feeds, now=now)
+
+    def record_import(self, detail: dict[str, Any], *, now: datetime, user_id: int | None) -> None:
+        from app.store.audit import AuditStore
+
+        with self.db.write() as session:
+            AuditStore(session).record(
+                IMPORT_ACTION, now=now, user_id=user_id, target_type="feed", detail=detail
+            )
+
+
+def _feed_store(session: Any) -> FeedStore:
+    from app.store.feeds import FeedStore
+
+    return FeedStore(session)
+
+
 def subscribe(settings: Settings, db: Database, url: str, title: str | None = None) -> FeedView:
     """Add a feed after the checks of ``subscribe_checked``."""
     return subscribe_checked(settings, db, url, title)[0]
@@ -59,10 +114,10 @@ def subscribe_checked(
     the address; returns the feed and a warning when its host does not resolve yet."""
     normal = url if url == SAMPLE_URL else str(validate_url(url.strip()))
     with db.read() as session:
-        _refuse_duplicate(FeedStore(session), normal)
+        _refuse_duplicate(_feed_store(session), normal)
     checked = Checked(normal) if normal == SAMPLE_URL else check_subscription(normal, settings)
     with db.write() as session:
-        feed = FeedStore(session).add(checked.url, now=datetime.now(UTC), title=title)
+        feed = _feed_store(session).add(checked.url, now=datetime.now(UTC), title=title)
     return feed, checked.warning
 
 
@@ -92,6 +147,13 @@ def import_subscriptions(
     settings: Settings, db: Database, data: bytes, *, user_id: int | None = None
 ) -> ImportReport:
     """Subscribe to an OPML document's feeds; ``user_id`` None means the command line."""
+    return import_into(settings, StoreSubscriptions(db), data, user_id=user_id)
+
+
+def import_into(
+    settings: Settings, store: Subscriptions, data: bytes, *, user_id: int | None = None
+) -> ImportReport:
+    """``import_subscriptions`` through any ``Subscriptions``."""
     document = read_opml(data)
     added: list[FeedView] = []
     skipped: list[str] = []
@@ -104,8 +166,7 @@ def import_subscriptions(
         except BlockedURL as exc:
             rejected.append(Refusal(feed.url, str(exc)))
     keys = [feed_key(f.url) for f in valid]
-    with db.read() as session:  # one query for the lot, not one per feed
-        subscribed = FeedStore(session).subscribed(keys)
+    subscribed = store.subscribed(keys)  # one query for the lot, not one per feed
     fresh = [f for f, key in zip(valid, keys, strict=True) if key not in subscribed]
     skipped += [f.url for f, key in zip(valid, keys, strict=True) if key in subscribed]
     accepted: list[tuple[OpmlFeed, Checked]] = []
@@ -116,10 +177,9 @@ def import_subscriptions(
             accepted.append((feed, checked))
     # One transaction: an import of hundreds of feeds is one commit, not hundreds. A URL
     # subscribed meanwhile, or twice in the document, is skipped.
-    with db.write() as session:
-        stored = FeedStore(session).add_many(
-            [(checked.url, feed.title) for feed, checked in accepted], now=datetime.now(UTC)
-        )
+    stored = store.add_many(
+        [(checked.url, feed.title) for feed, checked in accepted], now=datetime.now(UTC)
+    )
     for (feed, checked), view in zip(accepted, stored, strict=True):
         if view is None:
             skipped.append(feed.url)
@@ -128,28 +188,24 @@ def import_subscriptions(
         if checked.warning:
             warnings.append(Refusal(feed.url, checked.warning))
     report = ImportReport(tuple(added), tuple(skipped), tuple(rejected), tuple(warnings))
-    with db.write() as session:
-        AuditStore(session).record(
-            "feed.import",
-            now=datetime.now(UTC),
-            user_id=user_id,
-            target_type="feed",
-            detail={
-                "added": len(report.added),
-                "skipped": len(report.skipped),
-                "rejected": len(report.rejected),
-                "feeds": [f.id for f in report.added[:AUDITED_IDS]],
-            },
-        )
+    detail = {
+        "added": len(report.added),
+        "skipped": len(report.skipped),
+        "rejected": len(report.rejected),
+        "feeds": [f.id for f in report.added[:AUDITED_IDS]],
+    }
+    store.record_import(detail, now=datetime.now(UTC), user_id=user_id)
     return report
 
 
 def enable_feed(db: Database, feed: int | str, *, user_id: int | None = None) -> FeedView:
     """Poll a disabled (or failing) feed again now, by id or URL; audited in the same
     transaction with the reason it was disabled. ``user_id`` None means the command line."""
+    from app.store.audit import AuditStore
+
     now = datetime.now(UTC)
     with db.write() as session:
-        store = FeedStore(session)
+        store = _feed_store(session)
         before = store.get(feed) if isinstance(feed, int) else store.find(feed)
         enabled = store.enable(before.id, now=now)
         AuditStore(session).record(
@@ -184,7 +240,7 @@ def _check_all(
 def export_subscriptions(db: Database) -> bytes:
     """Every subscription but the bundled sample, as OPML 2.0."""
     with db.read() as session:
-        feeds = [f for f in FeedStore(session).all() if not f.is_sample]
+        feeds = [f for f in _feed_store(session).all() if not f.is_sample]
     return export_opml(OpmlFeed(f.url, f.title, f.site_url) for f in feeds)
 
 

@@ -40,13 +40,13 @@ from app.core.timeline import THEME_BITS
 from app.core.types import Evidence, ThemeTag
 from app.store.db import insert_for
 from app.store.search import fold_doc
+from app.store.sqlite_file import sqlite_stamp
 from app.store.tables import (
     Article,
     ArticleSource,
     ArticleTheme,
     ThemeOverride,
     UTCDateTime,
-    sqlite_stamp,
 )
 from app.store.touch import touch_articles, touch_clusters
 

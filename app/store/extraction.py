@@ -34,6 +34,7 @@ from app.core.pages import (
 from app.core.urls import url_hash
 from app.store.article_writes import ArticleWrites
 from app.store.db import insert_for
+from app.store.sqlite_file import sqlite_stamp
 from app.store.tables import (
     Article,
     ArticleSource,
@@ -41,7 +42,6 @@ from app.store.tables import (
     Feed,
     Flag,
     UTCDateTime,
-    sqlite_stamp,
 )
 from app.store.touch import bury_articles
 

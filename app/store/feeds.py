@@ -16,41 +16,10 @@ from sqlalchemy.orm import Session
 from app.core.errors import Conflict, NotFound
 from app.core.schedule import FeedState, PollDecision
 from app.core.types import FetchOutcome
-from app.core.urls import url_hash
+from app.store.feed_view import SAMPLE_SCHEME, SAMPLE_URL, FeedView, feed_key
 from app.store.tables import ArticleSource, Feed, FetchLog
 
-SAMPLE_SCHEME = "newsmon:"
-SAMPLE_URL = "newsmon:sample"  # the bundled sample feed, read from the package
-
-
-@dataclass(frozen=True, slots=True)
-class FeedView:
-    """A feed and its health, as the CLI, the /feeds page and the API show it."""
-
-    id: int
-    url: str
-    title: str | None
-    site_url: str | None
-    last_status: str | None
-    last_http_status: int | None
-    last_error: str | None
-    consecutive_failures: int
-    last_polled_at: datetime | None
-    last_success_at: datetime | None
-    next_poll_at: datetime
-    interval_seconds: int
-    disabled_reason: str | None
-    article_count: int = 0
-    parse_warning: str | None = None
-    fulltext_policy: str | None = None  # None: the setting's default
-
-    @property
-    def name(self) -> str:
-        return self.title or self.url
-
-    @property
-    def is_sample(self) -> bool:
-        return self.url.startswith(SAMPLE_SCHEME)
+__all__ = ["SAMPLE_SCHEME", "SAMPLE_URL", "DueFeed", "FeedStore", "FeedView", "feed_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +31,6 @@ class DueFeed:
     state: FeedState
     body_hash: str | None = None
     last_error: str | None = None
-
-
-def feed_key(url: str) -> str:
-    return url_hash(url)
 
 
 class FeedStore:

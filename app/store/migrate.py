@@ -112,11 +112,11 @@ def upgrade_sqlite_file(path: Path) -> bool:
     its write transaction, so two processes starting on one new file create it once."""
     connection = connect(path)
     try:
-        if _version(connection) == [HEAD]:  # a read: never waits for a running writer
+        if is_current(connection):  # a read: never waits for a running writer
             return True
         connection.execute("BEGIN IMMEDIATE")
         try:
-            if _version(connection) == [HEAD]:  # created by another process meanwhile
+            if is_current(connection):  # created by another process meanwhile
                 return True
             if not _fill_if_empty(connection):
                 return False
@@ -127,6 +127,11 @@ def upgrade_sqlite_file(path: Path) -> bool:
                 connection.execute("ROLLBACK")
     finally:
         connection.close()
+
+
+def is_current(connection: sqlite3.Connection) -> bool:
+    """Whether the SQLite database on this driver connection is at ``HEAD`` (a read)."""
+    return _version(connection) == [HEAD]
 
 
 def _version(connection: sqlite3.Connection) -> list[str]:

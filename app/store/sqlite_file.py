@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 BUSY_TIMEOUT_MS = 10_000
@@ -72,3 +73,12 @@ def apply_pragmas(connection: sqlite3.Connection, extra: tuple[str, ...] = ()) -
                 if not busy or time.monotonic() > deadline:
                     raise
                 time.sleep(0.005)
+
+
+def sqlite_stamp(value: datetime) -> str:
+    """What ``UTCDateTime`` binds on SQLite, without SQLAlchemy's machinery: naive UTC
+    in SQLAlchemy's storage format ("2026-12-02 10:00:00.000000"). For hot raw inserts;
+    ``tests/store/test_raw_insert.py`` holds it equal to the bound value."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")

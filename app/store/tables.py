@@ -54,15 +54,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def sqlite_stamp(value: datetime) -> str:
-    """What ``UTCDateTime`` binds on SQLite, without SQLAlchemy's machinery: naive UTC
-    in SQLAlchemy's storage format ("2026-12-02 10:00:00.000000"). For hot raw inserts;
-    ``tests/store/test_raw_insert.py`` holds it equal to the bound value."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads it as a class attribute

@@ -21,7 +21,8 @@ from app.store import migrate
 from app.store.article_writes import ArticleWrites, _row, _statements
 from app.store.db import Database
 from app.store.feeds import FeedStore
-from app.store.tables import UTCDateTime, sqlite_stamp
+from app.store.sqlite_file import sqlite_stamp
+from app.store.tables import UTCDateTime
 
 NOW = datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=UTC)
 CEST = timezone(timedelta(hours=2))
