@@ -158,7 +158,7 @@ def _import_through_driver(settings: Settings, data: bytes) -> ImportReport | No
         return None
     try:
         if settings.default_feeds:
-            store.fill_if_empty(first_feeds(), now=datetime.now(UTC))
+            store.fill_if_empty(first_feeds, now=datetime.now(UTC))
         return import_into(settings, store, data)
     except sqlite3.Error as exc:  # locked past the busy timeout, disk full, …
         raise NewsmonError(f"cannot import into the database at {path}: {exc}") from exc

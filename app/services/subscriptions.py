@@ -25,6 +25,8 @@ from app.feeds.opml import OpmlFeed, export_opml, read_opml
 from app.store.feed_view import SAMPLE_URL, FeedView, feed_key
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from app.store.db import Database
     from app.store.feeds import FeedStore
 
@@ -96,7 +98,7 @@ class StoreSubscriptions:
             )
 
 
-def _feed_store(session: Any) -> FeedStore:
+def _feed_store(session: Session) -> FeedStore:
     from app.store.feeds import FeedStore
 
     return FeedStore(session)

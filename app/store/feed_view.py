@@ -9,6 +9,8 @@ from datetime import datetime
 
 from app.core.urls import url_hash
 
+NEW_FEED_INTERVAL = 3600  # seconds between polls of a new subscription, until it has a history
+SUBSCRIBED_PER_QUERY = 500  # feed keys per ``IN (...)`` list when checking subscriptions
 SAMPLE_SCHEME = "newsmon:"
 SAMPLE_URL = "newsmon:sample"  # the bundled sample feed, read from the package
 

@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 from app.core.errors import Conflict, NotFound
 from app.core.schedule import FeedState, PollDecision
 from app.core.types import FetchOutcome
-from app.store.feed_view import SAMPLE_SCHEME, SAMPLE_URL, FeedView, feed_key
+from app.store.feed_view import (
+    NEW_FEED_INTERVAL,
+    SAMPLE_SCHEME,
+    SAMPLE_URL,
+    SUBSCRIBED_PER_QUERY,
+    FeedView,
+    feed_key,
+)
 from app.store.tables import ArticleSource, Feed, FetchLog
 
 __all__ = ["SAMPLE_SCHEME", "SAMPLE_URL", "DueFeed", "FeedStore", "FeedView", "feed_key"]
@@ -63,7 +70,7 @@ class FeedStore:
                     title=title,
                     created_at=now,
                     next_poll_at=now,
-                    interval_seconds=3600,
+                    interval_seconds=NEW_FEED_INTERVAL,
                     consecutive_failures=0,
                     redirect_count=0,
                 )
@@ -76,8 +83,8 @@ class FeedStore:
         """Which of these ``feed_key`` values are subscribed already."""
         found: set[str] = set()
         ordered = list(keys)
-        for start in range(0, len(ordered), 500):  # bound the IN list
-            part = ordered[start : start + 500]
+        for start in range(0, len(ordered), SUBSCRIBED_PER_QUERY):  # bound the IN list
+            part = ordered[start : start + SUBSCRIBED_PER_QUERY]
             found.update(self.session.scalars(select(Feed.url_hash).where(Feed.url_hash.in_(part))))
         return found
 

@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from app.store.feed_view import FeedView, feed_key
+from app.store.feed_view import NEW_FEED_INTERVAL, SUBSCRIBED_PER_QUERY, FeedView, feed_key
 from app.store.migrate import is_current
-from app.store.sqlite_file import connect, sqlite_stamp
-
-# What ``FeedStore.add_many`` gives a new feed besides its URL, key, title and times.
-_INTERVAL_SECONDS = 3600
-_IN_LIST = 500  # url_hash values per IN (...) list, as FeedStore.subscribed bounds it
+from app.store.sqlite_file import connect, sqlite_stamp, write_transaction
 
 
 class SqliteSubscriptions:
@@ -60,8 +56,8 @@ class SqliteSubscriptions:
     def subscribed(self, keys: Sequence[str]) -> set[str]:
         """Which of these ``feed_key`` values are subscribed already."""
         found: set[str] = set()
-        for start in range(0, len(keys), _IN_LIST):
-            part = list(keys[start : start + _IN_LIST])
+        for start in range(0, len(keys), SUBSCRIBED_PER_QUERY):
+            part = list(keys[start : start + SUBSCRIBED_PER_QUERY])
             marks = ",".join("?" * len(part))
             rows = self.connection.execute(
                 f"SELECT url_hash FROM feed WHERE url_hash IN ({marks})",  # noqa: S608 - marks only
@@ -70,30 +66,30 @@ class SqliteSubscriptions:
             found.update(row[0] for row in rows)
         return found
 
-    def count(self) -> int:
-        return int(self.connection.execute("SELECT count(*) FROM feed").fetchone()[0])
-
     def add_many(
         self, feeds: Sequence[tuple[str, str | None]], *, now: datetime
     ) -> list[FeedView | None]:
         """``FeedStore.add_many`` in one transaction: per item the new feed, or None for a
         URL already subscribed (or named earlier in ``feeds``)."""
-        with self._writing():
+        with write_transaction(self.connection):
             return self._add(feeds, now)
 
-    def fill_if_empty(self, feeds: Sequence[tuple[str, str | None]], *, now: datetime) -> bool:
-        """Subscribe to ``feeds`` if there are no feeds at all yet (the first start's
-        default feeds), checked in the same transaction; whether it did."""
-        with self._writing():
-            if self.count():
+    def fill_if_empty(
+        self, feeds: Callable[[], Sequence[tuple[str, str | None]]], *, now: datetime
+    ) -> bool:
+        """Subscribe to ``feeds()`` if there are no feeds at all yet (the first start's
+        default feeds), checked in the same transaction; whether it did. ``feeds`` is
+        only called then (the defaults are a file to read)."""
+        with write_transaction(self.connection):
+            if self.connection.execute("SELECT 1 FROM feed LIMIT 1").fetchone():
                 return False
-            self._add(feeds, now)
+            self._add(feeds(), now)
             return True
 
     def record_import(self, detail: dict[str, Any], *, now: datetime, user_id: int | None) -> None:
         """``AuditStore.record`` of an import (action "feed.import", target type "feed"),
         committed at once."""
-        with self._writing():
+        with write_transaction(self.connection):
             self.connection.execute(
                 "INSERT INTO audit_log (at, user_id, action, target_type, target_id, detail) "
                 "VALUES (?, ?, 'feed.import', 'feed', '', ?)",
@@ -115,30 +111,11 @@ class SqliteSubscriptions:
                 "INSERT INTO feed (url, url_hash, title, created_at, next_poll_at, "
                 "interval_seconds, consecutive_failures, redirect_count) "
                 "VALUES (?, ?, ?, ?, ?, ?, 0, 0)",
-                (url, key, title, stamp, stamp, _INTERVAL_SECONDS),
+                (url, key, title, stamp, stamp, NEW_FEED_INTERVAL),
             )
             assert cursor.lastrowid is not None
             views.append(_new_view(cursor.lastrowid, url, title, now))
         return views
-
-    def _writing(self) -> _Transaction:
-        return _Transaction(self.connection)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self.connection = connection
-
-    def __enter__(self) -> None:
-        self.connection.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        if kind is None:
-            self.connection.execute("COMMIT")
-        elif self.connection.in_transaction:
-            self.connection.execute("ROLLBACK")
 
 
 def _new_view(feed_id: int, url: str, title: str | None, now: datetime) -> FeedView:
@@ -155,6 +132,6 @@ def _new_view(feed_id: int, url: str, title: str | None, now: datetime) -> FeedV
         last_polled_at=None,
         last_success_at=None,
         next_poll_at=now,
-        interval_seconds=_INTERVAL_SECONDS,
+        interval_seconds=NEW_FEED_INTERVAL,
         disabled_reason=None,
     )

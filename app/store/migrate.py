@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.store.sqlite_file import connect
+from app.store.sqlite_file import connect, write_transaction
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -114,17 +114,9 @@ def upgrade_sqlite_file(path: Path) -> bool:
     try:
         if is_current(connection):  # a read: never waits for a running writer
             return True
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            if is_current(connection):  # created by another process meanwhile
-                return True
-            if not _fill_if_empty(connection):
-                return False
-            connection.execute("COMMIT")
-            return True
-        finally:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
+        with write_transaction(connection):
+            # created by another process meanwhile, or filled now (False: not empty)
+            return is_current(connection) or _fill_if_empty(connection)
     finally:
         connection.close()
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,6 +75,20 @@ def apply_pragmas(connection: sqlite3.Connection, extra: tuple[str, ...] = ()) -
                 if not busy or time.monotonic() > deadline:
                     raise
                 time.sleep(0.005)
+
+
+@contextmanager
+def write_transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` (the write lock now, waiting up to the busy timeout), committed
+    when the block ends, rolled back if it raises: for the driver's own writers."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 def sqlite_stamp(value: datetime) -> str:

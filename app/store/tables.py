@@ -25,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from app.store.feed_view import NEW_FEED_INTERVAL
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -76,7 +78,7 @@ class Feed(Base):
     last_modified: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     next_poll_at: Mapped[datetime] = mapped_column(index=True)
-    interval_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=NEW_FEED_INTERVAL)
     ttl_seconds: Mapped[int | None] = mapped_column(Integer)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     last_polled_at: Mapped[datetime | None]

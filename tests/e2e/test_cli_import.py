@@ -62,20 +62,20 @@ def feeds_import(path: Path, opml: Path, **extra: str) -> subprocess.CompletedPr
     )
 
 
-def _urls(path: Path) -> list[str]:
+def _column(path: Path, query: str) -> list[str]:
     connection = sqlite3.connect(path)
     try:
-        return [row[0] for row in connection.execute("SELECT url FROM feed ORDER BY id")]
+        return [row[0] for row in connection.execute(query)]
     finally:
         connection.close()
+
+
+def _urls(path: Path) -> list[str]:
+    return _column(path, "SELECT url FROM feed ORDER BY id")
 
 
 def _audits(path: Path) -> list[str]:
-    connection = sqlite3.connect(path)
-    try:
-        return [row[0] for row in connection.execute("SELECT detail FROM audit_log ORDER BY id")]
-    finally:
-        connection.close()
+    return _column(path, "SELECT detail FROM audit_log ORDER BY id")
 
 
 def test_an_import_into_a_current_file_never_loads_sqlalchemy(tmp_path: Path) -> None:

@@ -67,6 +67,11 @@ def _rows(path: Path, table: str) -> list[tuple[object, ...]]:
         connection.close()
 
 
+def _without_times(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """Feed rows without ``created_at`` and ``next_poll_at`` (two writes, two clocks)."""
+    return [r[:8] + r[10:] for r in rows]
+
+
 def test_feeds_and_the_audit_entry_are_the_rows_the_orm_writes(
     pair: tuple[SqliteSubscriptions, Database, Path, Path],
 ) -> None:
@@ -123,8 +128,7 @@ def test_an_import_through_either_store_gives_the_same_report_and_feeds(
     assert report.warnings == expected.warnings and len(report.warnings) == 4  # no DNS
     assert report.rejected == expected.rejected and len(report.rejected) == 1
     # the times differ (two imports), nothing else does
-    strip = lambda rows: [r[:8] + r[10:] for r in rows]  # noqa: E731
-    assert strip(_rows(driver_path, "feed")) == strip(_rows(engine_path, "feed"))
+    assert _without_times(_rows(driver_path, "feed")) == _without_times(_rows(engine_path, "feed"))
     assert [r[3:] for r in _rows(driver_path, "audit_log")] == [
         r[3:] for r in _rows(engine_path, "audit_log")
     ]
@@ -135,16 +139,15 @@ def test_the_first_start_subscribes_the_defaults_once(tmp_path: Path) -> None:
     _new(driver_path)
     store = SqliteSubscriptions.open_current(driver_path)
     assert store is not None
-    assert store.fill_if_empty(first_feeds(), now=NOW)
-    assert not store.fill_if_empty(first_feeds(), now=NOW)  # only into an empty table
+    assert store.fill_if_empty(first_feeds, now=NOW)
+    assert not store.fill_if_empty(first_feeds, now=NOW)  # only into an empty table
     store.close()
     db = Database.from_url(f"sqlite:///{engine_path}")
     prepare_database(_settings(tmp_path, default_feeds=True), db)
     db.dispose()
 
-    strip = lambda rows: [r[:8] + r[10:] for r in rows]  # noqa: E731
-    feeds = strip(_rows(driver_path, "feed"))
-    assert feeds == strip(_rows(engine_path, "feed"))
+    feeds = _without_times(_rows(driver_path, "feed"))
+    assert feeds == _without_times(_rows(engine_path, "feed"))
     assert len(feeds) == len(first_feeds()) > 1
     assert feeds[0][1] == "newsmon:sample"
 
