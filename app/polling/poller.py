@@ -50,6 +50,17 @@ WRITE_ATTEMPTS = 4  # a deadlock or a busy database is retried, then recorded as
 # a warm poll's 200 results then commit in ~20 transactions instead of ~100 (writer CPU
 # about halved). Writes with articles never wait.
 WRITE_LINGER = 0.01
+# New articles reach SQLite's full-text index in batches (migration 0011): at most this
+# many seconds after they are stored, sooner once this many wait, and at the end of every
+# round. One batch per feed cost the writer about twice the CPU.
+SEARCH_BATCH_SECONDS = 2.0
+SEARCH_BATCH_ROWS = 2000
+
+
+def _index_search(session: Session) -> int:
+    from app.store.articles import ArticleStore
+
+    return ArticleStore(session).index_pending()
 
 
 def utcnow() -> datetime:
@@ -127,6 +138,8 @@ class Poller:
         self._inflight: set[int] = set()  # claimed, result not yet recorded
         self._unreleased: set[int] = set()  # given up, claim not yet given back
         self._stopping = False  # in-flight feeds are being cancelled: record nothing more
+        self._unindexed = 0  # articles stored since the last search batch
+        self._indexer: asyncio.Task[None] | None = None  # the next batch, on its timer
 
     async def poll_due(
         self,
@@ -143,6 +156,7 @@ class Poller:
         """
         summary = PollSummary()
         await asyncio.to_thread(self._give_back)  # claims a failed round could not return
+        await self._index_pending()  # what a killed poller stored and did not index
         await asyncio.to_thread(self._count_due)
         heartbeat = asyncio.create_task(self._heartbeat())
         pending: set[asyncio.Task[FeedResult]] = set()
@@ -188,9 +202,44 @@ class Poller:
             self._inflight.clear()
             self._stopping = False
             await asyncio.to_thread(self._give_back)
+            await self._index_pending()  # all the round stored is searchable when it ends
         if not (stop and stop.is_set()):
             await asyncio.to_thread(self._prune)
         return summary
+
+    def _stored(self, new: int) -> None:
+        """Count ``new`` articles waiting for the search index; schedule their batch."""
+        if not new:
+            return
+        self._unindexed += new
+        if self._unindexed >= SEARCH_BATCH_ROWS:
+            self._indexer, timer = None, self._indexer
+            if timer is not None:
+                timer.cancel()
+            self._indexer = asyncio.create_task(self._index_after(0))
+        elif self._indexer is None:
+            self._indexer = asyncio.create_task(self._index_after(SEARCH_BATCH_SECONDS))
+
+    async def _index_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._indexer = None
+        self._unindexed = 0
+        try:
+            await self._writer.run(_index_search)
+        except Exception as exc:  # the round's end (or the next round) tries again
+            log.warning("could not index new articles for search yet: %s", exc)
+
+    async def _index_pending(self) -> None:
+        """Index everything pending now (a timer's batch is folded into this one)."""
+        timer, self._indexer = self._indexer, None
+        if timer is not None:
+            timer.cancel()
+            await asyncio.gather(timer, return_exceptions=True)
+        self._unindexed = 0
+        try:
+            await self._writer.run(_index_search)
+        except Exception as exc:
+            log.warning("could not index new articles for search yet: %s", exc)
 
     async def _cancel(self, tasks: set[asyncio.Task[FeedResult]]) -> None:
         """Cancel feeds in flight without recording anything for them (their claims are
@@ -275,6 +324,7 @@ class Poller:
                 result = await self._store(
                     feed, outcome, prepared, started, t0, digest=digest, unchanged=unchanged
                 )
+            self._stored(result.new)
         except Exception as exc:  # one feed's bug must not end the run
             if self._stopping:  # a parse pool closed under it by our own stop
                 raise asyncio.CancelledError from exc
@@ -341,7 +391,9 @@ class Poller:
             if prepared and prepared.error:
                 result.outcome, result.error = "parse_error", prepared.error
             elif drafts:
-                stored = ArticleStore(session).upsert_batch(feed.id, drafts, now=now)
+                stored = ArticleStore(session).upsert_batch(
+                    feed.id, drafts, now=now, search_later=True
+                )
                 result.new, result.updated = stored.new, stored.updated
                 result.skipped = len(stored.skipped)
                 if self.on_new and (stored.new_ids or stored.updated_ids):

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 # The newest migration's revision (a test checks it against migrations/versions: a new
 # migration must change it).
-HEAD = "0010_fts_automerge"
+HEAD = "0011_search_pending"
 _VERSION = "SELECT version_num FROM alembic_version"  # the revision a database is at
 
 

@@ -220,25 +220,6 @@ CREATE TABLE article_search (id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
 
 CREATE VIRTUAL TABLE article_fts USING fts5(doc, content='', tokenize='trigram');
 
-CREATE TRIGGER article_fts_ad AFTER DELETE ON article BEGIN
-INSERT INTO article_fts(article_fts, rowid, doc) SELECT 'delete', id, doc FROM article_search WHERE id = old.id;
-DELETE FROM article_search WHERE id = old.id;
-END;
-
-CREATE TRIGGER article_fts_au AFTER UPDATE OF title, text ON article BEGIN
-INSERT INTO article_fts(article_fts, rowid, doc) SELECT 'delete', id, doc FROM article_search WHERE id = old.id;
-DELETE FROM article_search WHERE id = old.id;
-INSERT INTO article_search(id, doc) SELECT id, replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace((title || ' ' || text), 'à', 'a'), 'á', 'a'), 'â', 'a'), 'ã', 'a'), 'ä', 'a'), 'å', 'a'), 'ç', 'c'), 'è', 'e'), 'é', 'e'), 'ê', 'e'), 'ë', 'e'), 'ì', 'i'), 'í', 'i'), 'î', 'i') FROM article WHERE id = new.id;
-UPDATE article_search SET doc = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(doc, 'ï', 'i'), 'ñ', 'n'), 'ò', 'o'), 'ó', 'o'), 'ô', 'o'), 'õ', 'o'), 'ö', 'o'), 'ø', 'o'), 'ù', 'u'), 'ú', 'u'), 'û', 'u'), 'ü', 'u'), 'ý', 'y'), 'ÿ', 'y') WHERE id = new.id;
-UPDATE article_search SET doc = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(doc, 'ā', 'a'), 'ă', 'a'), 'ą', 'a'), 'ć', 'c'), 'č', 'c'), 'ď', 'd'), 'đ', 'd'), 'ē', 'e'), 'ę', 'e'), 'ě', 'e'), 'ğ', 'g'), 'ī', 'i'), 'ł', 'l'), 'ń', 'n') WHERE id = new.id;
-UPDATE article_search SET doc = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(doc, 'ň', 'n'), 'ō', 'o'), 'ő', 'o'), 'ř', 'r'), 'ś', 's'), 'š', 's'), 'ş', 's'), 'ť', 't'), 'ū', 'u'), 'ů', 'u'), 'ű', 'u'), 'ź', 'z'), 'ż', 'z'), 'ž', 'z') WHERE id = new.id;
-UPDATE article_search SET doc = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(doc, 'À', 'a'), 'Á', 'a'), 'Â', 'a'), 'Ã', 'a'), 'Ä', 'a'), 'Å', 'a'), 'Ç', 'c'), 'È', 'e'), 'É', 'e'), 'Ê', 'e'), 'Ë', 'e'), 'Ì', 'i'), 'Í', 'i'), 'Î', 'i') WHERE id = new.id;
-UPDATE article_search SET doc = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(doc, 'Ï', 'i'), 'Ñ', 'n'), 'Ò', 'o'), 'Ó', 'o'), 'Ô', 'o'), 'Õ', 'o'), 'Ö', 'o'), 'Ø', 'o'), 'Ù', 'u'), 'Ú', 'u'), 'Û', 'u'), 'Ü', 'u'), 'Ý', 'y'), 'Ÿ', 'y') WHERE id = new.id;
-UPDATE article_search SET doc = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(doc, 'Ā', 'a'), 'Ă', 'a'), 'Ą', 'a'), 'Ć', 'c'), 'Č', 'c'), 'Ď', 'd'), 'Đ', 'd'), 'Ē', 'e'), 'Ę', 'e'), 'Ě', 'e'), 'Ğ', 'g'), 'Ī', 'i'), 'Ł', 'l'), 'Ń', 'n') WHERE id = new.id;
-UPDATE article_search SET doc = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(doc, 'Ň', 'n'), 'Ō', 'o'), 'Ő', 'o'), 'Ř', 'r'), 'Ś', 's'), 'Š', 's'), 'Ş', 's'), 'Ť', 't'), 'Ū', 'u'), 'Ů', 'u'), 'Ű', 'u'), 'Ź', 'z'), 'Ż', 'z'), 'Ž', 'z') WHERE id = new.id;
-INSERT INTO article_fts(rowid, doc) SELECT id, doc FROM article_search WHERE id = new.id;
-END;
-
 CREATE INDEX ix_article_band0_published ON article (band0, published_at);
 
 CREATE INDEX ix_article_band1_published ON article (band1, published_at);
@@ -436,7 +417,30 @@ UPDATE article SET primary_feed_id = (SELECT s.feed_id FROM article_source AS s 
 UPDATE article SET primary_feed_id = (SELECT s.feed_id FROM article_source AS s WHERE s.article_id = new.article_id ORDER BY s.first_seen_at, s.feed_id LIMIT 1) WHERE id = new.article_id AND primary_feed_id IS NOT (SELECT s.feed_id FROM article_source AS s WHERE s.article_id = new.article_id ORDER BY s.first_seen_at, s.feed_id LIMIT 1);
 END;
 
-INSERT INTO "alembic_version" VALUES ('0010_fts_automerge');
+CREATE TABLE article_search_pending (id INTEGER PRIMARY KEY);
+
+CREATE TRIGGER article_fts_ad AFTER DELETE ON article BEGIN
+INSERT INTO article_fts(article_fts, rowid, doc) SELECT 'delete', id, doc FROM article_search WHERE id = old.id AND id NOT IN (SELECT id FROM article_search_pending);
+DELETE FROM article_search WHERE id = old.id;
+DELETE FROM article_search_pending WHERE id = old.id;
+END;
+
+CREATE TRIGGER article_fts_au AFTER UPDATE OF title, text ON article BEGIN
+INSERT INTO article_fts(article_fts, rowid, doc) SELECT 'delete', id, doc FROM article_search WHERE id = old.id AND id NOT IN (SELECT id FROM article_search_pending);
+DELETE FROM article_search WHERE id = old.id;
+INSERT INTO article_search(id, doc) SELECT id, replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace((title || ' ' || text), 'à', 'a'), 'á', 'a'), 'â', 'a'), 'ã', 'a'), 'ä', 'a'), 'å', 'a'), 'ç', 'c'), 'è', 'e'), 'é', 'e'), 'ê', 'e'), 'ë', 'e'), 'ì', 'i'), 'í', 'i'), 'î', 'i') FROM article WHERE id = new.id;
+UPDATE article_search SET doc = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(doc, 'ï', 'i'), 'ñ', 'n'), 'ò', 'o'), 'ó', 'o'), 'ô', 'o'), 'õ', 'o'), 'ö', 'o'), 'ø', 'o'), 'ù', 'u'), 'ú', 'u'), 'û', 'u'), 'ü', 'u'), 'ý', 'y'), 'ÿ', 'y') WHERE id = new.id;
+UPDATE article_search SET doc = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(doc, 'ā', 'a'), 'ă', 'a'), 'ą', 'a'), 'ć', 'c'), 'č', 'c'), 'ď', 'd'), 'đ', 'd'), 'ē', 'e'), 'ę', 'e'), 'ě', 'e'), 'ğ', 'g'), 'ī', 'i'), 'ł', 'l'), 'ń', 'n') WHERE id = new.id;
+UPDATE article_search SET doc = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(doc, 'ň', 'n'), 'ō', 'o'), 'ő', 'o'), 'ř', 'r'), 'ś', 's'), 'š', 's'), 'ş', 's'), 'ť', 't'), 'ū', 'u'), 'ů', 'u'), 'ű', 'u'), 'ź', 'z'), 'ż', 'z'), 'ž', 'z') WHERE id = new.id;
+UPDATE article_search SET doc = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(doc, 'À', 'a'), 'Á', 'a'), 'Â', 'a'), 'Ã', 'a'), 'Ä', 'a'), 'Å', 'a'), 'Ç', 'c'), 'È', 'e'), 'É', 'e'), 'Ê', 'e'), 'Ë', 'e'), 'Ì', 'i'), 'Í', 'i'), 'Î', 'i') WHERE id = new.id;
+UPDATE article_search SET doc = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(doc, 'Ï', 'i'), 'Ñ', 'n'), 'Ò', 'o'), 'Ó', 'o'), 'Ô', 'o'), 'Õ', 'o'), 'Ö', 'o'), 'Ø', 'o'), 'Ù', 'u'), 'Ú', 'u'), 'Û', 'u'), 'Ü', 'u'), 'Ý', 'y'), 'Ÿ', 'y') WHERE id = new.id;
+UPDATE article_search SET doc = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(doc, 'Ā', 'a'), 'Ă', 'a'), 'Ą', 'a'), 'Ć', 'c'), 'Č', 'c'), 'Ď', 'd'), 'Đ', 'd'), 'Ē', 'e'), 'Ę', 'e'), 'Ě', 'e'), 'Ğ', 'g'), 'Ī', 'i'), 'Ł', 'l'), 'Ń', 'n') WHERE id = new.id;
+UPDATE article_search SET doc = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(doc, 'Ň', 'n'), 'Ō', 'o'), 'Ő', 'o'), 'Ř', 'r'), 'Ś', 's'), 'Š', 's'), 'Ş', 's'), 'Ť', 't'), 'Ū', 'u'), 'Ů', 'u'), 'Ű', 'u'), 'Ź', 'z'), 'Ż', 'z'), 'Ž', 'z') WHERE id = new.id;
+INSERT INTO article_fts(rowid, doc) SELECT id, doc FROM article_search WHERE id = new.id;
+DELETE FROM article_search_pending WHERE id = old.id;
+END;
+
+INSERT INTO "alembic_version" VALUES ('0011_search_pending');
 
 INSERT INTO "article_search_bulk" VALUES (0);
 
