@@ -58,9 +58,9 @@ SEARCH_BATCH_ROWS = 2000
 
 
 def _index_search(session: Session) -> int:
-    from app.store.articles import ArticleStore
+    from app.store.search import index_pending
 
-    return ArticleStore(session).index_pending()
+    return index_pending(session)
 
 
 def utcnow() -> datetime:
@@ -140,6 +140,7 @@ class Poller:
         self._stopping = False  # in-flight feeds are being cancelled: record nothing more
         self._unindexed = 0  # articles stored since the last search batch
         self._indexer: asyncio.Task[None] | None = None  # the next batch, on its timer
+        self._round_stored = False  # this round stored articles (its end indexes them)
 
     async def poll_due(
         self,
@@ -156,6 +157,7 @@ class Poller:
         """
         summary = PollSummary()
         await asyncio.to_thread(self._give_back)  # claims a failed round could not return
+        self._round_stored = False
         await self._index_pending()  # what a killed poller stored and did not index
         await asyncio.to_thread(self._count_due)
         heartbeat = asyncio.create_task(self._heartbeat())
@@ -202,15 +204,16 @@ class Poller:
             self._inflight.clear()
             self._stopping = False
             await asyncio.to_thread(self._give_back)
-            await self._index_pending()  # all the round stored is searchable when it ends
+            await self._index_pending(at_end=True)  # all the round stored is searchable
         if not (stop and stop.is_set()):
             await asyncio.to_thread(self._prune)
         return summary
 
     def _stored(self, new: int) -> None:
         """Count ``new`` articles waiting for the search index; schedule their batch."""
-        if not new:
+        if not new or self.db.dialect != "sqlite":  # PostgreSQL indexes as it inserts
             return
+        self._round_stored = True
         self._unindexed += new
         if self._unindexed >= SEARCH_BATCH_ROWS:
             self._indexer, timer = None, self._indexer
@@ -229,8 +232,10 @@ class Poller:
         except Exception as exc:  # the round's end (or the next round) tries again
             log.warning("could not index new articles for search yet: %s", exc)
 
-    async def _index_pending(self) -> None:
+    async def _index_pending(self, *, at_end: bool = False) -> None:
         """Index everything pending now (a timer's batch is folded into this one)."""
+        if self.db.dialect != "sqlite" or (at_end and not self._round_stored):
+            return  # (PostgreSQL indexes as it inserts; a round that stored nothing)
         timer, self._indexer = self._indexer, None
         if timer is not None:
             timer.cancel()

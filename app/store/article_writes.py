@@ -121,14 +121,6 @@ _UPDATE_TAGS = (
     .where(_A.id == bindparam("b_id"))
     .values({key: bindparam(f"b_{key}") for key in _TAG_COLUMNS})
 )
-# One statement for everything pending: FTS5 writes one segment per transaction, so a
-# few large batches cost about half of one small batch per feed (migration 0011).
-_INDEX_PENDING = text(
-    "INSERT INTO article_fts(rowid, doc) SELECT s.id, s.doc FROM article_search_pending AS p"
-    " JOIN article_search AS s ON s.id = p.id"
-)
-_FORGET_PENDING = text("DELETE FROM article_search_pending")
-_COUNT_PENDING = text("SELECT count(*) FROM article_search_pending")
 _UPDATE_CLUSTER = (
     update(_ARTICLE).where(_A.id == bindparam("b_id")).values(cluster_id=bindparam("b_cluster"))
 )
@@ -211,8 +203,8 @@ class ArticleWrites:
         """Store a feed's (deduplicated) drafts; the same batch twice changes nothing.
 
         ``search_later`` (the poller, on SQLite): the new articles' documents wait in
-        ``article_search_pending`` for ``index_pending``, which the caller runs every few
-        seconds, instead of entering the full-text index in this transaction (migration
+        ``article_search_pending`` for ``search.index_pending``, which the caller runs every
+        few seconds, instead of entering the full-text index in this transaction (migration
         0011). Without it, or on PostgreSQL, they are searchable once this commits."""
         self._search_later = search_later
         result = UpsertResult()
@@ -362,18 +354,6 @@ class ArticleWrites:
         finally:
             cursor.close()
         return inserted
-
-    def index_pending(self) -> int:
-        """Move the documents ``search_later`` left pending into the full-text index, in
-        this transaction; the number of articles indexed (always 0 on PostgreSQL)."""
-        if self.dialect != "sqlite":
-            return 0
-        session = self.session
-        pending = session.execute(_COUNT_PENDING).scalar_one()
-        if pending:
-            session.execute(_INDEX_PENDING)
-            session.execute(_FORGET_PENDING)
-        return int(pending)
 
     def _add_sources(self, feed_id: int, article_ids: Sequence[int], now: datetime) -> set[int]:
         """Link the articles to the feed; returns the ids that gained it as a source."""

@@ -11,7 +11,9 @@ Matching is by substring of the accent-folded, lower-cased ``title + text``
 compounds findable by their parts ("Sicherheit" finds "Datensicherheit").
 Both engines keep that document in ``article_search.doc``; SQLite indexes it
 with a contentless FTS5 trigram table, PostgreSQL with a pg_trgm GIN index.
-Triggers keep them in sync (migration 0002); they are not ORM classes.
+Triggers keep them in sync (migration 0002); they are not ORM classes. The poller's
+new articles enter SQLite's index in batches, every couple of seconds and at the end of
+each round (``index_pending``, migration 0011).
 
 Query words (not phrases) are reduced to their stem before matching (``lemma``):
 "senators" searches "senator", "Senatoren" "senator", "Sicherheiten" "sicherheit".
@@ -24,7 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, column, not_, or_, select, table, true
+from sqlalchemy import ColumnElement, and_, column, not_, or_, select, table, text, true
+from sqlalchemy.orm import Session
 
 from app.core.errors import InvalidInput
 from app.store.tables import Article
@@ -46,6 +49,29 @@ search_doc = table("article_search", column("id"), column("doc"))
 
 _FOLDED = {chr(k): chr(v) for k, v in FOLD.items()}
 _ACCENTS = re.compile(f"[{re.escape(ACCENTED + ACCENTED.upper())}]")
+
+
+# One statement for everything pending: FTS5 writes one segment per transaction, so a
+# few large batches cost about half of one small batch per feed (migration 0011).
+_COUNT_PENDING = text("SELECT count(*) FROM article_search_pending")
+_INDEX_PENDING = text(
+    "INSERT INTO article_fts(rowid, doc) SELECT s.id, s.doc FROM article_search_pending AS p"
+    " JOIN article_search AS s ON s.id = p.id"
+)
+_FORGET_PENDING = text("DELETE FROM article_search_pending")
+
+
+def index_pending(session: Session) -> int:
+    """Move the documents ingest left pending (``upsert_batch(search_later=True)``) into
+    SQLite's full-text index, in the session's transaction; how many (0 on PostgreSQL,
+    which indexes as it inserts). Light on imports: a warm poll runs it too."""
+    if session.get_bind().dialect.name != "sqlite":
+        return 0
+    pending = int(session.execute(_COUNT_PENDING).scalar_one())
+    if pending:
+        session.execute(_INDEX_PENDING)
+        session.execute(_FORGET_PENDING)
+    return pending
 
 
 def fold_doc(doc: str) -> str:

@@ -10,7 +10,7 @@ from app.core.decide import ArticleDraft
 from app.core.timeline import TimelineFilter
 from app.store.articles import ArticleStore
 from app.store.db import Database
-from app.store.search import ACCENTED, FOLD, fold_doc
+from app.store.search import ACCENTED, FOLD, fold_doc, index_pending
 from app.store.tables import Article
 from tests.store.test_ingest import NOW, draft, feed_id, ingest
 
@@ -83,9 +83,9 @@ def ingest_later(db: Database, feed_id: int, drafts: list[ArticleDraft]) -> None
         ArticleStore(session).upsert_batch(feed_id, drafts, now=NOW, search_later=True)
 
 
-def index_pending(db: Database) -> int:
+def index_now(db: Database) -> int:
     with db.write() as session:
-        return ArticleStore(session).index_pending()
+        return index_pending(session)
 
 
 def pending(db: Database) -> int:
@@ -101,10 +101,10 @@ def test_articles_stored_for_later_are_searchable_once_indexed(db: Database, fee
     ingest_later(db, feed_id, [draft(1, title="Zollbehörde prüft Händler"), draft(2)])
     if db.dialect == "sqlite":  # waiting in the queue, the document already folded
         assert pending(db) == 2
-    assert index_pending(db) == (2 if db.dialect == "sqlite" else 0)
+    assert index_now(db) == (2 if db.dialect == "sqlite" else 0)
     assert pending(db) == 0
     assert found(db, "zollbehorde") == ["Zollbehörde prüft Händler"]
-    assert index_pending(db) == 0  # nothing twice: one hit, not two
+    assert index_now(db) == 0  # nothing twice: one hit, not two
     assert found(db, "handler") == ["Zollbehörde prüft Händler"]
 
 
@@ -119,7 +119,7 @@ def test_an_article_edited_while_pending_is_indexed_once_with_its_new_text(
     assert pending(db) == 0
     assert found(db, "iowa") == ["Warehouse opens in Iowa"]
     assert found(db, "ohio") == []
-    index_pending(db)
+    index_now(db)
     assert found(db, "warehouse") == ["Warehouse opens in Iowa"]
     with db.write() as session:  # an indexed row is forgotten exactly: no error, no hit
         session.execute(text("DELETE FROM article"))
@@ -134,7 +134,7 @@ def test_an_article_deleted_while_pending_leaves_the_index_consistent(
     with db.write() as session:
         session.execute(text("DELETE FROM article WHERE title LIKE 'Pending%'"))
     assert pending(db) == 0
-    assert index_pending(db) == 0
+    assert index_now(db) == 0
     assert found(db, "courier") == ["Indexed courier story"]
     if db.dialect == "sqlite":
         with db.write() as session:  # FTS5's own check of its structure
