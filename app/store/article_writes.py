@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -275,7 +275,7 @@ class ArticleWrites:
         all_ids = [inserted.get(d.key) or existing[d.key][0] for d in drafts]
         # A second feed carrying a stored article is a visible change (its sources).
         gained = self._add_sources(feed_id, all_ids, now) - set(inserted.values())
-        touch_articles(self.session, gained, now)
+        self._touch(gained, now)
         # New rows were inserted with their tags (no override can exist yet); only
         # their theme rows remain. Changed rows are re-tagged, overrides still winning.
         self._insert_themes(
@@ -290,13 +290,49 @@ class ArticleWrites:
         self._apply_tags({article_id: d.tags for article_id, d in changed}, now, touch=False)
         new_ids = [inserted[d.key] for d in fresh if d.key in inserted]
         joined = self._cluster(new_ids, [d for d in fresh if d.key in inserted])
-        touch_clusters(self.session, joined, now)  # each member shows the others' sources
+        self._touch(joined, now, clusters=True)  # each member shows the others' sources
         result.new_ids.extend(new_ids)
         result.updated_ids.extend(article_id for article_id, _ in changed)
 
     def _existing(self, by_key: dict[str, ArticleDraft]) -> dict[str, tuple[Any, ...]]:
-        rows = self.session.execute(_EXISTING, {"keys": list(by_key)})
+        keys = list(by_key)
+        if self.dialect == "sqlite":
+            rows: Iterable[Any] = self._driver(_existing_sql(len(keys)), keys)
+        else:
+            rows = self.session.execute(_EXISTING, {"keys": keys})
         return {row[0]: tuple(row[1:]) for row in rows}
+
+    def _driver(self, sql: str, params: Any = (), *, many: bool = False) -> list[Any]:
+        """Run ``sql`` on the session's sqlite3 connection; the rows it returns.
+
+        The poller's per-feed statements on SQLite: SQLAlchemy's statement and result
+        handling cost the writer more than SQLite's own work for them. Errors come
+        back as SQLAlchemy raises them, so the batch's handlers (retry, entry by entry)
+        still apply."""
+        connection = self.session.connection().connection.driver_connection
+        cursor = connection.cursor()  # type: ignore[union-attr]
+        try:
+            if many:
+                cursor.executemany(sql, params)
+                return []
+            cursor.execute(sql, params)
+            rows: list[Any] = cursor.fetchall()
+            return rows
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+        finally:
+            cursor.close()
+
+    def _touch(self, ids: Collection[int], now: datetime, *, clusters: bool = False) -> None:
+        """``touch_articles`` / ``touch_clusters``, through the driver on SQLite."""
+        if not ids:
+            return
+        if self.dialect != "sqlite":
+            (touch_clusters if clusters else touch_articles)(self.session, ids, now)
+            return
+        wanted = sorted(set(ids))
+        stamp = sqlite_stamp(now)
+        self._driver(_touch_sql(len(wanted), clusters), [stamp, *wanted, stamp])
 
     def _insert_new(
         self, feed_id: int, drafts: Sequence[ArticleDraft], now: datetime
@@ -357,9 +393,13 @@ class ArticleWrites:
 
     def _add_sources(self, feed_id: int, article_ids: Sequence[int], now: datetime) -> set[int]:
         """Link the articles to the feed; returns the ids that gained it as a source."""
-        rows = [{"article_id": a, "feed_id": feed_id, "first_seen_at": now} for a in article_ids]
-        if not rows:
+        if not article_ids:
             return set()
+        if self.dialect == "sqlite":
+            seen = sqlite_stamp(now)
+            values = [value for a in article_ids for value in (a, feed_id, seen)]
+            return {row[0] for row in self._driver(_sources_sql(len(article_ids)), values)}
+        rows = [{"article_id": a, "feed_id": feed_id, "first_seen_at": now} for a in article_ids]
         return set(self.session.scalars(_statements(self.dialect)["source"], rows))
 
     # -- tags -----------------------------------------------------------------
@@ -409,8 +449,23 @@ class ArticleWrites:
             touch_articles(self.session, ids, now)
 
     def _insert_themes(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.session.execute(_statements(self.dialect)["theme"], rows)
+        if not rows:
+            return
+        if self.dialect == "sqlite":
+            values = [
+                (
+                    r["article_id"],
+                    r["theme"],
+                    r["score"],
+                    _dumps(r["evidence"]),
+                    r["origin"],
+                    r["tag_version"],
+                )
+                for r in rows
+            ]
+            self._driver(_THEME_SQL, values, many=True)
+            return
+        self.session.execute(_statements(self.dialect)["theme"], rows)
 
     def _theme_overrides(self, ids: Sequence[int]) -> dict[int, dict[str, bool]]:
         found: dict[int, dict[str, bool]] = {}
@@ -475,11 +530,13 @@ class ArticleWrites:
                 plans.append((article_id, draft, mine, agree))
         if not plans:
             return set()
-        wanted = {o for *_, candidates in plans for o in candidates}
-        bodies = {
-            article_id: shingles(text)
-            for article_id, text in self.session.execute(_BODIES, {"ids": list(wanted)})
-        }
+        wanted = list({o for *_, candidates in plans for o in candidates})
+        found: Iterable[Any] = (
+            self._driver(_bodies_sql(len(wanted)), wanted)
+            if self.dialect == "sqlite"
+            else self.session.execute(_BODIES, {"ids": wanted})
+        )
+        bodies = {article_id: shingles(text) for article_id, text in found}
         assigned: dict[int, int] = {}
         for article_id, draft, mine, candidates in plans:
             body = bodies.get(article_id) or shingles(draft.text)
@@ -497,7 +554,9 @@ class ArticleWrites:
             if cluster_of.get(other_id) is None:
                 cluster_of[other_id] = assigned[other_id] = cluster
             cluster_of[article_id] = assigned[article_id] = cluster
-        if assigned:
+        if assigned and self.dialect == "sqlite":
+            self._driver(_CLUSTER_SQL, [(c, a) for a, c in assigned.items()], many=True)
+        elif assigned:
             # One prepared UPDATE run as executemany, not two statements per article.
             self.session.execute(
                 _UPDATE_CLUSTER, [{"b_id": a, "b_cluster": c} for a, c in assigned.items()]
@@ -512,6 +571,15 @@ class ArticleWrites:
         newest first."""
         dialect = self.dialect
         present = tuple(n for n, values_ in enumerate(wanted) if values_)
+        if dialect == "sqlite":
+            named: dict[str, Any] = {
+                "low": sqlite_stamp(low),
+                "high": sqlite_stamp(high),
+                "cap": PER_KEY + 1,
+            }
+            for n in present:
+                named[f"v{n}"] = json.dumps(sorted(wanted[n]))
+            return self._driver(_band_sql(present), named)
         params: dict[str, Any] = {"low": low, "high": high, "cap": PER_KEY + 1}
         for n in present:
             values_ = sorted(wanted[n])
@@ -519,6 +587,63 @@ class ArticleWrites:
         # ``all()`` fetches in one driver call; iterating fetched row by row (~340 rows
         # per feed on the peer corpus, ~68,000 per cold poll).
         return list(self.session.execute(_band_statement(dialect, present), params).all())
+
+
+# The SQLite driver's statements (``ArticleWrites._driver``): the same SQL SQLAlchemy
+# compiles for the Core statements above, built once per placeholder count. Only this
+# module's table and column names and placeholders go in the text.
+_THEME_SQL = (
+    "INSERT INTO article_theme (article_id, theme, score, evidence, origin, tag_version)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_CLUSTER_SQL = "UPDATE article SET cluster_id = ? WHERE id = ?"
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+@lru_cache(maxsize=256)
+def _existing_sql(n: int) -> str:
+    return (
+        "SELECT url_hash, id, title, summary, content, primary_feed_id FROM article"  # noqa: S608
+        f" WHERE url_hash IN ({_marks(n)})"
+    )
+
+
+@lru_cache(maxsize=256)
+def _sources_sql(n: int) -> str:
+    rows = ", ".join(["(?, ?, ?)"] * n)
+    return (
+        "INSERT INTO article_source (article_id, feed_id, first_seen_at)"  # noqa: S608
+        f" VALUES {rows} ON CONFLICT DO NOTHING RETURNING article_id"
+    )
+
+
+@lru_cache(maxsize=256)
+def _bodies_sql(n: int) -> str:
+    return f"SELECT id, text FROM article WHERE id IN ({_marks(n)})"  # noqa: S608
+
+
+@lru_cache(maxsize=512)
+def _touch_sql(n: int, clusters: bool) -> str:
+    column = "cluster_id" if clusters else "id"
+    return (
+        f"UPDATE article SET updated_at = ? WHERE {column} IN ({_marks(n)})"  # noqa: S608
+        " AND updated_at < ?"
+    )
+
+
+@lru_cache(maxsize=16)
+def _band_sql(present: tuple[int, ...]) -> str:
+    arms = " UNION ".join(
+        _BAND_CANDIDATES["sqlite"].format(column=BANDS[n].key, n=n) for n in present
+    )
+    bands = ", ".join(column.key for column in BANDS)
+    return (
+        f"SELECT id, cluster_id, published_at, title, {bands} FROM article"  # noqa: S608
+        f" WHERE id IN ({arms}) ORDER BY published_at DESC, id DESC"
+    )
 
 
 @lru_cache(maxsize=64)
