@@ -185,3 +185,79 @@ def test_the_driver_enqueue_stores_what_the_sqlalchemy_statement_stores(
     done = [r for r in dumps[0] if r[6] == "done"]
     assert len(done) == 1 and done[0][4] is None and done[0][8] == "unresolvable"
     assert {r[14] for r in dumps[0]} == {sqlite_stamp(later)}  # created_at: the first enqueue
+
+
+def test_the_driver_links_themes_and_touches_store_what_the_statements_store(
+    two: tuple[Database, Database, int],
+) -> None:
+    """A feed's other rows on SQLite (sources, theme rows, cluster ids, ``updated_at``)
+    also go through the driver; the reference is SQLAlchemy's statements on the same
+    articles: same values, same SQLite types, the same conflict rules."""
+    from app.store.article_writes import _theme_row
+    from app.store.touch import touch_articles, touch_clusters
+
+    raw, core, feed_id = two
+    drafts = [_draft(n) for n in range(1, 21)]
+    later, latest = NOW + timedelta(minutes=5), NOW + timedelta(hours=1)
+    dumps = []
+    for database in (raw, core):
+        with database.write() as session:
+            writes = ArticleWrites(session)
+            inserted = writes._insert_new(feed_id, drafts, NOW)
+            ids = sorted(inserted.values())
+            themes = [
+                _theme_row(inserted[d.key], t, d.tags.version)
+                for d in drafts
+                for t in d.tags.themes
+            ]
+            clusters = [(ids[0], ids[1]), (ids[0], ids[2]), (ids[5], ids[6])]
+            if database is raw:
+                gained = writes._add_sources(feed_id, ids, later)
+                again = writes._add_sources(feed_id, ids[:3], latest)  # conflicts: no change
+                writes._insert_themes(themes)
+                writes._insert_themes(themes[:4])
+                writes._driver(
+                    "UPDATE article SET cluster_id = ? WHERE id = ?", clusters, many=True
+                )
+                writes._touch(ids[:7], later)
+                writes._touch([ids[0]], latest, clusters=True)
+                writes._touch(ids[:2], NOW)  # never earlier than they already were
+            else:
+                statements = _statements("sqlite")
+                rows = [{"article_id": a, "feed_id": feed_id, "first_seen_at": later} for a in ids]
+                gained = set(session.scalars(statements["source"], rows))
+                rows = [
+                    {"article_id": a, "feed_id": feed_id, "first_seen_at": latest} for a in ids[:3]
+                ]
+                again = set(session.scalars(statements["source"], rows))
+                session.execute(statements["theme"], themes)
+                session.execute(statements["theme"], themes[:4])
+                session.execute(
+                    text("UPDATE article SET cluster_id = :c WHERE id = :a"),
+                    [{"c": c, "a": a} for c, a in clusters],
+                )
+                touch_articles(session, ids[:7], later)
+                touch_clusters(session, [ids[0]], latest)
+                touch_articles(session, ids[:2], NOW)
+            assert gained == set(ids) and again == set()
+        with database.read() as session:
+            dumps.append(
+                {
+                    table: [tuple(r) for r in session.execute(text(sql))]
+                    for table, sql in {
+                        "source": "SELECT article_id, feed_id, first_seen_at,"
+                        " typeof(first_seen_at) FROM article_source ORDER BY 1, 2",
+                        "theme": "SELECT article_id, theme, score, typeof(score), evidence,"
+                        " origin, tag_version FROM article_theme ORDER BY 1, 2",
+                        "article": "SELECT id, cluster_id, updated_at, typeof(updated_at)"
+                        " FROM article ORDER BY id",
+                    }.items()
+                }
+            )
+    assert dumps[0] == dumps[1]
+    assert len(dumps[0]["source"]) == 20 and len(dumps[0]["theme"]) == 40
+    touched = {row[0]: row[2] for row in dumps[0]["article"]}
+    # ids[1] and ids[2] are in ids[0]'s story; ids[8] was never touched.
+    assert [touched[ids[n]] for n in (0, 1, 2, 3, 8)] == [
+        sqlite_stamp(t) for t in (later, latest, latest, later, NOW)
+    ]
