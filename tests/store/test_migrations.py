@@ -182,3 +182,39 @@ def test_a_stored_sqlite_index_is_set_to_merge_eight_segments_at_a_time(tmp_path
         assert automerge() == [(4,)]
     finally:
         engine.dispose()
+
+
+def test_the_downgrade_from_search_batches_indexes_what_is_pending(tmp_path: Path) -> None:
+    """Migration 0011: articles the poller left pending are in the full-text index after
+    a downgrade (whose triggers assume every document is indexed), so an edit of one of
+    them afterwards works and nothing is lost; upgrading again starts with no pending."""
+    path = tmp_path / "batches.db"
+    database = Database(make_engine(f"sqlite:///{path}"))
+    try:
+        migrate.upgrade(database.engine)
+        with database.write() as session:
+            feed_id = FeedStore(session).add("https://outlet.example/feed.xml", now=NOW).id
+            ArticleWrites(session).upsert_batch(
+                feed_id, [_draft(n) for n in range(1, 4)], now=NOW, search_later=True
+            )
+        with sqlite3.connect(path) as connection:
+            assert connection.execute(MATCH).fetchall() == []  # waiting for their batch
+        connection.close()
+        migrate.downgrade(database.engine, "0010_fts_automerge")
+        with sqlite3.connect(path) as connection:
+            assert len(connection.execute(MATCH).fetchall()) == 3
+            tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
+            assert "article_search_pending" not in tables
+            # The old update trigger forgets the indexed document: no corruption.
+            connection.execute("UPDATE article SET title = 'Lager', text = 'neu' WHERE id = 1")
+            connection.execute("INSERT INTO article_fts(article_fts) VALUES ('integrity-check')")
+            assert len(connection.execute(MATCH).fetchall()) == 2
+        connection.close()
+        migrate.upgrade(database.engine)
+        with sqlite3.connect(path) as connection:
+            assert connection.execute("SELECT count(*) FROM article_search_pending").fetchone() == (
+                0,
+            )
+        connection.close()
+    finally:
+        database.dispose()
