@@ -63,6 +63,14 @@ def _index_search(session: Session) -> int:
     return index_pending(session)
 
 
+async def _index_all(writer: GroupWriter) -> None:
+    """Everything pending, one bounded batch per write transaction."""
+    from app.store.search import INDEX_BATCH
+
+    while await writer.run(_index_search) >= INDEX_BATCH:
+        pass
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -228,7 +236,7 @@ class Poller:
         self._indexer = None
         self._unindexed = 0
         try:
-            await self._writer.run(_index_search)
+            await _index_all(self._writer)
         except Exception as exc:  # the round's end (or the next round) tries again
             log.warning("could not index new articles for search yet: %s", exc)
 
@@ -242,7 +250,7 @@ class Poller:
             await asyncio.gather(timer, return_exceptions=True)
         self._unindexed = 0
         try:
-            await self._writer.run(_index_search)
+            await _index_all(self._writer)
         except Exception as exc:
             log.warning("could not index new articles for search yet: %s", exc)
 

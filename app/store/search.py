@@ -51,27 +51,33 @@ _FOLDED = {chr(k): chr(v) for k, v in FOLD.items()}
 _ACCENTS = re.compile(f"[{re.escape(ACCENTED + ACCENTED.upper())}]")
 
 
-# One statement for everything pending: FTS5 writes one segment per transaction, so a
-# few large batches cost about half of one small batch per feed (migration 0011).
-_COUNT_PENDING = text("SELECT count(*) FROM article_search_pending")
+# One statement per batch: FTS5 writes one segment per transaction, so a few large
+# batches cost about half of one small batch per feed (migration 0011). A batch is at
+# most INDEX_BATCH documents (~40 ms of SQLite's write lock on the peer corpus), so an
+# editor's write never waits behind a long one.
+INDEX_BATCH = 1000
+_WAITING = "SELECT id FROM article_search_pending ORDER BY id LIMIT :n"
 _INDEX_PENDING = text(
-    "INSERT INTO article_fts(rowid, doc) SELECT s.id, s.doc FROM article_search_pending AS p"
+    f"INSERT INTO article_fts(rowid, doc) SELECT s.id, s.doc FROM ({_WAITING}) AS p"  # noqa: S608
     " JOIN article_search AS s ON s.id = p.id"
 )
-_FORGET_PENDING = text("DELETE FROM article_search_pending")
+_FORGET_PENDING = text(f"DELETE FROM article_search_pending WHERE id IN ({_WAITING})")  # noqa: S608
+_COUNT_WAITING = text(f"SELECT count(*) FROM ({_WAITING})")  # noqa: S608
 
 
-def index_pending(session: Session) -> int:
-    """Move the documents ingest left pending (``upsert_batch(search_later=True)``) into
-    SQLite's full-text index, in the session's transaction; how many (0 on PostgreSQL,
-    which indexes as it inserts). Light on imports: a warm poll runs it too."""
+def index_pending(session: Session, limit: int = INDEX_BATCH) -> int:
+    """Move up to ``limit`` of the documents ingest left pending
+    (``upsert_batch(search_later=True)``) into SQLite's full-text index, oldest first, in
+    the session's transaction; how many (0 on PostgreSQL, which indexes as it inserts).
+    Call again while it returns ``limit``. Light on imports: a warm poll runs it too."""
     if session.get_bind().dialect.name != "sqlite":
         return 0
-    pending = int(session.execute(_COUNT_PENDING).scalar_one())
-    if pending:
-        session.execute(_INDEX_PENDING)
-        session.execute(_FORGET_PENDING)
-    return pending
+    params = {"n": limit}
+    moved = int(session.execute(_COUNT_WAITING, params).scalar_one())
+    if moved:
+        session.execute(_INDEX_PENDING, params)
+        session.execute(_FORGET_PENDING, params)
+    return moved
 
 
 def fold_doc(doc: str) -> str:

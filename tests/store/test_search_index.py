@@ -139,3 +139,21 @@ def test_an_article_deleted_while_pending_leaves_the_index_consistent(
     if db.dialect == "sqlite":
         with db.write() as session:  # FTS5's own check of its structure
             session.execute(text("INSERT INTO article_fts(article_fts) VALUES ('integrity-check')"))
+
+
+def test_pending_documents_are_indexed_in_bounded_batches_oldest_first(
+    db: Database, feed_id: int
+) -> None:
+    ingest_later(db, feed_id, [draft(n, title=f"Ferry timetable {n}") for n in range(1, 6)])
+    with db.write() as session:  # a batch holds the write lock for a bounded time
+        first = index_pending(session, limit=2)
+    if db.dialect != "sqlite":
+        assert first == 0
+        return
+    assert first == 2 and pending(db) == 3
+    assert len(found(db, "ferry")) == 2
+    with db.write() as session:
+        assert index_pending(session, limit=2) == 2
+        assert index_pending(session, limit=2) == 1
+        assert index_pending(session, limit=2) == 0
+    assert len(found(db, "ferry")) == 5 and pending(db) == 0
