@@ -13,9 +13,9 @@ segments and merged again and again: replayed in one process, indexing per feed 
 
 Now the poller stores each new article's folded document in ``article_search`` as before
 and its id in ``article_search_pending``, in the feed's own transaction; it moves the pending
-documents into ``article_fts`` in one statement every few seconds, at the end of each
-round and at the start of the next (``store.article_writes.index_pending``): a killed
-poller leaves its pending rows for the next one, never an article the index lost.
+documents into ``article_fts`` every few seconds, at the end of each round and at the start
+of the next, up to 1,000 in a statement (``store.search.index_pending``): a killed poller
+leaves its pending rows for the next one, never an article the index lost.
 
 Every other writer still indexes at once (the insert trigger of 0006). The update and
 delete triggers learn about pending rows: a contentless FTS5 table must be told the
