@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -38,7 +37,7 @@ from app.core.decide import ArticleDraft, Tags
 from app.core.fingerprint import TITLE_AGREEMENT, jaccard, same_story, shingles, title_terms
 from app.core.timeline import THEME_BITS
 from app.core.types import Evidence, ThemeTag
-from app.store.db import insert_for
+from app.store.db import insert_for, run_on_driver
 from app.store.search import fold_doc
 from app.store.sqlite_file import sqlite_stamp
 from app.store.tables import (
@@ -182,7 +181,6 @@ class ArticleWrites:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._dialect: str | None = None
-        self._search_later = False
 
     @property
     def dialect(self) -> str:
@@ -206,7 +204,6 @@ class ArticleWrites:
         ``article_search_pending`` for ``search.index_pending``, which the caller runs every
         few seconds, instead of entering the full-text index in this transaction (migration
         0011). Without it, or on PostgreSQL, they are searchable once this commits."""
-        self._search_later = search_later
         result = UpsertResult()
         # One draft per key (the last wins): a repeated key would count as new twice.
         drafts = list({d.key: d for d in drafts}.values())
@@ -214,7 +211,7 @@ class ArticleWrites:
             chunk = drafts[start : start + CHUNK]
             try:
                 with self.session.begin_nested():
-                    self._upsert_chunk(feed_id, chunk, now, result)
+                    self._upsert_chunk(feed_id, chunk, now, result, search_later)
             except DBAPIError as exc:
                 if transient_error(exc):
                     raise
@@ -222,15 +219,20 @@ class ArticleWrites:
                     "batch for feed %s failed (%s); retrying entry by entry", feed_id, exc.orig
                 )
                 for draft in chunk:
-                    self._upsert_one(feed_id, draft, now, result)
+                    self._upsert_one(feed_id, draft, now, result, search_later)
         return result
 
     def _upsert_one(
-        self, feed_id: int, draft: ArticleDraft, now: datetime, result: UpsertResult
+        self,
+        feed_id: int,
+        draft: ArticleDraft,
+        now: datetime,
+        result: UpsertResult,
+        search_later: bool,
     ) -> None:
         try:
             with self.session.begin_nested():
-                self._upsert_chunk(feed_id, [draft], now, result)
+                self._upsert_chunk(feed_id, [draft], now, result, search_later)
         except DBAPIError as exc:
             if transient_error(exc):
                 raise
@@ -239,12 +241,17 @@ class ArticleWrites:
             result.skipped.append(reason[:500])
 
     def _upsert_chunk(
-        self, feed_id: int, drafts: Sequence[ArticleDraft], now: datetime, result: UpsertResult
+        self,
+        feed_id: int,
+        drafts: Sequence[ArticleDraft],
+        now: datetime,
+        result: UpsertResult,
+        search_later: bool,
     ) -> None:
         by_key = {d.key: d for d in drafts}
         existing = self._existing(by_key)
         fresh = [d for d in drafts if d.key not in existing]
-        inserted = self._insert_new(feed_id, fresh, now)
+        inserted = self._insert_new(feed_id, fresh, now, search_later=search_later)
         # Lost a race with another poller: those rows exist now, treat them as existing.
         raced = [d.key for d in fresh if d.key not in inserted]
         if raced:
@@ -275,7 +282,7 @@ class ArticleWrites:
         all_ids = [inserted.get(d.key) or existing[d.key][0] for d in drafts]
         # A second feed carrying a stored article is a visible change (its sources).
         gained = self._add_sources(feed_id, all_ids, now) - set(inserted.values())
-        self._touch(gained, now)
+        touch_articles(self.session, gained, now)
         # New rows were inserted with their tags (no override can exist yet); only
         # their theme rows remain. Changed rows are re-tagged, overrides still winning.
         self._insert_themes(
@@ -290,52 +297,25 @@ class ArticleWrites:
         self._apply_tags({article_id: d.tags for article_id, d in changed}, now, touch=False)
         new_ids = [inserted[d.key] for d in fresh if d.key in inserted]
         joined = self._cluster(new_ids, [d for d in fresh if d.key in inserted])
-        self._touch(joined, now, clusters=True)  # each member shows the others' sources
+        touch_clusters(self.session, joined, now)  # each member shows the others' sources
         result.new_ids.extend(new_ids)
         result.updated_ids.extend(article_id for article_id, _ in changed)
 
     def _existing(self, by_key: dict[str, ArticleDraft]) -> dict[str, tuple[Any, ...]]:
         keys = list(by_key)
         if self.dialect == "sqlite":
-            rows: Iterable[Any] = self._driver(_existing_sql(len(keys)), keys)
+            rows: Iterable[Any] = run_on_driver(self.session, _existing_sql(len(keys)), keys)
         else:
             rows = self.session.execute(_EXISTING, {"keys": keys})
         return {row[0]: tuple(row[1:]) for row in rows}
 
-    def _driver(self, sql: str, params: Any = (), *, many: bool = False) -> list[Any]:
-        """Run ``sql`` on the session's sqlite3 connection; the rows it returns.
-
-        The poller's per-feed statements on SQLite: SQLAlchemy's statement and result
-        handling cost the writer more than SQLite's own work for them. Errors come
-        back as SQLAlchemy raises them, so the batch's handlers (retry, entry by entry)
-        still apply."""
-        connection = self.session.connection().connection.driver_connection
-        cursor = connection.cursor()  # type: ignore[union-attr]
-        try:
-            if many:
-                cursor.executemany(sql, params)
-                return []
-            cursor.execute(sql, params)
-            rows: list[Any] = cursor.fetchall()
-            return rows
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
-        finally:
-            cursor.close()
-
-    def _touch(self, ids: Collection[int], now: datetime, *, clusters: bool = False) -> None:
-        """``touch_articles`` / ``touch_clusters``, through the driver on SQLite."""
-        if not ids:
-            return
-        if self.dialect != "sqlite":
-            (touch_clusters if clusters else touch_articles)(self.session, ids, now)
-            return
-        wanted = sorted(set(ids))
-        stamp = sqlite_stamp(now)
-        self._driver(_touch_sql(len(wanted), clusters), [stamp, *wanted, stamp])
-
     def _insert_new(
-        self, feed_id: int, drafts: Sequence[ArticleDraft], now: datetime
+        self,
+        feed_id: int,
+        drafts: Sequence[ArticleDraft],
+        now: datetime,
+        *,
+        search_later: bool = False,
     ) -> dict[str, int]:
         if not drafts:
             return {}
@@ -344,14 +324,14 @@ class ArticleWrites:
         # outlet already, so migration 0009's trigger finds nothing to change.
         ordered = sorted(drafts, key=lambda d: d.key)
         if self.dialect == "sqlite":
-            return self._insert_new_sqlite(ordered, now, feed_id)
+            return self._insert_new_sqlite(ordered, now, feed_id, search_later)
         # PostgreSQL: a statement trigger indexes the inserted rows for search (0006).
         values = [_row(d, now, feed_id) for d in ordered]
         stmt = _statements(self.dialect)["article"]
         return {key: ident for key, ident in self.session.execute(stmt, values)}
 
     def _insert_new_sqlite(
-        self, drafts: Sequence[ArticleDraft], now: datetime, feed_id: int
+        self, drafts: Sequence[ArticleDraft], now: datetime, feed_id: int, search_later: bool
     ) -> dict[str, int]:
         """``_insert_new`` on SQLite through the driver: the same rows, values and
         statements, without SQLAlchemy's per-value bind processing (a third of the
@@ -361,34 +341,24 @@ class ArticleWrites:
         rows = [_sqlite_row(_row(d, now, feed_id)) for d in drafts]
         columns = tuple(_row(drafts[0], now, feed_id))
         per_insert = _MAX_PARAMETERS // len(columns)
-        cursor = self.session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-        sql = ""
-        try:
-            cursor.execute(sql := "UPDATE article_search_bulk SET active = 1")
-            inserted: dict[str, int] = {}
-            for start in range(0, len(rows), per_insert):
-                part = rows[start : start + per_insert]
-                sql = _article_insert_sql(columns, len(part))
-                cursor.execute(sql, [value for row in part for value in row])
-                inserted.update(cursor.fetchall())
-            docs = [
-                (inserted[d.key], fold_doc(f"{d.title} {d.text}"))
-                for d in drafts
-                if d.key in inserted
-            ]
-            if docs:
-                cursor.executemany(sql := "INSERT INTO article_search(id, doc) VALUES (?, ?)", docs)
-                if self._search_later:
-                    sql = "INSERT INTO article_search_pending(id) VALUES (?)"
-                    cursor.executemany(sql, [(article_id,) for article_id, _ in docs])
-                else:
-                    sql = "INSERT INTO article_fts(rowid, doc) VALUES (?, ?)"
-                    cursor.executemany(sql, docs)
-            cursor.execute(sql := "UPDATE article_search_bulk SET active = 0")
-        except sqlite3.Error as exc:  # as SQLAlchemy would raise it: the batch's handlers know it
-            raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
-        finally:
-            cursor.close()
+        run = partial(run_on_driver, self.session)
+        run("UPDATE article_search_bulk SET active = 1")
+        inserted: dict[str, int] = {}
+        for start in range(0, len(rows), per_insert):
+            part = rows[start : start + per_insert]
+            sql = _article_insert_sql(columns, len(part))
+            inserted.update(run(sql, [value for row in part for value in row]))
+        docs = [
+            (inserted[d.key], fold_doc(f"{d.title} {d.text}")) for d in drafts if d.key in inserted
+        ]
+        if docs:
+            run("INSERT INTO article_search(id, doc) VALUES (?, ?)", docs, many=True)
+            if search_later:
+                pending = [(article_id,) for article_id, _ in docs]
+                run("INSERT INTO article_search_pending(id) VALUES (?)", pending, many=True)
+            else:
+                run("INSERT INTO article_fts(rowid, doc) VALUES (?, ?)", docs, many=True)
+        run("UPDATE article_search_bulk SET active = 0")
         return inserted
 
     def _add_sources(self, feed_id: int, article_ids: Sequence[int], now: datetime) -> set[int]:
@@ -398,7 +368,10 @@ class ArticleWrites:
         if self.dialect == "sqlite":
             seen = sqlite_stamp(now)
             values = [value for a in article_ids for value in (a, feed_id, seen)]
-            return {row[0] for row in self._driver(_sources_sql(len(article_ids)), values)}
+            return {
+                row[0]
+                for row in run_on_driver(self.session, _sources_sql(len(article_ids)), values)
+            }
         rows = [{"article_id": a, "feed_id": feed_id, "first_seen_at": now} for a in article_ids]
         return set(self.session.scalars(_statements(self.dialect)["source"], rows))
 
@@ -463,7 +436,7 @@ class ArticleWrites:
                 )
                 for r in rows
             ]
-            self._driver(_THEME_SQL, values, many=True)
+            run_on_driver(self.session, _THEME_SQL, values, many=True)
             return
         self.session.execute(_statements(self.dialect)["theme"], rows)
 
@@ -532,7 +505,7 @@ class ArticleWrites:
             return set()
         wanted = list({o for *_, candidates in plans for o in candidates})
         found: Iterable[Any] = (
-            self._driver(_bodies_sql(len(wanted)), wanted)
+            run_on_driver(self.session, _bodies_sql(len(wanted)), wanted)
             if self.dialect == "sqlite"
             else self.session.execute(_BODIES, {"ids": wanted})
         )
@@ -555,7 +528,9 @@ class ArticleWrites:
                 cluster_of[other_id] = assigned[other_id] = cluster
             cluster_of[article_id] = assigned[article_id] = cluster
         if assigned and self.dialect == "sqlite":
-            self._driver(_CLUSTER_SQL, [(c, a) for a, c in assigned.items()], many=True)
+            run_on_driver(
+                self.session, _CLUSTER_SQL, [(c, a) for a, c in assigned.items()], many=True
+            )
         elif assigned:
             # One prepared UPDATE run as executemany, not two statements per article.
             self.session.execute(
@@ -579,7 +554,7 @@ class ArticleWrites:
             }
             for n in present:
                 named[f"v{n}"] = json.dumps(sorted(wanted[n]))
-            return self._driver(_band_sql(present), named)
+            return run_on_driver(self.session, _band_sql(present), named)
         params: dict[str, Any] = {"low": low, "high": high, "cap": PER_KEY + 1}
         for n in present:
             values_ = sorted(wanted[n])
@@ -589,7 +564,7 @@ class ArticleWrites:
         return list(self.session.execute(_band_statement(dialect, present), params).all())
 
 
-# The SQLite driver's statements (``ArticleWrites._driver``): the same SQL SQLAlchemy
+# The SQLite driver's statements (``db.run_on_driver``): the same SQL SQLAlchemy
 # compiles for the Core statements above, built once per placeholder count. Only this
 # module's table and column names and placeholders go in the text.
 _THEME_SQL = (
@@ -623,15 +598,6 @@ def _sources_sql(n: int) -> str:
 @lru_cache(maxsize=256)
 def _bodies_sql(n: int) -> str:
     return f"SELECT id, text FROM article WHERE id IN ({_marks(n)})"  # noqa: S608
-
-
-@lru_cache(maxsize=512)
-def _touch_sql(n: int, clusters: bool) -> str:
-    column = "cluster_id" if clusters else "id"
-    return (
-        f"UPDATE article SET updated_at = ? WHERE {column} IN ({_marks(n)})"  # noqa: S608
-        " AND updated_at < ?"
-    )
 
 
 @lru_cache(maxsize=16)

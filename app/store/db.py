@@ -98,6 +98,30 @@ def insert_for(dialect: str) -> Any:
     return sqlite_insert
 
 
+def run_on_driver(session: Session, sql: str, params: Any = (), *, many: bool = False) -> list[Any]:
+    """Run ``sql`` on the session's own sqlite3 connection, in its transaction; the rows.
+
+    For the ingest's per-feed statements on SQLite, where SQLAlchemy's statement, bind and
+    result handling cost more than SQLite's work. Pending ORM changes are flushed first,
+    as the session's own ``execute`` would, and a driver error is raised as SQLAlchemy
+    raises it (``DBAPIError``), so callers' handlers (busy retries, a poison entry skipped
+    alone) see no difference."""
+    if session.autoflush:
+        session.flush()
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if many:
+            cursor.executemany(sql, params)
+            return []
+        cursor.execute(sql, params)
+        rows: list[Any] = cursor.fetchall()
+        return rows
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+    finally:
+        cursor.close()
+
+
 def reading(engine: Engine) -> Engine:
     """``engine`` for reads only: on SQLite a plain BEGIN (no write lock, no turnstile)."""
     return engine.execution_options(**{_READ: True})

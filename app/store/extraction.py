@@ -10,7 +10,6 @@ commits; the decisions (what to fetch, when to retry) come from ``core.pages``.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +18,6 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, Table, bindparam, delete, func, or_, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.core.decide import Tags
@@ -33,7 +31,7 @@ from app.core.pages import (
 )
 from app.core.urls import url_hash
 from app.store.article_writes import ArticleWrites
-from app.store.db import insert_for
+from app.store.db import insert_for, run_on_driver
 from app.store.sqlite_file import sqlite_stamp
 from app.store.tables import (
     Article,
@@ -147,23 +145,15 @@ def _enqueue_sqlite(session: Session, rows: list[dict[str, Any]]) -> None:
     """``_enqueue_statement`` on SQLite through the driver: the same rows and stored
     values without SQLAlchemy's per-row bind processing (every new article of every
     poll passes here). ``tests/store/test_raw_insert.py`` holds the two paths equal."""
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(
-            _ENQUEUE_SQLITE,
-            [
-                (
-                    *(row[c] for c in _ENQUEUE_COLUMNS[:7]),
-                    sqlite_stamp(row["created_at"]),
-                    sqlite_stamp(row["due_at"]),
-                )
-                for row in rows
-            ],
+    values = [
+        (
+            *(row[c] for c in _ENQUEUE_COLUMNS[:7]),
+            sqlite_stamp(row["created_at"]),
+            sqlite_stamp(row["due_at"]),
         )
-    except sqlite3.Error as exc:  # as SQLAlchemy would raise it: the poller's handlers know it
-        raise DBAPIError.instance(_ENQUEUE_SQLITE, None, exc, sqlite3.Error) from exc
-    finally:
-        cursor.close()
+        for row in rows
+    ]
+    run_on_driver(session, _ENQUEUE_SQLITE, values, many=True)
 
 
 def _claimable(now: datetime) -> tuple[ColumnElement[bool], ...]:

@@ -193,8 +193,21 @@ def test_the_driver_links_themes_and_touches_store_what_the_statements_store(
     """A feed's other rows on SQLite (sources, theme rows, cluster ids, ``updated_at``)
     also go through the driver; the reference is SQLAlchemy's statements on the same
     articles: same values, same SQLite types, the same conflict rules."""
-    from app.store.article_writes import _theme_row
+    from sqlalchemy import update
+
+    from app.store.article_writes import _CLUSTER_SQL, _UPDATE_CLUSTER, _theme_row
+    from app.store.db import run_on_driver
+    from app.store.tables import Article
     from app.store.touch import touch_articles, touch_clusters
+
+    def core_touch(session: Any, column: Any, ids: list[int], when: datetime) -> None:
+        # The reference: the Core statement the other engine runs.
+        session.execute(
+            update(Article)
+            .where(column.in_(sorted(set(ids))), Article.updated_at < when)
+            .values(updated_at=when)
+            .execution_options(synchronize_session=False)
+        )
 
     raw, core, feed_id = two
     drafts = [_draft(n) for n in range(1, 21)]
@@ -216,12 +229,10 @@ def test_the_driver_links_themes_and_touches_store_what_the_statements_store(
                 again = writes._add_sources(feed_id, ids[:3], latest)  # conflicts: no change
                 writes._insert_themes(themes)
                 writes._insert_themes(themes[:4])
-                writes._driver(
-                    "UPDATE article SET cluster_id = ? WHERE id = ?", clusters, many=True
-                )
-                writes._touch(ids[:7], later)
-                writes._touch([ids[0]], latest, clusters=True)
-                writes._touch(ids[:2], NOW)  # never earlier than they already were
+                run_on_driver(session, _CLUSTER_SQL, clusters, many=True)
+                touch_articles(session, ids[:7], later)  # the driver's path on SQLite
+                touch_clusters(session, [ids[0]], latest)
+                touch_articles(session, ids[:2], NOW)  # never earlier than they already were
             else:
                 statements = _statements("sqlite")
                 rows = [{"article_id": a, "feed_id": feed_id, "first_seen_at": later} for a in ids]
@@ -232,13 +243,10 @@ def test_the_driver_links_themes_and_touches_store_what_the_statements_store(
                 again = set(session.scalars(statements["source"], rows))
                 session.execute(statements["theme"], themes)
                 session.execute(statements["theme"], themes[:4])
-                session.execute(
-                    text("UPDATE article SET cluster_id = :c WHERE id = :a"),
-                    [{"c": c, "a": a} for c, a in clusters],
-                )
-                touch_articles(session, ids[:7], later)
-                touch_clusters(session, [ids[0]], latest)
-                touch_articles(session, ids[:2], NOW)
+                session.execute(_UPDATE_CLUSTER, [{"b_id": a, "b_cluster": c} for c, a in clusters])
+                core_touch(session, Article.id, ids[:7], later)
+                core_touch(session, Article.cluster_id, [ids[0]], latest)
+                core_touch(session, Article.id, ids[:2], NOW)
             assert gained == set(ids) and again == set()
         with database.read() as session:
             dumps.append(
