@@ -10,7 +10,7 @@ commits; the decisions (what to fetch, when to retry) come from ``core.pages``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -114,6 +114,16 @@ _FEED_POLICY = select(_FEED.c.url, _FEED.c.fulltext_policy).where(_FEED.c.id == 
 _TEXT_LENGTHS = select(_ARTICLE.c.id, _ARTICLE.c.url, func.length(_ARTICLE.c.text)).where(
     _ARTICLE.c.id.in_(bindparam("ids", expanding=True))
 )
+# The same statements as the SQLite driver runs them for the poller (``queue_rows``).
+_FEED_POLICY_SQL = "SELECT url, fulltext_policy FROM feed WHERE id = ?"
+
+
+@lru_cache(maxsize=256)
+def _text_lengths_sql(n: int) -> str:
+    marks = ", ".join("?" * n)
+    return f"SELECT id, url, length(text) FROM article WHERE id IN ({marks})"  # noqa: S608
+
+
 _PAGED = select(_ARTICLE.c.id).where(
     _ARTICLE.c.id.in_(bindparam("ids", expanding=True)), _ARTICLE.c.text_source == "page"
 )
@@ -200,13 +210,21 @@ class ExtractionStore:
         page the feed's policy wants."""
         if not article_ids:
             return []
-        feed = self.session.execute(_FEED_POLICY, {"id": feed_id}).one_or_none()
+        ids = list(article_ids)
+        found: Iterable[Any]
+        if self.dialect == "sqlite":  # the driver: SQLAlchemy's handling cost more (ingest)
+            feeds = run_on_driver(self.session, _FEED_POLICY_SQL, (feed_id,))
+            feed = feeds[0] if feeds else None
+            found = run_on_driver(self.session, _text_lengths_sql(len(ids)), ids) if feed else ()
+        else:
+            feed = self.session.execute(_FEED_POLICY, {"id": feed_id}).one_or_none()
+            found = self.session.execute(_TEXT_LENGTHS, {"ids": ids}) if feed else ()
         if feed is None:
             return []
-        policy = feed.fulltext_policy or rules.default_policy
-        news = is_news_search(feed.url)
+        feed_url, feed_policy = feed
+        policy = feed_policy or rules.default_policy
+        news = is_news_search(feed_url)
         rows = []
-        found = self.session.execute(_TEXT_LENGTHS, {"ids": list(article_ids)})
         for article_id, url, length in found:
             if not wants_page(
                 policy, text_length=length or 0, threshold=rules.threshold, news_search=news
