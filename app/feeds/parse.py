@@ -18,12 +18,9 @@ import io
 import multiprocessing
 import os
 import signal
-import sys
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
-from multiprocessing import forkserver
 from types import TracebackType
 from typing import Any, TypeVar
 from xml.parsers import expat
@@ -43,6 +40,7 @@ from app.core.normalize import (
 )
 from app.core.text import html_to_text, is_lead_of
 from app.core.types import ParsedEntry, ParsedFeed
+from app.feeds.forkserver import main_hidden, stop_fork_server
 from app.feeds.sanitize import safe_link, sanitize_html
 
 _T = TypeVar("_T")
@@ -450,7 +448,7 @@ class ParsePool:
             for worker in workers:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(worker.pid, signal.SIGKILL)
-            _stop_fork_server()
+            stop_fork_server()
         await asyncio.gather(
             *(asyncio.to_thread(w.executor.shutdown, True, cancel_futures=force) for w in workers)
         )
@@ -529,54 +527,14 @@ class ParsePool:
         return await self._start()
 
 
-_SPAWNING = threading.Lock()
-
-
 def _spawn_submit(executor: ProcessPoolExecutor, fn: Callable[[], _T]) -> Future[_T]:
     """``executor.submit(fn)``, whose first call starts the worker, without the worker
     re-running our ``__main__``: multiprocessing re-imports a main module that has a
     file and no module spec (a console script such as ``newsmon``), so every worker
     would import the whole CLI (SQLAlchemy, the store: ~30 MB and ~1 s of CPU each)
     before its first job. The fork server has the job's modules preloaded instead."""
-    with _main_hidden():
+    with main_hidden():
         return executor.submit(fn)
-
-
-@contextlib.contextmanager
-def _main_hidden() -> Iterator[None]:
-    """``__main__`` without its ``__file__`` while a process is started (``_spawn_submit``)."""
-    main = sys.modules.get("__main__")
-    if main is None or getattr(main, "__spec__", None) is not None:
-        yield
-        return
-    with _SPAWNING:
-        path = main.__dict__.pop("__file__", None)
-        try:
-            yield
-        finally:
-            if path is not None:
-                main.__file__ = path
-
-
-def start_fork_server(preload: Sequence[str]) -> None:
-    """Boot the parse workers' fork server now, for a process that knows it will parse
-    (a feed never fetched is due) but has its own start-up still ahead: the server's
-    imports (the tagger, ~0.5 s) then run beside the caller's instead of after its first
-    fetch. Returns at once; a ``ParsePool`` with the same ``preload`` forks from it."""
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
-    with _main_hidden():
-        forkserver.ensure_running()
-
-
-def _stop_fork_server() -> None:
-    """Kill the fork server if it is still booting (it loads the tagger for seconds): a
-    worker start waiting on it then fails at once instead of holding up the exit. The
-    next pool starts a new one. (``_forkserver_pid`` is CPython's, 3.8 to 3.13.)"""
-    server = getattr(forkserver, "_forkserver", None)
-    pid = getattr(server, "_forkserver_pid", None)
-    if pid:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
 
 
 class _Worker:

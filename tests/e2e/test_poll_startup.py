@@ -108,6 +108,56 @@ def test_never_polled_is_asked_of_new_subscriptions_only(
     empty.dispose()
 
 
+EARLY_PROBE = """
+import os, sys
+from multiprocessing import forkserver
+from app.cli.poll import _boot_parse_workers_early
+from app.config import load_settings
+booted = _boot_parse_workers_early(load_settings(secret=False))
+server = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+alive = server is not None and os.waitpid(server, os.WNOHANG) == (0, 0)
+print(booted, alive, "sqlalchemy" in sys.modules)
+"""
+
+
+def test_the_fork_server_boots_before_the_poll_imports_sqlalchemy(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """On a SQLite file with a new subscription, the parse workers' fork server (the
+    tagger's ~0.4 s start-up) starts before the poll's own imports, so the two run on two
+    cores; anything else answers no without creating, changing or failing on the file."""
+    path = tmp_path / "newsmon.db"
+
+    def probe(url: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", EARLY_PROBE],
+            env=cli_env(url, tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            check=True,
+        )
+        return done.stdout.split()
+
+    url = f"sqlite:///{path}"
+    assert probe(url) == ["False", "False", "False"]  # no file yet: none is created
+    assert not path.exists()
+    db = Database.from_url(url)
+    migrate.upgrade(db.engine)
+    assert probe(url) == ["False", "False", "False"]  # no feed
+    feed_id = add_feed(db, feed_server.url("/feed.xml"))
+    assert probe(url) == ["True", "True", "False"]  # a new feed: booted, SQLAlchemy not loaded
+    with db.write() as session:  # as a poll records it
+        session.execute(
+            update(Feed).where(Feed.id == feed_id).values(last_polled_at=datetime.now(UTC))
+        )
+    assert probe(url) == ["False", "False", "False"]
+    db.dispose()
+    (tmp_path / "not-a-db").write_bytes(b"plain text, not SQLite" * 100)
+    assert probe(f"sqlite:///{tmp_path / 'not-a-db'}") == ["False", "False", "False"]
+
+
 @pytest.mark.anyio
 async def test_small_writes_that_trickle_in_share_a_transaction(db: Database) -> None:
     writer = GroupWriter(db, linger=0.5)

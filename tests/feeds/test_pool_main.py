@@ -60,7 +60,8 @@ EARLY = textwrap.dedent(
     with open(sys.argv[1], "a") as f:
         f.write(f"{os.getpid()}\\n")
     from multiprocessing import forkserver
-    from app.feeds.parse import ParsePool, start_fork_server
+    from app.feeds.forkserver import start_fork_server
+    from app.feeds.parse import ParsePool
 
     async def main():
         start_fork_server(["json"])
