@@ -1,0 +1,120 @@
+"""The poller's writes replayed in one thread: CPU per step, with little noise.
+
+Run: ``python -m bench writer``. The feeds of the peer harness's corpus
+(``/tmp/newsbench/corpus``, see ``../shared/bench``) or, without it, our own 200 × 50
+corpus (``bench.corpus``) are parsed, planned and tagged first, untimed, as the parse
+workers would. Then, on a new SQLite file with every feed subscribed, each feed's batch is
+written as the poller's writer writes it: one write transaction on the bulk engine,
+``upsert_batch(search_later=True)`` (articles, sources, themes, story clusters), the
+poller's hook (the full-text queue and alert matching), the commit; the search index's
+batches follow (``index_pending`` until none wait). The feed's health and fetch-log rows
+are left out.
+
+Whole-tree runs on this 2-core machine drift by 25 % or more from one run to the next
+(docs/decisions.md, "Ingest, stop 30"), which hides a change worth a few per cent of the
+poll process. The replay's CPU time (``time.process_time``) moves far less; it is what
+stops 28-30 measured writer changes with. ``BENCH_REPEAT`` rounds (default 3) each use a
+new file; the minimum and median of each step are printed, with the per-entry figure
+beside issue 16's target for the whole main process (0.25 ms per entry, of which the
+writer is the largest part). Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.bench_poller import TARGET_MAIN_MS, peer_corpus
+from bench.corpus import corpus
+
+STEPS = ("upsert", "hook", "commit", "index")
+
+
+def prepared_feeds(bodies: dict[str, bytes], now: datetime) -> list[tuple[str, Any]]:
+    """(url, PreparedFeed) per feed with articles, as the parse workers return them."""
+    from app.polling.ingest import prepare_feed
+
+    out = []
+    for path, body in bodies.items():
+        url = f"http://bench.example{path}"
+        prepared = prepare_feed(body, url, {}, now)
+        if prepared.drafts:
+            out.append((url, prepared))
+    return out
+
+
+def replay(feeds: list[tuple[str, Any]], now: datetime, folder: Path) -> dict[str, float]:
+    """One round on a new database: CPU seconds per step."""
+    from app.alerts.hook import NewMatchHook, combine
+    from app.polling.extraction import enqueue_hook
+    from app.store import migrate
+    from app.store.articles import ArticleStore
+    from app.store.db import Database
+    from app.store.extraction import FullTextRules
+    from app.store.feeds import FeedStore
+    from app.store.search import INDEX_BATCH, index_pending
+
+    url = f"sqlite:///{folder / 'writer.db'}"
+    setup = Database.from_url(url)
+    migrate.upgrade(setup.engine)
+    with setup.write() as session:
+        store = FeedStore(session)
+        ids = {feed_url: store.add(feed_url, now=now).id for feed_url, _ in feeds}
+    setup.dispose()
+    db = Database.from_url(url, background=True)  # the poller's engine (bulk pragmas)
+    hook = combine(enqueue_hook(FullTextRules()), NewMatchHook())
+    clock = time.process_time
+    spent = dict.fromkeys(STEPS, 0.0)
+    try:
+        for feed_url, prepared in feeds:
+            feed_id = ids[feed_url]
+            with db.write() as session:
+                started = clock()
+                stored = ArticleStore(session).upsert_batch(
+                    feed_id, prepared.drafts, now=now, search_later=True
+                )
+                upserted = clock()
+                if stored.new_ids or stored.updated_ids:
+                    hook(session, feed_id, stored.new_ids, stored.updated_ids, now)
+                hooked = clock()
+            spent["upsert"] += upserted - started
+            spent["hook"] += hooked - upserted
+            spent["commit"] += clock() - hooked
+        started = clock()
+        while True:
+            with db.write() as session:
+                if index_pending(session) < INDEX_BATCH:
+                    break
+        spent["index"] = clock() - started
+    finally:
+        db.dispose()
+    return spent
+
+
+def main() -> None:
+    peer = peer_corpus()
+    label = "peer 200x50" if peer else "ours 200x50 (peer corpus not found)"
+    now = datetime.now(UTC)
+    feeds = prepared_feeds(peer or corpus(200, 50), now)
+    entries = sum(len(prepared.drafts) for _, prepared in feeds)
+    rounds = []
+    for _ in range(int(os.environ.get("BENCH_REPEAT", "3"))):
+        with tempfile.TemporaryDirectory(prefix="newsmon-bench-writer-") as name:
+            rounds.append(replay(feeds, now, Path(name)))
+    totals = [sum(r.values()) for r in rounds]
+    per_step = {step: [r[step] for r in rounds] for step in STEPS}
+    steps = ", ".join(
+        f"{step} {min(xs):.2f}/{statistics.median(xs):.2f}" for step, xs in per_step.items()
+    )
+    best = min(totals)
+    print(
+        f"[{label}] writer replayed in one thread, {len(feeds)} feeds, {entries:,} entries, "
+        f"{len(rounds)} rounds: CPU {best:.2f} s min, {statistics.median(totals):.2f} s median "
+        f"= {best / entries * 1000:.3f} ms per entry (the whole main process's target: "
+        f"<= {TARGET_MAIN_MS} ms); per step, min/median s: {steps}"
+    )
