@@ -36,17 +36,19 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     # A SQLite file is asked through the driver before anything heavy is imported: the
     # fork server's start-up (the tagger) then overlaps this process's (SQLAlchemy, the
     # store, the poller) on two cores, ~0.4 s of CPU each, instead of following it.
-    booted = _boot_parse_workers_early(settings)
+    new_feeds = _boot_parse_workers_early(settings)
     db = open_db(settings, background=True)
     try:
-        _poll(args, settings, db, booted=booted)
+        _poll(args, settings, db, new_feeds=new_feeds)
     finally:
         db.dispose()  # SQLite checkpoints and removes its WAL as the last connection closes
     return 0
 
 
-def _poll(args: argparse.Namespace, settings: Settings, db: Database, *, booted: bool) -> None:
-    if not booted and _never_polled(db):
+def _poll(
+    args: argparse.Namespace, settings: Settings, db: Database, *, new_feeds: bool | None
+) -> None:
+    if new_feeds is None and _never_polled(db):
         # Bodies to parse are coming: the fork server boots (imports the tagger) while
         # this process imports the poller and fetches, not after the first fetch.
         _start_fork_server()
@@ -140,22 +142,23 @@ def _start_fork_server() -> None:
     start_fork_server(PARSE_PRELOAD)
 
 
-def _boot_parse_workers_early(settings: Settings) -> bool:
+def _boot_parse_workers_early(settings: Settings) -> bool | None:
     """On an existing SQLite file where a feed was never polled, boot the parse workers'
-    fork server now; whether it did. Read-only through the driver (the file is neither
-    created nor changed); anything unexpected (no such table, a locked or foreign file)
-    answers no, and ``_poll`` asks again through the engine once the schema is checked."""
+    fork server now. Whether a feed was never polled; None where this could not look
+    (PostgreSQL, no file yet, no such table, a locked or foreign file): ``_poll`` then
+    asks through the engine once the schema is checked. Read-only through the driver: the
+    file is neither created nor changed."""
     path = plain_sqlite_path(settings.database_url)
     if path is None or not path.is_file():
-        return False
+        return None
     try:
         connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=0.5)
     except sqlite3.Error:
-        return False
+        return None
     try:
         found = connection.execute(_NEVER_POLLED).fetchone() is not None
     except sqlite3.Error:
-        return False
+        return None
     finally:
         connection.close()
     if found:
