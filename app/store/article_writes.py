@@ -39,7 +39,7 @@ from app.core.timeline import THEME_BITS
 from app.core.types import Evidence, ThemeTag
 from app.store.db import insert_for, run_on_driver
 from app.store.search import fold_doc
-from app.store.sqlite_file import sqlite_stamp
+from app.store.sqlite_file import marks, sqlite_stamp
 from app.store.tables import (
     Article,
     ArticleSource,
@@ -574,15 +574,11 @@ _THEME_SQL = (
 _CLUSTER_SQL = "UPDATE article SET cluster_id = ? WHERE id = ?"
 
 
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
-
-
 @lru_cache(maxsize=256)
 def _existing_sql(n: int) -> str:
     return (
         "SELECT url_hash, id, title, summary, content, primary_feed_id FROM article"  # noqa: S608
-        f" WHERE url_hash IN ({_marks(n)})"
+        f" WHERE url_hash IN ({marks(n)})"
     )
 
 
@@ -597,7 +593,7 @@ def _sources_sql(n: int) -> str:
 
 @lru_cache(maxsize=256)
 def _bodies_sql(n: int) -> str:
-    return f"SELECT id, text FROM article WHERE id IN ({_marks(n)})"  # noqa: S608
+    return f"SELECT id, text FROM article WHERE id IN ({marks(n)})"  # noqa: S608
 
 
 @lru_cache(maxsize=16)
@@ -696,7 +692,7 @@ _MAX_PARAMETERS = 32766  # SQLite's bound-parameter limit (3.32+)
 
 @lru_cache(maxsize=16)
 def _article_insert_sql(columns: tuple[str, ...], rows: int) -> str:
-    one = "(" + ", ".join("?" * len(columns)) + ")"
+    one = "(" + marks(len(columns)) + ")"
     names, values = ", ".join(columns), ", ".join([one] * rows)
     # Only the table's own column names (``_row``'s keys) and placeholders go in the text.
     sql = f"INSERT INTO article ({names}) VALUES {values}"  # noqa: S608

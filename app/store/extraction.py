@@ -32,7 +32,7 @@ from app.core.pages import (
 from app.core.urls import url_hash
 from app.store.article_writes import ArticleWrites
 from app.store.db import insert_for, run_on_driver
-from app.store.sqlite_file import sqlite_stamp
+from app.store.sqlite_file import marks, sqlite_stamp
 from app.store.tables import (
     Article,
     ArticleSource,
@@ -120,8 +120,7 @@ _FEED_POLICY_SQL = "SELECT url, fulltext_policy FROM feed WHERE id = ?"
 
 @lru_cache(maxsize=256)
 def _text_lengths_sql(n: int) -> str:
-    marks = ", ".join("?" * n)
-    return f"SELECT id, url, length(text) FROM article WHERE id IN ({marks})"  # noqa: S608
+    return f"SELECT id, url, length(text) FROM article WHERE id IN ({marks(n)})"  # noqa: S608
 
 
 _PAGED = select(_ARTICLE.c.id).where(

@@ -22,7 +22,7 @@ from typing import Any
 
 from app.store.feed_view import NEW_FEED_INTERVAL, SUBSCRIBED_PER_QUERY, FeedView, feed_key
 from app.store.migrate import is_current
-from app.store.sqlite_file import connect, sqlite_stamp, write_transaction
+from app.store.sqlite_file import connect, marks, sqlite_stamp, write_transaction
 
 
 class SqliteSubscriptions:
@@ -58,9 +58,8 @@ class SqliteSubscriptions:
         found: set[str] = set()
         for start in range(0, len(keys), SUBSCRIBED_PER_QUERY):
             part = list(keys[start : start + SUBSCRIBED_PER_QUERY])
-            marks = ",".join("?" * len(part))
             rows = self.connection.execute(
-                f"SELECT url_hash FROM feed WHERE url_hash IN ({marks})",  # noqa: S608 - marks only
+                f"SELECT url_hash FROM feed WHERE url_hash IN ({marks(len(part))})",  # noqa: S608 - marks only
                 part,
             )
             found.update(row[0] for row in rows)

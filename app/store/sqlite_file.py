@@ -91,6 +91,11 @@ def write_transaction(connection: sqlite3.Connection) -> Iterator[None]:
     connection.execute("COMMIT")
 
 
+def marks(n: int) -> str:
+    """``n`` positional placeholders for a driver statement: "?, ?, ?"."""
+    return ", ".join("?" * n)
+
+
 def sqlite_stamp(value: datetime) -> str:
     """What ``UTCDateTime`` binds on SQLite, without SQLAlchemy's machinery: naive UTC
     in SQLAlchemy's storage format ("2026-12-02 10:00:00.000000"). For hot raw inserts;

@@ -18,7 +18,7 @@ from sqlalchemy import Table, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.store.db import insert_for, run_on_driver
-from app.store.sqlite_file import sqlite_stamp
+from app.store.sqlite_file import marks, sqlite_stamp
 from app.store.tables import Article, ArticleTombstone
 
 
@@ -52,9 +52,8 @@ def _touch(
 
 @lru_cache(maxsize=512)
 def _touch_sql(column: str, n: int) -> str:
-    marks = ", ".join("?" * n)
     # Only the two column names above and placeholders go in the text.
-    return f"UPDATE article SET updated_at = ? WHERE {column} IN ({marks}) AND updated_at < ?"  # noqa: S608
+    return f"UPDATE article SET updated_at = ? WHERE {column} IN ({marks(n)}) AND updated_at < ?"  # noqa: S608
 
 
 def bury_articles(session: Session, ids: Collection[int], now: datetime) -> None:
