@@ -48,6 +48,7 @@ from app.feeds.guard import (
     system_resolver,
     validate_url,
 )
+from app.feeds.pool import connection_pool
 
 __all__ = [
     "Accept",
@@ -239,7 +240,7 @@ class GuardedClient:
             return tls[0]
 
         def origin_pool(ssl_context: ssl.SSLContext | None) -> httpcore.AsyncConnectionPool:
-            return httpcore.AsyncConnectionPool(
+            return connection_pool(
                 ssl_context=ssl_context,
                 max_connections=policy.max_per_host,
                 max_keepalive_connections=policy.max_per_host,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.core.errors import Conflict, NotFound
 from app.core.schedule import FeedState, PollDecision
 from app.core.types import FetchOutcome
+from app.store.db import run_on_driver
 from app.store.feed_view import (
     NEW_FEED_INTERVAL,
     SAMPLE_SCHEME,
@@ -24,6 +27,7 @@ from app.store.feed_view import (
     FeedView,
     feed_key,
 )
+from app.store.sqlite_file import sqlite_stamp
 from app.store.tables import ArticleSource, Feed, FetchLog
 
 __all__ = ["SAMPLE_SCHEME", "SAMPLE_URL", "DueFeed", "FeedStore", "FeedView", "feed_key"]
@@ -226,6 +230,10 @@ class FeedStore:
             for f in feeds
         ]
 
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
     def record_poll(
         self,
         feed_id: int,
@@ -242,7 +250,46 @@ class FeedStore:
     ) -> None:
         """Write one poll's outcome. On a parsed 200, ``body_hash`` is the body's hash
         (None when its entries did not all store) and ``warning`` the parser's; on a
-        body that failed to parse, the poller's mark of that failure (kept as well)."""
+        body that failed to parse, the poller's mark of that failure (kept as well).
+
+        On SQLite one ``UPDATE`` on the driver (``_poll_update``), the same columns set
+        as the ORM path sets them (``tests/store/test_record_poll.py`` compares the
+        rows); the ORM path serves PostgreSQL and a feed that moves to a new URL."""
+        if self.dialect == "sqlite" and not decision.move_to_url:
+            sql, params = _poll_update(
+                feed_id, outcome, decision, now, title, site_url, language, ttl_seconds,
+                body_hash, warning,
+            )  # fmt: skip
+            run_on_driver(self.session, sql, params)
+            return
+        self.record_poll_orm(
+            feed_id,
+            outcome=outcome,
+            decision=decision,
+            now=now,
+            title=title,
+            site_url=site_url,
+            language=language,
+            ttl_seconds=ttl_seconds,
+            body_hash=body_hash,
+            warning=warning,
+        )
+
+    def record_poll_orm(
+        self,
+        feed_id: int,
+        *,
+        outcome: FetchOutcome,
+        decision: PollDecision,
+        now: datetime,
+        title: str | None = None,
+        site_url: str | None = None,
+        language: str | None = None,
+        ttl_seconds: int | None = None,
+        body_hash: str | None = None,
+        warning: str | None = None,
+    ) -> None:
+        """``record_poll`` through the ORM (any engine)."""
         feed = self.session.get(Feed, feed_id)
         if feed is None:  # removed while it was being polled
             return
@@ -302,6 +349,10 @@ class FeedStore:
         updated: int = 0,
         skipped: int = 0,
     ) -> None:
+        if self.dialect == "sqlite":  # the row the ORM writes, on the driver
+            row = (feed_id, sqlite_stamp(started_at), duration_ms, outcome, http_status, error)
+            run_on_driver(self.session, _FETCH_LOG_SQL, (*row, new, updated, skipped))
+            return
         self.session.add(
             FetchLog(
                 feed_id=feed_id,
@@ -366,3 +417,71 @@ def _view(feed: Feed, article_count: int = 0) -> FeedView:
         parse_warning=feed.parse_warning,
         fulltext_policy=feed.fulltext_policy,
     )
+
+
+_FETCH_LOG_SQL = (
+    "INSERT INTO fetch_log (feed_id, started_at, duration_ms, outcome, http_status, error, "
+    "new_count, updated_count, skipped_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# A title given at subscribe time wins over the feed's own (``feed.title or title``).
+_KEEP_TITLE = "CASE WHEN title IS NULL OR title = '' THEN ? ELSE title END"
+
+
+@lru_cache(maxsize=64)
+def _update_sql(columns: tuple[str, ...]) -> str:
+    sets = ", ".join(f"{c} = {_KEEP_TITLE if c == 'title' else '?'}" for c in columns)
+    return f"UPDATE feed SET {sets} WHERE id = ?"  # noqa: S608 - column names are ours
+
+
+def _poll_update(
+    feed_id: int,
+    outcome: FetchOutcome,
+    decision: PollDecision,
+    now: datetime,
+    title: str | None,
+    site_url: str | None,
+    language: str | None,
+    ttl_seconds: int | None,
+    body_hash: str | None,
+    warning: str | None,
+) -> tuple[str, list[Any]]:
+    """``record_poll_orm``'s changes as one SQLite statement and its parameters."""
+    stamp = sqlite_stamp(now)
+    changes: dict[str, Any] = {
+        "last_polled_at": stamp,
+        "last_status": decision.status,
+        "last_http_status": outcome.status,
+        "last_error": decision.error,
+        "consecutive_failures": decision.consecutive_failures,
+        "next_poll_at": sqlite_stamp(decision.next_poll_at),
+        "interval_seconds": decision.interval_seconds,
+        "redirect_url": decision.redirect_url,
+        "redirect_count": decision.redirect_count,
+        "lease_until": None,
+        "lease_owner": None,
+    }
+    if decision.disabled_reason:
+        changes["disabled_reason"] = decision.disabled_reason
+    if outcome.ok:
+        changes.update(
+            last_success_at=stamp,
+            etag=outcome.etag,
+            last_modified=outcome.last_modified,
+            title=title,
+            ttl_seconds=ttl_seconds,
+            body_hash=body_hash,
+            parse_warning=warning[:500] if warning else None,
+        )
+        if site_url:
+            changes["site_url"] = site_url
+        if language:
+            changes["language"] = language
+    elif body_hash is not None:
+        changes["body_hash"] = body_hash
+    if outcome.kind.value == "not_modified":
+        changes["last_success_at"] = stamp
+        if outcome.etag:
+            changes["etag"] = outcome.etag
+        if outcome.last_modified:
+            changes["last_modified"] = outcome.last_modified
+    return _update_sql(tuple(changes)), [*changes.values(), feed_id]

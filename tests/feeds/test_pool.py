@@ -1,0 +1,154 @@
+"""``LinearConnectionPool`` decides as httpcore's own pool does, in linear time.
+
+Unit level: both pools are given the same random states (connections closed, expired,
+idle, busy or for another origin; queued and running requests; limits of every kind)
+and must remove, close, reuse and create the same connections for the same requests.
+Then the pool serves a real loopback server through ``GuardedClient``."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import httpcore
+import pytest
+
+from app.feeds.guard import FetchPolicy
+from app.feeds.http import GuardedClient
+from app.feeds.pool import LinearConnectionPool, connection_pool, supported
+
+ORIGINS = [httpcore.URL(f"http://h{i}.example/").origin for i in range(3)]
+
+
+class FakeConnection:
+    def __init__(self, name: str, origin: Any, state: dict[str, bool]) -> None:
+        self.name, self.origin = name, origin
+        self.state = state
+
+    def is_closed(self) -> bool:
+        return self.state["closed"]
+
+    def has_expired(self) -> bool:
+        return self.state["expired"]
+
+    def is_idle(self) -> bool:
+        return self.state["idle"]
+
+    def is_available(self) -> bool:
+        return self.state["available"]
+
+    def can_handle_request(self, origin: Any) -> bool:
+        return origin == self.origin
+
+
+class FakeRequest:
+    def __init__(self, name: str, origin: Any, queued: bool) -> None:
+        self.name, self.queued = name, queued
+        self.request = type("R", (), {"url": type("U", (), {"origin": origin})()})()
+        self.assigned: str | None = None
+
+    def is_queued(self) -> bool:
+        return self.queued and self.assigned is None
+
+    def assign_to_connection(self, connection: FakeConnection) -> None:
+        self.assigned = connection.name
+
+
+def _state(rng: random.Random) -> dict[str, bool]:
+    idle = rng.random() < 0.4
+    return {
+        "closed": rng.random() < 0.1,
+        "expired": rng.random() < 0.1,
+        "idle": idle,
+        "available": idle or rng.random() < 0.2,
+    }
+
+
+def _run(pool_class: type[httpcore.AsyncConnectionPool], seed: int) -> tuple[Any, ...]:
+    rng = random.Random(seed)
+    max_connections = rng.randint(1, 8)
+    keepalive = rng.randint(0, max_connections)
+    pool = pool_class(max_connections=max_connections, max_keepalive_connections=keepalive)
+    made: list[str] = []
+
+    def create_connection(origin: Any) -> FakeConnection:
+        made.append(f"new{len(made)}")
+        return FakeConnection(made[-1], origin, {**_state(rng), "idle": False})
+
+    pool.create_connection = create_connection  # type: ignore[method-assign]
+    pool._connections = [  # type: ignore[assignment]
+        FakeConnection(f"c{i}", rng.choice(ORIGINS), _state(rng))
+        for i in range(rng.randint(0, max_connections + 2))
+    ]
+    requests = [
+        FakeRequest(f"r{i}", rng.choice(ORIGINS), rng.random() < 0.7)
+        for i in range(rng.randint(0, 6))
+    ]
+    pool._requests = requests  # type: ignore[assignment]
+    closing = pool._assign_requests_to_connections()
+    return (
+        [c.name for c in pool._connections],  # type: ignore[attr-defined]
+        [c.name for c in closing],  # type: ignore[attr-defined]
+        [(r.name, r.assigned) for r in requests],
+        made,
+    )
+
+
+def test_the_installed_httpcore_is_one_the_linear_pool_was_checked_against() -> None:
+    # A new httpcore release falls back to its own pool (slower, same behaviour); this
+    # test then fails so that the override is checked against the new internals.
+    assert supported(), f"httpcore {httpcore.__version__}: check app/feeds/pool.py"
+    assert isinstance(connection_pool(), LinearConnectionPool)
+    assert not supported("2.0.0")
+
+
+@pytest.mark.parametrize("chunk", range(10))
+def test_the_linear_pool_decides_as_httpcore_does_on_random_states(chunk: int) -> None:
+    for seed in range(chunk * 300, (chunk + 1) * 300):
+        ours = _run(LinearConnectionPool, seed)
+        theirs = _run(httpcore.AsyncConnectionPool, seed)
+        assert ours == theirs, f"seed {seed}"
+
+
+class _Count(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    ports: ClassVar[set[int]] = set()
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        with self.lock:
+            self.ports.add(self.client_address[1])
+        body = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_many_fetches_of_one_host_share_a_bounded_set_of_kept_alive_connections() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Count)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/feed"
+    policy = FetchPolicy(allow_private_networks=True, max_per_host=8, max_connections=8)
+
+    async def main() -> list[Any]:
+        async with GuardedClient(policy) as client:
+            first = await client.fetch_many([f"{url}?{i}" for i in range(40)])
+            second = await client.fetch_many([f"{url}?{i}" for i in range(40, 80)])
+            return first + second
+
+    try:
+        outcomes = asyncio.run(main())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [o.kind.value for o in outcomes] == ["ok"] * 80
+    # 80 requests over at most 8 connections at a time, reused across both rounds
+    assert 1 <= len(_Count.ports) <= 8
