@@ -5,9 +5,10 @@
 (``../shared/bench/gen_corpus.py`` output in ``/tmp/newsbench/corpus`` or
 ``NEWSBENCH_CORPUS``, one address as there), it runs the commands a user runs,
 
-* cold: ``newsmon db upgrade && newsmon feeds import OPML && newsmon poll --once``
-  on an empty SQLite file,
-* warm: ``newsmon poll --once --all`` on the same file (every feed conditional),
+* cold: ``newsmon db upgrade && newsmon feeds import OPML && newsmon poll --once
+  --no-fulltext`` on an empty SQLite file,
+* warm: ``newsmon poll --once --all --no-fulltext`` on the same file (every feed
+  conditional),
 
 each through ``/bin/sh`` in a process session of its own, and samples ``/proc``
 every 20 ms for every process of that session (the fork server and its parse
@@ -19,6 +20,10 @@ command's start to its first stored feed. When the harness's virtualenv exists
 (``/tmp/newsbench/venv``, see ``../shared/bench/README.md``), reader's ``poll``
 command runs against the same server and corpus, and the ratios are printed
 (the harness itself, ``bench_reader.py``, stays the reference for the README).
+``--no-fulltext`` as in ``bench/peer_harness.sh``: reader reads feeds only, and the
+corpora's article links name hosts that do not resolve, so the page pass would add
+seconds of waiting on the resolver that are not ingest (``python -m bench extract``
+measures the page pass).
 
 Also: per-entry CPU of feedparser, of our normalise + sanitise, of planning
 (identity, story keys) and of tagging, on one core. Figures are printed next to
@@ -250,11 +255,13 @@ def newsmon_run(urls: list[str], tmp: Path, label: str) -> dict[str, Any]:
     env = newsmon_env(db, work / "data")
     q = shlex.quote
     cold = run_tree(
-        f"newsmon db upgrade && newsmon feeds import {q(str(opml))} && newsmon poll --once", env
+        f"newsmon db upgrade && newsmon feeds import {q(str(opml))} && "
+        "newsmon poll --once --no-fulltext",
+        env,
     )
     articles, sources, first = stored_and_first(db)
     poll_started = cold.started("poll --once")
-    warm = run_tree("newsmon poll --once --all", env)
+    warm = run_tree("newsmon poll --once --all --no-fulltext", env)
     return {
         "cold": cold,
         "warm": warm,
