@@ -14,8 +14,8 @@ connections removed, closed, reused or created for the same requests — with ea
 count taken once and each search stopped at its first match
 (``tests/feeds/test_pool.py`` compares the two on random pool states). It overrides
 a private method, so it is used only with the httpcore releases it was checked
-against (``SUPPORTED``); with any other, ``connection_pool`` returns httpcore's own
-pool and nothing changes but the cost.
+against (``SUPPORTED``, and ``pyproject.toml`` keeps httpcore below 1.1); with any
+other, ``connection_pool`` returns httpcore's own pool and nothing changes but the cost.
 """
 
 from __future__ import annotations
