@@ -52,6 +52,7 @@ from xml.sax.saxutils import quoteattr
 
 from bench.corpus import corpus
 from bench.feedserver import BenchFeedServer
+from bench.machine import state_line
 
 CLK = os.sysconf("SC_CLK_TCK")
 SAMPLE_S = 0.05  # as the peer harness
@@ -409,6 +410,7 @@ def main() -> None:
     ours = corpus(200, 50)
     peer = peer_corpus()
     print(f"cores: {os.cpu_count()}; load average {os.getloadavg()[0]:.2f} (compare ratios only)")
+    print(state_line())
     quick = os.environ.get("BENCH_QUICK")  # peer corpus only, no stage costs
     if not quick or os.environ.get("BENCH_STAGES"):
         stage_costs(peer or ours)
@@ -428,6 +430,7 @@ def main() -> None:
                 r = reader_run(urls, tmp, label.split()[0])
             report(label, n, r)
             print(json.dumps({"label": label, "load": os.getloadavg()[0]}))
+            print(state_line())
         if not quick:  # the warm poll of many feeds behind latency (issue 3's scenario)
             with BenchFeedServer(corpus(1000, 1, seed=1), hosts=50, latency=0.1) as server:
                 n = newsmon_run(server.urls(), tmp, "warm1000")

@@ -31,6 +31,7 @@ from typing import Any
 
 from bench.bench_poller import TARGET_MAIN_MS, peer_corpus
 from bench.corpus import corpus
+from bench.machine import state_line
 
 STEPS = ("upsert", "hook", "commit", "index")
 
@@ -100,6 +101,7 @@ def main() -> None:
     peer = peer_corpus()
     label = "peer 200x50" if peer else "ours 200x50 (peer corpus not found)"
     now = datetime.now(UTC)
+    print(state_line())
     feeds = prepared_feeds(peer or corpus(200, 50), now)
     entries = sum(len(prepared.drafts) for _, prepared in feeds)
     rounds = []

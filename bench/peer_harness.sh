@@ -69,5 +69,11 @@ for product in ${PRODUCTS:-main}; do
         --product-warm-cmd "$prefix; $bin poll --once --all --no-fulltext"
         --product-count-cmd 'sqlite3 {db} "select count(*) from article; select count(*) from article_source"')
 done
+# The machine's state before and after (bench/machine.py): ratios from runs in different
+# states are not comparable.
+(cd "$HERE" && "$PYTHON" -m bench.machine)
 cd "$HARNESS"
-exec "$READER_PYTHON" bench_reader.py "${ARGS[@]}" "$@"
+status=0
+"$READER_PYTHON" bench_reader.py "${ARGS[@]}" "$@" || status=$?
+(cd "$HERE" && "$PYTHON" -m bench.machine)
+exit $status
