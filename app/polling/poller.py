@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.errors import StorageBusy
@@ -341,8 +342,17 @@ class Poller:
         except Exception as exc:  # one feed's bug must not end the run
             if self._stopping:  # a parse pool closed under it by our own stop
                 raise asyncio.CancelledError from exc
-            log.exception("feed %s: unexpected failure", feed.url)
-            result = await self._store_crash(feed, exc, started, t0)
+            if isinstance(exc, IntegrityError) and not await asyncio.to_thread(
+                self._exists, feed.id
+            ):
+                # Removed (by an editor, or a confirmed move onto another feed) while it
+                # was fetched or parsed: its write failed on the missing row and rolled
+                # back whole. Nothing is stored for a feed that no longer exists.
+                log.info("feed %s was removed while it was polled; nothing stored", feed.id)
+                result = FeedResult(feed.id, feed.url, "removed")
+            else:
+                log.exception("feed %s: unexpected failure", feed.url)
+                result = await self._store_crash(feed, exc, started, t0)
         self.metrics.observe_feed(result.outcome, result.new, time.perf_counter() - t0)
         log.info(
             "feed=%s outcome=%s new=%d updated=%d skipped=%d error=%s url=%s",
@@ -499,6 +509,10 @@ class Poller:
                 log.exception("feed %s: could not record the failure", feed.url)
             self._unreleased.add(feed.id)  # the heartbeat gives the claim back
             return FeedResult(feed.id, feed.url, "internal_error", error=outcome.error)
+
+    def _exists(self, feed_id: int) -> bool:
+        with self.db.read() as session:
+            return session.get(Feed, feed_id) is not None
 
     def _count_due(self) -> None:
         with self.db.read() as session:
