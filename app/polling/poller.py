@@ -143,7 +143,9 @@ class Poller:
         # Called inside a feed's write transaction with its new and changed articles.
         self.on_new = on_new
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._writer = GroupWriter(db, preload=_load_feeds, linger=WRITE_LINGER)
+        # On SQLite ``record_poll`` updates feed rows without loading them: no preload.
+        preload = None if db.dialect == "sqlite" else _load_feeds
+        self._writer = GroupWriter(db, preload=preload, linger=WRITE_LINGER)
         self._inflight: set[int] = set()  # claimed, result not yet recorded
         self._unreleased: set[int] = set()  # given up, claim not yet given back
         self._stopping = False  # in-flight feeds are being cancelled: record nothing more
@@ -529,10 +531,7 @@ def _never_fetched(feed: DueFeed) -> bool:
 
 
 def _load_feeds(session: Session, feed_ids: list[int]) -> list[Feed]:
-    """A group's feed rows in one query (``record_poll`` then finds them in the session);
-    none on SQLite, where ``record_poll`` updates the row without loading it."""
-    if session.get_bind().dialect.name == "sqlite":
-        return []
+    """A group's feed rows in one query (``record_poll`` then finds them in the session)."""
     return list(session.scalars(select(Feed).where(Feed.id.in_(feed_ids))))
 
 

@@ -252,77 +252,32 @@ class FeedStore:
         (None when its entries did not all store) and ``warning`` the parser's; on a
         body that failed to parse, the poller's mark of that failure (kept as well).
 
-        On SQLite one ``UPDATE`` on the driver (``_poll_update``), the same columns set
-        as the ORM path sets them (``tests/store/test_record_poll.py`` compares the
-        rows); the ORM path serves PostgreSQL and a feed that moves to a new URL."""
+        Which columns change, and to what, is ``poll_changes``; on SQLite they are one
+        ``UPDATE`` on the driver, elsewhere (and for a feed that moves to a new URL,
+        which must look up the other feeds) the ORM writes them."""
+        changes = poll_changes(
+            outcome, decision, now, title=title, site_url=site_url, language=language,
+            ttl_seconds=ttl_seconds, body_hash=body_hash, warning=warning,
+        )  # fmt: skip
         if self.dialect == "sqlite" and not decision.move_to_url:
-            sql, params = _poll_update(
-                feed_id, outcome, decision, now, title, site_url, language, ttl_seconds,
-                body_hash, warning,
-            )  # fmt: skip
-            run_on_driver(self.session, sql, params)
-            return
-        self.record_poll_orm(
-            feed_id,
-            outcome=outcome,
-            decision=decision,
-            now=now,
-            title=title,
-            site_url=site_url,
-            language=language,
-            ttl_seconds=ttl_seconds,
-            body_hash=body_hash,
-            warning=warning,
-        )
+            run_on_driver(self.session, *_update_statement(feed_id, changes))
+        else:
+            self.apply_poll_orm(feed_id, changes, move_to=decision.move_to_url)
 
-    def record_poll_orm(
-        self,
-        feed_id: int,
-        *,
-        outcome: FetchOutcome,
-        decision: PollDecision,
-        now: datetime,
-        title: str | None = None,
-        site_url: str | None = None,
-        language: str | None = None,
-        ttl_seconds: int | None = None,
-        body_hash: str | None = None,
-        warning: str | None = None,
+    def apply_poll_orm(
+        self, feed_id: int, changes: dict[str, Any], *, move_to: str | None = None
     ) -> None:
-        """``record_poll`` through the ORM (any engine)."""
+        """``poll_changes`` written through the ORM (any engine)."""
         feed = self.session.get(Feed, feed_id)
         if feed is None:  # removed while it was being polled
             return
-        feed.last_polled_at = now
-        feed.last_status = decision.status
-        feed.last_http_status = outcome.status
-        feed.last_error = decision.error
-        feed.consecutive_failures = decision.consecutive_failures
-        feed.next_poll_at = decision.next_poll_at
-        feed.interval_seconds = decision.interval_seconds
-        feed.redirect_url = decision.redirect_url
-        feed.redirect_count = decision.redirect_count
-        feed.lease_until = None
-        feed.lease_owner = None
-        if decision.disabled_reason:
-            feed.disabled_reason = decision.disabled_reason
-        if decision.move_to_url:
-            self._move(feed, decision.move_to_url)
-        if outcome.ok:
-            feed.last_success_at = now
-            feed.etag, feed.last_modified = outcome.etag, outcome.last_modified
-            feed.title = feed.title or title  # a title given at subscribe time wins
-            feed.site_url = site_url or feed.site_url
-            feed.language = language or feed.language
-            feed.ttl_seconds = ttl_seconds
-            feed.body_hash = body_hash
-            feed.parse_warning = warning[:500] if warning else None
-        elif body_hash is not None:  # a body that failed to parse: not parsed again
-            feed.body_hash = body_hash
-        if outcome.kind.value == "not_modified":
-            feed.last_success_at = now
-            feed.etag = outcome.etag or feed.etag
-            feed.last_modified = outcome.last_modified or feed.last_modified
+        for column, value in changes.items():
+            if column == "title":
+                feed.title = feed.title or value  # a title given at subscribe time wins
+            else:
+                setattr(feed, column, value)
+        if move_to:
+            self._move(feed, move_to)
 
     def _move(self, feed: Feed, url: str) -> None:
         """Follow a confirmed permanent redirect; onto a feed we already poll, this
@@ -433,27 +388,35 @@ def _update_sql(columns: tuple[str, ...]) -> str:
     return f"UPDATE feed SET {sets} WHERE id = ?"  # noqa: S608 - column names are ours
 
 
-def _poll_update(
-    feed_id: int,
+def _update_statement(feed_id: int, changes: dict[str, Any]) -> tuple[str, list[Any]]:
+    """``changes`` as one SQLite statement and its parameters (times as SQLite stores them)."""
+    values = [sqlite_stamp(v) if isinstance(v, datetime) else v for v in changes.values()]
+    return _update_sql(tuple(changes)), [*values, feed_id]
+
+
+def poll_changes(
     outcome: FetchOutcome,
     decision: PollDecision,
     now: datetime,
-    title: str | None,
-    site_url: str | None,
-    language: str | None,
-    ttl_seconds: int | None,
-    body_hash: str | None,
-    warning: str | None,
-) -> tuple[str, list[Any]]:
-    """``record_poll_orm``'s changes as one SQLite statement and its parameters."""
-    stamp = sqlite_stamp(now)
+    *,
+    title: str | None = None,
+    site_url: str | None = None,
+    language: str | None = None,
+    ttl_seconds: int | None = None,
+    body_hash: str | None = None,
+    warning: str | None = None,
+) -> dict[str, Any]:
+    """The feed columns one poll sets (``record_poll``), in one place for both paths.
+
+    ``title`` only fills an empty title (the writers apply that rule); a site URL,
+    language, disabled reason or validator left out is the stored one kept."""
     changes: dict[str, Any] = {
-        "last_polled_at": stamp,
+        "last_polled_at": now,
         "last_status": decision.status,
         "last_http_status": outcome.status,
         "last_error": decision.error,
         "consecutive_failures": decision.consecutive_failures,
-        "next_poll_at": sqlite_stamp(decision.next_poll_at),
+        "next_poll_at": decision.next_poll_at,
         "interval_seconds": decision.interval_seconds,
         "redirect_url": decision.redirect_url,
         "redirect_count": decision.redirect_count,
@@ -464,7 +427,7 @@ def _poll_update(
         changes["disabled_reason"] = decision.disabled_reason
     if outcome.ok:
         changes.update(
-            last_success_at=stamp,
+            last_success_at=now,
             etag=outcome.etag,
             last_modified=outcome.last_modified,
             title=title,
@@ -476,12 +439,12 @@ def _poll_update(
             changes["site_url"] = site_url
         if language:
             changes["language"] = language
-    elif body_hash is not None:
+    elif body_hash is not None:  # a body that failed to parse: not parsed again
         changes["body_hash"] = body_hash
-    if outcome.kind.value == "not_modified":
-        changes["last_success_at"] = stamp
+    if outcome.kind.value == "not_modified":  # a 304 may omit validators: the old ones stay
+        changes["last_success_at"] = now
         if outcome.etag:
             changes["etag"] = outcome.etag
         if outcome.last_modified:
             changes["last_modified"] = outcome.last_modified
-    return _update_sql(tuple(changes)), [*changes.values(), feed_id]
+    return changes

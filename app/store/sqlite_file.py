@@ -99,24 +99,7 @@ def marks(n: int) -> str:
 def sqlite_stamp(value: datetime) -> str:
     """What ``UTCDateTime`` binds on SQLite, without SQLAlchemy's machinery: naive UTC
     in SQLAlchemy's storage format ("2026-12-02 10:00:00.000000"). For hot raw inserts;
-    ``tests/store/test_raw_insert.py`` holds it equal to the bound value.
-
-    The last value's text is kept: a feed's rows carry the same ``now`` object two or
-    three times each (first seen, updated, the poll's own columns), and a datetime is
-    immutable, so the same object always has the same text."""
-    last = _last_stamp
-    if value is last[0]:
-        return last[1]
+    ``tests/store/test_raw_insert.py`` holds it equal to the bound value."""
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
-    text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    _remember(value, text)
-    return text
-
-
-_last_stamp: tuple[datetime | None, str] = (None, "")
-
-
-def _remember(value: datetime, text: str) -> None:
-    global _last_stamp  # one tuple, replaced whole (atomic under the GIL)
-    _last_stamp = (value, text)
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")

@@ -108,12 +108,12 @@ def test_the_stamp_is_what_sqlalchemy_binds(
     bind = UTCDateTime().dialect_impl(raw.engine.dialect).bind_processor(raw.engine.dialect)
     assert bind is not None
     assert sqlite_stamp(stamp) == bind(stamp)
-    assert sqlite_stamp(stamp) == bind(stamp)  # the same object again: the kept text
+    assert sqlite_stamp(stamp) == bind(stamp)  # the same object again: the same text
     with pytest.raises(ValueError, match="naive"):
         sqlite_stamp(stamp.replace(tzinfo=None))
 
 
-def test_the_kept_stamp_is_only_reused_for_the_same_object() -> None:
+def test_the_stamp_is_the_instant_in_utc_whatever_the_object() -> None:
     first = datetime(2026, 12, 5, 10, 0, 0, 1, tzinfo=UTC)
     assert sqlite_stamp(first) == "2026-12-05 10:00:00.000001"
     # equal instant, other zone: its own (equal) text; another instant: its own text

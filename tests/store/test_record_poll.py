@@ -1,8 +1,9 @@
 """A poll's outcome written on SQLite's driver (``FeedStore.record_poll``, one UPDATE)
-leaves the same feed row as the ORM path (``record_poll_orm``, which PostgreSQL and a
-feed moving to a new URL use): every column, over outcomes of every kind, with and
-without the values that only fill gaps (a title given at subscribe time, a site URL or
-language the feed stops sending, validators a 304 omits). ``log_fetch`` likewise."""
+leaves the same feed row as the ORM path (``apply_poll_orm``, which PostgreSQL and a
+feed moving to a new URL use) writing the same ``poll_changes``: every column, over
+outcomes of every kind, with and without the values that only fill gaps (a title given
+at subscribe time, a site URL or language the feed stops sending, validators a 304
+omits). The rules themselves are checked on what a reader sees. ``log_fetch`` likewise."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from app.core.schedule import PollDecision
 from app.core.types import FetchKind, FetchOutcome
 from app.store import migrate
 from app.store.db import Database
-from app.store.feeds import FeedStore
+from app.store.feeds import FeedStore, poll_changes
 
 NOW = datetime(2026, 12, 5, 9, 30, 15, 250001, tzinfo=timezone(timedelta(hours=1)))
 URL = "https://a.example/rss"
@@ -109,7 +110,8 @@ def test_the_driver_update_writes_what_the_orm_writes(db: Database) -> None:
         }
         with db.write() as session:
             FeedStore(session).record_poll(fast, **kwargs)
-            FeedStore(session).record_poll_orm(slow, **kwargs)
+            rest = {k: v for k, v in kwargs.items() if k not in ("outcome", "decision", "now")}
+            FeedStore(session).apply_poll_orm(slow, poll_changes(outcome, decision, NOW, **rest))
         with db.read() as session:
             assert _feed_row(session, fast) == _feed_row(session, slow), case
 
@@ -142,6 +144,28 @@ def test_the_driver_update_changes_what_a_poll_changes(db: Database) -> None:
     assert view.next_poll_at == (NOW + timedelta(minutes=30)).astimezone(UTC)
     assert (log.outcome, log.http_status, log.new_count, log.duration_ms) == ("ok", 200, 3, 12)
     assert log.started_at == NOW.astimezone(UTC)
+
+
+def test_gaps_keep_the_stored_values(db: Database) -> None:
+    with db.write() as session:
+        feed_id = FeedStore(session).add(URL, now=NOW).id
+    decision = PollDecision(NOW + timedelta(minutes=30), 1800, 0, "ok", None)
+    first = FetchOutcome(FetchKind.OK, URL, URL, status=200, etag='"v1"', last_modified="Mon")
+    second = FetchOutcome(FetchKind.OK, URL, URL, status=200, etag='"v2"', last_modified="Tue")
+    bare_304 = FetchOutcome(FetchKind.NOT_MODIFIED, URL, URL, status=304)
+    with db.write() as session:
+        store = FeedStore(session)
+        store.record_poll(
+            feed_id, outcome=first, decision=decision, now=NOW, site_url="https://a.example/"
+        )
+        store.record_poll(feed_id, outcome=second, decision=decision, now=NOW)
+        store.record_poll(feed_id, outcome=bare_304, decision=decision, now=NOW)
+    with db.read() as session:
+        row = _feed_row(session, feed_id)
+    # a 304 without validators keeps the old ones; a feed's site URL stays when not resent
+    assert (row["etag"], row["last_modified"]) == ('"v2"', "Tue")
+    assert row["site_url"] == "https://a.example/"
+    assert row["last_status"] == "ok" and row["lease_owner"] is None
 
 
 def test_a_feed_removed_while_it_was_polled_is_not_written(db: Database) -> None:
