@@ -6,12 +6,16 @@ drafts (``with_tags``); the store executes the drafts as atomic upserts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from app.core.fingerprint import story_keys
 from app.core.identity import dedupe_batch
 from app.core.types import Evidence, ParsedFeed, ThemeTag
+
+if TYPE_CHECKING:
+    from app.core.stored import StoredForm
 
 STORY_BANDS = 4
 
@@ -50,6 +54,9 @@ class ArticleDraft:
     bands: tuple[int, ...]
     tags: Tags = NO_TAGS
     outlet: str | None = None  # a news-search feed's <source>
+    # SQLite's stored values of its dates and tags, set where it was tagged
+    # (``app.core.stored``); never copied by ``with_tags`` or ``dataclasses.replace``.
+    stored: StoredForm | None = field(default=None, init=False, compare=False, repr=False)
 
     def with_tags(self, tags: Tags) -> ArticleDraft:
         # Built directly: ``dataclasses.replace`` cost ~10 us a call, once per entry.

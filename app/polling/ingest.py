@@ -13,6 +13,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from app.core.decide import ArticleDraft, Tags, plan_articles
+from app.core.stored import StoredForm, with_stored_form
 from app.core.types import Evidence, ParsedFeed, ThemeTag
 from app.feeds.parse import parse_feed
 
@@ -39,7 +40,8 @@ class PreparedFeed:
         return (_rebuild, (head, self.error, [_flat_draft(d) for d in self.drafts]))
 
 
-_DRAFT = attrgetter(*(f.name for f in fields(ArticleDraft)))
+# The constructor's fields (``stored`` is not one: it travels beside them).
+_DRAFT = attrgetter(*(f.name for f in fields(ArticleDraft) if f.init))
 _TAGS = attrgetter(*(f.name for f in fields(Tags)))
 _THEME = attrgetter(*(f.name for f in fields(ThemeTag)))
 _EVIDENCE = attrgetter(*(f.name for f in fields(Evidence)))
@@ -50,7 +52,11 @@ _TAGS_THEMES = [f.name for f in fields(Tags)].index("themes")
 _THEME_EVIDENCE = [f.name for f in fields(ThemeTag)].index("evidence")
 
 
+_STORED = attrgetter(*(f.name for f in fields(StoredForm)))
+
+
 def _flat_draft(draft: ArticleDraft) -> tuple[Any, ...]:
+    """The draft's fields as plain tuples and lists, its ``stored`` values last."""
     values = list(_DRAFT(draft))
     tags = list(_TAGS(draft.tags))
     tags[_TAGS_EVIDENCE] = [_EVIDENCE(e) for e in draft.tags.relevance_evidence]
@@ -61,6 +67,7 @@ def _flat_draft(draft: ArticleDraft) -> tuple[Any, ...]:
         themes.append(flat)
     tags[_TAGS_THEMES] = themes
     values[_DRAFT_TAGS] = tags
+    values.append(None if draft.stored is None else _STORED(draft.stored))
     return tuple(values)
 
 
@@ -81,23 +88,31 @@ def _draft(values: tuple[Any, ...]) -> ArticleDraft:
         theme[_THEME_EVIDENCE] = tuple(Evidence(*e) for e in theme[_THEME_EVIDENCE])
         themes.append(ThemeTag(*theme))
     tags[_TAGS_THEMES] = tuple(themes)
-    fields_ = list(values)
+    *fields_, stored = values
     fields_[_DRAFT_TAGS] = Tags(*tags)
-    return ArticleDraft(*fields_)
+    draft = ArticleDraft(*fields_)
+    if stored is not None:
+        object.__setattr__(draft, "stored", StoredForm(*stored))
+    return draft
 
 
 def failed(reason: str) -> PreparedFeed:
     return PreparedFeed(None, None, None, None, None, reason, ())
 
 
-def prepare_feed(body: bytes, url: str, headers: dict[str, str], now: datetime) -> PreparedFeed:
+def prepare_feed(
+    body: bytes, url: str, headers: dict[str, str], now: datetime, stored: bool = True
+) -> PreparedFeed:
+    """The feed's tagged drafts; ``stored``: each with SQLite's stored values as well."""
     from app.tagging import load_tagger
 
     parsed = parse_feed(body, url=url, headers=headers, now=now)
-    return prepare_parsed(parsed, url=url, now=now, tagger=load_tagger())
+    return prepare_parsed(parsed, url=url, now=now, tagger=load_tagger(), stored=stored)
 
 
-def prepare_parsed(parsed: ParsedFeed, *, url: str, now: datetime, tagger: Tagger) -> PreparedFeed:
+def prepare_parsed(
+    parsed: ParsedFeed, *, url: str, now: datetime, tagger: Tagger, stored: bool = True
+) -> PreparedFeed:
     from app.tagging.apply import tag_article
 
     if parsed.error:
@@ -110,6 +125,9 @@ def prepare_parsed(parsed: ParsedFeed, *, url: str, now: datetime, tagger: Tagge
         )
         for d in plan_articles(parsed, feed_url=url, now=now)
     )
+    if stored:  # SQLite's stored values (``app.core.stored``), encoded here in parallel
+        # workers, not by the single writer
+        drafts = tuple(with_stored_form(d) for d in drafts)
     return PreparedFeed(
         parsed.title,
         parsed.site_url,

@@ -145,6 +145,9 @@ class Poller:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         # On SQLite ``record_poll`` updates feed rows without loading them: no preload.
         preload = None if db.dialect == "sqlite" else _load_feeds
+        # The parse workers encode SQLite's stored values with each draft (app.core.stored);
+        # PostgreSQL binds the tags through SQLAlchemy and has no use for them.
+        self._stored_form = db.dialect == "sqlite"
         self._writer = GroupWriter(db, preload=preload, linger=WRITE_LINGER)
         self._inflight: set[int] = set()  # claimed, result not yet recorded
         self._unreleased: set[int] = set()  # given up, claim not yet given back
@@ -388,6 +391,7 @@ class Poller:
             outcome.final_url,
             dict(outcome.headers),
             now,
+            self._stored_form,
             budget_seconds=self.parse_budget,
             on_failure=failed,
         )

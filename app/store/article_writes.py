@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache, partial
 from typing import Any, cast
 
@@ -35,8 +35,9 @@ from sqlalchemy.orm import Session
 
 from app.core.decide import ArticleDraft, Tags
 from app.core.fingerprint import TITLE_AGREEMENT, jaccard, same_story, shingles, title_terms
+from app.core.stored import CLUSTER_WINDOW, StoredForm, dumps, evidence_json
 from app.core.timeline import THEME_BITS
-from app.core.types import Evidence, ThemeTag
+from app.core.types import ThemeTag
 from app.store.db import insert_for, run_on_driver
 from app.store.search import fold_doc
 from app.store.sqlite_file import marks, sqlite_stamp
@@ -51,9 +52,6 @@ from app.store.touch import touch_articles, touch_clusters
 
 log = logging.getLogger(__name__)
 CHUNK = 200
-# Copies appear within hours of each other; a wider window only admits more
-# look-alikes from templated wire copy (measured by ``python -m bench clusters``).
-CLUSTER_WINDOW = timedelta(hours=16)
 MAX_CANDIDATES = 12  # tried per new article
 PER_KEY = 4  # newest rows looked up per story key (four keys per article)
 BANDS = (Article.band0, Article.band1, Article.band2, Article.band3)
@@ -289,10 +287,14 @@ class ArticleWrites:
             [
                 _theme_row(inserted[d.key], t, d.tags.version)
                 for d in fresh
-                if d.key in inserted
+                if d.key in inserted and (d.stored is None or self.dialect != "sqlite")
                 for t in d.tags.themes
             ]
         )
+        if self.dialect == "sqlite":  # the tagged drafts' theme rows, encoded by the worker
+            self._insert_stored_themes(
+                [(inserted[d.key], d) for d in fresh if d.key in inserted and d.stored]
+            )
         # (their text update set ``updated_at`` already: no touch needed)
         self._apply_tags({article_id: d.tags for article_id, d in changed}, now, touch=False)
         new_ids = [inserted[d.key] for d in fresh if d.key in inserted]
@@ -338,8 +340,14 @@ class ArticleWrites:
         poller's main-process CPU on the peer corpus went to it). The row trigger is off
         inside this savepoint; the batch is indexed below in two executemany calls
         instead of six statements per row (migration 0006)."""
-        rows = [_sqlite_row(_row(d, now, feed_id)) for d in drafts]
-        columns = tuple(_row(drafts[0], now, feed_id))
+        now_stamp = sqlite_stamp(now)
+        rows = [
+            _sqlite_row(_row(d, now, feed_id))
+            if d.stored is None
+            else _stored_row(d, d.stored, now_stamp, feed_id)
+            for d in drafts
+        ]
+        columns = _COLUMNS
         per_insert = _MAX_PARAMETERS // len(columns)
         run = partial(run_on_driver, self.session)
         run("UPDATE article_search_bulk SET active = 1")
@@ -408,7 +416,7 @@ class ArticleWrites:
                     "b_relevant": tags.relevant if override is None else override,
                     "b_relevance_score": tags.relevance_score,
                     "b_relevance_reason": tags.relevance_reason,
-                    "b_relevance_evidence": [_evidence_json(e) for e in tags.relevance_evidence],
+                    "b_relevance_evidence": [evidence_json(e) for e in tags.relevance_evidence],
                     "b_theme_scores": dict(tags.theme_scores),
                     "b_theme_mask": sum(THEME_BITS[k] for k in keys if k in THEME_BITS),
                     "b_tag_version": tags.version,
@@ -439,6 +447,17 @@ class ArticleWrites:
             run_on_driver(self.session, _THEME_SQL, values, many=True)
             return
         self.session.execute(_statements(self.dialect)["theme"], rows)
+
+    def _insert_stored_themes(self, drafts: list[tuple[int, ArticleDraft]]) -> None:
+        """SQLite: the theme rows of new articles from their drafts' stored values."""
+        values = [
+            (article_id, theme, score, evidence, "tagger", d.tags.version)
+            for article_id, d in drafts
+            if d.stored is not None
+            for theme, score, evidence in d.stored.themes
+        ]
+        if values:
+            run_on_driver(self.session, _THEME_SQL, values, many=True)
 
     def _theme_overrides(self, ids: Sequence[int]) -> dict[int, dict[str, bool]]:
         found: dict[int, dict[str, bool]] = {}
@@ -471,7 +490,10 @@ class ArticleWrites:
         # fixed-width stamps sort as the times do).
         stamp: Callable[[datetime], Any] = sqlite_stamp if self.dialect == "sqlite" else _same
 
-        def window(published: datetime) -> tuple[Any, Any]:
+        def window(draft: ArticleDraft) -> tuple[Any, Any]:
+            if draft.stored is not None and stamp is sqlite_stamp:  # encoded by the worker
+                return draft.stored.window
+            published = draft.published_at
             return stamp(published - CLUSTER_WINDOW), stamp(published + CLUSTER_WINDOW)
 
         by_key: dict[tuple[int, int], list[Any]] = {}
@@ -491,7 +513,7 @@ class ArticleWrites:
         plans: list[tuple[int, ArticleDraft, frozenset[str], list[int]]] = []
         for article_id, draft in todo:
             mine = _title_terms(draft.title)
-            low, high = window(draft.published_at)
+            low, high = window(draft)
             seen: dict[int, Any] = {}
             for k, value in enumerate(draft.bands):
                 for row in by_key.get((k, value), ()):
@@ -670,7 +692,7 @@ def _row(d: ArticleDraft, now: datetime, feed_id: int | None = None) -> dict[str
         "updated_at": now,
         "relevance_score": tags.relevance_score,
         "relevance_reason": tags.relevance_reason,
-        "relevance_evidence": [_evidence_json(e) for e in tags.relevance_evidence],
+        "relevance_evidence": [evidence_json(e) for e in tags.relevance_evidence],
         "tagger_relevant": tags.relevant,
         "relevant": tags.relevant,
         "theme_mask": sum(THEME_BITS.get(t.key, 0) for t in tags.themes),
@@ -687,6 +709,37 @@ def _row(d: ArticleDraft, now: datetime, feed_id: int | None = None) -> dict[str
     }
 
 
+# ``_row``'s keys in order: the article insert's columns (``_stored_row`` gives the same)
+_COLUMNS = (
+    "url",
+    "url_hash",
+    "key_kind",
+    "guid",
+    "title",
+    "author",
+    "summary",
+    "content",
+    "text",
+    "language",
+    "published_at",
+    "published_estimated",
+    "first_seen_at",
+    "updated_at",
+    "relevance_score",
+    "relevance_reason",
+    "relevance_evidence",
+    "tagger_relevant",
+    "relevant",
+    "theme_mask",
+    "theme_scores",
+    "tag_version",
+    "band0",
+    "band1",
+    "band2",
+    "band3",
+    "outlet",
+    "primary_feed_id",
+)
 _MAX_PARAMETERS = 32766  # SQLite's bound-parameter limit (3.32+)
 
 
@@ -699,7 +752,7 @@ def _article_insert_sql(columns: tuple[str, ...], rows: int) -> str:
     return sql + " ON CONFLICT (url_hash) DO NOTHING RETURNING url_hash, id"
 
 
-_dumps = json.JSONEncoder().encode  # json.dumps' defaults, without its per-call checks
+_dumps = dumps
 
 
 def _sqlite_bind(column_type: Any) -> Callable[[Any], Any] | None:
@@ -734,11 +787,48 @@ def _theme_row(article_id: int, tag: ThemeTag, version: str) -> dict[str, Any]:
         "article_id": article_id,
         "theme": tag.key,
         "score": tag.score,
-        "evidence": [_evidence_json(e) for e in tag.evidence],
+        "evidence": [evidence_json(e) for e in tag.evidence],
         "origin": "tagger",
         "tag_version": version,
     }
 
 
-def _evidence_json(e: Evidence) -> dict[str, Any]:
-    return {"term": e.term, "field": e.field, "start": e.start, "end": e.end}
+def _stored_row(
+    d: ArticleDraft, stored: StoredForm, now_stamp: str, feed_id: int
+) -> tuple[Any, ...]:
+    """``_sqlite_row(_row(d, now, feed_id))`` from the values the parse worker encoded
+    (``app.core.stored``), in ``_COLUMNS``' order; ``tests/store/test_stored_form.py``
+    holds the two equal."""
+    b0, b1, b2, b3 = d.bands or (None, None, None, None)
+    tags = d.tags
+    relevant = int(tags.relevant)
+    return (
+        d.url,
+        d.key,
+        d.key_kind,
+        d.guid,
+        d.title,
+        d.author,
+        d.summary,
+        d.content,
+        d.text,
+        d.language,
+        stored.published_at,
+        int(d.published_estimated),
+        now_stamp,
+        now_stamp,
+        tags.relevance_score,
+        tags.relevance_reason,
+        stored.relevance_evidence,
+        relevant,
+        relevant,
+        stored.theme_mask,
+        stored.theme_scores,
+        tags.version,
+        b0,
+        b1,
+        b2,
+        b3,
+        d.outlet,
+        feed_id,
+    )

@@ -154,11 +154,19 @@ def _enqueue_sqlite(session: Session, rows: list[dict[str, Any]]) -> None:
     """``_enqueue_statement`` on SQLite through the driver: the same rows and stored
     values without SQLAlchemy's per-row bind processing (every new article of every
     poll passes here). ``tests/store/test_raw_insert.py`` holds the two paths equal."""
+    stamps: dict[datetime, str] = {}  # a poll's rows share one or two instants
+
+    def stamp(value: datetime) -> str:
+        found = stamps.get(value)
+        if found is None:
+            found = stamps[value] = sqlite_stamp(value)
+        return found
+
     values = [
         (
             *(row[c] for c in _ENQUEUE_COLUMNS[:7]),
-            sqlite_stamp(row["created_at"]),
-            sqlite_stamp(row["due_at"]),
+            stamp(row["created_at"]),
+            stamp(row["due_at"]),
         )
         for row in rows
     ]

@@ -1,0 +1,75 @@
+"""A tagged draft's values in the form SQLite stores them, computed where it was tagged.
+
+The poller's parse workers tag the drafts; beside each they now also encode what its
+article and theme rows store as text: the JSON of the evidence and theme scores, the
+publication time, and the story window's two ends that clustering compares as text.
+The single writer (the poller's main process, whose per-entry CPU is the serial part
+of ingest: issue 16) binds them as they are instead of building them for every row.
+The tree's CPU is about the same; the serial writer's share shrinks.
+
+``StoredForm`` is dialect-specific (SQLite's text stamps, JSON as text), so only the
+SQLite writes use it; PostgreSQL binds the tags through SQLAlchemy as before. A draft
+that has none (built in a test, or re-tagged in the main process) is written exactly
+as before: ``tests/store/test_stored_form.py`` holds the two paths to the same rows.
+
+Nothing here imports SQLAlchemy: the parse workers load this module.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from app.core.timeline import THEME_BITS
+from app.store.sqlite_file import sqlite_stamp
+
+if TYPE_CHECKING:
+    from app.core.decide import ArticleDraft
+    from app.core.types import Evidence
+
+# Copies appear within hours of each other; a wider window only admits more
+# look-alikes from templated wire copy (measured by ``python -m bench clusters``).
+CLUSTER_WINDOW = timedelta(hours=16)
+
+# json.dumps' defaults (what SQLAlchemy's JSON type stores), without its per-call checks
+dumps = json.JSONEncoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class StoredForm:
+    """What the article row and its theme rows store for a draft's dates and tags."""
+
+    published_at: str  # the article's ``published_at`` as SQLite stores it
+    window: tuple[str, str]  # published_at -/+ CLUSTER_WINDOW, as stored (clustering)
+    relevance_evidence: str  # JSON
+    theme_scores: str  # JSON
+    theme_mask: int
+    themes: tuple[tuple[str, float, str], ...]  # (theme, score, evidence JSON) per tag
+
+
+def evidence_json(e: Evidence) -> dict[str, Any]:
+    return {"term": e.term, "field": e.field, "start": e.start, "end": e.end}
+
+
+def stored_form(draft: ArticleDraft) -> StoredForm:
+    tags = draft.tags
+    published = draft.published_at
+    return StoredForm(
+        sqlite_stamp(published),
+        (sqlite_stamp(published - CLUSTER_WINDOW), sqlite_stamp(published + CLUSTER_WINDOW)),
+        dumps([evidence_json(e) for e in tags.relevance_evidence]),
+        dumps(dict(tags.theme_scores)),
+        sum(THEME_BITS.get(t.key, 0) for t in tags.themes),
+        tuple((t.key, t.score, dumps([evidence_json(e) for e in t.evidence])) for t in tags.themes),
+    )
+
+
+def with_stored_form(draft: ArticleDraft) -> ArticleDraft:
+    """``draft``, just built and not yet shared, with its ``stored`` values set.
+
+    ``stored`` is not an ``__init__`` field: ``with_tags`` and ``dataclasses.replace``
+    make drafts without one, so a changed draft never carries values of its old self."""
+    object.__setattr__(draft, "stored", stored_form(draft))
+    return draft
