@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from app.core.fingerprint import story_keys
 from app.core.identity import dedupe_batch
 from app.core.types import Evidence, ParsedFeed, ThemeTag
-
-if TYPE_CHECKING:
-    from app.core.stored import StoredForm
 
 STORY_BANDS = 4
 
@@ -38,6 +34,19 @@ NO_TAGS = Tags(None, False, 0.0, "", (), (), {}, "")
 
 
 @dataclass(frozen=True, slots=True)
+class StoredForm:
+    """What SQLite's article row and its theme rows store for a draft's dates and tags,
+    encoded where the draft was tagged (``app.store.stored``)."""
+
+    published_at: str  # the article's ``published_at`` as SQLite stores it
+    window: tuple[str, str]  # published_at -/+ the story window, as stored (clustering)
+    relevance_evidence: str  # JSON
+    theme_scores: str  # JSON
+    theme_mask: int
+    themes: tuple[tuple[str, float, str], ...]  # (theme, score, evidence JSON) per tag
+
+
+@dataclass(frozen=True, slots=True)
 class ArticleDraft:
     key: str  # sha256 hex, the article's unique key
     key_kind: str  # url | guid | content
@@ -55,7 +64,7 @@ class ArticleDraft:
     tags: Tags = NO_TAGS
     outlet: str | None = None  # a news-search feed's <source>
     # SQLite's stored values of its dates and tags, set where it was tagged
-    # (``app.core.stored``); never copied by ``with_tags`` or ``dataclasses.replace``.
+    # (``app.store.stored``); never copied by ``with_tags`` or ``dataclasses.replace``.
     stored: StoredForm | None = field(default=None, init=False, compare=False, repr=False)
 
     def with_tags(self, tags: Tags) -> ArticleDraft:

@@ -12,10 +12,10 @@ from datetime import datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from app.core.decide import ArticleDraft, Tags, plan_articles
-from app.core.stored import StoredForm, with_stored_form
+from app.core.decide import ArticleDraft, StoredForm, Tags, plan_articles
 from app.core.types import Evidence, ParsedFeed, ThemeTag
 from app.feeds.parse import parse_feed
+from app.store.stored import with_stored_form
 
 if TYPE_CHECKING:  # the poller's main process never tags: it need not load the tagger's libraries
     from app.tagging import Tagger
@@ -125,7 +125,7 @@ def prepare_parsed(
         )
         for d in plan_articles(parsed, feed_url=url, now=now)
     )
-    if stored:  # SQLite's stored values (``app.core.stored``), encoded here in parallel
+    if stored:  # SQLite's stored values (``app.store.stored``), encoded here in parallel
         # workers, not by the single writer
         drafts = tuple(with_stored_form(d) for d in drafts)
     return PreparedFeed(

@@ -145,7 +145,7 @@ class Poller:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         # On SQLite ``record_poll`` updates feed rows without loading them: no preload.
         preload = None if db.dialect == "sqlite" else _load_feeds
-        # The parse workers encode SQLite's stored values with each draft (app.core.stored);
+        # The parse workers encode SQLite's stored values with each draft (app.store.stored);
         # PostgreSQL binds the tags through SQLAlchemy and has no use for them.
         self._stored_form = db.dialect == "sqlite"
         self._writer = GroupWriter(db, preload=preload, linger=WRITE_LINGER)

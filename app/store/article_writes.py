@@ -33,14 +33,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app.core.decide import ArticleDraft, Tags
+from app.core.decide import ArticleDraft, StoredForm, Tags
 from app.core.fingerprint import TITLE_AGREEMENT, jaccard, same_story, shingles, title_terms
-from app.core.stored import CLUSTER_WINDOW, StoredForm, dumps, evidence_json
 from app.core.timeline import THEME_BITS
 from app.core.types import ThemeTag
 from app.store.db import insert_for, run_on_driver
 from app.store.search import fold_doc
 from app.store.sqlite_file import marks, sqlite_stamp
+from app.store.stored import CLUSTER_WINDOW, dumps, evidence_json
 from app.store.tables import (
     Article,
     ArticleSource,
@@ -797,7 +797,7 @@ def _stored_row(
     d: ArticleDraft, stored: StoredForm, now_stamp: str, feed_id: int
 ) -> tuple[Any, ...]:
     """``_sqlite_row(_row(d, now, feed_id))`` from the values the parse worker encoded
-    (``app.core.stored``), in ``_COLUMNS``' order; ``tests/store/test_stored_form.py``
+    (``app.store.stored``), in ``_COLUMNS``' order; ``tests/store/test_stored_form.py``
     holds the two equal."""
     b0, b1, b2, b3 = d.bands or (None, None, None, None)
     tags = d.tags

@@ -1,5 +1,5 @@
 """The parse workers encode what SQLite stores for a draft's dates and tags
-(``app.core.stored``); the writer binds those values as they are. A draft written from
+(``app.store.stored``); the writer binds those values as they are. A draft written from
 its stored form must leave exactly the rows a draft without one leaves (articles with
 their SQLite types, theme rows, story clusters, search documents), and a draft that
 changes must never carry the stored values of its old self."""
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +19,6 @@ import pytest
 from sqlalchemy import text
 
 from app.core.decide import NO_TAGS, story_bands
-from app.core.stored import CLUSTER_WINDOW, stored_form, with_stored_form
 from app.polling.ingest import PreparedFeed, prepare_feed
 from app.store import migrate
 from app.store.article_writes import (
@@ -30,6 +31,7 @@ from app.store.article_writes import (
 from app.store.db import Database
 from app.store.feeds import FeedStore
 from app.store.sqlite_file import sqlite_stamp
+from app.store.stored import CLUSTER_WINDOW, stored_form, with_stored_form
 from tests.store.test_raw_insert import NOW, _draft
 
 FEED = "https://outlet.example/feed.xml"
@@ -143,3 +145,13 @@ def test_a_batch_written_from_stored_values_stores_the_same_rows(
     assert len(got["theme"]) == 80  # two themes per article
     clustered = [row for row in got["article"] if row[2] is not None]
     assert len(clustered) == 2  # the two copies, in one story
+
+
+def test_the_workers_job_module_still_loads_without_sqlalchemy() -> None:
+    """The parse workers import the encoder with their jobs; SQLAlchemy (~26 MB in each
+    worker) must stay out of them."""
+    probe = "import sys, app.polling.ingest; print('sqlalchemy' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "False"

@@ -7,8 +7,9 @@ The single writer (the poller's main process, whose per-entry CPU is the serial 
 of ingest: issue 16) binds them as they are instead of building them for every row.
 The tree's CPU is about the same; the serial writer's share shrinks.
 
-``StoredForm`` is dialect-specific (SQLite's text stamps, JSON as text), so only the
-SQLite writes use it; PostgreSQL binds the tags through SQLAlchemy as before. A draft
+``StoredForm`` (``app.core.decide``, beside the draft) is dialect-specific (SQLite's
+text stamps, JSON as text), so only the SQLite writes use it; PostgreSQL binds the
+tags through SQLAlchemy as before, and its poller asks the workers for none. A draft
 that has none (built in a test, or re-tagged in the main process) is written exactly
 as before: ``tests/store/test_stored_form.py`` holds the two paths to the same rows.
 
@@ -18,15 +19,14 @@ Nothing here imports SQLAlchemy: the parse workers load this module.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from app.core.decide import ArticleDraft, StoredForm
 from app.core.timeline import THEME_BITS
 from app.store.sqlite_file import sqlite_stamp
 
 if TYPE_CHECKING:
-    from app.core.decide import ArticleDraft
     from app.core.types import Evidence
 
 # Copies appear within hours of each other; a wider window only admits more
@@ -35,18 +35,6 @@ CLUSTER_WINDOW = timedelta(hours=16)
 
 # json.dumps' defaults (what SQLAlchemy's JSON type stores), without its per-call checks
 dumps = json.JSONEncoder().encode
-
-
-@dataclass(frozen=True, slots=True)
-class StoredForm:
-    """What the article row and its theme rows store for a draft's dates and tags."""
-
-    published_at: str  # the article's ``published_at`` as SQLite stores it
-    window: tuple[str, str]  # published_at -/+ CLUSTER_WINDOW, as stored (clustering)
-    relevance_evidence: str  # JSON
-    theme_scores: str  # JSON
-    theme_mask: int
-    themes: tuple[tuple[str, float, str], ...]  # (theme, score, evidence JSON) per tag
 
 
 def evidence_json(e: Evidence) -> dict[str, Any]:
