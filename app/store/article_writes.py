@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache, partial
 from typing import Any, cast
 
 from sqlalchemy import (
-    JSON,
-    Boolean,
     Integer,
     Table,
     Text,
@@ -40,7 +38,7 @@ from app.core.types import ThemeTag
 from app.store.db import insert_for, run_on_driver
 from app.store.search import fold_doc
 from app.store.sqlite_file import marks, sqlite_stamp
-from app.store.stored import CLUSTER_WINDOW, dumps, evidence_json
+from app.store.stored import CLUSTER_WINDOW, dumps, evidence_json, stored_form
 from app.store.tables import (
     Article,
     ArticleSource,
@@ -283,17 +281,12 @@ class ArticleWrites:
         touch_articles(self.session, gained, now)
         # New rows were inserted with their tags (no override can exist yet); only
         # their theme rows remain. Changed rows are re-tagged, overrides still winning.
-        self._insert_themes(
-            [
-                _theme_row(inserted[d.key], t, d.tags.version)
-                for d in fresh
-                if d.key in inserted and (d.stored is None or self.dialect != "sqlite")
-                for t in d.tags.themes
-            ]
-        )
-        if self.dialect == "sqlite":  # the tagged drafts' theme rows, encoded by the worker
-            self._insert_stored_themes(
-                [(inserted[d.key], d) for d in fresh if d.key in inserted and d.stored]
+        born = [(inserted[d.key], d) for d in fresh if d.key in inserted]
+        if self.dialect == "sqlite":  # as the drafts' stored form has them
+            self._insert_stored_themes(born)
+        else:
+            self._insert_themes(
+                [_theme_row(a, t, d.tags.version) for a, d in born for t in d.tags.themes]
             )
         # (their text update set ``updated_at`` already: no touch needed)
         self._apply_tags({article_id: d.tags for article_id, d in changed}, now, touch=False)
@@ -341,12 +334,7 @@ class ArticleWrites:
         inside this savepoint; the batch is indexed below in two executemany calls
         instead of six statements per row (migration 0006)."""
         now_stamp = sqlite_stamp(now)
-        rows = [
-            _sqlite_row(_row(d, now, feed_id))
-            if d.stored is None
-            else _stored_row(d, d.stored, now_stamp, feed_id)
-            for d in drafts
-        ]
+        rows = [_stored_row(d, _stored(d), now_stamp, feed_id) for d in drafts]
         columns = _COLUMNS
         per_insert = _MAX_PARAMETERS // len(columns)
         run = partial(run_on_driver, self.session)
@@ -438,7 +426,7 @@ class ArticleWrites:
                     r["article_id"],
                     r["theme"],
                     r["score"],
-                    _dumps(r["evidence"]),
+                    dumps(r["evidence"]),
                     r["origin"],
                     r["tag_version"],
                 )
@@ -449,12 +437,11 @@ class ArticleWrites:
         self.session.execute(_statements(self.dialect)["theme"], rows)
 
     def _insert_stored_themes(self, drafts: list[tuple[int, ArticleDraft]]) -> None:
-        """SQLite: the theme rows of new articles from their drafts' stored values."""
+        """SQLite: the theme rows of new articles, from their drafts' stored form."""
         values = [
             (article_id, theme, score, evidence, "tagger", d.tags.version)
             for article_id, d in drafts
-            if d.stored is not None
-            for theme, score, evidence in d.stored.themes
+            for theme, score, evidence in _stored(d).themes
         ]
         if values:
             run_on_driver(self.session, _THEME_SQL, values, many=True)
@@ -487,14 +474,13 @@ class ArticleWrites:
             max(stamps) + CLUSTER_WINDOW,
         )
         # The window's ends as the query returns published_at (text on SQLite, where the
-        # fixed-width stamps sort as the times do).
-        stamp: Callable[[datetime], Any] = sqlite_stamp if self.dialect == "sqlite" else _same
+        # fixed-width stamps sort as the times do: the stored form has them).
+        sqlite = self.dialect == "sqlite"
 
         def window(draft: ArticleDraft) -> tuple[Any, Any]:
-            if draft.stored is not None and stamp is sqlite_stamp:  # encoded by the worker
-                return draft.stored.window
-            published = draft.published_at
-            return stamp(published - CLUSTER_WINDOW), stamp(published + CLUSTER_WINDOW)
+            if sqlite:
+                return _stored(draft).window
+            return draft.published_at - CLUSTER_WINDOW, draft.published_at + CLUSTER_WINDOW
 
         by_key: dict[tuple[int, int], list[Any]] = {}
         for row in rows:  # newest first within each key
@@ -650,10 +636,6 @@ def _band_statement(dialect: str, present: tuple[int, ...]) -> Any:
     )
 
 
-def _same(value: datetime) -> datetime:
-    return value
-
-
 def _edits(stored: tuple[Any, ...], draft: ArticleDraft, feed_id: int) -> bool:
     """Whether ``draft``, carried by ``feed_id``, changes the stored article's text.
 
@@ -752,36 +734,6 @@ def _article_insert_sql(columns: tuple[str, ...], rows: int) -> str:
     return sql + " ON CONFLICT (url_hash) DO NOTHING RETURNING url_hash, id"
 
 
-_dumps = dumps
-
-
-def _sqlite_bind(column_type: Any) -> Callable[[Any], Any] | None:
-    """What SQLite stores for a value of this column type, without SQLAlchemy's bind
-    processing: dates as text, JSON as text, booleans as 0/1; None: the value as is."""
-    if isinstance(column_type, UTCDateTime):
-        return sqlite_stamp
-    if isinstance(column_type, JSON):
-        return _dumps
-    if isinstance(column_type, Boolean):
-        return int
-    return None
-
-
-# Derived from the table, so a new column of one of these types is converted too.
-_SQLITE_BINDS = {
-    column.key: bind for column in _ARTICLE.c if (bind := _sqlite_bind(column.type)) is not None
-}
-
-
-def _sqlite_row(row: dict[str, Any]) -> tuple[Any, ...]:
-    """``_row``'s values, in its order, as SQLite stores them."""
-    for key, bind in _SQLITE_BINDS.items():
-        value = row.get(key)
-        if value is not None:
-            row[key] = bind(value)
-    return tuple(row.values())
-
-
 def _theme_row(article_id: int, tag: ThemeTag, version: str) -> dict[str, Any]:
     return {
         "article_id": article_id,
@@ -793,12 +745,19 @@ def _theme_row(article_id: int, tag: ThemeTag, version: str) -> dict[str, Any]:
     }
 
 
+def _stored(d: ArticleDraft) -> StoredForm:
+    """The draft's stored form: the parse worker's, or (a draft built elsewhere: tests,
+    an in-process caller) encoded here."""
+    return d.stored if d.stored is not None else stored_form(d)
+
+
 def _stored_row(
     d: ArticleDraft, stored: StoredForm, now_stamp: str, feed_id: int
 ) -> tuple[Any, ...]:
-    """``_sqlite_row(_row(d, now, feed_id))`` from the values the parse worker encoded
-    (``app.store.stored``), in ``_COLUMNS``' order; ``tests/store/test_stored_form.py``
-    holds the two equal."""
+    """``_row(d, now, feed_id)``'s values as SQLite stores them, in ``_COLUMNS``' order,
+    from the draft's stored form (``app.store.stored``). ``tests/store/test_stored_form.py``
+    holds them equal to what SQLAlchemy binds for ``_row``'s values, ``test_raw_insert``
+    the rows to the SQLAlchemy statement's."""
     b0, b1, b2, b3 = d.bands or (None, None, None, None)
     tags = d.tags
     relevant = int(tags.relevant)

@@ -9,9 +9,11 @@ The tree's CPU is about the same; the serial writer's share shrinks.
 
 ``StoredForm`` (``app.core.decide``, beside the draft) is dialect-specific (SQLite's
 text stamps, JSON as text), so only the SQLite writes use it; PostgreSQL binds the
-tags through SQLAlchemy as before, and its poller asks the workers for none. A draft
-that has none (built in a test, or re-tagged in the main process) is written exactly
-as before: ``tests/store/test_stored_form.py`` holds the two paths to the same rows.
+tags through SQLAlchemy as before, and its poller asks the workers for none. On SQLite
+the writer encodes a draft that came without one (built in a test or by another caller)
+itself: one encoding of SQLite's row, wherever it runs. ``tests/store/test_stored_form.py``
+holds it to what SQLAlchemy binds, and worker-encoded and writer-encoded drafts to the
+same rows.
 
 Nothing here imports SQLAlchemy: the parse workers load this module.
 """

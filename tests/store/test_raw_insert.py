@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +15,8 @@ from sqlalchemy import text
 
 from app.core.decide import ArticleDraft, Tags
 from app.core.types import Evidence, ThemeTag
-from app.store import migrate
 from app.store.article_writes import ArticleWrites, _row, _statements
 from app.store.db import Database
-from app.store.feeds import FeedStore
 from app.store.sqlite_file import sqlite_stamp
 from app.store.tables import UTCDateTime
 
@@ -60,23 +56,6 @@ def _draft(n: int, **changes: Any) -> ArticleDraft:
         outlet="Rhein-Kurier" if n % 3 == 0 else None,
     )
     return dataclasses.replace(base, **changes)
-
-
-@pytest.fixture
-def two(tmp_path: Path) -> Iterator[tuple[Database, Database, int]]:
-    dbs = []
-    for name in ("raw", "core"):
-        database = Database.from_url(f"sqlite:///{tmp_path / name}.db")
-        migrate.upgrade(database.engine)
-        dbs.append(database)
-    ids = []
-    for database in dbs:
-        with database.write() as session:
-            ids.append(FeedStore(session).add("https://outlet.example/feed.xml", now=NOW).id)
-    assert ids[0] == ids[1]
-    yield dbs[0], dbs[1], ids[0]
-    for database in dbs:
-        database.dispose()
 
 
 def _dump(database: Database) -> dict[str, list[tuple[Any, ...]]]:

@@ -10,45 +10,53 @@ import dataclasses
 import pickle
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import text
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite as sqlite_dialect
 
 from app.core.decide import NO_TAGS, story_bands
 from app.polling.ingest import PreparedFeed, prepare_feed
-from app.store import migrate
-from app.store.article_writes import (
-    _COLUMNS,
-    ArticleWrites,
-    _row,
-    _sqlite_row,
-    _stored_row,
-)
+from app.store.article_writes import _COLUMNS, ArticleWrites, _row, _stored, _stored_row
 from app.store.db import Database
-from app.store.feeds import FeedStore
 from app.store.sqlite_file import sqlite_stamp
 from app.store.stored import CLUSTER_WINDOW, stored_form, with_stored_form
+from app.store.tables import Article
 from tests.store.test_raw_insert import NOW, _draft
 
 FEED = "https://outlet.example/feed.xml"
 
 
-def _stored(n: int, **changes: Any) -> Any:
+def _encoded(n: int, **changes: Any) -> Any:
     return with_stored_form(_draft(n, **changes))
+
+
+def _sqlite_row(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The reference: ``_row``'s values as SQLAlchemy's own bind processing of each
+    article column's type hands them to SQLite (dates as text, JSON as text, booleans as
+    integers)."""
+    dialect = sqlite_dialect()
+    values = []
+    for key, value in row.items():
+        column_type = Article.__table__.c[key].type
+        bind = column_type.dialect_impl(dialect).bind_processor(dialect)
+        values.append(bind(value) if bind is not None and value is not None else value)
+    return tuple(values)
 
 
 def test_the_stored_row_is_the_row_the_writer_would_build() -> None:
     for n in range(1, 41):
         plain = _draft(n)
         assert plain.stored is None
-        encoded = _stored(n)
+        encoded = _encoded(n)
         assert encoded.stored is not None
         assert tuple(_row(plain, NOW, 7)) == _COLUMNS
         assert _stored_row(encoded, encoded.stored, sqlite_stamp(NOW), 7) == _sqlite_row(
+            _row(plain, NOW, 7)
+        )
+        # A draft that came without one: the writer encodes the same values.
+        assert _stored_row(plain, _stored(plain), sqlite_stamp(NOW), 7) == _sqlite_row(
             _row(plain, NOW, 7)
         )
         published = plain.published_at
@@ -59,7 +67,7 @@ def test_the_stored_row_is_the_row_the_writer_would_build() -> None:
 
 
 def test_a_changed_draft_carries_no_stored_values_of_its_old_self() -> None:
-    encoded = _stored(4)
+    encoded = _encoded(4)
     assert encoded.with_tags(NO_TAGS).stored is None
     moved = dataclasses.replace(encoded, published_at=encoded.published_at + timedelta(days=3))
     assert moved.stored is None
@@ -67,7 +75,7 @@ def test_a_changed_draft_carries_no_stored_values_of_its_old_self() -> None:
 
 
 def test_the_stored_values_travel_with_the_worker_result() -> None:
-    drafts = (_stored(1), _draft(2), _stored(3))
+    drafts = (_encoded(1), _draft(2), _encoded(3))
     feed = PreparedFeed("T", None, "de", None, None, None, drafts)
     back = pickle.loads(pickle.dumps(feed))
     assert back == feed  # the drafts' own fields
@@ -92,20 +100,6 @@ def test_a_worker_encodes_every_draft_it_tags() -> None:
     assert [d.stored for d in for_postgres.drafts] == [None, None]
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[Database, Database, int]]:
-    dbs = []
-    for name in ("stored", "plain"):
-        database = Database.from_url(f"sqlite:///{tmp_path / name}.db")
-        migrate.upgrade(database.engine)
-        with database.write() as session:
-            feed_id = FeedStore(session).add(FEED, now=NOW).id
-        dbs.append(database)
-    yield dbs[0], dbs[1], feed_id
-    for database in dbs:
-        database.dispose()
-
-
 def _dump(database: Database) -> dict[str, list[tuple[Any, ...]]]:
     columns = ", ".join(f"{c}, typeof({c})" for c in ("id", "cluster_id", *_COLUMNS))
     queries = {
@@ -119,9 +113,9 @@ def _dump(database: Database) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def test_a_batch_written_from_stored_values_stores_the_same_rows(
-    pair: tuple[Database, Database, int],
+    two: tuple[Database, Database, int],
 ) -> None:
-    stored_db, plain_db, feed_id = pair
+    stored_db, plain_db, feed_id = two
     # Copies of one story (same headline and body, an hour apart) join one cluster.
     title = "Amazon und TikTok: Händler prüfen den Kauf in der App"
     body = "Amazon und TikTok testen den Kauf in der App; Händler fragen nach den Daten. " * 4
@@ -135,7 +129,7 @@ def test_a_batch_written_from_stored_values_stores_the_same_rows(
         for n in (30, 31)
     }
     numbers = range(1, 41)
-    for database, build in ((stored_db, _stored), (plain_db, _draft)):
+    for database, build in ((stored_db, _encoded), (plain_db, _draft)):
         drafts = [build(n, **copies.get(n, {})) for n in numbers]
         with database.write() as session:
             result = ArticleWrites(session).upsert_batch(feed_id, drafts, now=NOW)
