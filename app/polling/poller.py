@@ -51,6 +51,9 @@ WRITE_ATTEMPTS = 4  # a deadlock or a busy database is retried, then recorded as
 # a warm poll's 200 results then commit in ~20 transactions instead of ~100 (writer CPU
 # about halved). Writes with articles never wait.
 WRITE_LINGER = 0.01
+# On SQLite, feeds' writes share a transaction held open up to this long (app.polling.writer,
+# "Held transactions"): a commit per feed wrote each page it changed to the log again.
+WRITE_HOLD = 0.25
 # New articles reach SQLite's full-text index in batches (migration 0011): at most this
 # many seconds after they are stored, sooner once this many wait, and at the end of every
 # round. One batch per feed cost the writer about twice the CPU.
@@ -68,7 +71,7 @@ async def _index_all(writer: GroupWriter) -> None:
     """Everything pending, one bounded batch per write transaction."""
     from app.store.search import INDEX_BATCH
 
-    while await writer.run(_index_search) >= INDEX_BATCH:
+    while await writer.run(_index_search, urgent=True) >= INDEX_BATCH:
         pass
 
 
@@ -148,7 +151,15 @@ class Poller:
         # The parse workers encode SQLite's stored values with each draft (app.store.stored);
         # PostgreSQL binds the tags through SQLAlchemy and has no use for them.
         self._stored_form = db.dialect == "sqlite"
-        self._writer = GroupWriter(db, preload=preload, linger=WRITE_LINGER)
+        sqlite = db.dialect == "sqlite"
+        turnstile = db.turnstile
+        self._writer = GroupWriter(
+            db,
+            preload=preload,
+            linger=WRITE_LINGER,
+            hold=WRITE_HOLD if sqlite else 0.0,
+            yield_to=turnstile.interactive_waiting if turnstile is not None else None,
+        )
         self._inflight: set[int] = set()  # claimed, result not yet recorded
         self._unreleased: set[int] = set()  # given up, claim not yet given back
         self._stopping = False  # in-flight feeds are being cancelled: record nothing more
@@ -336,12 +347,22 @@ class Poller:
                 prepared = failed(feed.last_error or "not a feed (unchanged since the last poll)")
             parse = prepared is None and not unchanged and outcome.ok and bool(outcome.body)
             # Parsed feeds wait for the single writer; the backlog's permits keep a fast
-            # network from piling up parsed batches in this process's memory.
-            async with backlog if parse else contextlib.nullcontext():
+            # network from piling up parsed batches in this process's memory. A permit is
+            # given back once the feed's write is in the writer's transaction, before the
+            # commit (``GroupWriter`` may hold it open for more feeds).
+            permit = _Permit(backlog if parse else None)
+            async with permit:
                 if parse:
                     prepared = await self._prepare(pool, feed, outcome, started)
                 result = await self._store(
-                    feed, outcome, prepared, started, t0, digest=digest, unchanged=unchanged
+                    feed,
+                    outcome,
+                    prepared,
+                    started,
+                    t0,
+                    digest=digest,
+                    unchanged=unchanged,
+                    written=permit.release,
                 )
             self._stored(result.new)
         except Exception as exc:  # one feed's bug must not end the run
@@ -408,6 +429,7 @@ class Poller:
         *,
         digest: str | None = None,
         unchanged: bool = False,
+        written: Callable[[], None] | None = None,
     ) -> FeedResult:
         from app.store.articles import ArticleStore, transient_error
 
@@ -487,7 +509,9 @@ class Poller:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 # A write without articles (a 304, an error) may share a transaction.
-                return await self._writer.run(write, small=not drafts, key=feed.id)
+                return await self._writer.run(
+                    write, small=not drafts, key=feed.id, weight=len(drafts), written=written
+                )
             except Exception as exc:
                 if attempt == WRITE_ATTEMPTS or not transient_error(exc):
                     raise
@@ -527,6 +551,30 @@ class Poller:
     def _prune(self) -> None:
         with self.db.write() as session:
             FeedStore(session).prune_fetch_log(before=self.clock() - timedelta(days=FETCH_LOG_DAYS))
+
+
+class _Permit:
+    """A backlog permit held for a block, or given back earlier with ``release``."""
+
+    __slots__ = ("_held", "_semaphore")
+
+    def __init__(self, semaphore: asyncio.Semaphore | None) -> None:
+        self._semaphore = semaphore
+        self._held = False
+
+    async def __aenter__(self) -> _Permit:
+        if self._semaphore is not None:
+            await self._semaphore.acquire()
+            self._held = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self._held and self._semaphore is not None:
+            self._held = False
+            self._semaphore.release()
 
 
 def _never_fetched(feed: DueFeed) -> bool:

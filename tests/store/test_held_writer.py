@@ -1,0 +1,281 @@
+"""The group writer's held transactions (the poller on SQLite, app.polling.writer): writes
+that keep coming share one commit, each in a savepoint of its own; a caller returns only
+once its write is committed, and hears "written" before that; one bad write fails alone;
+a busy database or a failed commit has every write run again alone; an editor waiting
+for the database ends the hold; a writer stopped mid-hold leaves nothing half-written
+and the database free."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from app.core.errors import StorageBusy
+from app.polling.writer import GroupWriter
+from app.store import migrate
+from app.store.db import HELD_CACHE_KIB, Database, reading
+from app.store.feeds import FeedStore
+from app.store.tables import Feed
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+LONG = 30.0  # a hold no test waits out: if a hold is not ended early, the test times out
+
+
+def add(url: str):  # type: ignore[no-untyped-def]
+    def job(session: Session) -> int:
+        return FeedStore(session).add(url, now=NOW).id
+
+    return job
+
+
+def broken(session: Session) -> int:
+    FeedStore(session).add("https://broken.example/feed", now=NOW)
+    session.flush()
+    raise ValueError("this entry is poison")
+
+
+def urls(db: Database) -> list[str]:
+    with db.read() as session:
+        return sorted(session.scalars(select(Feed.url)))
+
+
+def held(db: Database, **options: float) -> GroupWriter:
+    settings = {"hold": LONG, "idle": LONG, **options}
+    turnstile = db.turnstile
+    return GroupWriter(
+        db,
+        hold=settings["hold"],
+        idle=settings["idle"],
+        yield_to=turnstile.interactive_waiting if turnstile is not None else None,
+    )
+
+
+async def first_commit(writer: GroupWriter) -> None:
+    """Until articles have been committed once, nothing is held: the first write with
+    articles (weight) commits at once."""
+    await writer.run(add("https://first.example/feed"), weight=10)
+    assert writer.commits == 1
+
+
+@pytest.mark.anyio
+async def test_writes_that_keep_coming_share_one_commit(db: Database) -> None:
+    writer = held(db, idle=0.2)
+    await first_commit(writer)
+    results = await asyncio.gather(
+        *(writer.run(add(f"https://n{i}.example/feed"), weight=50) for i in range(12))
+    )
+    assert len(set(results)) == 12
+    assert writer.commits == 2  # twelve feeds' writes, one more commit
+    assert len(urls(db)) == 13
+
+
+@pytest.mark.anyio
+async def test_a_caller_returns_once_committed_and_hears_written_before(db: Database) -> None:
+    writer = held(db, idle=0.3)
+    await first_commit(writer)
+    seen_when_written: list[list[str]] = []
+
+    def written() -> None:  # another connection: sees only what is committed
+        seen_when_written.append(urls(db))
+
+    new_id = await writer.run(add("https://late.example/feed"), weight=20, written=written)
+    assert seen_when_written == [["https://first.example/feed"]]  # in, not yet committed
+    assert "https://late.example/feed" in urls(db)  # committed when the caller returned
+    with db.read() as session:
+        assert session.get(Feed, new_id) is not None
+
+
+@pytest.mark.anyio
+async def test_a_failing_write_is_rolled_back_alone_and_answered_at_once(db: Database) -> None:
+    writer = held(db, idle=0.2)
+    await first_commit(writer)
+    jobs = [add("https://a.example/feed"), broken, add("https://b.example/feed")]
+    first, failure, last = await asyncio.gather(
+        *(writer.run(job, weight=5) for job in jobs), return_exceptions=True
+    )
+    assert isinstance(failure, ValueError) and "poison" in str(failure)
+    assert isinstance(first, int) and isinstance(last, int)
+    assert urls(db) == [
+        "https://a.example/feed",
+        "https://b.example/feed",
+        "https://first.example/feed",
+    ]
+
+
+@pytest.mark.anyio
+async def test_an_urgent_write_ends_the_hold(db: Database) -> None:
+    writer = held(db)  # held for LONG otherwise
+    await first_commit(writer)
+    await asyncio.wait_for(writer.run(add("https://now.example/feed"), urgent=True), 10)
+    assert "https://now.example/feed" in urls(db)
+
+
+@pytest.mark.anyio
+async def test_a_busy_database_has_every_held_write_run_again_alone(db: Database) -> None:
+    writer = held(db, idle=0.3)
+    await first_commit(writer)
+    attempts = {"busy": 0}
+
+    def busy(session: Session) -> int:
+        attempts["busy"] += 1
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    early = asyncio.ensure_future(writer.run(add("https://early.example/feed"), weight=5))
+    await asyncio.sleep(0.05)  # in the held transaction, not committed
+    results = await asyncio.gather(
+        writer.run(add("https://a.example/feed"), weight=5),
+        writer.run(busy, weight=5),
+        writer.run(add("https://b.example/feed"), weight=5),
+        return_exceptions=True,
+    )
+    assert isinstance(await early, int)
+    assert isinstance(results[0], int) and isinstance(results[2], int)
+    assert isinstance(results[1], (OperationalError, StorageBusy))
+    assert attempts["busy"] == 2  # once held, once alone
+    assert urls(db) == [
+        "https://a.example/feed",
+        "https://b.example/feed",
+        "https://early.example/feed",
+        "https://first.example/feed",
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_failed_commit_has_every_write_run_again_alone(tmp_path: Path) -> None:
+    """A foreign key checked at COMMIT (deferred) fails the held transaction's commit: the
+    other writes are stored all the same, and the bad one fails alone."""
+    db = Database.from_url(f"sqlite:///{tmp_path / 'held.db'}", background=True)
+    migrate.upgrade(db.engine)
+    writer = held(db, idle=0.2)
+    await first_commit(writer)
+
+    def orphan(session: Session) -> None:
+        session.execute(text("PRAGMA defer_foreign_keys = ON"))  # checked at COMMIT
+        session.execute(
+            text(
+                "INSERT INTO fetch_log (feed_id, started_at, duration_ms, outcome) "
+                "VALUES (999999, '2026-11-01 00:00:00.000000', 1, 'ok')"
+            )
+        )
+
+    results = await asyncio.gather(
+        writer.run(add("https://a.example/feed"), weight=5),
+        writer.run(orphan, weight=5),
+        writer.run(add("https://b.example/feed"), weight=5),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], int) and isinstance(results[2], int)
+    assert isinstance(results[1], IntegrityError)
+    assert urls(db) == [
+        "https://a.example/feed",
+        "https://b.example/feed",
+        "https://first.example/feed",
+    ]
+    with db.read() as session:
+        assert session.scalar(text("SELECT count(*) FROM fetch_log")) == 0
+    db.dispose()
+
+
+@pytest.mark.anyio
+async def test_an_editor_waiting_ends_the_hold(tmp_path: Path) -> None:
+    """The poller holds its transaction (its hold outlasts SQLite's busy timeout); an
+    editor's write from another connection is stored all the same: the writer sees it
+    waiting and commits."""
+    url = f"sqlite:///{tmp_path / 'held.db'}"
+    poller_db = Database.from_url(url, background=True)
+    migrate.upgrade(poller_db.engine)
+    editor_db = Database.from_url(url)
+    writer = held(poller_db)
+    await first_commit(writer)
+    polled = asyncio.ensure_future(writer.run(add("https://polled.example/feed"), weight=5))
+    await asyncio.sleep(0.1)  # held now
+    assert not polled.done()
+    done: dict[str, object] = {}
+
+    def edit() -> None:
+        try:
+            with editor_db.write() as session:
+                done["id"] = FeedStore(session).add("https://edited.example/feed", now=NOW).id
+        except Exception as exc:  # StorageBusy after the busy timeout, had nobody yielded
+            done["error"] = exc
+
+    editor = threading.Thread(target=edit)
+    editor.start()
+    await asyncio.wait_for(polled, 10)  # committed early, for the editor
+    await asyncio.to_thread(editor.join, 15)
+    assert "error" not in done and isinstance(done.get("id"), int)
+    assert urls(poller_db) == [
+        "https://edited.example/feed",
+        "https://first.example/feed",
+        "https://polled.example/feed",
+    ]
+    poller_db.dispose()
+    editor_db.dispose()
+
+
+def test_a_writer_stopped_mid_hold_leaves_nothing_half_written(tmp_path: Path) -> None:
+    """The event loop ends (a shutdown) while a write waits in a held transaction: the
+    transaction is rolled back, its caller is not left hanging, and the database is free
+    for the next writer at once."""
+    url = f"sqlite:///{tmp_path / 'held.db'}"
+    db = Database.from_url(url, background=True)
+    migrate.upgrade(db.engine)
+    writer = held(db)
+    outcome: dict[str, object] = {}
+
+    async def poll() -> None:
+        await first_commit(writer)
+        pending = asyncio.ensure_future(writer.run(add("https://held.example/feed"), weight=5))
+        await asyncio.sleep(0.1)  # in the held transaction
+        assert writer._drainer is not None
+        writer._drainer.cancel()  # as the loop's shutdown cancels it
+        try:
+            await pending
+        except BaseException as exc:
+            outcome["caller"] = exc
+
+    asyncio.run(poll())
+    assert isinstance(outcome.get("caller"), asyncio.CancelledError)
+    other = Database.from_url(url)
+    with other.write() as session:  # no busy wait: the held transaction is gone
+        session.execute(text("PRAGMA busy_timeout = 0"))
+        FeedStore(session).add("https://next.example/feed", now=NOW)
+    with other.read() as session:
+        assert sorted(session.scalars(select(Feed.url))) == [
+            "https://first.example/feed",
+            "https://next.example/feed",
+        ]
+        assert session.scalar(select(func.count()).select_from(Feed)) == 2
+    other.dispose()
+    db.dispose()
+
+
+@pytest.mark.anyio
+async def test_only_a_held_transactions_connection_gets_the_wider_page_cache(
+    tmp_path: Path,
+) -> None:
+    """Its changed pages stay in memory until the commit (app.store.db.widen_cache); every
+    other connection keeps SQLite's default 2 MiB (the poll process's memory target)."""
+    url = f"sqlite:///{tmp_path / 'held.db'}"
+    db = Database.from_url(url, background=True)
+    migrate.upgrade(db.engine)
+    with db.read() as session:
+        assert session.execute(text("PRAGMA cache_size")).scalar_one() == -2000
+
+    def cache(session: Session) -> int:
+        return int(session.execute(text("PRAGMA cache_size")).scalar_one())
+
+    writer = held(db, idle=0.05)
+    assert await writer.run(cache, weight=1) == -HELD_CACHE_KIB  # in the held transaction
+    engine = reading(db.engine)
+    with engine.connect() as one, engine.connect() as other:  # the pool's others
+        sizes = {c.exec_driver_sql("PRAGMA cache_size").scalar_one() for c in (one, other)}
+    assert -2000 in sizes
+    db.dispose()
