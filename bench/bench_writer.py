@@ -63,7 +63,7 @@ def replay(
     from app.polling.extraction import enqueue_hook
     from app.store import migrate
     from app.store.articles import ArticleStore
-    from app.store.db import Database
+    from app.store.db import Database, widen_cache
     from app.store.extraction import FullTextRules
     from app.store.feeds import FeedStore
     from app.store.search import INDEX_BATCH, index_pending
@@ -87,6 +87,8 @@ def replay(
     try:
         for transaction in transactions:
             with db.write() as session:
+                if held:
+                    widen_cache(session)  # as the poller's held transactions have it
                 for feed_url, prepared in transaction:
                     feed_id = ids[feed_url]
                     started = clock()
@@ -114,7 +116,7 @@ def replay(
 
 def main() -> None:
     peer = peer_corpus()
-    label = "peer 200x50" if peer else "ours 200x50 (peer corpus not found)"
+    label = f"peer corpus, {len(peer)} feeds" if peer else "ours 200x50 (peer corpus not found)"
     now = datetime.now(UTC)
     print(state_line())
     feeds = prepared_feeds(peer or corpus(200, 50), now)

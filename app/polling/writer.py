@@ -24,7 +24,8 @@ publication spread over days): one transaction per feed wrote ~380 pages to the 
 ~45 articles, 8 times the database's final size over a cold poll of the peer corpus
 (330 MB of log for a 55 MB file), and the writer's thread spent a third of its time in
 the kernel copying them. Held, a transaction stays open while writes keep coming, each
-write in a savepoint of its own (so one that fails is rolled back alone), and commits
+write with articles in a savepoint of its own (so one that fails is rolled back alone; a
+small write that fails has the transaction rolled back and its writes run alone), and commits
 once it is ``hold`` seconds old, once ``hold_weight`` articles wait in it, once no write
 has come for ``idle`` seconds, or at once when an interactive writer (an editor) is
 waiting for the database (``yield_to``). A page changed by several feeds goes to the log
@@ -273,10 +274,13 @@ class GroupWriter:
         for job in group:
             job.value, job.error = None, None
             try:
-                with session.begin_nested():
+                if job.small:  # (a savepoint costs what the write does: none; rarely fails)
                     job.value = job.fn(session)
+                else:
+                    with session.begin_nested():
+                        job.value = job.fn(session)
             except Exception as exc:
-                if _transient(exc):  # the transaction itself is in doubt: undo, run alone
+                if job.small or _transient(exc):  # the transaction is in doubt: run alone
                     self._undo_held(exc, group)
                     return
                 job.error = exc  # rolled back to its savepoint, alone

@@ -110,6 +110,27 @@ async def test_a_failing_write_is_rolled_back_alone_and_answered_at_once(db: Dat
 
 
 @pytest.mark.anyio
+async def test_a_failing_small_write_fails_alone(db: Database) -> None:
+    """Small writes (no articles: a 304's record) run without a savepoint; one that fails
+    has the held transaction rolled back and every write in it run again alone."""
+    writer = held(db, idle=0.2)
+    await first_commit(writer)
+    early = asyncio.ensure_future(writer.run(add("https://early.example/feed"), weight=5))
+    await asyncio.sleep(0.05)  # in the held transaction
+    results = await asyncio.gather(
+        writer.run(add("https://a.example/feed"), small=True),
+        writer.run(broken, small=True),
+        writer.run(add("https://b.example/feed"), small=True),
+        return_exceptions=True,
+    )
+    assert isinstance(await early, int)
+    assert isinstance(results[0], int) and isinstance(results[2], int)
+    assert isinstance(results[1], ValueError)
+    assert "https://broken.example/feed" not in urls(db)
+    assert len(urls(db)) == 4
+
+
+@pytest.mark.anyio
 async def test_an_urgent_write_ends_the_hold(db: Database) -> None:
     writer = held(db)  # held for LONG otherwise
     await first_commit(writer)
