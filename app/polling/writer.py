@@ -256,32 +256,36 @@ class GroupWriter:
             job.settle()
 
     def _execute_held(self, group: list[_Job[Any]]) -> None:
-        """In the writer's thread: each write of ``group`` in a savepoint of the held
-        transaction (opened if need be)."""
-        if self._held is None:
-            context = self.db.write()
-            session = context.__enter__()
-            self._held = _Held(context, session, time.monotonic())
-            try:
-                widen_cache(session)  # the held pages stay in memory until the commit
-            except Exception as exc:  # (it begins the transaction: a busy database)
-                self._undo_held(exc, group)
-                return
-        held = self._held
-        session = held.session
-        keys = [job.key for job in group if job.small and job.key is not None]
-        loaded = self.preload(session, keys) if self.preload and keys else None
-        for job in group:
+        """In the writer's thread: each write of ``group`` in the held transaction (opened
+        if need be), a write with articles in a savepoint of its own. An interactive writer
+        waiting gets the database between two writes: what is in is committed, and the
+        next transaction begins after it (``WriteTurnstile.give_way``)."""
+        mine = {id(job) for job in group}
+        loaded = None
+        for at, job in enumerate(group):
+            if self._held is not None and self._held.jobs and self._yield():
+                self._commit_held()
+            if self._held is None:
+                context = self.db.write()
+                self._held = _Held(context, context.__enter__(), time.monotonic())
+                try:
+                    widen_cache(self._held.session)  # the held pages stay in memory
+                except Exception as exc:  # (it begins the transaction: a busy database)
+                    self._undo_held(exc, group[at:], mine)
+                    return
+                keys = [j.key for j in group[at:] if j.small and j.key is not None]
+                loaded = self.preload(self._held.session, keys) if self.preload and keys else None
+            held = self._held
             job.value, job.error = None, None
             try:
                 if job.small:  # (a savepoint costs what the write does: none; rarely fails)
-                    job.value = job.fn(session)
+                    job.value = job.fn(held.session)
                 else:
-                    with session.begin_nested():
-                        job.value = job.fn(session)
+                    with held.session.begin_nested():
+                        job.value = job.fn(held.session)
             except Exception as exc:
                 if job.small or _transient(exc):  # the transaction is in doubt: run alone
-                    self._undo_held(exc, group)
+                    self._undo_held(exc, group[at:], mine)
                     return
                 job.error = exc  # rolled back to its savepoint, alone
                 continue
@@ -308,19 +312,22 @@ class GroupWriter:
             self.committed_weight += held.weight
         self._decided += held.jobs
 
-    def _undo_held(self, exc: BaseException, group: list[_Job[Any]]) -> None:
-        """Roll the held transaction back; run its writes and ``group``'s alone."""
+    def _undo_held(self, exc: BaseException, rest: list[_Job[Any]], group: set[int]) -> None:
+        """Roll the held transaction back; run its writes, and ``rest`` (the writes of the
+        group under way not yet run), alone. ``group``: the ids of that group's writes,
+        which the drainer answers; the held transaction's others are answered here."""
         held, self._held = self._held, None
-        earlier: list[_Job[Any]] = []
+        undone: list[_Job[Any]] = []
         if held is not None:
             with contextlib.suppress(Exception):
                 held.context.__exit__(type(exc), exc, exc.__traceback__)
-            earlier = [job for job in held.jobs if not any(job is g for g in group)]
+            undone = held.jobs
         log.info("a held transaction was rolled back (%s); writing its writes alone", exc)
-        for job in (*earlier, *group):
+        again = [*undone, *rest]
+        for job in again:
             job.held = False
-        self._execute_alone([*earlier, *group])
-        self._decided += earlier  # ``group``'s are answered by the drainer
+        self._execute_alone(again)
+        self._decided += [job for job in undone if id(job) not in group]
 
     def _rollback_held(self, exc: BaseException) -> None:
         held, self._held = self._held, None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -237,6 +238,39 @@ async def test_an_editor_waiting_ends_the_hold(tmp_path: Path) -> None:
         "https://first.example/feed",
         "https://polled.example/feed",
     ]
+    poller_db.dispose()
+    editor_db.dispose()
+
+
+@pytest.mark.anyio
+async def test_an_editor_gets_in_between_two_writes_of_a_long_group(tmp_path: Path) -> None:
+    """Twenty feeds' writes queued at once run as one group; an editor arriving during it
+    waits for one write, not for the group: its row is stored between the poller's."""
+    url = f"sqlite:///{tmp_path / 'held.db'}"
+    poller_db = Database.from_url(url, background=True)
+    migrate.upgrade(poller_db.engine)
+    editor_db = Database.from_url(url)
+    writer = held(poller_db)
+    await first_commit(writer)
+
+    def slow(n: int):  # type: ignore[no-untyped-def]
+        def job(session: Session) -> int:
+            time.sleep(0.05)  # a feed's write with a few dozen articles
+            return FeedStore(session).add(f"https://n{n:02d}.example/feed", now=NOW).id
+
+        return job
+
+    def edit() -> int:
+        time.sleep(0.2)  # the group is under way
+        with editor_db.write() as session:
+            return FeedStore(session).add("https://edited.example/feed", now=NOW).id
+
+    polled, edited = await asyncio.gather(
+        asyncio.gather(*(writer.run(slow(n), weight=5, urgent=n == 19) for n in range(20))),
+        asyncio.to_thread(edit),
+    )
+    assert min(polled) < edited < max(polled)  # in between, not after the group
+    assert len(urls(poller_db)) == 22
     poller_db.dispose()
     editor_db.dispose()
 
