@@ -189,7 +189,7 @@ class GroupWriter:
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="newsmon-writer")
         self._arrived = asyncio.Event()
-        group: list[_Job[Any]] = []
+        taken: list[_Job[Any]] = []  # writes taken from the queue, maybe not yet answered
         try:
             while self._pending or self._held is not None:
                 if self._pending:
@@ -197,6 +197,7 @@ class GroupWriter:
                         await asyncio.sleep(self.linger)
                     group = self._pending[: self.max_group]
                     del self._pending[: self.max_group]
+                    taken = [job for job in taken if not job.future.done()] + group
                     await loop.run_in_executor(self._thread, self._execute_held, group)
                     urgent = False
                     for job in group:
@@ -204,7 +205,6 @@ class GroupWriter:
                         urgent = urgent or job.urgent
                         if not job.held:  # failed alone, or already run alone
                             job.settle()
-                    group = []
                     self._settle_decided()
                     if self._held is not None and (urgent or not self._keep_holding()):
                         await loop.run_in_executor(self._thread, self._commit_held)
@@ -225,7 +225,7 @@ class GroupWriter:
                     await loop.run_in_executor(self._thread, self._commit_held)
                     self._settle_decided()
         except BaseException as exc:  # cancelled (shutdown): the held transaction is undone
-            waiting = [*group, *(self._held.jobs if self._held else ()), *self._pending]
+            waiting = [*taken, *self._pending]  # (a commit under way may still land)
             self._pending.clear()
             if self._thread is not None:
                 self._thread.submit(self._rollback_held, exc)  # after the write under way

@@ -334,3 +334,33 @@ async def test_only_a_held_transactions_connection_gets_the_wider_page_cache(
         sizes = {c.exec_driver_sql("PRAGMA cache_size").scalar_one() for c in (one, other)}
     assert -2000 in sizes
     db.dispose()
+
+
+def test_a_writer_stopped_during_a_commit_answers_its_callers(tmp_path: Path) -> None:
+    """Cancelled while its thread commits: the caller is answered (not left waiting on a
+    write the drainer no longer tracks), and the write is stored (the commit went on)."""
+    url = f"sqlite:///{tmp_path / 'held.db'}"
+    db = Database.from_url(url, background=True)
+    migrate.upgrade(db.engine)
+    writer = held(db, idle=0.05)
+    commit = writer._commit_held
+    outcome: dict[str, object] = {}
+
+    def slow_commit() -> None:
+        commit()
+        time.sleep(0.3)  # the thread still busy with the commit's aftermath
+
+    async def poll() -> None:
+        await first_commit(writer)
+        writer._commit_held = slow_commit  # type: ignore[method-assign]
+        pending = asyncio.ensure_future(writer.run(add("https://late.example/feed"), weight=5))
+        await asyncio.sleep(0.15)  # idle for 0.05 s: the commit is under way
+        assert writer._drainer is not None
+        writer._drainer.cancel()
+        done, _ = await asyncio.wait([pending], timeout=5)
+        outcome["answered"] = bool(done)
+
+    asyncio.run(poll())
+    assert outcome["answered"] is True
+    assert "https://late.example/feed" in urls(db)
+    db.dispose()
