@@ -151,13 +151,12 @@ class Poller:
         # The parse workers encode SQLite's stored values with each draft (app.store.stored);
         # PostgreSQL binds the tags through SQLAlchemy and has no use for them.
         self._stored_form = db.dialect == "sqlite"
-        sqlite = db.dialect == "sqlite"
         turnstile = db.turnstile
         self._writer = GroupWriter(
             db,
             preload=preload,
             linger=WRITE_LINGER,
-            hold=WRITE_HOLD if sqlite else 0.0,
+            hold=WRITE_HOLD if db.dialect == "sqlite" else 0.0,
             yield_to=turnstile.interactive_waiting if turnstile is not None else None,
         )
         self._inflight: set[int] = set()  # claimed, result not yet recorded

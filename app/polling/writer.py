@@ -319,8 +319,7 @@ class GroupWriter:
         held, self._held = self._held, None
         undone: list[_Job[Any]] = []
         if held is not None:
-            with contextlib.suppress(Exception):
-                held.context.__exit__(type(exc), exc, exc.__traceback__)
+            held.roll_back(exc)
             undone = held.jobs
         log.info("a held transaction was rolled back (%s); writing its writes alone", exc)
         again = [*undone, *rest]
@@ -332,8 +331,7 @@ class GroupWriter:
     def _rollback_held(self, exc: BaseException) -> None:
         held, self._held = self._held, None
         if held is not None:
-            with contextlib.suppress(Exception):
-                held.context.__exit__(type(exc), exc, exc.__traceback__)
+            held.roll_back(exc)
 
     def _execute(self, group: list[_Job[Any]]) -> None:
         small = [job for job in group if job.small]
@@ -376,6 +374,11 @@ class _Held:
     opened: float
     weight: int = 0
     jobs: list[_Job[Any]] = field(default_factory=list)
+
+    def roll_back(self, exc: BaseException) -> None:
+        """End the transaction, undone, for ``exc`` (an error ending it is moot now)."""
+        with contextlib.suppress(Exception):
+            self.context.__exit__(type(exc), exc, exc.__traceback__)
 
 
 def _transient(exc: BaseException) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,27 +24,31 @@ from app.store import migrate
 from app.store.db import HELD_CACHE_KIB, Database, reading
 from app.store.feeds import FeedStore
 from app.store.tables import Feed
+from tests.store.test_group_writer import NOW, add, broken, urls
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 LONG = 30.0  # a hold no test waits out: if a hold is not ended early, the test times out
 
 
-def add(url: str):  # type: ignore[no-untyped-def]
-    def job(session: Session) -> int:
-        return FeedStore(session).add(url, now=NOW).id
-
-    return job
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'held.db'}"
 
 
-def broken(session: Session) -> int:
-    FeedStore(session).add("https://broken.example/feed", now=NOW)
-    session.flush()
-    raise ValueError("this entry is poison")
+@pytest.fixture
+def poller_db(url: str) -> Iterator[Database]:
+    """A migrated SQLite file on the poller's (background, bulk) engine."""
+    database = Database.from_url(url, background=True)
+    migrate.upgrade(database.engine)
+    yield database
+    database.dispose()
 
 
-def urls(db: Database) -> list[str]:
-    with db.read() as session:
-        return sorted(session.scalars(select(Feed.url)))
+@pytest.fixture
+def editor_db(poller_db: Database, url: str) -> Iterator[Database]:
+    """The web's (interactive) engine on the same file."""
+    database = Database.from_url(url)
+    yield database
+    database.dispose()
 
 
 def held(db: Database, **options: float) -> GroupWriter:
@@ -170,11 +174,10 @@ async def test_a_busy_database_has_every_held_write_run_again_alone(db: Database
 
 
 @pytest.mark.anyio
-async def test_a_failed_commit_has_every_write_run_again_alone(tmp_path: Path) -> None:
+async def test_a_failed_commit_has_every_write_run_again_alone(poller_db: Database) -> None:
     """A foreign key checked at COMMIT (deferred) fails the held transaction's commit: the
     other writes are stored all the same, and the bad one fails alone."""
-    db = Database.from_url(f"sqlite:///{tmp_path / 'held.db'}", background=True)
-    migrate.upgrade(db.engine)
+    db = poller_db
     writer = held(db, idle=0.2)
     await first_commit(writer)
 
@@ -202,18 +205,13 @@ async def test_a_failed_commit_has_every_write_run_again_alone(tmp_path: Path) -
     ]
     with db.read() as session:
         assert session.scalar(text("SELECT count(*) FROM fetch_log")) == 0
-    db.dispose()
 
 
 @pytest.mark.anyio
-async def test_an_editor_waiting_ends_the_hold(tmp_path: Path) -> None:
+async def test_an_editor_waiting_ends_the_hold(poller_db: Database, editor_db: Database) -> None:
     """The poller holds its transaction (its hold outlasts SQLite's busy timeout); an
     editor's write from another connection is stored all the same: the writer sees it
     waiting and commits."""
-    url = f"sqlite:///{tmp_path / 'held.db'}"
-    poller_db = Database.from_url(url, background=True)
-    migrate.upgrade(poller_db.engine)
-    editor_db = Database.from_url(url)
     writer = held(poller_db)
     await first_commit(writer)
     polled = asyncio.ensure_future(writer.run(add("https://polled.example/feed"), weight=5))
@@ -238,18 +236,14 @@ async def test_an_editor_waiting_ends_the_hold(tmp_path: Path) -> None:
         "https://first.example/feed",
         "https://polled.example/feed",
     ]
-    poller_db.dispose()
-    editor_db.dispose()
 
 
 @pytest.mark.anyio
-async def test_an_editor_gets_in_between_two_writes_of_a_long_group(tmp_path: Path) -> None:
+async def test_an_editor_gets_in_between_two_writes_of_a_long_group(
+    poller_db: Database, editor_db: Database
+) -> None:
     """Twenty feeds' writes queued at once run as one group; an editor arriving during it
     waits for one write, not for the group: its row is stored between the poller's."""
-    url = f"sqlite:///{tmp_path / 'held.db'}"
-    poller_db = Database.from_url(url, background=True)
-    migrate.upgrade(poller_db.engine)
-    editor_db = Database.from_url(url)
     writer = held(poller_db)
     await first_commit(writer)
 
@@ -271,18 +265,15 @@ async def test_an_editor_gets_in_between_two_writes_of_a_long_group(tmp_path: Pa
     )
     assert min(polled) < edited < max(polled)  # in between, not after the group
     assert len(urls(poller_db)) == 22
-    poller_db.dispose()
-    editor_db.dispose()
 
 
-def test_a_writer_stopped_mid_hold_leaves_nothing_half_written(tmp_path: Path) -> None:
+def test_a_writer_stopped_mid_hold_leaves_nothing_half_written(
+    poller_db: Database, editor_db: Database
+) -> None:
     """The event loop ends (a shutdown) while a write waits in a held transaction: the
     transaction is rolled back, its caller is not left hanging, and the database is free
     for the next writer at once."""
-    url = f"sqlite:///{tmp_path / 'held.db'}"
-    db = Database.from_url(url, background=True)
-    migrate.upgrade(db.engine)
-    writer = held(db)
+    writer = held(poller_db)
     outcome: dict[str, object] = {}
 
     async def poll() -> None:
@@ -298,29 +289,24 @@ def test_a_writer_stopped_mid_hold_leaves_nothing_half_written(tmp_path: Path) -
 
     asyncio.run(poll())
     assert isinstance(outcome.get("caller"), asyncio.CancelledError)
-    other = Database.from_url(url)
-    with other.write() as session:  # no busy wait: the held transaction is gone
+    with editor_db.write() as session:  # no busy wait: the held transaction is gone
         session.execute(text("PRAGMA busy_timeout = 0"))
         FeedStore(session).add("https://next.example/feed", now=NOW)
-    with other.read() as session:
+    with editor_db.read() as session:
         assert sorted(session.scalars(select(Feed.url))) == [
             "https://first.example/feed",
             "https://next.example/feed",
         ]
         assert session.scalar(select(func.count()).select_from(Feed)) == 2
-    other.dispose()
-    db.dispose()
 
 
 @pytest.mark.anyio
 async def test_only_a_held_transactions_connection_gets_the_wider_page_cache(
-    tmp_path: Path,
+    poller_db: Database,
 ) -> None:
     """Its changed pages stay in memory until the commit (app.store.db.widen_cache); every
     other connection keeps SQLite's default 2 MiB (the poll process's memory target)."""
-    url = f"sqlite:///{tmp_path / 'held.db'}"
-    db = Database.from_url(url, background=True)
-    migrate.upgrade(db.engine)
+    db = poller_db
     with db.read() as session:
         assert session.execute(text("PRAGMA cache_size")).scalar_one() == -2000
 
@@ -333,16 +319,12 @@ async def test_only_a_held_transactions_connection_gets_the_wider_page_cache(
     with engine.connect() as one, engine.connect() as other:  # the pool's others
         sizes = {c.exec_driver_sql("PRAGMA cache_size").scalar_one() for c in (one, other)}
     assert -2000 in sizes
-    db.dispose()
 
 
-def test_a_writer_stopped_during_a_commit_answers_its_callers(tmp_path: Path) -> None:
+def test_a_writer_stopped_during_a_commit_answers_its_callers(poller_db: Database) -> None:
     """Cancelled while its thread commits: the caller is answered (not left waiting on a
     write the drainer no longer tracks), and the write is stored (the commit went on)."""
-    url = f"sqlite:///{tmp_path / 'held.db'}"
-    db = Database.from_url(url, background=True)
-    migrate.upgrade(db.engine)
-    writer = held(db, idle=0.05)
+    writer = held(poller_db, idle=0.05)
     commit = writer._commit_held
     outcome: dict[str, object] = {}
 
@@ -362,5 +344,4 @@ def test_a_writer_stopped_during_a_commit_answers_its_callers(tmp_path: Path) ->
 
     asyncio.run(poll())
     assert outcome["answered"] is True
-    assert "https://late.example/feed" in urls(db)
-    db.dispose()
+    assert "https://late.example/feed" in urls(poller_db)
