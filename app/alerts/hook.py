@@ -26,6 +26,7 @@ from app.store.tables import AlertRule, Article, ArticleSource, SavedView
 # A new article published longer ago than this sends no alert: subscribing to a feed
 # brings in its back catalogue, which is not news.
 RECENT = timedelta(days=2)
+_WAKE = "newsmon_alert_wake"  # session.info: an "at once" delivery waits for this commit
 # (session, feed id, new article ids, updated article ids, now), like the poller's hook.
 Hook = Callable[[Session, int, list[int], list[int], datetime], object]
 
@@ -79,10 +80,17 @@ class NewMatchHook:
             return
         added = enqueue_matches(session, self.index, self._rules, feed_id, new_ids, now)
         self.matched += added
-        if added and self.on_commit is not None:
-            event.listen(session, "after_commit", self._committed, once=True)
+        if added and self.on_commit is not None and not session.info.get(_WAKE):
+            session.info[_WAKE] = True
+            if not event.contains(session, "after_commit", self._committed):
+                event.listen(session, "after_commit", self._committed)
 
     def _committed(self, session: Session) -> None:
+        """SQLAlchemy calls this for a savepoint's release too (the poller on SQLite writes
+        each feed in a savepoint of a transaction held open for several feeds): the
+        runner is woken only once the transaction itself has committed."""
+        if session.in_nested_transaction() or not session.info.pop(_WAKE, False):
+            return
         if self.on_commit is not None:
             self.on_commit()
 

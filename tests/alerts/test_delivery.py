@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.alerts.runner import AlertRunner
 from app.polling.poller import Poller
@@ -398,11 +398,18 @@ def test_the_runner_wakes_when_new_matches_commit(
     feed_server.add_file("/one.xml", mixed_feed())
     add_feed(db, feed_server.url("/one.xml"))
 
+    visible_at_wake: list[int] = []
+
+    def wake() -> None:  # the deliveries must be committed (visible to others) by now
+        with db.read() as session:
+            visible_at_wake.append(session.execute(text("SELECT count(*) FROM outbox")).one()[0])
+        runner.wake()
+
     async def go() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run_forever(stop, interval=600))
         await asyncio.sleep(0.5)  # its first (empty) pass is done; now it waits
-        await make_test_poller(on_new=NewMatchHook(on_commit=runner.wake)).poll_due()
+        await make_test_poller(on_new=NewMatchHook(on_commit=wake)).poll_due()
         for _ in range(200):
             if receiver.hooks:
                 break
@@ -411,6 +418,8 @@ def test_the_runner_wakes_when_new_matches_commit(
         await task
 
     asyncio.run(go())
+    # once, after the commit (at a savepoint's release the deliveries were not visible yet)
+    assert len(visible_at_wake) == 1 and visible_at_wake[0] > 0
     assert len(receiver.hooks) == 1
 
 
