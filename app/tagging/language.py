@@ -349,7 +349,13 @@ _OTHERS = {
     lang: frozenset().union(*(m for other, m in _MARKED.items() if other != lang))
     for lang in _MARKERS
 }
-_WORD = re.compile(r"[^\W\d_]+")
+# The shortcut's words: letter runs, hyphenated ones kept whole ("Start-up" in German
+# prose is no English "up"), an English possessive "'s" left out (the Czech marker
+# "s"), and a word in capitals ("AI": Italian "ai"; the "S" of "U.S.") neither counts
+# nor vetoes. On the peer corpus those sent 1,300 of the 2,500 entries that reached
+# the classifier despite a declared language there, and it gave that language each time.
+_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_POSSESSIVE = re.compile(r"['’]s\b")
 
 
 def marker_sample(text: str) -> str:
@@ -363,7 +369,7 @@ def marker_sample(text: str) -> str:
 
 
 def _declared_language_agrees(sample: str, lang: str) -> bool:
-    words = set(_WORD.findall(sample.lower()))
+    words = {w.lower() for w in _WORD.findall(_POSSESSIVE.sub("", sample)) if not w.isupper()}
     return len(words & _MARKERS[lang]) >= 2 and words.isdisjoint(_OTHERS[lang])
 
 
