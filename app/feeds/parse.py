@@ -20,6 +20,7 @@ import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -46,6 +47,7 @@ from app.feeds.sanitize import safe_link, sanitize_html
 _T = TypeVar("_T")
 
 MAX_ENTRIES = 1_000
+DEPTH = 2  # jobs a parse worker holds at once: one running, one queued (``ParsePool``)
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
 _PERIOD_SECONDS = {
     "hourly": 3_600,
@@ -368,6 +370,11 @@ def _positive_int(value: Any) -> int | None:
     return number if 0 < number < 10**7 else None
 
 
+def _seen(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def _retrieved(task: asyncio.Task[None]) -> None:
     if not task.cancelled():
         task.exception()  # seen here; ``run`` meets the same failure and reports it
@@ -377,9 +384,15 @@ class ParsePool:
     """``parse_feed`` in worker processes, each call under a wall-clock budget.
 
     One single-process executor per worker, so a worker that runs over budget can
-    be killed and replaced without failing the other workers' jobs. Use as
-    ``async with ParsePool(2) as pool: await pool.parse(...)``. ``processes=0``
-    parses in-process without a budget (tests and tools only).
+    be killed and replaced without failing the other workers' jobs. Each worker takes
+    ``DEPTH`` jobs at once: the next one waits in the worker's queue and starts the
+    moment the current one ends, instead of after this process has taken the result and
+    handed over the next job (the poller's writer and fetches share this process's
+    interpreter lock, so that hand-over could leave a worker idle for milliseconds per
+    feed). A job's budget starts when the job before it on its worker has ended; a job
+    queued behind one that was killed or crashed never ran, and runs again on another
+    worker. Use as ``async with ParsePool(2) as pool: await pool.parse(...)``.
+    ``processes=0`` parses in-process without a budget (tests and tools only).
     """
 
     def __init__(
@@ -416,8 +429,9 @@ class ParsePool:
             if self._started:
                 return
             started = await asyncio.gather(*(self._start() for _ in range(self._size)))
-            for worker in started:
-                self._idle.put_nowait(worker)
+            for _ in range(DEPTH):  # round robin: concurrent jobs go to idle workers first
+                for worker in started:
+                    self._idle.put_nowait(worker)
             self._started = True
 
     def start_soon(self) -> None:
@@ -489,18 +503,50 @@ class ParsePool:
         if self._size == 0:
             return job(*args)
         await self._ensure_started()
-        worker = await self._idle.get()
-        try:
-            future = worker.executor.submit(job, *args)
+        while True:
+            worker = await self._take()
+            fresh = False  # ``worker`` replaced a dead one: it gets all its slots
             try:
-                return await asyncio.wait_for(asyncio.wrap_future(future), budget_seconds)
-            except TimeoutError:
-                worker = await self._replace(worker)
-                return on_failure(f"parse time budget exceeded ({budget_seconds:g} s)")
-            except Exception as exc:  # the worker died (OOM killer, segfault)
-                worker = await self._replace(worker)
-                return on_failure(f"parse worker failed: {type(exc).__name__}")
-        finally:
+                ahead = worker.last
+                try:
+                    future = worker.executor.submit(job, *args)
+                except BrokenProcessPool:  # it died under the job ahead; not replaced yet
+                    replacement = await self._replace(worker)
+                    if replacement is not None:
+                        worker, fresh = replacement, True
+                    continue
+                worker.last = future
+                if ahead is not None and not ahead.done():
+                    waiting = asyncio.wrap_future(ahead)
+                    waiting.add_done_callback(_seen)  # its failure is its own job's to report
+                    await asyncio.wait({waiting})
+                if ahead is not None and (ahead.cancelled() or ahead.exception() is not None):
+                    continue  # queued behind a job that ended its worker: it never ran
+                try:
+                    return await asyncio.wait_for(asyncio.wrap_future(future), budget_seconds)
+                except TimeoutError:
+                    reason = f"parse time budget exceeded ({budget_seconds:g} s)"
+                except Exception as exc:  # the worker died (OOM killer, segfault)
+                    reason = f"parse worker failed: {type(exc).__name__}"
+                replacement = await self._replace(worker)
+                if replacement is not None:
+                    worker, fresh = replacement, True
+                return on_failure(reason)
+            finally:
+                self._give_back(worker, fresh=fresh)
+
+    async def _take(self) -> _Worker:
+        """A slot of a live worker (slots of a replaced worker are dropped as they come)."""
+        while True:
+            worker = await self._idle.get()
+            if not worker.dead:
+                return worker
+
+    def _give_back(self, worker: _Worker, *, fresh: bool) -> None:
+        """Return a slot; a worker that replaced a dead one gets all ``DEPTH`` of its slots."""
+        if worker.dead:
+            return
+        for _ in range(DEPTH if fresh else 1):
             self._idle.put_nowait(worker)
 
     async def _start(self) -> _Worker:
@@ -519,7 +565,11 @@ class ParsePool:
         self._workers.add(worker)
         return worker
 
-    async def _replace(self, worker: _Worker) -> _Worker:
+    async def _replace(self, worker: _Worker) -> _Worker | None:
+        """Kill ``worker`` and start another; None if another job is replacing it."""
+        if worker.dead:
+            return None
+        worker.dead = True  # at once: its other slots are dropped, its queued job re-run
         self._workers.discard(worker)
         with contextlib.suppress(ProcessLookupError):
             os.kill(worker.pid, signal.SIGKILL)
@@ -538,11 +588,13 @@ def _spawn_submit(executor: ProcessPoolExecutor, fn: Callable[[], _T]) -> Future
 
 
 class _Worker:
-    __slots__ = ("executor", "pid")
+    __slots__ = ("dead", "executor", "last", "pid")
 
     def __init__(self, executor: ProcessPoolExecutor, pid: int) -> None:
         self.executor = executor
         self.pid = pid
+        self.last: Future[Any] | None = None  # the job submitted last (running or queued)
+        self.dead = False  # killed and replaced: its slots are dropped
 
 
 def _parse_job(body: bytes, url: str, headers: dict[str, str], now: datetime) -> ParsedFeed:

@@ -275,6 +275,45 @@ def test_pool_kills_a_worker_over_budget_and_keeps_serving() -> None:
     assert (fast, again) == (2, 2)
 
 
+def _live_slots(pool: ParsePool) -> int:
+    return sum(1 for worker in list(pool._idle._queue) if not worker.dead)  # type: ignore[attr-defined]
+
+
+def test_jobs_queued_behind_a_killed_or_crashed_job_on_one_worker_still_run() -> None:
+    """A worker holds two jobs at once (the next waits in its queue). When the running
+    one runs over budget, or its process dies, the worker is replaced and that job
+    fails alone: the job queued behind it never ran, so it runs on the replacement, and
+    its budget counts from when it starts, not from when it was queued."""
+    from app.feeds.parse import DEPTH
+
+    redos = (DATA / "redos-author.xml").read_bytes()
+    good = _items(3)
+
+    async def run() -> tuple[list[object], list[object], int, int, int]:
+        async with ParsePool(1) as pool:
+            slow_first = await asyncio.gather(
+                pool.parse(redos, url=URL, now=NOW, budget_seconds=1.0),
+                pool.parse(good, url=URL, now=NOW, budget_seconds=0.9),
+                pool.parse(good, url=URL, now=NOW, budget_seconds=0.9),
+            )
+            crash_first = await asyncio.gather(
+                pool.run(os._exit, 3, budget_seconds=5.0, on_failure=str),
+                pool.parse(good, url=URL, now=NOW),
+            )
+            alive = len(pool._workers)
+            after = len((await pool.parse(good, url=URL, now=NOW)).entries)
+            return slow_first, crash_first, alive, after, _live_slots(pool)
+
+    slow_first, crash_first, alive, after, slots = asyncio.run(run())
+    slow, *queued = slow_first
+    assert slow.error is not None and slow.error.startswith("parse time budget exceeded")  # type: ignore[attr-defined]
+    assert [len(q.entries) for q in queued] == [3, 3]  # type: ignore[attr-defined]
+    crashed, behind = crash_first
+    assert crashed == "parse worker failed: BrokenProcessPool"
+    assert len(behind.entries) == 3  # type: ignore[attr-defined]
+    assert (alive, after, slots) == (1, 3, DEPTH)  # one worker, no slot lost or doubled
+
+
 def test_pool_without_processes_parses_inline() -> None:
     async def run() -> int:
         async with ParsePool(0) as pool:
