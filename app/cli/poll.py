@@ -65,13 +65,11 @@ def _poll(
         make_alert_runner,
         make_extraction_runner,
         make_poller,
-        prompt_threads,
         run_forever,
     )
 
     with poller_lock(settings.database_url):
         batch_gc()  # everything this process needs is imported by now
-        prompt_threads()
         alerts = make_alert_runner(settings, db)
         poller = make_poller(settings, db, alert_wake=alerts.wake)
         pages = (

@@ -36,17 +36,6 @@ PARSE_PRELOAD = ("app.polling.preload",)
 # and ~5 % of the main process's on the peer corpus. At 50,000 a collection runs
 # ~70 times less often; cyclic garbage waits a little longer (a few MB at most).
 GC_THRESHOLDS = (50_000, 50, 100)
-# The poll process's threads share the interpreter's lock: the event loop (fetches),
-# the parse pool's result threads (unpickling the workers' drafts) and the writer, which
-# lets go of the lock for each SQLite statement (some thirty per feed) and must take it
-# back after. A thread waiting for the lock gets it when the holder lets go, or when it
-# has held it for the switch interval: CPython's 5 ms. With a busy event loop or result
-# thread beside it the writer waited up to that long after every statement, so it fell
-# behind, the backlog of parsed feeds filled and the parse workers stood idle (1,000
-# feeds x 20 entries at 100 ms a response: the cores 85 % busy). At 0.5 ms the cold poll
-# of that corpus took 10 % less time and CPU on the peer's harness (docs/benchmarks.md,
-# "Stop 34"); on the 200 x 50 corpus, CPU-bound anyway, it changed nothing measurable.
-SWITCH_INTERVAL_S = 0.0005
 
 
 def batch_gc() -> None:
@@ -58,14 +47,6 @@ def batch_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-def prompt_threads() -> None:
-    """For the poll process, whose writer thread runs short statements between its
-    other threads' work: hand the interpreter's lock over sooner (``SWITCH_INTERVAL_S``)."""
-    import sys
-
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 # Loaded on first use (PEP 562): a parse worker unpickles ``app.polling.ingest`` jobs,
@@ -95,7 +76,6 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "GC_THRESHOLDS",
     "PARSE_PRELOAD",
-    "SWITCH_INTERVAL_S",
     "ExtractionRunner",
     "FeedResult",
     "PollSummary",
@@ -105,6 +85,5 @@ __all__ = [
     "make_alert_runner",
     "make_extraction_runner",
     "make_poller",
-    "prompt_threads",
     "run_forever",
 ]
