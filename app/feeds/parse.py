@@ -409,6 +409,7 @@ class ParsePool:
         if preload:
             self._context.set_forkserver_preload(list(preload))
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._lost = 0  # workers whose replacement failed to start
         self._workers: set[_Worker] = set()
         self._starting = asyncio.Lock()
         self._started = False
@@ -536,8 +537,20 @@ class ParsePool:
                 self._give_back(worker, fresh=fresh)
 
     async def _take(self) -> _Worker:
-        """A slot of a live worker (slots of a replaced worker are dropped as they come)."""
+        """A slot of a live worker (slots of a replaced worker are dropped as they come).
+        A worker whose replacement failed to start is started again here, by the next job
+        that finds no slot: the pool never shrinks to nothing and leaves jobs waiting."""
         while True:
+            if self._lost and self._idle.empty():
+                self._lost -= 1
+                try:
+                    worker = await self._start()
+                except BaseException:
+                    self._lost += 1
+                    raise
+                for _ in range(DEPTH - 1):
+                    self._idle.put_nowait(worker)
+                return worker
             worker = await self._idle.get()
             if not worker.dead:
                 return worker
@@ -574,7 +587,11 @@ class ParsePool:
         with contextlib.suppress(ProcessLookupError):
             os.kill(worker.pid, signal.SIGKILL)
         await asyncio.to_thread(worker.executor.shutdown, True, cancel_futures=True)
-        return await self._start()
+        try:
+            return await self._start()
+        except BaseException:
+            self._lost += 1  # (``_take`` starts it again)
+            raise
 
 
 def _spawn_submit(executor: ProcessPoolExecutor, fn: Callable[[], _T]) -> Future[_T]:

@@ -3,6 +3,7 @@ import os
 import runpy
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -276,7 +277,8 @@ def test_pool_kills_a_worker_over_budget_and_keeps_serving() -> None:
 
 
 def _live_slots(pool: ParsePool) -> int:
-    return sum(1 for worker in list(pool._idle._queue) if not worker.dead)  # type: ignore[attr-defined]
+    queued: list[Any] = list(pool._idle._queue)  # type: ignore[attr-defined]
+    return sum(1 for worker in queued if not worker.dead)
 
 
 def test_jobs_queued_behind_a_killed_or_crashed_job_on_one_worker_still_run() -> None:
@@ -289,7 +291,7 @@ def test_jobs_queued_behind_a_killed_or_crashed_job_on_one_worker_still_run() ->
     redos = (DATA / "redos-author.xml").read_bytes()
     good = _items(3)
 
-    async def run() -> tuple[list[object], list[object], int, int, int]:
+    async def run() -> tuple[Any, ...]:
         async with ParsePool(1) as pool:
             slow_first = await asyncio.gather(
                 pool.parse(redos, url=URL, now=NOW, budget_seconds=1.0),
@@ -306,12 +308,37 @@ def test_jobs_queued_behind_a_killed_or_crashed_job_on_one_worker_still_run() ->
 
     slow_first, crash_first, alive, after, slots = asyncio.run(run())
     slow, *queued = slow_first
-    assert slow.error is not None and slow.error.startswith("parse time budget exceeded")  # type: ignore[attr-defined]
-    assert [len(q.entries) for q in queued] == [3, 3]  # type: ignore[attr-defined]
+    assert slow.error is not None and slow.error.startswith("parse time budget exceeded")
+    assert [len(q.entries) for q in queued] == [3, 3]
     crashed, behind = crash_first
     assert crashed == "parse worker failed: BrokenProcessPool"
-    assert len(behind.entries) == 3  # type: ignore[attr-defined]
+    assert len(behind.entries) == 3
     assert (alive, after, slots) == (1, 3, DEPTH)  # one worker, no slot lost or doubled
+
+
+def test_a_worker_whose_replacement_fails_to_start_is_started_again_by_the_next_job() -> None:
+    """Replacing a killed worker can fail (no process could be forked): that job reports
+    the error, and the next job starts a worker instead of waiting for ever."""
+    redos = (DATA / "redos-author.xml").read_bytes()
+
+    async def run() -> tuple[int, int]:
+        async with ParsePool(1) as pool:
+            await pool.parse(_items(1), url=URL, now=NOW)
+            start = pool._start
+            failures = [OSError("fork failed")]
+
+            async def start_once_failing() -> object:
+                if failures:
+                    raise failures.pop()
+                return await start()
+
+            pool._start = start_once_failing  # type: ignore[method-assign,assignment]
+            with pytest.raises(OSError, match="fork failed"):
+                await pool.parse(redos, url=URL, now=NOW, budget_seconds=1.0)
+            parsed = await asyncio.wait_for(pool.parse(_items(2), url=URL, now=NOW), 60)
+            return len(parsed.entries), len(pool._workers)
+
+    assert asyncio.run(run()) == (2, 1)
 
 
 def test_pool_without_processes_parses_inline() -> None:
