@@ -522,7 +522,12 @@ class ParsePool:
                     waiting.add_done_callback(_seen)  # its failure is its own job's to report
                     await asyncio.wait({waiting})
                 if ahead is not None and (ahead.cancelled() or ahead.exception() is not None):
-                    continue  # queued behind a job that ended its worker: it never ran
+                    # Queued behind a job that ended its worker: ours never ran. Whichever of
+                    # the two jobs gets here first replaces the worker; ours runs again.
+                    replacement = await self._replace(worker)
+                    if replacement is not None:
+                        worker, fresh = replacement, True
+                    continue
                 try:
                     return await asyncio.wait_for(asyncio.wrap_future(future), budget_seconds)
                 except TimeoutError:

@@ -283,9 +283,9 @@ def _live_slots(pool: ParsePool) -> int:
 
 def test_jobs_queued_behind_a_killed_or_crashed_job_on_one_worker_still_run() -> None:
     """A worker holds two jobs at once (the next waits in its queue). When the running
-    one runs over budget, or its process dies, the worker is replaced and that job
-    fails alone: the job queued behind it never ran, so it runs on the replacement, and
-    its budget counts from when it starts, not from when it was queued."""
+    one runs over budget, its process dies or the job fails, the worker is replaced and
+    that job fails alone: the job queued behind it runs on the replacement, and its
+    budget counts from when it starts, not from when it was queued."""
     from app.feeds.parse import DEPTH
 
     redos = (DATA / "redos-author.xml").read_bytes()
@@ -302,16 +302,23 @@ def test_jobs_queued_behind_a_killed_or_crashed_job_on_one_worker_still_run() ->
                 pool.run(os._exit, 3, budget_seconds=5.0, on_failure=str),
                 pool.parse(good, url=URL, now=NOW),
             )
+            raise_first = await asyncio.gather(
+                pool.run(int, "x", budget_seconds=5.0, on_failure=str),  # ValueError in it
+                pool.parse(good, url=URL, now=NOW),
+            )
             alive = len(pool._workers)
             after = len((await pool.parse(good, url=URL, now=NOW)).entries)
-            return slow_first, crash_first, alive, after, _live_slots(pool)
+            return slow_first, crash_first, raise_first, alive, after, _live_slots(pool)
 
-    slow_first, crash_first, alive, after, slots = asyncio.run(run())
+    slow_first, crash_first, raise_first, alive, after, slots = asyncio.run(run())
     slow, *queued = slow_first
     assert slow.error is not None and slow.error.startswith("parse time budget exceeded")
     assert [len(q.entries) for q in queued] == [3, 3]
     crashed, behind = crash_first
     assert crashed == "parse worker failed: BrokenProcessPool"
+    assert len(behind.entries) == 3
+    raised, behind = raise_first
+    assert raised == "parse worker failed: ValueError"
     assert len(behind.entries) == 3
     assert (alive, after, slots) == (1, 3, DEPTH)  # one worker, no slot lost or doubled
 
