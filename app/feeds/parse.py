@@ -370,14 +370,9 @@ def _positive_int(value: Any) -> int | None:
     return number if 0 < number < 10**7 else None
 
 
-def _seen(future: asyncio.Future[Any]) -> None:
+def _retrieved(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
-        future.exception()
-
-
-def _retrieved(task: asyncio.Task[None]) -> None:
-    if not task.cancelled():
-        task.exception()  # seen here; ``run`` meets the same failure and reports it
+        future.exception()  # seen here; its own job's ``run`` meets it and reports it
 
 
 class ParsePool:
@@ -512,21 +507,17 @@ class ParsePool:
                 try:
                     future = worker.executor.submit(job, *args)
                 except BrokenProcessPool:  # it died under the job ahead; not replaced yet
-                    replacement = await self._replace(worker)
-                    if replacement is not None:
-                        worker, fresh = replacement, True
+                    worker, fresh = await self._swap(worker)
                     continue
                 worker.last = future
                 if ahead is not None and not ahead.done():
                     waiting = asyncio.wrap_future(ahead)
-                    waiting.add_done_callback(_seen)  # its failure is its own job's to report
+                    waiting.add_done_callback(_retrieved)
                     await asyncio.wait({waiting})
                 if ahead is not None and (ahead.cancelled() or ahead.exception() is not None):
                     # Queued behind a job that ended its worker: ours never ran. Whichever of
                     # the two jobs gets here first replaces the worker; ours runs again.
-                    replacement = await self._replace(worker)
-                    if replacement is not None:
-                        worker, fresh = replacement, True
+                    worker, fresh = await self._swap(worker)
                     continue
                 try:
                     return await asyncio.wait_for(asyncio.wrap_future(future), budget_seconds)
@@ -534,9 +525,7 @@ class ParsePool:
                     reason = f"parse time budget exceeded ({budget_seconds:g} s)"
                 except Exception as exc:  # the worker died (OOM killer, segfault)
                     reason = f"parse worker failed: {type(exc).__name__}"
-                replacement = await self._replace(worker)
-                if replacement is not None:
-                    worker, fresh = replacement, True
+                worker, fresh = await self._swap(worker)
                 return on_failure(reason)
             finally:
                 self._give_back(worker, fresh=fresh)
@@ -549,13 +538,10 @@ class ParsePool:
             if self._lost and self._idle.empty():
                 self._lost -= 1
                 try:
-                    worker = await self._start()
+                    self._give_back(await self._start(), fresh=True)
                 except BaseException:
                     self._lost += 1
                     raise
-                for _ in range(DEPTH - 1):
-                    self._idle.put_nowait(worker)
-                return worker
             worker = await self._idle.get()
             if not worker.dead:
                 return worker
@@ -582,6 +568,12 @@ class ParsePool:
         worker = _Worker(executor, pid)
         self._workers.add(worker)
         return worker
+
+    async def _swap(self, worker: _Worker) -> tuple[_Worker, bool]:
+        """``_replace``, and the slot to give back: the replacement's (all of them), or
+        the dead worker's (dropped) when another job is replacing it."""
+        replacement = await self._replace(worker)
+        return (worker, False) if replacement is None else (replacement, True)
 
     async def _replace(self, worker: _Worker) -> _Worker | None:
         """Kill ``worker`` and start another; None if another job is replacing it."""

@@ -312,9 +312,9 @@ class GroupWriter:
             self.committed_weight += held.weight
         self._decided += held.jobs
 
-    def _undo_held(self, exc: BaseException, rest: list[_Job[Any]], group: set[int]) -> None:
+    def _undo_held(self, exc: BaseException, rest: list[_Job[Any]], drained: set[int]) -> None:
         """Roll the held transaction back; run its writes, and ``rest`` (the writes of the
-        group under way not yet run), alone. ``group``: the ids of that group's writes,
+        group under way not yet run), alone. ``drained``: the ids of that group's writes,
         which the drainer answers; the held transaction's others are answered here."""
         held, self._held = self._held, None
         undone: list[_Job[Any]] = []
@@ -326,7 +326,7 @@ class GroupWriter:
         for job in again:
             job.held = False
         self._execute_alone(again)
-        self._decided += [job for job in undone if id(job) not in group]
+        self._decided += [job for job in undone if id(job) not in drained]
 
     def _rollback_held(self, exc: BaseException) -> None:
         held, self._held = self._held, None
