@@ -89,6 +89,9 @@ class ParsedEntry:
     published_raw: str | None = None
     # RSS <source>: the publisher a news-search feed (Google News, Bing) names per entry.
     outlet: str | None = None
+    # ``html_to_text(summary_html)`` as the parser computed it for ``text`` (None: not
+    # computed), so that tagging does not convert the summary a second time.
+    summary_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -248,13 +248,14 @@ def _entry(raw: Any, feed_base: str, feed_language: str | None, now: datetime) -
     content_detail = _main_content(raw.get("content") or [])
     content_html = _html(content_detail, None, base, CONTENT_MAX)
     published, clamped, raw_date = _entry_date(raw, now)
+    summary_text = html_to_text(summary_html) if summary_html else ""
     return ParsedEntry(
         guid=cap(clean_text(str(raw.get("id") or ""), GUID_MAX), GUID_MAX) or None,
         url=url,
         title=title,
         summary_html=summary_html,
         content_html=content_html,
-        text=cap(_entry_text(title, summary_html, content_html), CONTENT_MAX),
+        text=cap(_entry_text(title, summary_text, content_html), CONTENT_MAX),
         author=_author(raw),
         published_at=published,
         updated_at=normalise_date(from_time_tuple(dict.get(raw, "updated_parsed")), now=now).value,
@@ -262,6 +263,7 @@ def _entry(raw: Any, feed_base: str, feed_language: str | None, now: datetime) -
         date_clamped=clamped,
         published_raw=raw_date,
         outlet=_outlet(raw.get("source")),
+        summary_text=summary_text,
     )
 
 
@@ -317,8 +319,9 @@ def _author(raw: Any) -> str | None:
     return _plain(name, AUTHOR_MAX) or None
 
 
-def _entry_text(title: str, summary_html: str, content_html: str) -> str:
-    summary = html_to_text(summary_html) if summary_html else ""
+def _entry_text(title: str, summary: str, content_html: str) -> str:
+    """Title, plain summary (``summary``) and plain content as one text; the summary
+    left out when it is the content's lead."""
     content = html_to_text(content_html) if content_html else ""
     if summary and content and is_lead_of(summary, content):
         summary = ""

@@ -117,10 +117,18 @@ def prepare_parsed(
 
     if parsed.error:
         return failed(parsed.error)
+    # Each summary's plain text as the parser made it for the entry's text (a draft's
+    # summary is its entry's ``summary_html``): tagging need not convert it again.
+    plain = {e.summary_html: e.summary_text for e in parsed.entries}
     drafts = tuple(
         d.with_tags(
             tag_article(
-                tagger, title=d.title, summary_html=d.summary, text=d.text, language=d.language
+                tagger,
+                title=d.title,
+                summary_html=d.summary,
+                text=d.text,
+                language=d.language,
+                summary_text=plain.get(d.summary),
             )
         )
         for d in plan_articles(parsed, feed_url=url, now=now)

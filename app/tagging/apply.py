@@ -26,11 +26,20 @@ def tags_of(result: TagResult) -> Tags:
 
 
 def tag_article(
-    tagger: Tagger, *, title: str, summary_html: str, text: str, language: str | None
+    tagger: Tagger,
+    *,
+    title: str,
+    summary_html: str,
+    text: str,
+    language: str | None,
+    summary_text: str | None = None,
 ) -> Tags:
     """Tag one article as stored: evidence offsets index ``title``, the plain
-    summary (``html_to_text(summary_html)``) and ``text``."""
-    summary = html_to_text(summary_html) if summary_html else ""
+    summary (``html_to_text(summary_html)``) and ``text``. ``summary_text``: that plain
+    summary when the caller has it already (the parser computes it for the entry's text)."""
+    if summary_text is None:
+        summary_text = html_to_text(summary_html) if summary_html else ""
+    summary = summary_text
     if summary and is_lead_of(summary, text):
         summary = ""  # the lead is already the start of the body; count it once
     return tags_of(tagger.tag(title=title, summary=summary, text=text, language=language))
