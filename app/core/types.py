@@ -90,8 +90,9 @@ class ParsedEntry:
     # RSS <source>: the publisher a news-search feed (Google News, Bing) names per entry.
     outlet: str | None = None
     # ``html_to_text(summary_html)`` as the parser computed it for ``text`` (None: not
-    # computed), so that tagging does not convert the summary a second time.
-    summary_text: str | None = None
+    # computed), so that tagging does not convert the summary a second time. Derived from
+    # ``summary_html``: not compared, not shown.
+    summary_text: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
