@@ -76,7 +76,9 @@ def _run(pool_class: type[httpcore.AsyncConnectionPool], seed: int) -> tuple[Any
 
     def create_connection(origin: Any) -> FakeConnection:
         made.append(f"new{len(made)}")
-        return FakeConnection(made[-1], origin, {**_state(rng), "idle": False})
+        # Not connected yet: neither idle nor expired (httpcore's has_expired is then
+        # whether the connect failed, and it has not been tried).
+        return FakeConnection(made[-1], origin, {**_state(rng), "idle": False, "expired": False})
 
     pool.create_connection = create_connection  # type: ignore[method-assign]
     pool._connections = [  # type: ignore[assignment]
@@ -153,3 +155,78 @@ def test_many_fetches_of_one_host_share_a_bounded_set_of_kept_alive_connections(
     assert [o.kind.value for o in outcomes] == ["ok"] * 80
     # 80 requests over at most 8 connections at a time, reused across both rounds
     assert 1 <= len(_Count.ports) <= 8
+
+
+class _HangsUp(_Count):
+    """Answers as a keep-alive server would, then closes the connection: the client's
+    idle connection is dead by its next request (the socket reads as at its end)."""
+
+    ports: ClassVar[set[int]] = set()
+
+    def do_GET(self) -> None:
+        super().do_GET()
+        self.close_connection = True
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/feed"
+
+
+def test_an_idle_connection_whose_server_hung_up_never_carries_a_request() -> None:
+    server, url = _serve(_HangsUp)
+    policy = FetchPolicy(allow_private_networks=True, max_per_host=4, max_connections=4)
+
+    async def main() -> tuple[list[Any], list[bool]]:
+        outcomes = []
+        async with GuardedClient(policy) as client:
+            for i in range(6):
+                outcomes.append(await client.fetch(f"{url}?{i}"))
+                await asyncio.sleep(0.05)  # the server's close reaches this side
+            # The hung-up connections were closed as requests passed them over; at most
+            # the last one (no request after it) is still in the pool.
+            pools = client._transport._pools.values()
+            return outcomes, [c.is_closed() for p in pools for c in p.connections]
+
+    try:
+        outcomes, open_left = asyncio.run(main())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [o.kind.value for o in outcomes] == ["ok"] * 6, [o.error for o in outcomes]
+    assert len(_HangsUp.ports) == 6  # a new connection each time, none reused dead
+    assert len(open_left) <= 1
+
+
+def test_an_assignment_polls_the_socket_of_the_connection_it_hands_out_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpcore polls every pooled connection's socket whenever a request enters or leaves
+    the pool: here 2,304 polls for 120 requests over 8 connections. A request polls the
+    connection it is about to take; it is handed one again when another request took
+    that connection first, so a few take two."""
+    from httpcore._async.http11 import AsyncHTTP11Connection
+
+    polls = [0]
+    has_expired = AsyncHTTP11Connection.has_expired
+
+    def counted(self: AsyncHTTP11Connection) -> bool:
+        polls[0] += 1
+        return has_expired(self)
+
+    monkeypatch.setattr(AsyncHTTP11Connection, "has_expired", counted)
+    server, url = _serve(_Count)
+    policy = FetchPolicy(allow_private_networks=True, max_per_host=8, max_connections=8)
+
+    async def main() -> list[Any]:
+        async with GuardedClient(policy) as client:
+            return await client.fetch_many([f"{url}?{i}" for i in range(120)])
+
+    try:
+        outcomes = asyncio.run(main())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [o.kind.value for o in outcomes] == ["ok"] * 120
+    assert polls[0] <= 3 * 120, polls[0]
