@@ -37,9 +37,9 @@ def tag_article(
     """Tag one article as stored: evidence offsets index ``title``, the plain
     summary (``html_to_text(summary_html)``) and ``text``. ``summary_text``: that plain
     summary when the caller has it already (the parser computes it for the entry's text)."""
-    if summary_text is None:
-        summary_text = html_to_text(summary_html) if summary_html else ""
     summary = summary_text
+    if summary is None:
+        summary = html_to_text(summary_html) if summary_html else ""
     if summary and is_lead_of(summary, text):
         summary = ""  # the lead is already the start of the body; count it once
     return tags_of(tagger.tag(title=title, summary=summary, text=text, language=language))
