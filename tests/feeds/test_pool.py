@@ -8,8 +8,10 @@ Then the pool serves a real loopback server through ``GuardedClient``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -135,23 +137,30 @@ class _Count(BaseHTTPRequestHandler):
         pass
 
 
-def test_many_fetches_of_one_host_share_a_bounded_set_of_kept_alive_connections() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Count)
+@contextlib.contextmanager
+def _served(handler: type[_Count]) -> Iterator[str]:
+    """A loopback server with ``handler`` (its connection ports counted afresh): its URL."""
+    handler.ports = set()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/feed"
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/feed"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_many_fetches_of_one_host_share_a_bounded_set_of_kept_alive_connections() -> None:
     policy = FetchPolicy(allow_private_networks=True, max_per_host=8, max_connections=8)
 
-    async def main() -> list[Any]:
+    async def main(url: str) -> list[Any]:
         async with GuardedClient(policy) as client:
             first = await client.fetch_many([f"{url}?{i}" for i in range(40)])
             second = await client.fetch_many([f"{url}?{i}" for i in range(40, 80)])
             return first + second
 
-    try:
-        outcomes = asyncio.run(main())
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _served(_Count) as url:
+        outcomes = asyncio.run(main(url))
     assert [o.kind.value for o in outcomes] == ["ok"] * 80
     # 80 requests over at most 8 connections at a time, reused across both rounds
     assert 1 <= len(_Count.ports) <= 8
@@ -168,17 +177,10 @@ class _HangsUp(_Count):
         self.close_connection = True
 
 
-def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/feed"
-
-
 def test_an_idle_connection_whose_server_hung_up_never_carries_a_request() -> None:
-    server, url = _serve(_HangsUp)
     policy = FetchPolicy(allow_private_networks=True, max_per_host=4, max_connections=4)
 
-    async def main() -> tuple[list[Any], list[bool]]:
+    async def main(url: str) -> tuple[list[Any], list[bool]]:
         outcomes = []
         async with GuardedClient(policy) as client:
             for i in range(6):
@@ -189,11 +191,8 @@ def test_an_idle_connection_whose_server_hung_up_never_carries_a_request() -> No
             pools = client._transport._pools.values()
             return outcomes, [c.is_closed() for p in pools for c in p.connections]
 
-    try:
-        outcomes, open_left = asyncio.run(main())
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _served(_HangsUp) as url:
+        outcomes, open_left = asyncio.run(main(url))
     assert [o.kind.value for o in outcomes] == ["ok"] * 6, [o.error for o in outcomes]
     assert len(_HangsUp.ports) == 6  # a new connection each time, none reused dead
     assert len(open_left) <= 1
@@ -216,17 +215,13 @@ def test_an_assignment_polls_the_socket_of_the_connection_it_hands_out_only(
         return has_expired(self)
 
     monkeypatch.setattr(AsyncHTTP11Connection, "has_expired", counted)
-    server, url = _serve(_Count)
     policy = FetchPolicy(allow_private_networks=True, max_per_host=8, max_connections=8)
 
-    async def main() -> list[Any]:
+    async def main(url: str) -> list[Any]:
         async with GuardedClient(policy) as client:
             return await client.fetch_many([f"{url}?{i}" for i in range(120)])
 
-    try:
-        outcomes = asyncio.run(main())
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _served(_Count) as url:
+        outcomes = asyncio.run(main(url))
     assert [o.kind.value for o in outcomes] == ["ok"] * 120
     assert polls[0] <= 3 * 120, polls[0]

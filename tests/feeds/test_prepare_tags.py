@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from app.core.decide import ArticleDraft, Tags
 from app.core.text import html_to_text
 from app.feeds.parse import parse_feed
 from app.polling.ingest import prepare_feed
@@ -51,29 +52,25 @@ def test_the_parser_keeps_the_summary_text_it_made() -> None:
     assert parsed.entries[3].summary_text == ""
 
 
+def _tag_afresh(draft: ArticleDraft, summary_text: str | None = None) -> Tags:
+    return tag_article(
+        load_tagger(),
+        title=draft.title,
+        summary_html=draft.summary,
+        text=draft.text,
+        language=draft.language,
+        summary_text=summary_text,
+    )
+
+
 def test_worker_tags_equal_tagging_each_draft_afresh() -> None:
     prepared = prepare_feed(RSS, URL, {}, NOW)
-    tagger = load_tagger()
     assert len(prepared.drafts) == 4
     for draft in prepared.drafts:
-        afresh = tag_article(
-            tagger,
-            title=draft.title,
-            summary_html=draft.summary,
-            text=draft.text,
-            language=draft.language,
-        )
-        assert draft.tags == afresh, draft.url
+        assert draft.tags == _tag_afresh(draft), draft.url
     # The parameter is used: a plain summary that is not the body's lead is tagged as a
     # field of its own (so a wrong one handed over would change the tags above).
     teaser = next(d for d in prepared.drafts if d.url.endswith("/teaser"))
-    other = tag_article(
-        tagger,
-        title=teaser.title,
-        summary_html=teaser.summary,
-        text=teaser.text,
-        language=teaser.language,
-        summary_text="Amazon and TikTok sign a new partnership.",
-    )
+    other = _tag_afresh(teaser, "Amazon and TikTok sign a new partnership.")
     assert any(e.field == "summary" for e in other.relevance_evidence)
     assert other != teaser.tags
