@@ -20,15 +20,22 @@ stops 28-30 measured writer changes with. ``BENCH_REPEAT`` rounds (default 3) ea
 new file; the minimum and median of each step are printed, with the per-entry figure
 beside issue 16's target for the whole main process (0.25 ms per entry, of which the
 writer is the largest part). Nothing is asserted.
+
+One more held round runs with every sqlite3 call timed (``SQLiteMeter``): the share of
+the writer's CPU spent inside SQLite's own calls (statements, fetches, commits). That
+share is the floor of any rewrite of the writer's Python that stores, indexes and
+clusters the same rows: a figure to weigh a change against before making it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,11 +61,95 @@ def prepared_feeds(bodies: dict[str, bytes], now: datetime) -> list[tuple[str, A
     return out
 
 
+class SQLiteMeter:
+    """CPU seconds this thread spent inside sqlite3's calls on the connections opened while
+    ``installed``: ``execute``, ``executemany``, the fetches and ``commit``."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        meter = self
+        clock = time.thread_time
+
+        class Cursor(sqlite3.Cursor):
+            def execute(self, *args: Any) -> Any:
+                started = clock()
+                try:
+                    return super().execute(*args)
+                finally:
+                    meter.seconds += clock() - started
+
+            def executemany(self, *args: Any) -> Any:
+                started = clock()
+                try:
+                    return super().executemany(*args)
+                finally:
+                    meter.seconds += clock() - started
+
+            def fetchall(self) -> list[Any]:
+                started = clock()
+                try:
+                    return super().fetchall()
+                finally:
+                    meter.seconds += clock() - started
+
+            def fetchone(self) -> Any:
+                started = clock()
+                try:
+                    return super().fetchone()
+                finally:
+                    meter.seconds += clock() - started
+
+            def fetchmany(self, *args: Any) -> list[Any]:
+                started = clock()
+                try:
+                    return super().fetchmany(*args)
+                finally:
+                    meter.seconds += clock() - started
+
+        class Connection(sqlite3.Connection):
+            def cursor(self, factory: Any = Cursor) -> Any:
+                return super().cursor(factory)
+
+            def execute(self, *args: Any) -> Any:
+                return self.cursor().execute(*args)
+
+            def commit(self) -> None:
+                started = clock()
+                try:
+                    super().commit()
+                finally:
+                    meter.seconds += clock() - started
+
+        self._connection = Connection
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[SQLiteMeter]:
+        """SQLAlchemy's SQLite dialect opens its connections through ``sqlite3.dbapi2``."""
+        import sqlite3.dbapi2 as dbapi
+
+        connect = dbapi.connect
+
+        def timed_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+            kwargs["factory"] = self._connection
+            return connect(*args, **kwargs)
+
+        dbapi.connect = timed_connect  # type: ignore[assignment]
+        try:
+            yield self
+        finally:
+            dbapi.connect = connect
+
+
 def replay(
-    feeds: list[tuple[str, Any]], now: datetime, folder: Path, held: int = 0
+    feeds: list[tuple[str, Any]],
+    now: datetime,
+    folder: Path,
+    held: int = 0,
+    meter: SQLiteMeter | None = None,
 ) -> dict[str, float]:
     """One round on a new database: CPU seconds per step; ``held``: feeds share a
-    transaction (a savepoint each) until this many articles wait in it."""
+    transaction (a savepoint each) until this many articles wait in it. With ``meter``,
+    ``"sqlite"`` is the part of the steps' CPU spent inside sqlite3's calls."""
     from app.alerts.hook import NewMatchHook, combine
     from app.polling.extraction import enqueue_hook
     from app.store import migrate
@@ -79,6 +170,7 @@ def replay(
     hook = combine(enqueue_hook(FullTextRules()), NewMatchHook())
     clock = time.process_time
     spent = dict.fromkeys(STEPS, 0.0)
+    before = meter.seconds if meter else 0.0
     transactions: list[list[tuple[str, Any]]] = []
     for feed in feeds:
         if not transactions or not held or sum(len(p.drafts) for _, p in transactions[-1]) >= held:
@@ -111,6 +203,8 @@ def replay(
         spent["index"] = clock() - started
     finally:
         db.dispose()
+    if meter:
+        spent["sqlite"] = meter.seconds - before
     return spent
 
 
@@ -145,3 +239,18 @@ def main() -> None:
             f"entry (the whole main process's target: <= {TARGET_MAIN_MS} ms); per step, "
             f"min/median s: {steps}"
         )
+    meter = SQLiteMeter()
+    with (
+        meter.installed(),
+        tempfile.TemporaryDirectory(prefix="newsmon-bench-writer-") as name,
+    ):
+        metered = replay(feeds, now, Path(name), HELD_ARTICLES, meter)
+    inside = metered.pop("sqlite")
+    total = sum(metered.values())
+    print(
+        f"[{label}] held, one more round with sqlite3's calls timed: CPU {total:.2f} s, of it "
+        f"{inside:.2f} s ({inside / total:.0%}) inside SQLite's calls = "
+        f"{inside / entries * 1000:.3f} ms per entry, the floor for the same rows, index and "
+        f"clusters; the writer's Python {total - inside:.2f} s = "
+        f"{(total - inside) / entries * 1000:.3f} ms per entry"
+    )
