@@ -110,6 +110,22 @@ def test_a_rewrite_from_another_outlet_joins_the_story_and_lists_both_outlets(
     assert items[other].cluster_size == 1
 
 
+def test_a_copy_whose_headline_changed_a_word_joins_the_story(db: Database) -> None:
+    """A republisher's edit that changes a headline word ("widen" -> "extend") gives
+    another set of headline terms, so the whole-headline key differs: the copy is
+    found through the min-hash keys of the words the headlines share."""
+    edited = "Amazon and TikTok extend their shopping partnership"
+    assert story_bands(edited)[3] != story_bands(WIRE_TITLE)[3]
+    [wire] = ingest(
+        db, "https://wire.example/feed", [draft("https://wire.example/1", WIRE, title=WIRE_TITLE)]
+    )
+    [copy] = ingest(
+        db, "https://paper.example/feed", [draft("https://paper.example/a", COPY, title=edited)]
+    )
+    wire_cluster, copy_cluster = clusters(db, [wire, copy])
+    assert wire_cluster is not None and wire_cluster == copy_cluster
+
+
 def test_copies_inside_one_batch_cluster_together(db: Database) -> None:
     ids = ingest(
         db,
