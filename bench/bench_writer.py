@@ -70,55 +70,31 @@ class SQLiteMeter:
         meter = self
         clock = time.thread_time
 
+        def timed(method: Any) -> Any:
+            def run(self: Any, *args: Any) -> Any:
+                started = clock()
+                try:
+                    return method(self, *args)
+                finally:
+                    meter.seconds += clock() - started
+
+            return run
+
         class Cursor(sqlite3.Cursor):
-            def execute(self, *args: Any) -> Any:
-                started = clock()
-                try:
-                    return super().execute(*args)
-                finally:
-                    meter.seconds += clock() - started
-
-            def executemany(self, *args: Any) -> Any:
-                started = clock()
-                try:
-                    return super().executemany(*args)
-                finally:
-                    meter.seconds += clock() - started
-
-            def fetchall(self) -> list[Any]:
-                started = clock()
-                try:
-                    return super().fetchall()
-                finally:
-                    meter.seconds += clock() - started
-
-            def fetchone(self) -> Any:
-                started = clock()
-                try:
-                    return super().fetchone()
-                finally:
-                    meter.seconds += clock() - started
-
-            def fetchmany(self, *args: Any) -> list[Any]:
-                started = clock()
-                try:
-                    return super().fetchmany(*args)
-                finally:
-                    meter.seconds += clock() - started
+            execute = timed(sqlite3.Cursor.execute)
+            executemany = timed(sqlite3.Cursor.executemany)
+            fetchall = timed(sqlite3.Cursor.fetchall)
+            fetchone = timed(sqlite3.Cursor.fetchone)
+            fetchmany = timed(sqlite3.Cursor.fetchmany)
 
         class Connection(sqlite3.Connection):
+            commit = timed(sqlite3.Connection.commit)
+
             def cursor(self, factory: Any = Cursor) -> Any:
                 return super().cursor(factory)
 
-            def execute(self, *args: Any) -> Any:
+            def execute(self, *args: Any) -> Any:  # through a timed cursor
                 return self.cursor().execute(*args)
-
-            def commit(self) -> None:
-                started = clock()
-                try:
-                    super().commit()
-                finally:
-                    meter.seconds += clock() - started
 
         self._connection = Connection
 

@@ -85,6 +85,17 @@ def clusters(db: Database, ids: list[int]) -> list[int | None]:
     return [found[i] for i in ids]
 
 
+def wire_then_copy(db: Database, copy_title: str) -> list[int | None]:
+    """The wire's report, then the paper's copy under ``copy_title``: their clusters."""
+    [wire] = ingest(
+        db, "https://wire.example/feed", [draft("https://wire.example/1", WIRE, title=WIRE_TITLE)]
+    )
+    [copy] = ingest(
+        db, "https://paper.example/feed", [draft("https://paper.example/a", COPY, title=copy_title)]
+    )
+    return clusters(db, [wire, copy])
+
+
 def test_a_rewrite_from_another_outlet_joins_the_story_and_lists_both_outlets(
     db: Database,
 ) -> None:
@@ -116,13 +127,7 @@ def test_a_copy_whose_headline_changed_a_word_joins_the_story(db: Database) -> N
     found through the min-hash keys of the words the headlines share."""
     edited = "Amazon and TikTok extend their shopping partnership"
     assert story_bands(edited)[3] != story_bands(WIRE_TITLE)[3]
-    [wire] = ingest(
-        db, "https://wire.example/feed", [draft("https://wire.example/1", WIRE, title=WIRE_TITLE)]
-    )
-    [copy] = ingest(
-        db, "https://paper.example/feed", [draft("https://paper.example/a", COPY, title=edited)]
-    )
-    wire_cluster, copy_cluster = clusters(db, [wire, copy])
+    wire_cluster, copy_cluster = wire_then_copy(db, edited)
     assert wire_cluster is not None and wire_cluster == copy_cluster
 
 
@@ -159,13 +164,7 @@ def test_a_flood_of_look_alikes_still_finds_the_story(db: Database) -> None:
         for n in range(50)
     ]
     ingest(db, "https://spam.example/feed", boiler)
-    [wire] = ingest(
-        db, "https://wire.example/feed", [draft("https://wire.example/1", WIRE, title=WIRE_TITLE)]
-    )
-    [copy] = ingest(
-        db, "https://paper.example/feed", [draft("https://paper.example/a", COPY, title=COPY_TITLE)]
-    )
-    wire_cluster, copy_cluster = clusters(db, [wire, copy])
+    wire_cluster, copy_cluster = wire_then_copy(db, COPY_TITLE)
     assert wire_cluster is not None and wire_cluster == copy_cluster
     with db.read() as session:
         joined = set(
