@@ -11,16 +11,30 @@ as they are on the timeline. Pairs are pairs of entries; precision = correct
 pairs / predicted pairs, recall = correct pairs / true pairs (issue 16 and 13:
 both >= 0.95). Also checks that the bundled sample's items 012 and 013 (one
 republished story) land in one cluster.
+
+The generated corpora never change a word of a republished headline; real republishers
+do, and the story keys' min-hash look-ups exist for those copies. So a third check,
+``headline_edits``, runs on real headlines of the monitored story: the 301 hand-labelled
+articles in ``tests/data/labels`` (five languages). Each is stored, then a republished copy
+of it (the same text under another URL) with one edit to its headline: a word replaced
+by another headline's word, two words replaced, a word added, a word dropped. Between
+the two, ``STREAMS`` other labelled articles of the same topic are stored, newer than the
+original, as on a busy news day: they share the headline's common words ("Amazon",
+"TikTok") and so compete for the look-up's capped rows. A copy counts as found when it
+joins its original's story; an edit that leaves less than half of the headline's words
+shared is refused by design (``TITLE_AGREEMENT``) and counted apart. Every trial has a
+time slot of its own, two cluster windows apart, so trials never see each other.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import tempfile
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from itertools import combinations
 from pathlib import Path
@@ -28,16 +42,22 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.core.decide import ArticleDraft, plan_articles
+from app.core.decide import ArticleDraft, plan_articles, story_bands
+from app.core.fingerprint import TITLE_AGREEMENT, jaccard, title_terms
+from app.core.text import html_to_text
 from app.feeds.parse import parse_feed
 from app.store import migrate
 from app.store.article_writes import ArticleWrites
 from app.store.db import Database
 from app.store.feeds import FeedStore
+from app.store.stored import CLUSTER_WINDOW
 from app.store.tables import Article
 
 TARGET = 0.95
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
+LABELS = Path(__file__).resolve().parent.parent / "tests" / "data" / "labels"
+EDITS = ("one word replaced", "two words replaced", "one word added", "one word dropped")
+STREAMS = (0, 30, 100)  # same-topic articles stored between an original and its copy
 
 
 def corpus_dir() -> Path:
@@ -123,10 +143,151 @@ def sample_check(tmp: Path) -> None:
     )
 
 
+def labelled() -> list[tuple[str, str]]:
+    """(headline, text) of the hand-labelled articles: real headlines of one story."""
+    out = []
+    for name in ("articles.jsonl", "articles-v2.jsonl"):
+        for line in (LABELS / name).read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            text = "\n\n".join(
+                part
+                for part in (html_to_text(row["summary"] or ""), html_to_text(row["content"] or ""))
+                if part
+            )
+            out.append((row["title"], text or row["title"]))
+    return out
+
+
+def edit_headline(title: str, kind: str, vocabulary: list[str], rng: random.Random) -> str:
+    """``title`` with one edit of ``kind`` (``EDITS``), words drawn from ``vocabulary``."""
+    words = title.split()
+    if kind == "one word replaced":
+        words[rng.randrange(len(words))] = rng.choice(vocabulary)
+    elif kind == "two words replaced":
+        for index in rng.sample(range(len(words)), min(2, len(words))):
+            words[index] = rng.choice(vocabulary)
+    elif kind == "one word added":
+        words.insert(rng.randrange(len(words) + 1), rng.choice(vocabulary))
+    elif kind == "one word dropped" and len(words) > 1:
+        del words[rng.randrange(len(words))]
+    return " ".join(words)
+
+
+def article(url: str, title: str, text: str, published: datetime) -> ArticleDraft:
+    return ArticleDraft(
+        key=url,
+        key_kind="url",
+        url=url,
+        guid=None,
+        title=title,
+        author=None,
+        summary="",
+        content="",
+        text=text,
+        language=None,
+        published_at=published,
+        published_estimated=False,
+        bands=story_bands(title),
+    )
+
+
+def headline_edits(
+    tmp: Path,
+    articles: list[tuple[str, str]] | None = None,
+    *,
+    edits: tuple[str, ...] = EDITS,
+    streams: tuple[int, ...] = STREAMS,
+    pool: list[tuple[str, str]] | None = None,
+) -> dict[tuple[str, int], tuple[int, int, int]]:
+    """Per (edit, stream size): (copies found, copies looked up, edits refused).
+
+    ``articles``: (headline, text) pairs, the labelled ones by default; each stream is
+    drawn from the other articles, or from ``pool`` when given."""
+    articles = articles if articles is not None else labelled()
+    vocabulary = sorted({w for title, _ in articles for w in title.split() if len(w) > 3})
+    db = Database.from_url(f"sqlite:///{tmp / f'edits-{len(list(tmp.iterdir()))}.db'}")
+    migrate.upgrade(db.engine)
+    with db.write() as session:
+        feeds = FeedStore(session)
+        wire = feeds.add("https://wire.example/feed", now=NOW).id
+        copies = feeds.add("https://copies.example/feed", now=NOW).id
+    results: dict[tuple[str, int], tuple[int, int, int]] = {}
+    slot = 0
+    for kind in edits:
+        edit_rng = random.Random(kind)  # the same edits whatever the stream
+        edits = [edit_headline(title, kind, vocabulary, edit_rng) for title, _ in articles]
+        kept = [
+            index
+            for index, (title, _) in enumerate(articles)
+            if jaccard(title_terms(title), title_terms(edits[index])) >= TITLE_AGREEMENT
+        ]
+        for stream in streams:
+            rng = random.Random(f"{kind}/{stream}")
+            pairs_: list[tuple[str, str]] = []
+            originals: list[list[ArticleDraft]] = []
+            copies_: list[ArticleDraft] = []
+            for index in kept:
+                title, text = articles[index]
+                others = rng.sample(
+                    pool if pool is not None else articles[:index] + articles[index + 1 :], stream
+                )
+                slot += 1
+                start = NOW + slot * 2 * CLUSTER_WINDOW
+                url = f"https://wire.example/{slot}"
+                originals.append(
+                    [article(url, title, text, start)]
+                    + [
+                        article(f"{url}/{n}", t, body, start + timedelta(minutes=n + 1))
+                        for n, (t, body) in enumerate(others)
+                    ]
+                )
+                copy_url = f"https://copies.example/{slot}"
+                copies_.append(
+                    article(copy_url, edits[index], text, start + timedelta(minutes=stream + 1))
+                )
+                pairs_.append((url, copy_url))
+            # Each trial is its own batch (the look-up's window is its batch's), the
+            # originals and their streams first, then every copy.
+            with db.write() as session:
+                writes = ArticleWrites(session)
+                for batch in originals:
+                    writes.upsert_batch(wire, batch, now=NOW)
+            with db.write() as session:
+                writes = ArticleWrites(session)
+                for copy in copies_:
+                    writes.upsert_batch(copies, [copy], now=NOW)
+            wanted = [u for pair in pairs_ for u in pair]
+            with db.read() as session:
+                story = dict(
+                    session.execute(
+                        select(Article.url, Article.cluster_id).where(Article.url.in_(wanted))
+                    ).all()
+                )
+            found = sum(1 for u, c in pairs_ if story[u] is not None and story[u] == story[c])
+            results[(kind, stream)] = (found, len(pairs_), len(articles) - len(kept))
+    db.dispose()
+    return results
+
+
+def print_headline_edits(results: dict[tuple[str, int], tuple[int, int, int]]) -> None:
+    print(
+        "real headlines, republished with one edit, after N other articles of the story "
+        "(copies that joined their original's story; edits the headline check refuses "
+        "apart):"
+    )
+    for kind in EDITS:
+        cells = []
+        for stream in STREAMS:
+            found, tried, refused = results[(kind, stream)]
+            cells.append(f"N={stream}: {found / tried:.3f} of {tried}")
+        print(f"  {kind:<19} " + ", ".join(cells) + f" ({refused} refused)")
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="newsmon-clusters-") as name:
         tmp = Path(name)
         sample_check(tmp)
+        print_headline_edits(headline_edits(tmp))
         folder = corpus_dir()
         if not (folder / "entries.jsonl").exists():
             print(
