@@ -205,7 +205,7 @@ def headline_edits(
     drawn from the other articles, or from ``pool`` when given."""
     articles = articles if articles is not None else labelled()
     vocabulary = sorted({w for title, _ in articles for w in title.split() if len(w) > 3})
-    db = Database.from_url(f"sqlite:///{tmp / f'edits-{len(list(tmp.iterdir()))}.db'}")
+    db = Database.from_url(f"sqlite:///{Path(tempfile.mkdtemp(dir=tmp)) / 'edits.db'}")
     migrate.upgrade(db.engine)
     with db.write() as session:
         feeds = FeedStore(session)
@@ -215,11 +215,11 @@ def headline_edits(
     slot = 0
     for kind in edits:
         edit_rng = random.Random(kind)  # the same edits whatever the stream
-        edits = [edit_headline(title, kind, vocabulary, edit_rng) for title, _ in articles]
+        edited = [edit_headline(title, kind, vocabulary, edit_rng) for title, _ in articles]
         kept = [
             index
             for index, (title, _) in enumerate(articles)
-            if jaccard(title_terms(title), title_terms(edits[index])) >= TITLE_AGREEMENT
+            if jaccard(title_terms(title), title_terms(edited[index])) >= TITLE_AGREEMENT
         ]
         for stream in streams:
             rng = random.Random(f"{kind}/{stream}")
@@ -243,7 +243,7 @@ def headline_edits(
                 )
                 copy_url = f"https://copies.example/{slot}"
                 copies_.append(
-                    article(copy_url, edits[index], text, start + timedelta(minutes=stream + 1))
+                    article(copy_url, edited[index], text, start + timedelta(minutes=stream + 1))
                 )
                 pairs_.append((url, copy_url))
             # Each trial is its own batch (the look-up's window is its batch's), the
