@@ -42,9 +42,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.core.decide import ArticleDraft, plan_articles, story_bands
+from app.core.decide import ArticleDraft, plan_articles
 from app.core.fingerprint import TITLE_AGREEMENT, jaccard, title_terms
 from app.core.text import html_to_text
+from app.core.types import ParsedEntry, ParsedFeed
 from app.feeds.parse import parse_feed
 from app.store import migrate
 from app.store.article_writes import ArticleWrites
@@ -58,6 +59,7 @@ NOW = datetime(2026, 12, 1, tzinfo=UTC)
 LABELS = Path(__file__).resolve().parent.parent / "tests" / "data" / "labels"
 EDITS = ("one word replaced", "two words replaced", "one word added", "one word dropped")
 STREAMS = (0, 30, 100)  # same-topic articles stored between an original and its copy
+WIRE, COPIES = "https://wire.example/feed", "https://copies.example/feed"
 
 
 def corpus_dir() -> Path:
@@ -173,22 +175,15 @@ def edit_headline(title: str, kind: str, vocabulary: list[str], rng: random.Rand
     return " ".join(words)
 
 
-def article(url: str, title: str, text: str, published: datetime) -> ArticleDraft:
-    return ArticleDraft(
-        key=url,
-        key_kind="url",
-        url=url,
-        guid=None,
-        title=title,
-        author=None,
-        summary="",
-        content="",
-        text=text,
-        language=None,
-        published_at=published,
-        published_estimated=False,
-        bands=story_bands(title),
-    )
+def entry(url: str, title: str, text: str, published: datetime) -> ParsedEntry:
+    return ParsedEntry(guid=None, url=url, title=title, text=text, published_at=published)
+
+
+def planned(feed_url: str, entries: list[ParsedEntry]) -> list[ArticleDraft]:
+    """The drafts the poller would store for ``entries``: identity and story keys by
+    the ingest's own planning step."""
+    parsed = ParsedFeed(title=None, site_url=None, entries=tuple(entries))
+    return plan_articles(parsed, feed_url=feed_url, now=NOW)
 
 
 def headline_edits(
@@ -202,15 +197,19 @@ def headline_edits(
     """Per (edit, stream size): (copies found, copies looked up, edits refused).
 
     ``articles``: (headline, text) pairs, the labelled ones by default; each stream is
-    drawn from the other articles, or from ``pool`` when given."""
+    drawn from the other articles, or from ``pool`` when given. Headline-only articles
+    are not tried (``labelled`` gives them their headline as text)."""
     articles = articles if articles is not None else labelled()
     vocabulary = sorted({w for title, _ in articles for w in title.split() if len(w) > 3})
     db = Database.from_url(f"sqlite:///{Path(tempfile.mkdtemp(dir=tmp)) / 'edits.db'}")
     migrate.upgrade(db.engine)
     with db.write() as session:
         feeds = FeedStore(session)
-        wire = feeds.add("https://wire.example/feed", now=NOW).id
-        copies = feeds.add("https://copies.example/feed", now=NOW).id
+        wire = feeds.add(WIRE, now=NOW).id
+        copies = feeds.add(COPIES, now=NOW).id
+    # A headline-only item (its text is its headline) has no body once planned, and a
+    # story needs one: it is not tried as an original, only met in the streams.
+    bodied = [index for index, (title, text) in enumerate(articles) if text != title]
     results: dict[tuple[str, int], tuple[int, int, int]] = {}
     slot = 0
     for kind in edits:
@@ -218,8 +217,9 @@ def headline_edits(
         edited = [edit_headline(title, kind, vocabulary, edit_rng) for title, _ in articles]
         kept = [
             index
-            for index, (title, _) in enumerate(articles)
-            if jaccard(title_terms(title), title_terms(edited[index])) >= TITLE_AGREEMENT
+            for index in bodied
+            if jaccard(title_terms(articles[index][0]), title_terms(edited[index]))
+            >= TITLE_AGREEMENT
         ]
         for stream in streams:
             rng = random.Random(f"{kind}/{stream}")
@@ -235,15 +235,25 @@ def headline_edits(
                 start = NOW + slot * 2 * CLUSTER_WINDOW
                 url = f"https://wire.example/{slot}"
                 originals.append(
-                    [article(url, title, text, start)]
-                    + [
-                        article(f"{url}/{n}", t, body, start + timedelta(minutes=n + 1))
-                        for n, (t, body) in enumerate(others)
-                    ]
+                    planned(
+                        WIRE,
+                        [entry(url, title, text, start)]
+                        + [
+                            entry(f"{url}/{n}", t, body, start + timedelta(minutes=n + 1))
+                            for n, (t, body) in enumerate(others)
+                        ],
+                    )
                 )
                 copy_url = f"https://copies.example/{slot}"
-                copies_.append(
-                    article(copy_url, edited[index], text, start + timedelta(minutes=stream + 1))
+                copies_.extend(
+                    planned(
+                        COPIES,
+                        [
+                            entry(
+                                copy_url, edited[index], text, start + timedelta(minutes=stream + 1)
+                            )
+                        ],
+                    )
                 )
                 pairs_.append((url, copy_url))
             # Each trial is its own batch (the look-up's window is its batch's), the
@@ -264,7 +274,7 @@ def headline_edits(
                     ).all()
                 )
             found = sum(1 for u, c in pairs_ if story[u] is not None and story[u] == story[c])
-            results[(kind, stream)] = (found, len(pairs_), len(articles) - len(kept))
+            results[(kind, stream)] = (found, len(pairs_), len(bodied) - len(kept))
     db.dispose()
     return results
 
@@ -275,19 +285,23 @@ def print_headline_edits(results: dict[tuple[str, int], tuple[int, int, int]]) -
         "(copies that joined their original's story; edits the headline check refuses "
         "apart):"
     )
-    for kind in EDITS:
-        cells = []
-        for stream in STREAMS:
-            found, tried, refused = results[(kind, stream)]
-            cells.append(f"N={stream}: {found / tried:.3f} of {tried}")
-        print(f"  {kind:<19} " + ", ".join(cells) + f" ({refused} refused)")
+    rows: dict[str, list[str]] = {}
+    refusals: dict[str, int] = {}
+    for (kind, stream), (found, tried, refused) in results.items():
+        rows.setdefault(kind, []).append(f"N={stream}: {found / tried:.3f} of {tried}")
+        refusals[kind] = refused
+    for kind, cells in rows.items():
+        print(f"  {kind:<19} " + ", ".join(cells) + f" ({refusals[kind]} refused)")
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="newsmon-clusters-") as name:
         tmp = Path(name)
         sample_check(tmp)
-        print_headline_edits(headline_edits(tmp))
+        articles = labelled()
+        headline_only = sum(1 for title, text in articles if text == title)
+        print_headline_edits(headline_edits(tmp, articles))
+        print(f"  ({headline_only} headline-only articles not tried: no body to compare)")
         folder = corpus_dir()
         if not (folder / "entries.jsonl").exists():
             print(
