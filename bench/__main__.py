@@ -12,8 +12,9 @@ import time
 
 import bench
 
-# Long runs that need a PostgreSQL server: only when named (`python -m bench soak`).
-ON_REQUEST_ONLY = {"bench_soak"}
+# Only when named: long runs that need a PostgreSQL server (`python -m bench soak`), and
+# instruction counts under valgrind (`python -m bench instructions`, minutes).
+ON_REQUEST_ONLY = {"bench_soak", "bench_instructions"}
 
 
 def main(argv: list[str]) -> int:
