@@ -158,7 +158,14 @@ def main() -> None:
     label = f"peer corpus, {feeds} feeds" if corpus else f"ours 200x50, {feeds} feeds"
     trees = [HERE]
     if os.environ.get("BENCH_AGAINST"):
-        trees.append(Path(os.environ["BENCH_AGAINST"]).resolve())
+        against = Path(os.environ["BENCH_AGAINST"]).resolve()
+        if against == HERE:
+            print(f"BENCH_AGAINST is this checkout ({HERE}): counted once")
+        elif not (against / "app").is_dir():
+            print(f"BENCH_AGAINST={against} holds no app package: nothing counted")
+            return
+        else:
+            trees.append(against)
     runs = [(t, s, w) for t in trees for s in STAGES for w in (False, True)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         counts = dict(

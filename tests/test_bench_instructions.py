@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,12 @@ def test_without_valgrind_nothing_is_counted_and_it_says_why(
     monkeypatch.setattr(bench_instructions.shutil, "which", lambda _: None)
     bench_instructions.main()
     assert "valgrind not found" in capsys.readouterr().out
+
+
+def test_another_tree_must_hold_the_app_to_be_counted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(bench_instructions.shutil, "which", lambda _: "/usr/bin/valgrind")
+    monkeypatch.setenv("BENCH_AGAINST", str(tmp_path))
+    bench_instructions.main()  # returns before any child runs
+    assert "holds no app package: nothing counted" in capsys.readouterr().out
