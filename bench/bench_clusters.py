@@ -56,7 +56,6 @@ from app.store.tables import Article
 
 TARGET = 0.95
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
-LABELS = Path(__file__).resolve().parent.parent / "tests" / "data" / "labels"
 EDITS = ("one word replaced", "two words replaced", "one word added", "one word dropped")
 STREAMS = (0, 30, 100)  # same-topic articles stored between an original and its copy
 WIRE, COPIES = "https://wire.example/feed", "https://copies.example/feed"
@@ -147,10 +146,11 @@ def sample_check(tmp: Path) -> None:
 
 def labelled() -> list[tuple[str, str]]:
     """(headline, text) of the hand-labelled articles: real headlines of one story."""
+    from app.tagging.evaluate import DEFAULT_FILES, read_labelled
+
     out = []
-    for name in ("articles.jsonl", "articles-v2.jsonl"):
-        for line in (LABELS / name).read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
+    for path in DEFAULT_FILES:
+        for row in read_labelled(path):
             text = "\n\n".join(
                 part
                 for part in (html_to_text(row["summary"] or ""), html_to_text(row["content"] or ""))

@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.bench_poller import peer_corpus_dir
 from bench.machine import state_line
 
 STAGES = ("worker", "writer")
@@ -56,13 +57,12 @@ n, work = int(n), work == "1"
 sys.path.insert(0, tree)
 from datetime import UTC, datetime
 from pathlib import Path
-now = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 if corpus:
-    files = sorted((Path(corpus) / "feeds").glob("*.xml"))[:n]
-    bodies = {"/feeds/" + p.name: p.read_bytes() for p in files}
-else:
-    from bench.corpus import corpus as ours
-    bodies = dict(list(ours(200, 50).items())[:n])
+    os.environ["NEWSBENCH_CORPUS"] = corpus
+from bench.bench_poller import peer_corpus
+from bench.corpus import corpus as ours
+now = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+bodies = dict(list((peer_corpus() if corpus else ours(200, 50)).items())[:n])
 import app.polling.preload
 from app.polling.ingest import prepare_feed
 from app.tagging import IMPLEMENTATION
@@ -75,12 +75,8 @@ if stage == "worker":
         entries = -1
 else:
     import tempfile
-    from bench.bench_writer import replay
-    feeds = []
-    for path, body in bodies.items():
-        prepared = prepare_feed(body, "http://bench.example" + path, {}, now)
-        if prepared.drafts:
-            feeds.append(("http://bench.example" + path, prepared))
+    from bench.bench_writer import prepared_feeds, replay
+    feeds = prepared_feeds(bodies, now)
     with tempfile.TemporaryDirectory(prefix="newsmon-bench-instructions-") as folder:
         replay(feeds if work else feeds[:1], now, Path(folder), 400)
     entries = sum(len(p.drafts) for _, p in feeds[1:])
@@ -142,11 +138,6 @@ def count(
     return Count(collected(done.stderr), answer["entries"], answer["implementation"])
 
 
-def corpus_folder() -> str:
-    folder = Path(os.environ.get("NEWSBENCH_CORPUS", "/tmp/newsbench/corpus"))
-    return str(folder) if (folder / "feeds").is_dir() else ""
-
-
 def main() -> None:
     print(state_line())
     valgrind = shutil.which("valgrind")
@@ -154,7 +145,8 @@ def main() -> None:
         print("valgrind not found (apt-get install valgrind): nothing counted")
         return
     feeds = int(os.environ.get("BENCH_FEEDS", str(FEEDS)))
-    corpus = corpus_folder()
+    peer = peer_corpus_dir()
+    corpus = str(peer) if peer else ""
     label = f"peer corpus, {feeds} feeds" if corpus else f"ours 200x50, {feeds} feeds"
     trees = [HERE]
     if os.environ.get("BENCH_AGAINST"):

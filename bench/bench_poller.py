@@ -364,11 +364,18 @@ def _processes(tree: Tree) -> str:
     return "; ".join(parts)
 
 
+def peer_corpus_dir() -> Path | None:
+    """The peer harness's corpus (``NEWSBENCH_CORPUS``, default ``/tmp/newsbench/corpus``),
+    None when it holds no feeds."""
+    folder = Path(os.environ.get("NEWSBENCH_CORPUS", "/tmp/newsbench/corpus"))
+    return folder if (folder / "feeds").is_dir() else None
+
+
 def peer_corpus() -> dict[str, bytes] | None:
-    folder = Path(os.environ.get("NEWSBENCH_CORPUS", "/tmp/newsbench/corpus")) / "feeds"
-    if not folder.is_dir():
+    folder = peer_corpus_dir()
+    if folder is None:
         return None
-    return {f"/feeds/{p.name}": p.read_bytes() for p in sorted(folder.glob("*.xml"))}
+    return {f"/feeds/{p.name}": p.read_bytes() for p in sorted((folder / "feeds").glob("*.xml"))}
 
 
 def stage_costs(bodies: dict[str, bytes]) -> None:
