@@ -31,7 +31,9 @@ _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\
 
 def strip_controls(text: str) -> str:
     """``text`` without control characters, keeping tab and newlines (for HTML fields)."""
-    return _CONTROLS.sub("", text)
+    # Every character of _CONTROLS is unprintable (Cc, Cs, Cn), so printable text has
+    # none; the check stops at the first tab or newline, where the regex takes over.
+    return text if text.isprintable() else _CONTROLS.sub("", text)
 
 
 def clean_text(text: str, max_len: int) -> str:

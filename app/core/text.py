@@ -163,9 +163,28 @@ def _parsed_text(html: str) -> str:
 
 
 def normalise_space(text: str) -> str:
+    if "\n" not in text:
+        # one paragraph (most titles and summaries): what the split below returns for it
+        return _collapse(text).strip()
     paragraphs = _BREAKS.split(text.replace("\n", "\n\n") if "\n\n" not in text else text)
-    cleaned = (_SPACE_RUNS.sub(" ", p.replace("\n", " ")).strip() for p in paragraphs)
+    cleaned = (_collapse(p.replace("\n", " ")).strip() for p in paragraphs)
     return "\n\n".join(p for p in cleaned if p)
+
+
+def _collapse(text: str) -> str:
+    """``_SPACE_RUNS.sub(" ", text)``; the regex runs only where it can match (a tab,
+    CR, form or line feed, no-break space, or two spaces): the ``in`` tests cost a
+    seventh of its scan of text that has none."""
+    if (
+        "  " in text
+        or "\t" in text
+        or "\xa0" in text
+        or "\r" in text
+        or "\f" in text
+        or "\v" in text
+    ):
+        return _SPACE_RUNS.sub(" ", text)
+    return text
 
 
 def is_lead_of(summary: str, body: str) -> bool:

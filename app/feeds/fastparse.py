@@ -146,8 +146,18 @@ def fast_parse(body: bytes, headers: Mapping[str, str]) -> tuple[dict[str, Any],
 _C1 = re.compile("[\x80-\x9f]")
 
 
+def _fixed_uri(uri: str) -> str:
+    """feedparser's ``_urljoin("", uri)``. With no base, ``urljoin`` returns ``uri`` as it
+    is; what is left is ``_urifixer``, which drops the slashes after "scheme://", so text
+    without ":///" comes back unchanged, without the regex's substitution (a call into
+    Python per match for its template, ~8 µs)."""
+    return _urljoin("", uri) if ":///" in uri else uri
+
+
 def _finish(text: str) -> str:
     """feedparser's ``pop`` tail for every text element (utf-8 document)."""
+    if text.isascii():  # both steps below leave ASCII as it is
+        return text
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         text = text.encode("iso-8859-1").decode("utf-8")
     return text.translate(_cp1252) if _C1.search(text) else text
@@ -421,7 +431,7 @@ class _Reader:
         href = attrs.get("href")
         if not href:
             raise NotFast("link without href")
-        href = _urljoin("", href)
+        href = _fixed_uri(href)
         attrs["href"] = href
         context.setdefault("links", []).append(_Dict(attrs))
         if rel == "alternate" and _map_type(attrs["type"]) in _HTML_TYPES:
@@ -436,7 +446,7 @@ class _Reader:
             pieces = _unwrap_div(pieces)
         value = "".join(pieces).strip()
         if kind in ("rsslink", "guid") and value and (kind != "guid" or extra):
-            value = _urljoin("", value)
+            value = _fixed_uri(value)
         if (
             params is not None
             and self.version != "atom10"

@@ -118,3 +118,19 @@ def test_clean_text_collapses_whitespace_as_the_pattern_did(value: str) -> None:
 
     runs = re.compile(r"\s+")  # the pattern clean_text used
     assert clean_text(value, 100) == runs.sub(" ", strip_controls(value)).strip()
+
+
+def test_strip_controls_removes_every_control_and_nothing_else() -> None:
+    """Every code point, in blocks: printable text skips the regex, so the check holds
+    that no character the pattern removes is printable (what the shortcut relies on)."""
+    import re
+
+    pattern = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+    for start in range(0, 0x110000, 4096):
+        block = "".join(map(chr, range(start, min(start + 4096, 0x110000))))
+        assert strip_controls(block) == pattern.sub("", block)
+        for ch in pattern.findall(block):
+            assert not ch.isprintable()
+    kept = "Händler \u00e9t\u00e9 \u201cok\u201d"
+    assert strip_controls(kept) == kept
+    assert strip_controls("bad\ud800 pair\ufffe") == "bad pair"

@@ -348,3 +348,49 @@ def test_only_c1_characters_are_mapped_to_cp1252() -> None:
     assert _cp1252 and all(_C1.fullmatch(chr(c)) for c in _cp1252)
     assert _finish("caf\u00e9 \u0093q\u0094") == "caf\u00e9 \u201cq\u201d"
     assert _finish("plain") == "plain"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://outlet.example/a",
+        "http:///outlet.example/a",  # the slashes feedparser drops
+        "https:////outlet.example/a?b=c:///d",
+        "HTTP:///x",
+        "/relative/path",
+        "tag:outlet.example,2026:1",
+        "urn:uuid:1234",
+        "x+y.z-w:///p",
+        ":///",
+        "a:///",
+        "1http:///x",  # not a scheme: left alone by both
+        "mailto:someone@outlet.example",
+        "http://a.example/b:///c",
+        "",
+        "   ",
+        "javascript:///alert(1)",
+        "http\u00e9:///x",
+    ],
+)
+def test_fixed_uri_is_feedparsers_urljoin_without_a_base(uri: str) -> None:
+    from feedparser.urls import _urljoin
+
+    from app.feeds.fastparse import _fixed_uri
+
+    assert _fixed_uri(uri) == _urljoin("", uri)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain", "", "caf\u00c3\u00a9", "caf\u00e9", "\u0093q\u0094", "\u00e2\u0080\u009c", "日"],
+)
+def test_finish_skips_nothing_it_would_change(text: str) -> None:
+    """ASCII text is returned as it is; the reference is ``_finish`` without the shortcut."""
+    import contextlib
+
+    from app.feeds.fastparse import _cp1252, _finish
+
+    expected = text
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        expected = expected.encode("iso-8859-1").decode("utf-8")
+    assert _finish(text) == expected.translate(_cp1252)

@@ -149,3 +149,37 @@ def test_the_workers_job_module_still_loads_without_sqlalchemy() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+def test_evidence_is_written_as_json_dumps_writes_it() -> None:
+    """``evidence_list_json`` spells the JSON out instead of building a dict per item:
+    the text must be json.dumps' own, on every labelled article's evidence (relevance
+    and themes) and on terms that need quoting."""
+    import json
+
+    from app.core.types import Evidence
+    from app.store.stored import evidence_json, evidence_list_json
+    from app.tagging import load_tagger
+    from app.tagging.evaluate import DEFAULT_FILES, read_labelled, tag_item
+
+    def reference(evidence: Any) -> str:
+        return json.dumps([evidence_json(e) for e in evidence])
+
+    tagger = load_tagger()
+    lists = 0
+    for path in DEFAULT_FILES:
+        for row in read_labelled(path):
+            tags = tag_item(tagger, row)
+            for evidence in (tags.relevance_evidence, *(t.evidence for t in tags.themes)):
+                assert evidence_list_json(evidence) == reference(evidence)
+                lists += bool(evidence)
+    assert lists > 300
+    odd = [
+        Evidence('quote " and \\ back', "title", 0, 5),
+        Evidence("Händler\u2028\U0001f600 \x00\x1f", "text", 10**9, 10**9 + 1),
+        Evidence("", "summary", -1, 0),
+        Evidence("lone \ud800 half", "title", 1, 2),
+    ]
+    assert evidence_list_json(odd) == reference(odd)
+    assert json.loads(evidence_list_json(odd)) == [evidence_json(e) for e in odd]
+    assert evidence_list_json([]) == "[]"
