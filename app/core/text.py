@@ -62,7 +62,10 @@ _SKIP = frozenset(
 # substituting " " for these collapses every run, without rebuilding the text around
 # every single space (2.5 times faster on news paragraphs, which have few other runs).
 _SPACE_RUNS = re.compile(r"[\t\r\f\v\u00a0][ \t\r\f\v\u00a0]*| [ \t\r\f\v\u00a0]+")
-_BREAKS = re.compile(r"\s*\n\s*\n\s*")
+# A paragraph break: a run of white space holding two line feeds. The run's white space
+# either side of the two is left on the paragraphs, which are stripped anyway; a
+# pattern opening with ``\s*`` was tried at every white-space character (17x slower).
+_BREAKS = re.compile(r"\n\s*\n")
 
 
 class _TextExtractor(HTMLParser):
