@@ -21,7 +21,9 @@ declaration is processed), so there is no entity expansion and no external entit
 from __future__ import annotations
 
 import contextlib
+import datetime
 import re
+import time
 import xml.sax.saxutils
 from collections.abc import Mapping
 from typing import Any
@@ -144,6 +146,63 @@ def fast_parse(body: bytes, headers: Mapping[str, str]) -> tuple[dict[str, Any],
 # The characters ``_cp1252`` maps (C1 controls, U+0080-U+009F): ``str.translate`` with a
 # dict looks every character up, so it runs only when one of them is there.
 _C1 = re.compile("[\x80-\x9f]")
+
+
+# The two shapes nearly every feed's dates take, strictly: W3C/RFC 3339 with seconds and a
+# "Z" or "+hh:mm" zone (Atom), RFC 822 with a four-digit year and a numeric, "GMT", "UT" or
+# "Z" zone (RSS). ASCII digits only.
+_W3DTF = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:Z|([+-])([0-9]{2}):([0-9]{2}))\Z"
+)
+_RFC822 = re.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?([0-9]{2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) "
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) (?:GMT|UT|Z|([+-])([0-9]{2})([0-9]{2}))\Z"
+)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
+def _parsed_date(value: str) -> time.struct_time | None:
+    """feedparser's ``_parse_date(value)``, computed directly for the two strict shapes.
+
+    feedparser tries its W3DTF handler first, then RFC 822: a strict W3DTF date is what
+    the first returns; a strict RFC 822 date is refused by the first (its opening token,
+    a day name or a two-digit day, is no four-digit year) and read by the second. Both
+    end in ``(datetime(...) - timedelta(minutes=m, hours=h)).utctimetuple()``, done here
+    the same way; a value either would refuse (day 31 of April, an overflow) goes to
+    feedparser's chain, as does any other shape. ~5.5 µs a date through the chain (w3dtf
+    tried and failed before every RSS date), a fifth of the fast parser's time per entry;
+    ``tests/feeds/test_fastparse.py`` compares the two on generated dates."""
+    match = _W3DTF.match(value)
+    if match is not None:
+        year, month, day, hour, minute, second, sign, zone_h, zone_m = match.groups()
+        month_number = int(month)
+    else:
+        match = _RFC822.match(value)
+        if match is None:
+            return _parse_date(value)  # type: ignore[no-any-return]
+        day, month, year, hour, minute, second, sign, zone_h, zone_m = match.groups()
+        month_number = _MONTHS[month]
+    hours = minutes = 0
+    if sign is not None:
+        hours, minutes = int(zone_h), int(zone_m)
+        if sign == "-":
+            hours, minutes = -hours, -minutes
+    try:
+        stamp = datetime.datetime(
+            int(year), month_number, int(day), int(hour), int(minute), int(second)
+        )
+        if hours or minutes:
+            stamp -= datetime.timedelta(0, 0, 0, 0, minutes, hours)
+        return stamp.utctimetuple()
+    except (OverflowError, ValueError):
+        return _parse_date(value)  # type: ignore[no-any-return]
 
 
 def _fixed_uri(uri: str) -> str:
@@ -494,7 +553,7 @@ class _Reader:
             entry.setdefault("summary", value)  # feedparser's _save: the first one only
         elif kind in ("published", "updated"):
             entry[kind] = value
-            entry[kind + "_parsed"] = _parse_date(value)
+            entry[kind + "_parsed"] = _parsed_date(value)
         elif kind == "rssauthor":
             entry["author"] = value
             entry.setdefault("authors", []).append(_Dict())

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.feeds import fastparse
 from app.feeds.parse import parse_feed
@@ -394,3 +396,82 @@ def test_finish_skips_nothing_it_would_change(text: str) -> None:
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         expected = expected.encode("iso-8859-1").decode("utf-8")
     assert _finish(text) == expected.translate(_cp1252)
+
+
+_DAY_NAMES = ["", "Mon, ", "Tue, ", "Wed, ", "Thu, ", "Fri, ", "Sat, ", "Sun, ", "mon, "]
+_MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def _two(n: int) -> str:
+    return f"{n:02d}"
+
+
+@settings(derandomize=True, max_examples=3000, deadline=None)
+@given(
+    st.sampled_from(_DAY_NAMES),
+    st.integers(0, 39),
+    st.sampled_from([*_MONTH_NAMES, "jan", "Foo"]),
+    st.sampled_from([0, 1, 1899, 1970, 1990, 2000, 2024, 2026, 9999]),
+    st.integers(0, 29),
+    st.integers(0, 69),
+    st.integers(0, 69),
+    st.sampled_from(["GMT", "UT", "Z", "gmt", "EST", "+0000", "-0500", "+0530", "+1400", "-2359"]),
+)
+def test_strict_rfc822_dates_read_as_feedparser_reads_them(
+    day_name: str, day: int, month: str, year: int, hour: int, minute: int, second: int, zone: str
+) -> None:
+    from feedparser.datetimes import _parse_date
+
+    from app.feeds.fastparse import _parsed_date
+
+    clock = f"{_two(hour)}:{_two(minute)}:{_two(second)}"
+    value = f"{day_name}{_two(day)} {month} {year:04d} {clock} {zone}"
+    assert _parsed_date(value) == _parse_date(value), value
+
+
+@settings(derandomize=True, max_examples=3000, deadline=None)
+@given(
+    st.sampled_from([0, 1, 1970, 2026, 9999]),
+    st.integers(0, 14),
+    st.integers(0, 33),
+    st.integers(0, 25),
+    st.integers(0, 61),
+    st.integers(0, 61),
+    st.sampled_from(["Z", "z", "+00:00", "-05:00", "+05:30", "+14:00", "-23:59", "+0100", ""]),
+    st.sampled_from(["T", "t", " "]),
+)
+def test_strict_w3dtf_dates_read_as_feedparser_reads_them(
+    year: int, month: int, day: int, hour: int, minute: int, second: int, zone: str, sep: str
+) -> None:
+    from feedparser.datetimes import _parse_date
+
+    from app.feeds.fastparse import _parsed_date
+
+    value = (
+        f"{year:04d}-{_two(month)}-{_two(day)}{sep}{_two(hour)}:{_two(minute)}:{_two(second)}{zone}"
+    )
+    assert _parsed_date(value) == _parse_date(value), value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "2026-03-01",
+        "2026-03-01T12:42:00.123Z",
+        "Sun, 1 Mar 2026 23:51:00 GMT",
+        "Sun, 01 Mar 26 23:51:00 GMT",
+        "01 Mar 2026 23:51 +0100",
+        "Sun, 01 Mar 2026 23:51:00 GMT ",
+        "Sun, 01 Mar 2026 23:51:00 +01:00",
+        "٠١ Mar 2026 23:51:00 GMT",
+        "Mar 01 2026 23:51:00 GMT",
+        "not a date",
+    ],
+)
+def test_other_date_shapes_go_to_feedparser(value: str) -> None:
+    from feedparser.datetimes import _parse_date
+
+    from app.feeds.fastparse import _parsed_date
+
+    assert _parsed_date(value) == _parse_date(value)
