@@ -29,7 +29,6 @@ time slot of its own, two cluster windows apart, so trials never see each other.
 from __future__ import annotations
 
 import json
-import os
 import random
 import tempfile
 import time
@@ -53,16 +52,13 @@ from app.store.db import Database
 from app.store.feeds import FeedStore
 from app.store.stored import CLUSTER_WINDOW
 from app.store.tables import Article
+from bench.bench_poller import peer_corpus_path
 
 TARGET = 0.95
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 EDITS = ("one word replaced", "two words replaced", "one word added", "one word dropped")
 STREAMS = (0, 30, 100)  # same-topic articles stored between an original and its copy
 WIRE, COPIES = "https://wire.example/feed", "https://copies.example/feed"
-
-
-def corpus_dir() -> Path:
-    return Path(os.environ.get("NEWSBENCH_CORPUS", "/tmp/newsbench/corpus"))
 
 
 def ingest(url: str, feeds: dict[str, list[ArticleDraft]]) -> dict[str, tuple[int, int]]:
@@ -302,7 +298,7 @@ def main() -> None:
         headline_only = sum(1 for title, text in articles if text == title)
         print_headline_edits(headline_edits(tmp, articles))
         print(f"  ({headline_only} headline-only articles not tried: no body to compare)")
-        folder = corpus_dir()
+        folder = peer_corpus_path()
         if not (folder / "entries.jsonl").exists():
             print(
                 f"no corpus at {folder}: generate it with ../shared/bench/gen_corpus.py "

@@ -364,10 +364,15 @@ def _processes(tree: Tree) -> str:
     return "; ".join(parts)
 
 
+def peer_corpus_path() -> Path:
+    """Where the peer harness's corpus is looked for: ``NEWSBENCH_CORPUS``, by default
+    ``/tmp/newsbench/corpus`` (its ``gen_corpus.py`` default)."""
+    return Path(os.environ.get("NEWSBENCH_CORPUS", "/tmp/newsbench/corpus"))
+
+
 def peer_corpus_dir() -> Path | None:
-    """The peer harness's corpus (``NEWSBENCH_CORPUS``, default ``/tmp/newsbench/corpus``),
-    None when it holds no feeds."""
-    folder = Path(os.environ.get("NEWSBENCH_CORPUS", "/tmp/newsbench/corpus"))
+    """The peer harness's corpus folder, None when it holds no feeds."""
+    folder = peer_corpus_path()
     return folder if (folder / "feeds").is_dir() else None
 
 

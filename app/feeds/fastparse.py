@@ -31,6 +31,7 @@ from xml.parsers import expat
 
 from feedparser.api import StrictFeedParser
 from feedparser.datetimes import _parse_date
+from feedparser.datetimes.rfc822 import months as _RFC822_MONTHS
 from feedparser.encodings import convert_to_utf8
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
@@ -160,12 +161,6 @@ _RFC822 = re.compile(
     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) "
     r"([0-9]{2}):([0-9]{2}):([0-9]{2}) (?:GMT|UT|Z|([+-])([0-9]{2})([0-9]{2}))\Z"
 )
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
-    )
-}
 
 
 def _parsed_date(value: str) -> time.struct_time | None:
@@ -188,7 +183,7 @@ def _parsed_date(value: str) -> time.struct_time | None:
         if match is None:
             return _parse_date(value)  # type: ignore[no-any-return]
         day, month, year, hour, minute, second, sign, zone_h, zone_m = match.groups()
-        month_number = _MONTHS[month]
+        month_number = _RFC822_MONTHS[month.lower()]
     hours = minutes = 0
     if sign is not None:
         hours, minutes = int(zone_h), int(zone_m)

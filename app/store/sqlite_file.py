@@ -100,6 +100,16 @@ def sqlite_stamp(value: datetime) -> str:
     """What ``UTCDateTime`` binds on SQLite, without SQLAlchemy's machinery: naive UTC
     in SQLAlchemy's storage format ("2026-12-02 10:00:00.000000"). For hot raw inserts;
     ``tests/store/test_raw_insert.py`` holds it equal to the bound value."""
+    return naive_stamp(naive_utc(value))
+
+
+def naive_utc(value: datetime) -> datetime:
+    """``value`` in UTC without its zone, as ``sqlite_stamp`` writes it."""
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def naive_stamp(naive: datetime) -> str:
+    """``sqlite_stamp`` of a time already converted by ``naive_utc``."""
+    return naive.isoformat(" ", "microseconds")

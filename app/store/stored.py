@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, timedelta
+from datetime import timedelta
 from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 
 from app.core.decide import ArticleDraft, StoredForm
 from app.core.timeline import THEME_BITS
-from app.store.sqlite_file import sqlite_stamp
+from app.store.sqlite_file import naive_stamp, naive_utc
 
 if TYPE_CHECKING:
     from app.core.types import Evidence
@@ -69,16 +69,10 @@ def evidence_list_json(evidence: Sequence[Evidence]) -> str:
 def stored_form(draft: ArticleDraft) -> StoredForm:
     tags = draft.tags
     published = draft.published_at
-    if published.tzinfo is None:
-        sqlite_stamp(published)  # raises the clear error
-    # ``sqlite_stamp`` of the time and of the window's two ends, converted once
-    naive = published.astimezone(UTC).replace(tzinfo=None)
+    naive = naive_utc(published)  # converted once for the time and the window's two ends
     return StoredForm(
-        naive.isoformat(" ", "microseconds"),
-        (
-            (naive - CLUSTER_WINDOW).isoformat(" ", "microseconds"),
-            (naive + CLUSTER_WINDOW).isoformat(" ", "microseconds"),
-        ),
+        naive_stamp(naive),
+        (naive_stamp(naive - CLUSTER_WINDOW), naive_stamp(naive + CLUSTER_WINDOW)),
         evidence_list_json(tags.relevance_evidence),
         dumps(dict(tags.theme_scores)),
         sum(THEME_BITS.get(t.key, 0) for t in tags.themes),
