@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,14 +19,11 @@ from functools import lru_cache, partial
 from typing import Any, cast
 
 from sqlalchemy import (
-    Integer,
     Table,
-    Text,
     bindparam,
     delete,
     select,
     text,
-    type_coerce,
     update,
 )
 from sqlalchemy.exc import DBAPIError
@@ -57,15 +55,22 @@ BANDS = (Article.band0, Article.band1, Article.band2, Article.band3)
 # published_at) index that stops early, because a common value (boilerplate, a
 # wire template) can match thousands of rows.
 _BAND_CANDIDATES = {
+    # Per wanted value (its position in the JSON array is ``w.key``): the newest rows with
+    # that key published in the window, as "id,published;…" newest first, read from the
+    # (band, published_at) index alone, without touching the table's rows.
     "sqlite": (
-        "SELECT b.id FROM json_each(:v{n}) AS w JOIN article AS b ON b.id IN ("
-        "SELECT c.id FROM article AS c WHERE c.{column} = w.value"
-        " AND c.published_at BETWEEN :low AND :high ORDER BY c.published_at DESC LIMIT :cap)"
+        "SELECT {n}, w.key, (SELECT group_concat(x, ';') FROM ("
+        "SELECT c.id || ',' || c.published_at AS x FROM article AS c WHERE c.{column} = w.value"
+        " AND c.published_at BETWEEN :low AND :high ORDER BY c.published_at DESC, c.id DESC"
+        " LIMIT :cap)) FROM json_each(:v{n}) AS w"
     ),
     "postgresql": (
-        "SELECT c.id FROM unnest(CAST(:v{n} AS INTEGER[])) AS w(value) CROSS JOIN LATERAL ("
-        "SELECT a.id FROM article AS a WHERE a.{column} = w.value"
-        " AND a.published_at BETWEEN :low AND :high ORDER BY a.published_at DESC LIMIT :cap) AS c"
+        "SELECT {n} AS band, w.i, c.id, c.published_at, c.cluster_id, c.title"
+        " FROM unnest(CAST(:v{n} AS INTEGER[])) WITH ORDINALITY AS w(value, i)"
+        " CROSS JOIN LATERAL (SELECT a.id, a.published_at, a.cluster_id, a.title"
+        " FROM article AS a WHERE a.{column} = w.value"
+        " AND a.published_at BETWEEN :low AND :high"
+        " ORDER BY a.published_at DESC, a.id DESC LIMIT :cap) AS c"
     ),
 }
 
@@ -461,19 +466,14 @@ class ArticleWrites:
         key, the newest ``PER_KEY + 1`` rows in the window (an index walk
         that stops early); per article at most ``MAX_CANDIDATES`` of them are
         tried, nearest key first, and the first that ``same_story`` accepts ends
-        the search. Headlines are compared first (from the same query), bodies
-        are read only for the candidates whose headline agrees.
+        the search. Headlines are compared first, bodies are read only for the
+        candidates whose headline agrees; on SQLite a candidate's row is read only
+        once it is tried (the keys' look-up reads the index alone).
         """
         todo = [(a, d) for a, d in zip(new_ids, drafts, strict=True) if d.bands]
         if not todo:
             return set()
-        stamps = [d.published_at for _, d in todo]
-        rows = self._band_candidates(
-            [{d.bands[k] for _, d in todo} for k in range(len(BANDS))],
-            min(stamps) - CLUSTER_WINDOW,
-            max(stamps) + CLUSTER_WINDOW,
-        )
-        # The window's ends as the query returns published_at (text on SQLite, where the
+        # The window's ends as the look-up returns published_at (text on SQLite, where the
         # fixed-width stamps sort as the times do: the stored form has them).
         sqlite = self.dialect == "sqlite"
 
@@ -482,40 +482,73 @@ class ArticleWrites:
                 return _stored(draft).window
             return draft.published_at - CLUSTER_WINDOW, draft.published_at + CLUSTER_WINDOW
 
-        by_key: dict[tuple[int, int], list[Any]] = {}
-        for row in rows:  # newest first within each key
-            for k, value in enumerate(row[4:]):
-                if value is not None:
-                    by_key.setdefault((k, value), []).append(row)
-        cluster_of = {row[0]: row[1] for row in rows}
+        def published(draft: ArticleDraft) -> Any:
+            return _stored(draft).published_at if sqlite else draft.published_at
+
+        stamps = [d.published_at for _, d in todo]
+        keyed, known = self._band_candidates(
+            [sorted({d.bands[k] for _, d in todo}) for k in range(len(BANDS))],
+            min(stamps) - CLUSTER_WINDOW,
+            max(stamps) + CLUSTER_WINDOW,
+        )
+        # This batch's own rows are candidates under every key they have, whatever the
+        # cap (a feed that carries a story twice), as stored rows are under the look-up's.
+        mixed: set[tuple[int, int]] = set()
+        for article_id, draft in todo:
+            stamp = published(draft)
+            for k, value in enumerate(draft.bands):
+                found_ = keyed.setdefault((k, value), [])
+                if all(other != article_id for other, _ in found_):
+                    found_.append((article_id, stamp))
+                    mixed.add((k, value))
+        for key in mixed:  # newest first again, as the look-up's rows are
+            keyed[key].sort(key=_newest_first, reverse=True)
+        tries: list[tuple[int, ArticleDraft, list[int]]] = []
+        for article_id, draft in todo:
+            low, high = window(draft)
+            seen: dict[int, None] = {}  # in the order found: nearest key, then newest
+            for k, value in enumerate(draft.bands):
+                for other, stamp in keyed[k, value]:
+                    if other != article_id and low <= stamp <= high:
+                        seen[other] = None
+            if seen:
+                tries.append((article_id, draft, list(seen)[:MAX_CANDIDATES]))
+        if not tries:
+            return set()
+        # The tried rows' story and headline: this batch's own new rows from their
+        # drafts, the others from the look-up (PostgreSQL) or read now (SQLite).
+        batch = {article_id: draft.title for article_id, draft in todo}
+        missing = list({o for *_, tried in tries for o in tried} - batch.keys() - known.keys())
+        if missing:
+            known.update(
+                (row[0], (row[1], row[2]))
+                for row in run_on_driver(self.session, _rows_sql(len(missing)), missing)
+            )
+        cluster_of = {article_id: found[0] for article_id, found in known.items()}
         titles: dict[int, frozenset[str]] = {}
 
-        def title_of(row: Any) -> frozenset[str]:
-            found = titles.get(row[0])
-            if found is None:
-                found = titles[row[0]] = _title_terms(row[3])
-            return found
+        def title_of(article_id: int) -> frozenset[str]:
+            terms = titles.get(article_id)
+            if terms is None:
+                title = batch.get(article_id)
+                if title is None:
+                    title = known[article_id][1]
+                terms = titles[article_id] = _title_terms(title)
+            return terms
 
         plans: list[tuple[int, ArticleDraft, frozenset[str], list[int]]] = []
-        for article_id, draft in todo:
+        for article_id, draft, tried in tries:
             mine = _title_terms(draft.title)
-            low, high = window(draft)
-            seen: dict[int, Any] = {}
-            for k, value in enumerate(draft.bands):
-                for row in by_key.get((k, value), ()):
-                    if row[0] != article_id and low <= row[2] <= high:
-                        seen.setdefault(row[0], row)
-            tried = list(seen.values())[:MAX_CANDIDATES]
-            agree = [r[0] for r in tried if jaccard(mine, title_of(r)) >= TITLE_AGREEMENT]
+            agree = [o for o in tried if jaccard(mine, title_of(o)) >= TITLE_AGREEMENT]
             if agree:
                 plans.append((article_id, draft, mine, agree))
         if not plans:
             return set()
-        wanted = list({o for *_, candidates in plans for o in candidates})
+        read = list({o for *_, candidates in plans for o in candidates})
         found: Iterable[Any] = (
-            run_on_driver(self.session, _bodies_sql(len(wanted)), wanted)
-            if self.dialect == "sqlite"
-            else self.session.execute(_BODIES, {"ids": wanted})
+            run_on_driver(self.session, _bodies_sql(len(read)), read)
+            if sqlite
+            else self.session.execute(_BODIES, {"ids": read})
         )
         bodies = {article_id: shingles(text) for article_id, text in found}
         assigned: dict[int, int] = {}
@@ -535,7 +568,7 @@ class ArticleWrites:
             if cluster_of.get(other_id) is None:
                 cluster_of[other_id] = assigned[other_id] = cluster
             cluster_of[article_id] = assigned[article_id] = cluster
-        if assigned and self.dialect == "sqlite":
+        if assigned and sqlite:
             run_on_driver(
                 self.session, _CLUSTER_SQL, [(c, a) for a, c in assigned.items()], many=True
             )
@@ -547,29 +580,47 @@ class ArticleWrites:
         return set(assigned.values())
 
     def _band_candidates(
-        self, wanted: Sequence[set[int]], low: datetime, high: datetime
-    ) -> list[Any]:
-        """(id, cluster_id, published_at, title, band0..3) of the newest
-        ``PER_KEY + 1`` rows published in the window for each wanted key,
-        newest first."""
-        dialect = self.dialect
+        self, wanted: Sequence[list[int]], low: datetime, high: datetime
+    ) -> tuple[dict[tuple[int, int], list[tuple[int, Any]]], dict[int, tuple[Any, str]]]:
+        """Per wanted story key ``(band, value)`` (``wanted[band]``, sorted), the
+        ``(id, published_at)`` of the newest ``PER_KEY + 1`` rows with it published in
+        ``[low, high]``, newest first; and the ``(cluster_id, title)`` of the rows the
+        look-up read (none on SQLite, whose look-up reads only the keys' index: the
+        caller reads the rows it tries)."""
         present = tuple(n for n, values_ in enumerate(wanted) if values_)
-        if dialect == "sqlite":
+        keyed: dict[tuple[int, int], list[tuple[int, Any]]] = {}
+        if self.dialect == "sqlite":
             named: dict[str, Any] = {
                 "low": sqlite_stamp(low),
                 "high": sqlite_stamp(high),
                 "cap": PER_KEY + 1,
             }
             for n in present:
-                named[f"v{n}"] = json.dumps(sorted(wanted[n]))
-            return run_on_driver(self.session, _band_sql(present), named)
+                named[f"v{n}"] = json.dumps(wanted[n])
+            for band, position, found in run_on_driver(self.session, _band_sql(present), named):
+                if found:  # "id,published;id,published…", newest first
+                    keyed[band, wanted[band][position]] = [
+                        (int(ident), stamp)
+                        for ident, _, stamp in map(_split_item, found.split(";"))
+                    ]
+            return keyed, {}
         params: dict[str, Any] = {"low": low, "high": high, "cap": PER_KEY + 1}
         for n in present:
-            values_ = sorted(wanted[n])
-            params[f"v{n}"] = json.dumps(values_) if dialect == "sqlite" else values_
-        # ``all()`` fetches in one driver call; iterating fetched row by row (~340 rows
-        # per feed on the peer corpus, ~68,000 per cold poll).
-        return list(self.session.execute(_band_statement(dialect, present), params).all())
+            params[f"v{n}"] = wanted[n]
+        known: dict[int, tuple[Any, str]] = {}
+        # Rows in each look-up's order (newest first); ``all()`` fetches in one driver call.
+        rows = self.session.execute(_band_statement(present), params).all()
+        for band, position, ident, stamp, cluster_id, title in rows:
+            known[ident] = (cluster_id, title)
+            keyed.setdefault((band, wanted[band][position - 1]), []).append((ident, stamp))
+        return keyed, known
+
+
+def _newest_first(row: tuple[int, Any]) -> tuple[Any, int]:
+    return row[1], row[0]
+
+
+_split_item = operator.methodcaller("partition", ",")
 
 
 # The SQLite driver's statements (``db.run_on_driver``): the same SQL SQLAlchemy
@@ -606,34 +657,25 @@ def _bodies_sql(n: int) -> str:
 
 @lru_cache(maxsize=16)
 def _band_sql(present: tuple[int, ...]) -> str:
-    arms = " UNION ".join(
+    return " UNION ALL ".join(
         _BAND_CANDIDATES["sqlite"].format(column=BANDS[n].key, n=n) for n in present
     )
-    bands = ", ".join(column.key for column in BANDS)
-    return (
-        f"SELECT id, cluster_id, published_at, title, {bands} FROM article"  # noqa: S608
-        f" WHERE id IN ({arms}) ORDER BY published_at DESC, id DESC"
-    )
 
 
-@lru_cache(maxsize=64)
-def _band_statement(dialect: str, present: tuple[int, ...]) -> Any:
-    """The candidates' query for the bands that have wanted values (built once each)."""
-    arms = [_BAND_CANDIDATES[dialect].format(column=BANDS[n].key, n=n) for n in present]
-    ids = (
-        text(" UNION ".join(arms))
-        .bindparams(bindparam("low", type_=UTCDateTime()), bindparam("high", type_=UTCDateTime()))
-        .columns(id=Integer)
-    )
-    bands = [_ARTICLE.c[column.key] for column in BANDS]
-    # SQLite: the stored text as is (tens of thousands of rows per poll; a datetime
-    # parsed for each cost more than the query); ``_window`` compares it as text.
-    published = type_coerce(_A.published_at, Text) if dialect == "sqlite" else _A.published_at
-    return (
-        select(_A.id, _A.cluster_id, published, _A.title, *bands)
-        .where(_A.id.in_(ids))
-        .order_by(_A.published_at.desc(), _A.id.desc())
-    )
+@lru_cache(maxsize=256)
+def _rows_sql(n: int) -> str:
+    return f"SELECT id, cluster_id, title FROM article WHERE id IN ({marks(n)})"  # noqa: S608
+
+
+@lru_cache(maxsize=16)
+def _band_statement(present: tuple[int, ...]) -> Any:
+    """PostgreSQL's look-up for the bands that have wanted keys (built once each): rows
+    in each look-up's order, as ``_band_candidates`` reads them."""
+    arms = [_BAND_CANDIDATES["postgresql"].format(column=BANDS[n].key, n=n) for n in present]
+    # Only this module's column names, literals and placeholders go in the text.
+    union = " UNION ALL ".join(arms)
+    order = " ORDER BY band, i, published_at DESC, id DESC"
+    return text(f"SELECT * FROM ({union}) AS m{order}")  # noqa: S608
 
 
 def _edits(stored: tuple[Any, ...], draft: ArticleDraft, feed_id: int) -> bool:

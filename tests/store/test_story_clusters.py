@@ -251,3 +251,37 @@ def test_one_aggregator_carrying_two_publishers_copies_lists_two_outlets(db: Dat
     assert clusters(db, [older])[0] == clusters(db, [newer])[0] != clusters(db, [first])[0]
     assert [s.name for s in items[newer].sources] == ["https://one-outlet.example/feed"]
     assert [c.id for c in items[newer].copies] == [older]
+
+
+def test_the_key_look_up_gives_each_keys_newest_rows_newest_first(db: Database) -> None:
+    """Issue 16 §3: per wanted key, the newest ``PER_KEY + 1`` rows published in the window,
+    newest first (ties by id), whatever order they were stored in; rows outside the window
+    and other keys' rows are left out. The clusters' candidate order rests on it."""
+    from app.store.article_writes import PER_KEY, ArticleWrites
+
+    # Seven articles share the headline's keys, stored oldest last; one is outside the
+    # window, two share a time (the later id comes first).
+    hours = [5, 1, 3, 3, 2, 4, -40]
+    drafts = [
+        draft(f"https://wire.example/{n}", f"{WIRE} ({n})", hours=h, title=WIRE_TITLE)
+        for n, h in enumerate(hours)
+    ]
+    ids = ingest(db, "https://wire.example/feed", drafts)
+    other = ingest(db, "https://bakery.example/feed", [draft("https://b.example/1", OTHER)])
+    bands = story_bands(WIRE_TITLE)
+    with db.write() as session:
+        writes = ArticleWrites(session)
+        keyed, known = writes._band_candidates(
+            [[b] for b in bands], NOW - timedelta(hours=10), NOW + timedelta(hours=10)
+        )
+    in_window = sorted((h, i) for h, i in zip(hours, ids, strict=True) if h > -10)  # oldest first
+    newest = [i for _, i in reversed(in_window)][: PER_KEY + 1]
+    assert set(keyed) == {(k, b) for k, b in enumerate(bands)}
+    for key, rows in keyed.items():
+        assert [i for i, _ in rows] == newest, key
+        assert other[0] not in [i for i, _ in rows]
+    # SQLite reads the keys' index only; PostgreSQL's look-up brings the rows' titles.
+    if db.engine.dialect.name == "postgresql":
+        assert {i: t for i, (_, t) in known.items()} == dict.fromkeys(newest, WIRE_TITLE)
+    else:
+        assert known == {}
