@@ -495,12 +495,13 @@ class ArticleWrites:
         # cap (a feed that carries a story twice), as stored rows are under the look-up's.
         mixed: set[tuple[int, int]] = set()
         for article_id, draft in todo:
-            stamp = published(draft)
+            row = (article_id, published(draft))
             for k, value in enumerate(draft.bands):
                 found_ = keyed.setdefault((k, value), [])
-                if all(other != article_id for other, _ in found_):
-                    found_.append((article_id, stamp))
-                    mixed.add((k, value))
+                if row not in found_:
+                    found_.append(row)
+                    if len(found_) > 1:
+                        mixed.add((k, value))
         for key in mixed:  # newest first again, as the look-up's rows are
             keyed[key].sort(key=_newest_first, reverse=True)
         tries: list[tuple[int, ArticleDraft, list[int]]] = []
