@@ -520,7 +520,7 @@ class ArticleWrites:
         # drafts, the others from the look-up (PostgreSQL) or read now (SQLite).
         batch = {article_id: draft.title for article_id, draft in todo}
         missing = list({o for *_, tried in tries for o in tried} - batch.keys() - known.keys())
-        if missing:
+        if missing:  # SQLite only: PostgreSQL's look-up brought every row it listed
             known.update(
                 (row[0], (row[1], row[2]))
                 for row in run_on_driver(self.session, _rows_sql(len(missing)), missing)
