@@ -473,18 +473,19 @@ class ArticleWrites:
         todo = [(a, d) for a, d in zip(new_ids, drafts, strict=True) if d.bands]
         if not todo:
             return set()
-        # The window's ends as the look-up returns published_at (text on SQLite, where the
-        # fixed-width stamps sort as the times do: the stored form has them).
+        # Each article's publication time and its window's two ends as the look-up returns
+        # published_at (text on SQLite, where the fixed-width stamps sort as the times do:
+        # the stored form has them), its stored form read once.
         sqlite = self.dialect == "sqlite"
 
-        def window(draft: ArticleDraft) -> tuple[Any, Any]:
+        def span(draft: ArticleDraft) -> tuple[Any, Any, Any]:
             if sqlite:
-                return _stored(draft).window
-            return draft.published_at - CLUSTER_WINDOW, draft.published_at + CLUSTER_WINDOW
+                stored = _stored(draft)
+                return stored.published_at, *stored.window
+            published = draft.published_at
+            return published, published - CLUSTER_WINDOW, published + CLUSTER_WINDOW
 
-        def published(draft: ArticleDraft) -> Any:
-            return _stored(draft).published_at if sqlite else draft.published_at
-
+        spans = [span(draft) for _, draft in todo]
         stamps = [d.published_at for _, d in todo]
         keyed, known = self._band_candidates(
             [sorted({d.bands[k] for _, d in todo}) for k in range(len(BANDS))],
@@ -494,8 +495,8 @@ class ArticleWrites:
         # This batch's own rows are candidates under every key they have, whatever the
         # cap (a feed that carries a story twice), as stored rows are under the look-up's.
         mixed: set[tuple[int, int]] = set()
-        for article_id, draft in todo:
-            row = (article_id, published(draft))
+        for (article_id, draft), (published, _, _) in zip(todo, spans, strict=True):
+            row = (article_id, published)
             for k, value in enumerate(draft.bands):
                 found_ = keyed.setdefault((k, value), [])
                 if row not in found_:
@@ -505,8 +506,7 @@ class ArticleWrites:
         for key in mixed:  # newest first again, as the look-up's rows are
             keyed[key].sort(key=_newest_first, reverse=True)
         tries: list[tuple[int, ArticleDraft, list[int]]] = []
-        for article_id, draft in todo:
-            low, high = window(draft)
+        for (article_id, draft), (_, low, high) in zip(todo, spans, strict=True):
             seen: dict[int, None] = {}  # in the order found: nearest key, then newest
             for k, value in enumerate(draft.bands):
                 for other, stamp in keyed[k, value]:
