@@ -13,6 +13,7 @@ no command, a misspelt one) builds the full parser.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import os
@@ -24,6 +25,7 @@ from types import ModuleType
 from app.cli.common import NoDatabase, database_location
 from app.config import SettingsError, load_settings
 from app.core.errors import NewsmonError
+from app.polling import GC_THRESHOLDS
 
 # The command modules, in the order ``--help`` lists them, with the commands each registers.
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -38,12 +40,23 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 }
 _MODULE_OF = {command: module for module, names in COMMANDS.items() for command in names}
 
+# A command's start-up is mostly imports (SQLAlchemy, the ORM tables, httpx: ~0.3 s of a
+# poll's CPU). With CPython's default thresholds (700, 10, 10) the cyclic collector ran
+# every 700 new containers among them, and its older generations' passes walked the
+# growing heap of modules, classes and functions, all of which live as long as the
+# process: ~17 ms of CPU per command (docs/decisions.md, "Ingest, stop 41"). A command run
+# as a process of its own collects at the poller's thresholds instead (``GC_THRESHOLDS``);
+# ``serve`` goes back to ``DEFAULT_GC`` before it serves.
+DEFAULT_GC = gc.get_threshold()
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command in ``argv`` (default ``sys.argv[1:]``); its exit code.
 
     Called without ``argv`` (the console script, ``python -m app.cli``), a command that
     asks for it (``poll``) ends the process as soon as its output is flushed."""
+    if argv is None:  # a process of its own (the console script, ``python -m app.cli``)
+        gc.set_threshold(*GC_THRESHOLDS)
     words = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(words)
     args = parser.parse_args(words)

@@ -68,9 +68,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def _run_uvicorn(
     settings: Settings, web_settings: Settings, host: str, port: int, workers: int
 ) -> None:
+    import gc
+
     import uvicorn
 
+    from app.cli.main import DEFAULT_GC
     from app.web.app import create_app
+
+    gc.set_threshold(*DEFAULT_GC)  # a long-lived server: the start-up's thresholds end here
 
     # Forwarded headers are believed only from the proxies the administrator named;
     # uvicorn's own default would trust any client on 127.0.0.1.

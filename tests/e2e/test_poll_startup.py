@@ -54,6 +54,45 @@ def test_a_named_command_imports_its_own_module_only() -> None:
     assert {"app.cli.alerts", "app.cli.poll", "app.cli.serve"} <= loaded("polll")
 
 
+def test_a_command_process_collects_garbage_in_batches_and_serve_goes_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A command run as its own process starts with the poller's collection thresholds
+    (its imports are most of its start-up); ``main`` called as a library leaves the
+    caller's alone, and ``serve`` hands uvicorn the interpreter's defaults."""
+    import gc
+
+    from app.cli import serve
+    from app.cli.main import DEFAULT_GC
+    from app.config import load_settings
+    from app.polling import GC_THRESHOLDS
+
+    probe = (
+        "import gc, sys; from app.cli.main import main; before = gc.get_threshold(); "
+        "sys.argv = ['newsmon']; main(); print(*before, *gc.get_threshold(), file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    *before, t0, t1, t2 = map(int, done.stderr.split())
+    assert (t0, t1, t2) == GC_THRESHOLDS != tuple(before)
+    library = gc.get_threshold()
+    from app.cli.main import main
+
+    assert main([]) == 2  # no command: the help, and the thresholds untouched
+    assert gc.get_threshold() == library
+
+    seen: list[tuple[int, ...]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: seen.append(gc.get_threshold()))
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        settings = load_settings(secret=False)
+        serve._run_uvicorn(settings, settings, "127.0.0.1", 0, 1)
+    finally:
+        gc.set_threshold(*library)
+    assert seen == [DEFAULT_GC]
+
+
 def test_poll_ends_without_teardown_once_flushed_and_closed(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
