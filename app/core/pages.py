@@ -10,6 +10,7 @@ happen in ``feeds.extract``, ``polling.extraction`` and ``store.extraction``.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
@@ -41,6 +42,24 @@ FINAL = frozenset(PageOutcome) - {PageOutcome.RATE_LIMITED, PageOutcome.ERROR}
 
 _GOOGLE_NEWS = "news.google.com"
 _BING_HOSTS = ("bing.com", "www.bing.com")
+# An http(s) link whose host is lower-case letters, digits, dots and hyphens, followed by
+# at most a port: ``plain_host`` reads its host without splitting the whole URL (the
+# ingest queues a page per new article: splitting each cost ~3 µs of the poll process's
+# CPU). Anything else (upper case, user info, IPv6, escapes, spaces) goes through
+# ``urlsplit``; ``tests/core/test_pages.py`` holds the two equal.
+_PLAIN_LINK = re.compile(r"https?://([a-z0-9.-]+)(?::[0-9]*)?(?=[/?#]|\Z)")
+
+
+def plain_host(url: str) -> str | None:
+    """The host of a plain http(s) link, as ``urlsplit(url).hostname`` gives it; None
+    for any other URL (which ``urlsplit`` must read)."""
+    found = _PLAIN_LINK.match(url)
+    return None if found is None else found.group(1)
+
+
+def _routed(host: str) -> bool:
+    """A host whose links wrap or hide the publisher's (Google News, Bing)."""
+    return host == _GOOGLE_NEWS or host in _BING_HOSTS or host.endswith(".bing.com")
 
 
 def is_news_search(feed_url: str) -> bool:
@@ -82,6 +101,9 @@ class PageTarget:
 def page_target(url: str) -> PageTarget:
     """The publisher's URL behind an entry link: Bing's ``url=`` unwrapped; a Google News
     article link (resolved only by JavaScript) is unresolvable."""
+    host = plain_host(url)
+    if host is not None and not _routed(host):
+        return PageTarget(url)
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:

@@ -27,6 +27,7 @@ from app.core.pages import (
     PageStatus,
     is_news_search,
     page_target,
+    plain_host,
     wants_page,
 )
 from app.core.urls import url_hash
@@ -184,7 +185,10 @@ def _claimable(now: datetime) -> tuple[ColumnElement[bool], ...]:
 
 def host_key(url: str) -> str:
     """A page's host as the queue stores it (lower-cased, at most 255 characters)."""
-    return (urlsplit(url).hostname or "")[:255]
+    host = plain_host(url)
+    if host is None:
+        host = urlsplit(url).hostname or ""
+    return host[:255]
 
 
 class ExtractionStore:

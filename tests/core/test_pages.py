@@ -10,9 +10,11 @@ from app.core.pages import (
     BACKOFF,
     MAX_RETRY_AFTER,
     PageOutcome,
+    PageTarget,
     after_attempt,
     is_news_search,
     page_target,
+    plain_host,
     wants_page,
 )
 
@@ -88,3 +90,78 @@ def test_retry_after_is_honoured_and_bounded() -> None:
     huge = after_attempt(PageOutcome.RATE_LIMITED, attempts=1, now=NOW, retry_after=1e9)
     assert huge.at == NOW + MAX_RETRY_AFTER
     assert after_attempt(PageOutcome.ERROR, attempts=1, now=NOW, transient=False).at is None
+
+
+# Links the fast path must read as ``urlsplit`` does, or leave to it.
+TRICKY_LINKS = [
+    "https://www.example.org/a/b?c=d#e",
+    "http://example.org",
+    "http://example.org:8080/x",
+    "http://example.org:/x",
+    "https://example.org?x=1",
+    "https://example.org#top",
+    "https://sub-domain.example.co.uk./path",
+    "HTTPS://Example.ORG/Path",
+    "https://EXAMPLE.org/",
+    "https://user:pw@example.org/",
+    "https://example.org@evil.example/",
+    "https://[::1]:8080/x",
+    "https://xn--bcher-kva.example/",
+    "https://bücher.example/",
+    " https://example.org/",
+    "https://exa\tmple.org/",
+    "https://example.org:80abc/",
+    "https://example.org\\@evil.example/",
+    "https://example.org%2f@evil.example/",
+    "https:///path-only",
+    "https://",
+    "http:example.org/x",
+    "ftp://example.org/file",
+    "mailto:someone@example.org",
+    "",
+    "https://www.bing.com/news/apiclick.aspx?url=https%3a%2f%2fpublisher.example%2f1",
+    "https://eu.bing.com/news/apiclick.aspx?url=https%3a%2f%2fpublisher.example%2f1",
+    "https://news.google.com/rss/articles/CBMi?oc=5",
+    "https://news.google.com/other",
+]
+
+
+@pytest.mark.parametrize("link", TRICKY_LINKS)
+def test_the_plain_link_fast_path_reads_hosts_as_urlsplit_does(link: str) -> None:
+    from urllib.parse import urlsplit
+
+    from app.store.extraction import host_key
+
+    found = plain_host(link)
+    if found is not None:  # the fast path answered: it must agree with urlsplit
+        assert found == urlsplit(link).hostname
+    assert host_key(link) == (urlsplit(link).hostname or "")[:255]
+    # page_target answers as its urlsplit path does (the fast path only skips the split)
+    slow = _slow_page_target(link)
+    assert page_target(link) == slow
+
+
+def _slow_page_target(url: str) -> PageTarget:
+    """``page_target`` as it was before the fast path, for the comparison above."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        return PageTarget(None, "not an http(s) link")
+    if host == "news.google.com" and parts.path.startswith(("/rss/articles/", "/articles/")):
+        return PageTarget(None, "Google News links are resolved by JavaScript only")
+    if host in ("bing.com", "www.bing.com") or host.endswith(".bing.com"):
+        inner = dict(parse_qsl(parts.query)).get("url", "")
+        if urlsplit(inner).scheme in ("http", "https"):
+            return _slow_page_target(inner)
+        if parts.path.startswith("/news/apiclick"):
+            return PageTarget(None, "Bing News link without a publisher URL")
+    return PageTarget(url)
+
+
+def test_plain_links_are_read_by_the_fast_path() -> None:
+    """The fast path is taken for ordinary article links (else it saves nothing)."""
+    assert plain_host("https://www.example.org/2026/12/01/story-1") == "www.example.org"
+    assert plain_host("http://127.0.0.1:8765/feeds/f1.xml") == "127.0.0.1"
+    assert plain_host("https://User@example.org/") is None
