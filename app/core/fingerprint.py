@@ -148,14 +148,25 @@ def shingles(text: str) -> Shingles:
     return frozenset(zip(tokens, tokens[1:], tokens[2:], strict=False))
 
 
+# The names nearly every headline of the monitored story carries (stemmed as
+# ``story_terms`` stems). A min-hash key that falls on one of them is shared by the whole
+# day's coverage, so on a busy day its capped look-up returns only the newest articles
+# and a copy of an older one is not found (docs/decisions.md, "Ingest, stop 41"). The
+# min-hash keys are drawn from a headline's other words; the whole-headline key keeps
+# them all.
+KEY_STOP = frozenset(name[:_STEM] for name in ("amazon", "tiktok", "tik", "tok", "bytedance"))
+
+
 def story_keys(title: str) -> tuple[int, ...]:
     """Four signed 32-bit look-up keys for ``same_story`` candidates (``()`` for an
-    empty headline): three min-hashes of its words, one hash of all of them."""
+    empty headline): three min-hashes of its words but the story's names (``KEY_STOP``;
+    all of them when nothing else is left), one hash of all of them."""
     terms = title_terms(title)
     if not terms:
         return ()
     digest = hashlib.blake2b(" ".join(sorted(terms)).encode(), digest_size=4).digest()
-    return (*minhash_bands(terms, count=3, rows=1), int.from_bytes(digest, "big", signed=True))
+    keyed = terms - KEY_STOP or terms
+    return (*minhash_bands(keyed, count=3, rows=1), int.from_bytes(digest, "big", signed=True))
 
 
 def same_story(

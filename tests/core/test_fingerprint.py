@@ -2,6 +2,7 @@ import json
 import random
 import re
 import unicodedata
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from app.core.fingerprint import (
     jaccard,
     minhash_bands,
     simhash,
+    story_keys,
     story_terms,
     words,
 )
@@ -144,3 +146,25 @@ def test_same_story_needs_agreeing_headlines_and_a_copied_body() -> None:
     assert not same_story(headline, shingles(body), title_terms("Telmar opens a plant"), byline)
     other = shingles("Telmar will cut about 400 jobs in sales, unions said on Friday.")
     assert not same_story(headline, shingles(body), headline, other)
+
+
+def test_the_story_keys_are_not_drawn_from_the_names_every_headline_carries() -> None:
+    """Ten headlines of the monitored story in five languages share "Amazon" and
+    "TikTok" and little else: no min-hash key may be shared by most of them (with every
+    word min-hashed, one key was shared by all ten and another by nine)."""
+    headlines = [
+        "Senators press Amazon and TikTok over shopper data",
+        "TikTok users can now buy Amazon products without leaving the app",
+        "Amazon bids for TikTok's US business as deadline nears",
+        "Merchants report sales jump from TikTok links to Amazon listings",
+        "ByteDance says Amazon shopping data stays in US",
+        "TikTok-Nutzer kaufen Amazon-Produkte direkt in der App",
+        "Amazon et TikTok : la Commission européenne ouvre une enquête",
+        "Amazon y TikTok: los comercios temen por sus datos",
+        "Amazon e TikTok, l'Antitrust apre un'istruttoria",
+        "Direct-to-consumer brands weigh TikTok Shop against Amazon",
+    ]
+    sharing = Counter(key for title in headlines for key in set(story_keys(title)[:3]))
+    assert max(sharing.values()) <= 2  # words two headlines share ("data", "app")
+    # a headline of nothing but the names still has keys (drawn from the names, then)
+    assert len(story_keys("Amazon TikTok")) == 4

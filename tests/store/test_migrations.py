@@ -3,8 +3,10 @@ revision goes down and up again, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
+from app.core.decide import story_bands
+from app.core.fingerprint import minhash_bands, title_terms
 from app.store import migrate
 from app.store.article_writes import ArticleWrites
 from app.store.db import Database, make_engine
@@ -216,5 +220,53 @@ def test_the_downgrade_from_search_batches_indexes_what_is_pending(tmp_path: Pat
                 0,
             )
         connection.close()
+    finally:
+        database.dispose()
+
+
+def _keys_before_0012(title: str) -> tuple[int, ...]:
+    """Story keys as ingest computed them before migration 0012: every word min-hashed."""
+    terms = title_terms(title)
+    digest = hashlib.blake2b(" ".join(sorted(terms)).encode(), digest_size=4).digest()
+    return (*minhash_bands(terms, count=3, rows=1), int.from_bytes(digest, "big", signed=True))
+
+
+def test_the_story_keys_migration_rekeys_stored_articles_both_ways(db_target: DbTarget) -> None:
+    """Migration 0012: articles stored before it carry keys drawn from every headline word;
+    after the upgrade each has the keys ingest gives a new article with its headline
+    (a copy arriving later finds it by them), and the downgrade gives the old ones back.
+    Keys that did not fall on the story's names stay as they were; an untitled row keeps
+    none."""
+    titles = [
+        "Amazon and TikTok widen their shopping partnership",
+        "Senators press TikTok over shopper data",  # no key fell on the name
+        "Bakeries sell record numbers of stollen",  # no names
+    ]
+    database = db_target.database()
+    try:
+        migrate.upgrade(database.engine, "0011_search_pending")
+        with database.write() as session:
+            feed_id = FeedStore(session).add("https://outlet.example/feed.xml", now=NOW).id
+            drafts = [
+                replace(_draft(n + 1), title=title, bands=_keys_before_0012(title))
+                for n, title in enumerate(titles)
+            ] + [replace(_draft(9), title="", bands=())]
+            ids = ArticleWrites(session).upsert_batch(feed_id, drafts, now=NOW).new_ids
+        keys = text("SELECT band0, band1, band2, band3 FROM article WHERE id = :id")
+
+        def stored() -> list[tuple[int | None, ...]]:
+            with database.engine.connect() as connection:
+                return [tuple(connection.execute(keys, {"id": i}).one()) for i in ids]
+
+        before = stored()
+        assert before[:3] == [_keys_before_0012(t) for t in titles]
+        migrate.upgrade(database.engine)
+        after = stored()
+        assert after[:3] == [story_bands(t) for t in titles]
+        assert after[0][0] == before[0][0] and after[0][1:3] != before[0][1:3]  # off "amazon"
+        assert after[1:3] == before[1:3]
+        assert after[3] == before[3] == (None, None, None, None)
+        migrate.downgrade(database.engine, "0011_search_pending")
+        assert stored() == before
     finally:
         database.dispose()

@@ -131,6 +131,41 @@ def test_a_copy_whose_headline_changed_a_word_joins_the_story(db: Database) -> N
     assert wire_cluster is not None and wire_cluster == copy_cluster
 
 
+def test_on_a_busy_day_a_copy_with_an_edited_headline_still_joins_the_story(
+    db: Database,
+) -> None:
+    """Thirty newer reports of the story, all naming Amazon and TikTok, arrive between
+    the wire's report and a copy that changed a headline word ("shopping" -> "retail").
+    The copy's whole-headline key differs; min-hash keys on the names would be shared by
+    all thirty and crowd the wire out of the capped look-up (with every word min-hashed,
+    two of these headlines' three keys fell on "amazon"). The keys leave the names out,
+    so the copy still finds the wire through the words they share."""
+    verbs = ("face", "weigh", "court", "probe", "test", "expand")
+    subjects = ("senators", "merchants", "regulators", "creators", "brands")
+    busy = [
+        draft(
+            f"https://news.example/{n}",
+            f"{OTHER} Report {n} on {subject}.",
+            hours=0.1 + n / 100,
+            title=f"Amazon and TikTok {verbs[n % 6]} {subjects[n % 5]} over deal {100 + n}",
+        )
+        for n, subject in enumerate(subjects * 6)
+    ]
+    [wire] = ingest(
+        db, "https://wire.example/feed", [draft("https://wire.example/1", WIRE, title=WIRE_TITLE)]
+    )
+    ingest(db, "https://news.example/feed", busy)
+    edited = "Amazon and TikTok widen their retail partnership"
+    assert story_bands(edited)[3] != story_bands(WIRE_TITLE)[3]
+    [copy] = ingest(
+        db,
+        "https://paper.example/feed",
+        [draft("https://paper.example/a", COPY, title=edited, hours=1)],
+    )
+    wire_cluster, copy_cluster = clusters(db, [wire, copy])
+    assert wire_cluster is not None and wire_cluster == copy_cluster
+
+
 def test_copies_inside_one_batch_cluster_together(db: Database) -> None:
     ids = ingest(
         db,
