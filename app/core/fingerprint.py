@@ -20,8 +20,8 @@ Two measures, because copies come in two kinds:
   (so a short item only groups with a near-exact copy: templates are short).
   Wire-style templates give different stories the same words, so word overlap
   alone over-merges them; a copy shares whole passages. ``story_keys`` are the
-  look-up keys for it: three min-hashes of the headline's words and a hash of the
-  whole normalised headline.
+  look-up keys for it: three min-hashes of the headline's words other than the
+  story's names (``KEY_STOP``) and a hash of the whole normalised headline.
 
 This module decides nothing about clusters; the store and poller do.
 """
