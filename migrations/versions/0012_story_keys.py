@@ -36,8 +36,7 @@ down_revision = "0011_search_pending"
 branch_labels = None
 depends_on = None
 
-BATCH = 5_000
-BANDS = ("band0", "band1", "band2", "band3")
+BATCH = 5_000  # articles read and re-keyed at a time
 
 
 def _previous_keys(title: str) -> tuple[int, ...]:
