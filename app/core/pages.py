@@ -57,9 +57,13 @@ def plain_host(url: str) -> str | None:
     return None if found is None else found.group(1)
 
 
+def _bing(host: str) -> bool:
+    return host in _BING_HOSTS or host.endswith(".bing.com")
+
+
 def _routed(host: str) -> bool:
     """A host whose links wrap or hide the publisher's (Google News, Bing)."""
-    return host == _GOOGLE_NEWS or host in _BING_HOSTS or host.endswith(".bing.com")
+    return host == _GOOGLE_NEWS or _bing(host)
 
 
 def is_news_search(feed_url: str) -> bool:
@@ -110,7 +114,7 @@ def page_target(url: str) -> PageTarget:
         return PageTarget(None, "not an http(s) link")
     if host == _GOOGLE_NEWS and parts.path.startswith(("/rss/articles/", "/articles/")):
         return PageTarget(None, "Google News links are resolved by JavaScript only")
-    if host in _BING_HOSTS or host.endswith(".bing.com"):
+    if _bing(host):
         inner = dict(parse_qsl(parts.query)).get("url", "")
         if urlsplit(inner).scheme in ("http", "https"):
             return page_target(inner)

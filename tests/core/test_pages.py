@@ -10,7 +10,6 @@ from app.core.pages import (
     BACKOFF,
     MAX_RETRY_AFTER,
     PageOutcome,
-    PageTarget,
     after_attempt,
     is_news_search,
     page_target,
@@ -127,37 +126,23 @@ TRICKY_LINKS = [
 
 
 @pytest.mark.parametrize("link", TRICKY_LINKS)
-def test_the_plain_link_fast_path_reads_hosts_as_urlsplit_does(link: str) -> None:
+def test_the_plain_link_fast_path_reads_hosts_as_urlsplit_does(
+    link: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from urllib.parse import urlsplit
 
-    from app.store.extraction import host_key
+    from app.core import pages
+    from app.store import extraction
 
     found = plain_host(link)
     if found is not None:  # the fast path answered: it must agree with urlsplit
         assert found == urlsplit(link).hostname
-    assert host_key(link) == (urlsplit(link).hostname or "")[:255]
-    # page_target answers as its urlsplit path does (the fast path only skips the split)
-    slow = _slow_page_target(link)
-    assert page_target(link) == slow
-
-
-def _slow_page_target(url: str) -> PageTarget:
-    """``page_target`` as it was before the fast path, for the comparison above."""
-    from urllib.parse import parse_qsl, urlsplit
-
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
-        return PageTarget(None, "not an http(s) link")
-    if host == "news.google.com" and parts.path.startswith(("/rss/articles/", "/articles/")):
-        return PageTarget(None, "Google News links are resolved by JavaScript only")
-    if host in ("bing.com", "www.bing.com") or host.endswith(".bing.com"):
-        inner = dict(parse_qsl(parts.query)).get("url", "")
-        if urlsplit(inner).scheme in ("http", "https"):
-            return _slow_page_target(inner)
-        if parts.path.startswith("/news/apiclick"):
-            return PageTarget(None, "Bing News link without a publisher URL")
-    return PageTarget(url)
+    fast = (page_target(link), extraction.host_key(link))
+    # the same answers with the fast path turned off (every link through urlsplit)
+    monkeypatch.setattr(pages, "plain_host", lambda url: None)
+    monkeypatch.setattr(extraction, "plain_host", lambda url: None)
+    assert fast == (page_target(link), extraction.host_key(link))
+    assert fast[1] == (urlsplit(link).hostname or "")[:255]
 
 
 def test_plain_links_are_read_by_the_fast_path() -> None:
