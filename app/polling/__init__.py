@@ -41,10 +41,16 @@ GC_THRESHOLDS = (50_000, 50, 100)
 def batch_gc() -> None:
     """For the poller's processes, once their modules are loaded: freeze what is loaded
     (never scanned again; in the fork server, never copied by the workers' collector)
-    and collect less often."""
+    and collect less often.
+
+    No full collection first. It walked every object of the loaded heap (~84,000 in the
+    poll process, ~47,000 in the fork server: 48 and 23 ms of CPU, before the first
+    request and before the workers fork) to find a few dozen objects of import-time
+    cyclic garbage (66 and 23), which now stay in the frozen heap. The interpreter's
+    documentation gives the same recipe for a fork server: freeze, without collecting,
+    right before forking (``gc.freeze``)."""
     import gc
 
-    gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 

@@ -23,19 +23,20 @@ different leaf of each of the article table's dozen indexes (story keys, hashes,
 publication spread over days): one transaction per feed wrote ~380 pages to the log for
 ~45 articles, 8 times the database's final size over a cold poll of the peer corpus
 (330 MB of log for a 55 MB file), and the writer's thread spent a third of its time in
-the kernel copying them. Held, a transaction stays open while writes keep coming, each
-write with articles in a savepoint of its own (so one that fails is rolled back alone; a
-small write that fails has the transaction rolled back and its writes run alone), and commits
+the kernel copying them. Held, a transaction stays open while writes keep coming, and commits
 once it is ``hold`` seconds old, once ``hold_weight`` articles wait in it, once no write
 has come for ``idle`` seconds, or at once when an interactive writer (an editor) is
 waiting for the database (``yield_to``). A page changed by several feeds goes to the log
 once per commit. Callers still return only after their write is committed; ``written``
 (given to ``run``) is called as soon as the write is in the transaction, so the poller
-can let the next parsed feed in meanwhile. A commit that fails, or a write failing with
-a busy database, rolls the transaction back and every write in it runs again in a
-transaction of its own, as without holding. The first commit is never held (the first
-feed is visible at once). A killed process loses the open transaction, as it loses a
-group: its feeds' claims expire and they are polled again.
+can let the next parsed feed in meanwhile. A write that fails, or a commit that fails, rolls the
+transaction back and every write in it runs again in a transaction of its own, as without holding,
+so a bad write fails alone and the others are stored. No write opens a savepoint in a held
+transaction (``db.RUN_AGAIN_ALONE`` tells ``upsert_batch`` so too): SQLite copies every page first
+changed under a savepoint into its statement journal, which cost ~15 % of the writer's CPU, and a
+failure, rare, costs a re-run instead. The first commit is never held (the first feed is visible at
+once). A killed process loses the open transaction, as it loses a group: its feeds' claims expire
+and they are polled again.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
-from app.store.db import Database, widen_cache
+from app.store.db import RUN_AGAIN_ALONE, Database, widen_cache
 
 _T = TypeVar("_T")
 log = logging.getLogger("newsmon.writer")
@@ -257,9 +258,9 @@ class GroupWriter:
 
     def _execute_held(self, group: list[_Job[Any]]) -> None:
         """In the writer's thread: each write of ``group`` in the held transaction (opened
-        if need be), a write with articles in a savepoint of its own. An interactive writer
-        waiting gets the database between two writes: what is in is committed, and the
-        next transaction begins after it (``WriteTurnstile.give_way``)."""
+        if need be), none in a savepoint: a failure has them all run again alone. An
+        interactive writer waiting gets the database between two writes: what is in is
+        committed, and the next transaction begins after it (``WriteTurnstile.give_way``)."""
         mine = {id(job) for job in group}
         loaded = None
         for at, job in enumerate(group):
@@ -268,6 +269,7 @@ class GroupWriter:
             if self._held is None:
                 context = self.db.write()
                 self._held = _Held(context, context.__enter__(), time.monotonic())
+                self._held.session.info[RUN_AGAIN_ALONE] = True
                 try:
                     widen_cache(self._held.session)  # the held pages stay in memory
                 except Exception as exc:  # (it begins the transaction: a busy database)
@@ -278,17 +280,10 @@ class GroupWriter:
             held = self._held
             job.value, job.error = None, None
             try:
-                if job.small:  # (a savepoint costs what the write does: none; rarely fails)
-                    job.value = job.fn(held.session)
-                else:
-                    with held.session.begin_nested():
-                        job.value = job.fn(held.session)
-            except Exception as exc:
-                if job.small or _transient(exc):  # the transaction is in doubt: run alone
-                    self._undo_held(exc, group[at:], mine)
-                    return
-                job.error = exc  # rolled back to its savepoint, alone
-                continue
+                job.value = job.fn(held.session)  # (no savepoint: RUN_AGAIN_ALONE)
+            except Exception as exc:  # the transaction is in doubt: its writes run alone
+                self._undo_held(exc, group[at:], mine)
+                return
             job.held = True
             held.jobs.append(job)
             held.weight += job.weight
@@ -379,9 +374,3 @@ class _Held:
         """End the transaction, undone, for ``exc`` (an error ending it is moot now)."""
         with contextlib.suppress(Exception):
             self.context.__exit__(type(exc), exc, exc.__traceback__)
-
-
-def _transient(exc: BaseException) -> bool:
-    from app.store.article_writes import transient_error
-
-    return transient_error(exc)

@@ -33,7 +33,7 @@ from app.core.decide import ArticleDraft, StoredForm, Tags
 from app.core.fingerprint import TITLE_AGREEMENT, jaccard, same_story, shingles, title_terms
 from app.core.timeline import THEME_BITS
 from app.core.types import ThemeTag
-from app.store.db import insert_for, run_on_driver
+from app.store.db import RUN_AGAIN_ALONE, insert_for, run_on_driver
 from app.store.search import fold_doc
 from app.store.sqlite_file import marks, sqlite_stamp
 from app.store.stored import CLUSTER_WINDOW, dumps, evidence_json, stored_form
@@ -208,8 +208,14 @@ class ArticleWrites:
         result = UpsertResult()
         # One draft per key (the last wins): a repeated key would count as new twice.
         drafts = list({d.key: d for d in drafts}.values())
+        # In a held transaction a failure here has the writer roll the transaction back and
+        # run this write again in a transaction of its own, where it takes the path below.
+        run_again_alone = self.session.info.get(RUN_AGAIN_ALONE, False)
         for start in range(0, len(drafts), CHUNK):
             chunk = drafts[start : start + CHUNK]
+            if run_again_alone:
+                self._upsert_chunk(feed_id, chunk, now, result, search_later)
+                continue
             try:
                 with self.session.begin_nested():
                     self._upsert_chunk(feed_id, chunk, now, result, search_later)
@@ -336,8 +342,9 @@ class ArticleWrites:
         """``_insert_new`` on SQLite through the driver: the same rows, values and
         statements, without SQLAlchemy's per-value bind processing (a third of the
         poller's main-process CPU on the peer corpus went to it). The row trigger is off
-        inside this savepoint; the batch is indexed below in two executemany calls
-        instead of six statements per row (migration 0006)."""
+        for this batch's insert (a failure undoes the switch with the rest); the batch is
+        indexed below in two executemany calls instead of six statements per row
+        (migration 0006)."""
         now_stamp = sqlite_stamp(now)
         rows = [_stored_row(d, _stored(d), now_stamp, feed_id) for d in drafts]
         columns = _COLUMNS

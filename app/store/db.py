@@ -133,6 +133,16 @@ def run_on_driver(session: Session, sql: str, params: Any = (), *, many: bool = 
 HELD_CACHE_KIB = 8192
 
 
+# ``Session.info`` key: every write in this session's transaction is run again, each in a
+# transaction of its own, if any of them fails (the poller's held transactions on SQLite,
+# app.polling.writer). A failure may then abandon the whole transaction, so a write needs
+# no savepoint to be undone alone: with a savepoint open, SQLite copies every page a write
+# first changes into its statement journal, and the savepoints of a held transaction (one
+# per feed, one per batch of articles) cost ~15 % of the writer's CPU (docs/decisions.md,
+# "Ingest, stop 42"). ``ArticleWrites.upsert_batch`` reads it.
+RUN_AGAIN_ALONE = "newsmon.run_again_alone"
+
+
 def widen_cache(session: Session) -> None:
     """Give the session's connection the held transaction's page cache (SQLite only)."""
     if session.get_bind().dialect.name == "sqlite":

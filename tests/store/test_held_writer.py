@@ -1,6 +1,7 @@
 """The group writer's held transactions (the poller on SQLite, app.polling.writer): writes
-that keep coming share one commit, each in a savepoint of its own; a caller returns only
-once its write is committed, and hears "written" before that; one bad write fails alone;
+that keep coming share one commit, without savepoints; a caller returns only
+once its write is committed, and hears "written" before that; one bad write (or one bad
+entry of a feed's articles) fails alone and the other writes are stored;
 a busy database or a failed commit has every write run again alone; an editor waiting
 for the database ends the hold; a writer stopped mid-hold leaves nothing half-written
 and the database free."""
@@ -14,17 +15,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from app.core.decide import ArticleDraft
 from app.core.errors import StorageBusy
 from app.polling.writer import GroupWriter
 from app.store import migrate
+from app.store.article_writes import ArticleWrites
 from app.store.db import HELD_CACHE_KIB, Database, reading
 from app.store.feeds import FeedStore
-from app.store.tables import Feed
+from app.store.tables import Article, ArticleSource, Feed
 from tests.store.test_group_writer import NOW, add, broken, urls
+from tests.store.test_raw_insert import _draft
 
 LONG = 30.0  # a hold no test waits out: if a hold is not ended early, the test times out
 
@@ -112,6 +116,95 @@ async def test_a_failing_write_is_rolled_back_alone_and_answered_at_once(db: Dat
         "https://b.example/feed",
         "https://first.example/feed",
     ]
+
+
+def _traced(database: Database) -> list[str]:
+    """Every statement run on the database's connections opened from now on (SQLite's
+    own trace: the driver-level statements too)."""
+    database.engine.dispose()
+    seen: list[str] = []
+
+    @event.listens_for(database.engine, "connect")
+    def _trace(dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.set_trace_callback(seen.append)  # type: ignore[attr-defined]
+
+    return seen
+
+
+def _feeds(database: Database, count: int) -> list[int]:
+    with database.write() as session:
+        store = FeedStore(session)
+        return [store.add(f"https://f{n}.example/feed", now=NOW).id for n in range(count)]
+
+
+def _articles(feed_id: int, drafts: list[ArticleDraft]):  # type: ignore[no-untyped-def]
+    """A feed's write with articles, as the poller's (the new and skipped counts)."""
+
+    def write(session: Session) -> tuple[int, int]:
+        stored = ArticleWrites(session).upsert_batch(feed_id, drafts, now=NOW, search_later=True)
+        return stored.new, len(stored.skipped)
+
+    return write
+
+
+def _stored(database: Database) -> tuple[int, int, int]:
+    """Articles, distinct identity keys, source links."""
+    with database.read() as session:
+        return (
+            session.scalar(select(func.count()).select_from(Article)) or 0,
+            session.scalar(select(func.count(func.distinct(Article.url_hash)))) or 0,
+            session.scalar(select(func.count()).select_from(ArticleSource)) or 0,
+        )
+
+
+@pytest.mark.anyio
+async def test_held_writes_with_articles_open_no_savepoint(poller_db: Database) -> None:
+    """Under a savepoint SQLite copies every page a write first changes into its statement
+    journal (~15 % of the poller's writer); a held transaction's writes open none, since
+    a failure has them all run again alone (below)."""
+    seen = _traced(poller_db)
+    feeds = _feeds(poller_db, 3)
+    writer = held(poller_db, idle=0.2)
+    await first_commit(writer)
+    results = await asyncio.gather(
+        *(
+            writer.run(_articles(feed, [_draft(10 * k + n) for n in range(1, 11)]), weight=10)
+            for k, feed in enumerate(feeds)
+        )
+    )
+    assert results == [(10, 0)] * 3
+    assert writer.commits == 2  # the three feeds' articles in one held commit
+    assert _stored(poller_db) == (30, 30, 30)
+    assert seen, "the trace saw nothing"
+    assert [s for s in seen if "SAVEPOINT" in s.upper()] == []
+
+
+@pytest.mark.anyio
+async def test_a_poison_entry_in_a_held_write_is_skipped_alone(poller_db: Database) -> None:
+    """A feed's batch with one entry the database refuses, held with two other feeds: the
+    transaction is rolled back and the three writes run again alone, where the bad entry
+    is skipped on its own. Every other article is stored once; nothing is lost."""
+    feeds = _feeds(poller_db, 3)
+    writer = held(poller_db, idle=0.2)
+    await first_commit(writer)
+    batches = [
+        [_draft(n) for n in range(1, 11)],
+        [*(_draft(n) for n in range(11, 20)), _draft(20, title=None)],  # NOT NULL refused
+        [_draft(n) for n in range(21, 31)],
+    ]
+    results = await asyncio.gather(
+        *(
+            writer.run(_articles(feed, batch), weight=10)
+            for feed, batch in zip(feeds, batches, strict=True)
+        )
+    )
+    assert results == [(10, 0), (9, 1), (10, 0)]
+    assert _stored(poller_db) == (29, 29, 29)
+    # and the good entries are searchable once indexed (the failed try left no half-state)
+    with poller_db.read() as session:
+        pending = session.scalar(text("SELECT count(*) FROM article_search_pending"))
+        active = session.scalar(text("SELECT active FROM article_search_bulk"))
+    assert (pending, active) == (29, 0)
 
 
 @pytest.mark.anyio
