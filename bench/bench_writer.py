@@ -9,9 +9,10 @@ written as the poller's writer writes it: one write transaction on the bulk engi
 poller's hook (the full-text queue and alert matching), the commit; the search index's
 batches follow (``index_pending`` until none wait). The feed's health and fetch-log rows
 are left out. Two ways, alternated: each feed in a transaction of its own (``alone``, the
-poller before stop 33 and on PostgreSQL) and feeds ``held`` in one transaction, each in a
-savepoint, until ``HELD_ARTICLES`` articles wait in it (the poller on SQLite holds its
-transaction ~0.2 s, ~400 articles of the peer corpus's cold poll: app.polling.writer).
+poller before stop 33 and on PostgreSQL) and feeds ``held`` in one transaction, without
+savepoints (each feed had one before stop 42), until ``HELD_ARTICLES`` articles wait in it
+(the poller on SQLite holds its transaction ~0.2 s, ~400 articles of the peer corpus's cold
+poll: app.polling.writer).
 
 Whole-tree runs on this 2-core machine drift by 25 % or more from one run to the next
 (docs/decisions.md, "Ingest, stop 30"), which hides a change worth a few per cent of the
@@ -124,13 +125,14 @@ def replay(
     meter: SQLiteMeter | None = None,
 ) -> dict[str, float]:
     """One round on a new database: CPU seconds per step; ``held``: feeds share a
-    transaction (a savepoint each) until this many articles wait in it. With ``meter``,
-    ``"sqlite"`` is the part of the steps' CPU spent inside sqlite3's calls."""
+    transaction (no savepoints, as the poller's since stop 42) until this many articles
+    wait in it. With ``meter``, ``"sqlite"`` is the part of the steps' CPU spent inside
+    sqlite3's calls."""
     from app.alerts.hook import NewMatchHook, combine
     from app.polling.extraction import enqueue_hook
     from app.store import migrate
     from app.store.articles import ArticleStore
-    from app.store.db import Database, widen_cache
+    from app.store.db import RUN_AGAIN_ALONE, Database, widen_cache
     from app.store.extraction import FullTextRules
     from app.store.feeds import FeedStore
     from app.store.search import INDEX_BATCH, index_pending
@@ -155,18 +157,18 @@ def replay(
     try:
         for transaction in transactions:
             with db.write() as session:
-                if held:
-                    widen_cache(session)  # as the poller's held transactions have it
+                if held:  # as the poller's held transactions have it: no savepoints
+                    widen_cache(session)
+                    session.info[RUN_AGAIN_ALONE] = True
                 for feed_url, prepared in transaction:
                     feed_id = ids[feed_url]
                     started = clock()
-                    with session.begin_nested() if held else contextlib.nullcontext():
-                        stored = ArticleStore(session).upsert_batch(
-                            feed_id, prepared.drafts, now=now, search_later=True
-                        )
-                        upserted = clock()
-                        if stored.new_ids or stored.updated_ids:
-                            hook(session, feed_id, stored.new_ids, stored.updated_ids, now)
+                    stored = ArticleStore(session).upsert_batch(
+                        feed_id, prepared.drafts, now=now, search_later=True
+                    )
+                    upserted = clock()
+                    if stored.new_ids or stored.updated_ids:
+                        hook(session, feed_id, stored.new_ids, stored.updated_ids, now)
                     hooked = clock()
                     spent["upsert"] += upserted - started
                     spent["hook"] += hooked - upserted
