@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -137,7 +137,7 @@ def _feeds(database: Database, count: int) -> list[int]:
         return [store.add(f"https://f{n}.example/feed", now=NOW).id for n in range(count)]
 
 
-def _articles(feed_id: int, drafts: list[ArticleDraft]):  # type: ignore[no-untyped-def]
+def _articles(feed_id: int, drafts: list[ArticleDraft]) -> Callable[[Session], tuple[int, int]]:
     """A feed's write with articles, as the poller's (the new and skipped counts)."""
 
     def write(session: Session) -> tuple[int, int]:
