@@ -132,7 +132,7 @@ def replay(
     from app.polling.extraction import enqueue_hook
     from app.store import migrate
     from app.store.articles import ArticleStore
-    from app.store.db import RUN_AGAIN_ALONE, Database, widen_cache
+    from app.store.db import Database, begin_held
     from app.store.extraction import FullTextRules
     from app.store.feeds import FeedStore
     from app.store.search import INDEX_BATCH, index_pending
@@ -157,9 +157,8 @@ def replay(
     try:
         for transaction in transactions:
             with db.write() as session:
-                if held:  # as the poller's held transactions have it: no savepoints
-                    widen_cache(session)
-                    session.info[RUN_AGAIN_ALONE] = True
+                if held:  # as the poller's held transactions are
+                    begin_held(session)
                 for feed_url, prepared in transaction:
                     feed_id = ids[feed_url]
                     started = clock()

@@ -29,13 +29,14 @@ has come for ``idle`` seconds, or at once when an interactive writer (an editor)
 waiting for the database (``yield_to``). A page changed by several feeds goes to the log
 once per commit. Callers still return only after their write is committed; ``written``
 (given to ``run``) is called as soon as the write is in the transaction, so the poller
-can let the next parsed feed in meanwhile. A write that fails, or a commit that fails, rolls the
-transaction back and every write in it runs again in a transaction of its own, as without holding,
-so a bad write fails alone and the others are stored. No write opens a savepoint in a held
-transaction (``db.RUN_AGAIN_ALONE`` tells ``upsert_batch`` so too): SQLite copies every page first
-changed under a savepoint into its statement journal, which cost ~15 % of the writer's CPU, and a
-failure, rare, costs a re-run instead. The first commit is never held (the first feed is visible at
-once). A killed process loses the open transaction, as it loses a group: its feeds' claims expire
+can let the next parsed feed in meanwhile. A write that fails, or a commit that fails,
+rolls the transaction back and every write in it runs again in a transaction of its own,
+as without holding, so a bad write fails alone and the others are stored. No write opens
+a savepoint in a held transaction (``db.begin_held`` marks its session; ``upsert_batch``
+reads the mark): SQLite copies every page first changed under a savepoint into its
+statement journal, which cost ~15 % of the writer's CPU, and a failure, rare, costs a
+re-run instead. The first commit is never held (the first feed is visible at once). A
+killed process loses the open transaction, as it loses a group: its feeds' claims expire
 and they are polled again.
 """
 
@@ -52,7 +53,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
-from app.store.db import RUN_AGAIN_ALONE, Database, widen_cache
+from app.store.db import Database, begin_held
 
 _T = TypeVar("_T")
 log = logging.getLogger("newsmon.writer")
@@ -269,9 +270,8 @@ class GroupWriter:
             if self._held is None:
                 context = self.db.write()
                 self._held = _Held(context, context.__enter__(), time.monotonic())
-                self._held.session.info[RUN_AGAIN_ALONE] = True
                 try:
-                    widen_cache(self._held.session)  # the held pages stay in memory
+                    begin_held(self._held.session)  # no savepoints; held pages in memory
                 except Exception as exc:  # (it begins the transaction: a busy database)
                     self._undo_held(exc, group[at:], mine)
                     return
@@ -280,7 +280,7 @@ class GroupWriter:
             held = self._held
             job.value, job.error = None, None
             try:
-                job.value = job.fn(held.session)  # (no savepoint: RUN_AGAIN_ALONE)
+                job.value = job.fn(held.session)  # (no savepoint: begin_held)
             except Exception as exc:  # the transaction is in doubt: its writes run alone
                 self._undo_held(exc, group[at:], mine)
                 return

@@ -149,6 +149,14 @@ def widen_cache(session: Session) -> None:
         run_on_driver(session, f"PRAGMA cache_size = -{HELD_CACHE_KIB}")
 
 
+def begin_held(session: Session) -> None:
+    """Make ``session`` a held transaction's (the poller's writer, ``bench writer``'s
+    replay): its writes open no savepoints (``RUN_AGAIN_ALONE``) and its connection gets
+    the wider page cache (which begins the transaction: a busy database raises here)."""
+    session.info[RUN_AGAIN_ALONE] = True
+    widen_cache(session)
+
+
 def reading(engine: Engine) -> Engine:
     """``engine`` for reads only: on SQLite a plain BEGIN (no write lock, no turnstile)."""
     return engine.execution_options(**{_READ: True})

@@ -104,6 +104,21 @@ GC_SCRIPT = textwrap.dedent(
 )
 
 
+def _run_script(script: str) -> list[int]:
+    """The integers ``script`` prints, run by a fresh interpreter on this checkout."""
+    root = Path(parse_module.__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    return [int(word) for word in done.stdout.split()]
+
+
 def test_parse_workers_collect_garbage_in_batches_and_never_scan_the_preloaded_heap() -> None:
     """Workers forked from the preloaded fork server inherit its frozen heap and the
     poller's collection thresholds (``batch_gc``); the process that owns the pool
@@ -112,17 +127,7 @@ def test_parse_workers_collect_garbage_in_batches_and_never_scan_the_preloaded_h
 
     from app.polling import GC_THRESHOLDS
 
-    root = Path(parse_module.__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, "-c", GC_SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=root,
-        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr
-    *worker, frozen, owner_0, owner_1, owner_2 = map(int, done.stdout.split())
+    *worker, frozen, owner_0, owner_1, owner_2 = _run_script(GC_SCRIPT)
     assert tuple(worker) == GC_THRESHOLDS
     assert frozen > 10_000  # the tagger's tables and the modules: never scanned again
     assert (owner_0, owner_1, owner_2) == gc.get_threshold() != GC_THRESHOLDS
@@ -144,16 +149,6 @@ def test_the_loaded_heap_is_frozen_without_a_full_collection_first() -> None:
     """``batch_gc`` runs before a poll's first request and before the fork server forks
     its workers: a full collection there walked every loaded object (~84,000 in a poll
     process, ~48 ms of CPU) for a few dozen of import-time garbage."""
-    root = Path(parse_module.__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, "-c", FREEZE_SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=root,
-        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr
-    full_collections, frozen = map(int, done.stdout.split())
+    full_collections, frozen = _run_script(FREEZE_SCRIPT)
     assert full_collections == 0
     assert frozen > 10_000  # and the loaded heap is frozen: never scanned again
