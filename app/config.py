@@ -96,6 +96,9 @@ class Settings:
     poll_batch_size: int = setting(
         100,
         ge=1,
+        # A poller holds at most two batches; their ids go in one IN list (claims, lease
+        # renewals), which SQLite bounds at 32,766 values.
+        le=10_000,
         description="Due feeds one poller claims at a time (PostgreSQL pollers share "
         "the work batch by batch).",
     )

@@ -104,6 +104,7 @@ def test_names_are_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("NEWSMON_PORT", "70000", "maximum"),
         ("NEWSMON_PORT", "80.5", "integer"),
+        ("NEWSMON_POLL_BATCH_SIZE", "20000", "maximum"),
         ("NEWSMON_POLL", "maybe", "boolean"),
         ("NEWSMON_FETCH_ALLOWLIST", "10.0.0.0/8", "JSON list"),
         ("NEWSMON_FETCH_ALLOWLIST", "[1, 2]", "JSON list"),

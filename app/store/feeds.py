@@ -47,7 +47,6 @@ _CLAIMED = (
     Feed.last_error,
     Feed.lease_owner,
 )
-_CLAIM_CHUNK = 1000  # ids per UPDATE (a large NEWSMON_POLL_BATCH_SIZE stays under SQLite's limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +213,7 @@ class FeedStore:
             .order_by(Feed.next_poll_at, Feed.id)
             .limit(limit)
         )
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self.dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         rows = self.session.execute(stmt).all()
         for row in rows:
@@ -227,12 +226,10 @@ class FeedStore:
                     http_status=None,
                     error=f"the previous poll ({row.lease_owner}) stopped before it finished",
                 )
-        ids = [row.id for row in rows]
-        for start in range(0, len(ids), _CLAIM_CHUNK):
-            # ORM-enabled, as renew_leases: a feed object this session holds sees its lease.
+        if rows:  # ORM-enabled, as renew_leases: a feed object this session holds sees it
             self.session.execute(
                 update(Feed)
-                .where(Feed.id.in_(ids[start : start + _CLAIM_CHUNK]))
+                .where(Feed.id.in_([row.id for row in rows]))
                 .values(lease_until=now + lease, lease_owner=owner)
             )
         return [
