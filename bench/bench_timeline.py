@@ -41,6 +41,7 @@ TARGETS_MS = {
     "timeline JSON": 50,
     "timeline HTML": 100,
     "full-text": 150,
+    "full-text HTML (with its chart)": 150,
     "volume 1y": 200,
     "volume 1y by outlet": 200,
     "volume 1y by language": 200,
@@ -218,6 +219,8 @@ def measure(db: Database, url: str, label: str) -> None:
         "timeline JSON": "/api/v1/articles",
         "filtered (theme+lang+30d)": "/api/v1/articles?theme=security&lang=de&since=30d",
         "full-text": "/api/v1/articles?q=datensicherheit+kooperation",
+        # the page an analyst's search opens: the list and its volume chart (30 days)
+        "full-text HTML (with its chart)": "/?q=datensicherheit+kooperation",
         "volume 1y": f"/api/v1/stats/volume?since={year_ago}",
         "volume 1y HTML chart": f"/?since={year_ago}",
         "volume 1y by outlet": f"/api/v1/stats/volume?since={year_ago}&group=source",

@@ -1,0 +1,171 @@
+"""The volume chart's counts, unsplit and split by outlet or language (share of voice),
+against counts made by hand from the seeded articles, on both engines: by day and by
+week (a week cut to the chart's range), with filters, and with a search, which SQLite
+checks two ways (the full-text index's matches when they are few, the terms on each
+article's document when they are many): both must count the same articles."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+import app.store.articles as articles_module
+from app.core.timeline import THEME_BITS, TimelineFilter
+from app.store.articles import ArticleStore
+from app.store.db import Database
+from app.store.tables import Article, ArticleSource, Feed
+
+# Wednesday 2026-09-02 .. Sunday 2026-09-27: the first and last weeks are cut.
+START, END = date(2026, 9, 2), date(2026, 9, 27)
+LANGS = ("en", "de", None, "fr", "de", "en", "es")
+MASKS = (0, THEME_BITS["security"], THEME_BITS["market"] | THEME_BITS["regulatory"], 7)
+TERM = "zebrafinch"  # in every third article's text; "Zebrafinch" in a title too
+
+
+def seed(db: Database) -> list[tuple[datetime, int, str | None, int, bool]]:
+    """Articles from three outlets, two a day from the Monday before START to the
+    Tuesday after END (the days outside the range must not count); returns
+    (published, outlet index, language, theme mask, matches TERM) per article."""
+    made = []
+    with db.write() as session:
+        feeds = [
+            Feed(
+                url=f"https://outlet{n}.example/feed.xml",
+                url_hash=f"f{n:063d}",
+                title=f"Outlet {n}",
+                created_at=datetime(2026, 8, 1, tzinfo=UTC),
+                next_poll_at=datetime(2026, 8, 1, tzinfo=UTC),
+            )
+            for n in range(3)
+        ]
+        session.add_all(feeds)
+        session.flush()
+        first = datetime(2026, 8, 31, 0, 30, tzinfo=UTC)  # the Monday before START
+        n = 0
+        for day in range((END - first.date()).days + 3):
+            for hour in (0, 23):  # just after midnight and just before the next one
+                when = first + timedelta(days=day, hours=hour)
+                outlet = (n * 7) % 3 if n % 5 else 0
+                language = LANGS[n % len(LANGS)]
+                mask = MASKS[n % len(MASKS)]
+                match = n % 3 == 0
+                title = f"Zebrafinch story {n}" if n % 9 == 0 else f"Story {n}"
+                article = Article(
+                    url=f"https://news.example/{n}",
+                    url_hash=f"a{n:063d}",
+                    title=title,
+                    text=f"Amazon and TikTok {TERM if match else 'partnership'} report {n}",
+                    language=language,
+                    published_at=when,
+                    first_seen_at=when,
+                    updated_at=when,
+                    relevant=n % 4 != 3,
+                    tagger_relevant=n % 4 != 3,
+                    theme_mask=mask,
+                )
+                session.add(article)
+                session.flush()
+                session.add(
+                    ArticleSource(
+                        article_id=article.id, feed_id=feeds[outlet].id, first_seen_at=when
+                    )
+                )
+                made.append((when, feeds[outlet].id, language, mask, match or n % 9 == 0))
+                n += 1
+    return [(w, f, lang, m, hit) for w, f, lang, m, hit in made]
+
+
+def expected(
+    made: list[tuple[datetime, int, str | None, int, bool]],
+    interval: str,
+    group: str,
+    *,
+    term: bool = False,
+) -> dict[date, Counter[str]]:
+    """Articles per bucket start and group key, counted by hand: relevant ones only, as
+    the default filter; ``term``: only those that mention TERM."""
+    out: dict[date, Counter[str]] = {}
+    for index, (when, feed_id, language, _mask, hit) in enumerate(made):
+        day = when.date()
+        if not START <= day <= END or index % 4 == 3:  # out of range, or not relevant
+            continue
+        if term and not hit:
+            continue
+        start = day - timedelta(days=day.weekday()) if interval == "week" else day
+        key = str(feed_id) if group == "source" else (language or "unknown")
+        out.setdefault(start, Counter())[key] += 1
+    return out
+
+
+def counted(buckets: list) -> dict[date, Counter[str]]:  # type: ignore[type-arg]
+    return {b.start: Counter({k: n for k, n in b.counts if n}) for b in buckets if b.total}
+
+
+@pytest.fixture(params=["few matches", "many matches"])
+def search_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """SQLite's two ways of checking a search in the chart: with RARE_MATCHES at 0
+    every term counts as common, and the terms are tested on each document."""
+    if request.param == "many matches":
+        monkeypatch.setattr(articles_module, "RARE_MATCHES", 0)
+    return str(request.param)
+
+
+@pytest.mark.parametrize("interval", ["day", "week"])
+@pytest.mark.parametrize("group", ["source", "lang"])
+def test_share_of_voice_counts_each_article_in_range_once(
+    db: Database, interval: str, group: str
+) -> None:
+    made = seed(db)
+    with db.read() as session:
+        series, buckets = ArticleStore(session).volume_groups(
+            TimelineFilter(), interval, group, start=START, end=END
+        )
+    assert counted(buckets) == expected(made, interval, group)
+    assert len(series) <= 6
+    if interval == "week":
+        # the first bucket is the week of START, counted from START on
+        assert buckets[0].start == START - timedelta(days=START.weekday())
+        assert buckets[0].total == sum(expected(made, interval, group)[buckets[0].start].values())
+
+
+@pytest.mark.parametrize("interval", ["day", "week"])
+def test_the_split_bars_add_up_to_the_unsplit_ones_with_filters(
+    db: Database, interval: str
+) -> None:
+    made = seed(db)
+    flt = TimelineFilter(themes=("security",), languages=("de", "en"), relevance="all")
+    with db.read() as session:
+        store = ArticleStore(session)
+        plain = store.volume(flt, interval, start=START, end=END)
+        _, by_outlet = store.volume_groups(flt, interval, "source", start=START, end=END)
+    assert [b.total for b in by_outlet] == [b.total for b in plain]
+    wanted = sum(
+        1
+        for when, _, language, mask, _ in made
+        if START <= when.date() <= END and language in ("de", "en") and mask & 1
+    )
+    assert sum(b.total for b in plain) == wanted > 0
+
+
+@pytest.mark.parametrize("interval", ["day", "week"])
+def test_a_searched_chart_counts_the_matching_articles(
+    db: Database, interval: str, search_path: str
+) -> None:
+    made = seed(db)
+    flt = TimelineFilter(q=TERM)
+    with db.read() as session:
+        store = ArticleStore(session)
+        _, by_lang = store.volume_groups(flt, interval, "lang", start=START, end=END)
+        plain = store.volume(flt, interval, start=START, end=END)
+        excluded = store.volume(TimelineFilter(q=f"report -{TERM}"), interval, start=START, end=END)
+    want = expected(made, interval, "lang", term=True)
+    assert counted(by_lang) == want
+    assert {b.start: b.total for b in plain if b.total} == {
+        s: sum(c.values()) for s, c in want.items()
+    }
+    everything = expected(made, interval, "lang")
+    assert sum(b.total for b in excluded) == sum(
+        sum(c.values()) for c in everything.values()
+    ) - sum(sum(c.values()) for c in want.values())
