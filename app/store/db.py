@@ -83,7 +83,27 @@ def make_engine(url: str, *, bulk: bool = False, **kwargs: Any) -> Engine:
         _configure_sqlite(engine, BULK_PRAGMAS if bulk else ())
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _custom_plans)
+    return engine
+
+
+def _custom_plans(dbapi_conn: Any, connection_record: Any) -> None:
+    """PostgreSQL plans every statement with the values it runs with.
+
+    psycopg prepares a statement on the server once a connection has run it 5 times,
+    and PostgreSQL then switches to a generic plan, made without the values, once 5
+    more runs suggest it costs no more. For the timeline's statements the values are
+    everything: a generic plan of the volume chart of a search (LIKE patterns as
+    parameters) took 50 s instead of 35 ms at 100k articles, from the 11th search on a
+    pooled connection. Set on each new connection and committed, so a rollback keeps it.
+    """
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
+    finally:
+        cursor.close()
+    dbapi_conn.commit()
 
 
 def insert_for(dialect: str) -> Any:
