@@ -118,7 +118,6 @@ LISTED = load_only(
 )
 
 
-@functools.lru_cache(maxsize=8192)
 def _bucket_spans(interval: str, start: date, end: date) -> list[tuple[date, date]]:
     """The chart's buckets from ``start`` to ``end`` (inclusive dates) as ``(first day,
     the day after the last)``: days, or weeks from Monday cut to the range."""
@@ -133,6 +132,7 @@ def _bucket_spans(interval: str, start: date, end: date) -> list[tuple[date, dat
     return spans
 
 
+@functools.lru_cache(maxsize=8192)
 def _evidence(stored: str | None) -> tuple[Evidence, ...]:
     """A theme's evidence from its stored JSON text. Timeline pages show the same
     articles again and again: their evidence is decoded once, not for every page (it
