@@ -28,6 +28,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     select,
     true,
     tuple_,
@@ -230,8 +231,9 @@ class ArticleStore(ArticleWrites):
     def _filtered(
         self, stmt: Select[Any], flt: TimelineFilter, *, scan: bool = False
     ) -> Select[Any]:
-        """``scan``: ``stmt`` reads ranges of the volume index; a search is checked
-        against them instead of leading the statement (``search_clause``)."""
+        """``scan``: ``stmt`` reads ranges of the volume index; on SQLite a search and
+        the outlets are checked against them instead of leading the statement
+        (``search_clause``)."""
         if flt.relevance == "relevant":
             stmt = stmt.where(Article.relevant.is_(True))
         if flt.themes:
@@ -242,7 +244,14 @@ class ArticleStore(ArticleWrites):
                 stmt = stmt.where(Article.theme_mask.op("&")(mask) != 0)
         if flt.languages:
             stmt = stmt.where(Article.language.in_(flt.languages))
-        if flt.sources:
+        if flt.sources and scan and self.dialect == "sqlite":
+            # The outlets' articles collected once and each article of the ranges
+            # checked against them (by an expression of its id, as a search is): a
+            # look-up of article_source per article cost a year's split by language
+            # ~4 times as much (1M articles, one outlet).
+            carried = select(ArticleSource.article_id).where(ArticleSource.feed_id.in_(flt.sources))
+            stmt = stmt.where((Article.id + literal_column("0")).in_(carried))
+        elif flt.sources:
             stmt = stmt.where(
                 exists().where(
                     ArticleSource.article_id == Article.id, ArticleSource.feed_id.in_(flt.sources)

@@ -201,3 +201,24 @@ def test_a_connection_keeps_planning_the_searched_chart_with_its_values(db: Data
     assert generic == 0
     want = expected(made, "day", "lang", term=True)
     assert sum(b.total for b in plain) == sum(sum(c.values()) for c in want.values())
+
+
+@pytest.mark.parametrize("interval", ["day", "week"])
+def test_a_chart_of_some_outlets_counts_their_articles(db: Database, interval: str) -> None:
+    made = seed(db)
+    feeds = sorted({feed_id for _, feed_id, *_ in made})
+    chosen = (feeds[0], feeds[2])
+    with db.read() as session:
+        store = ArticleStore(session)
+        flt = TimelineFilter(sources=chosen)
+        _, by_lang = store.volume_groups(flt, interval, "lang", start=START, end=END)
+        plain = store.volume(flt, interval, start=START, end=END)
+    want: Counter[str] = Counter()
+    for index, (when, feed_id, language, _, _) in enumerate(made):
+        if START <= when.date() <= END and index % 4 != 3 and feed_id in chosen:
+            want[language or "unknown"] += 1
+    got: Counter[str] = Counter()
+    for bucket in by_lang:
+        got.update({k: n for k, n in bucket.counts if n})
+    assert got == want and sum(want.values()) > 0
+    assert sum(b.total for b in plain) == sum(want.values())

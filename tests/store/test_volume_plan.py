@@ -172,3 +172,25 @@ def test_a_searched_chart_still_reads_the_volume_index(
         assert step.startswith("SEARCH article USING COVERING INDEX ix_article_volume"), plan
     searched = "article_search" if common else "article_fts"
     assert any(searched in step for step in plan), plan
+
+
+@pytest.mark.parametrize("group", [None, "lang"])
+def test_a_chart_of_some_outlets_reads_their_articles_once(
+    db_at_scale: Database, group: str | None
+) -> None:
+    """An outlet filter looked up article_source once per article of the ranges (1M
+    articles, a year by language: ~1 s); the outlets' articles are read once, by feed,
+    and each article of the ranges is checked against them."""
+    flt = TimelineFilter(sources=(3, 7))
+
+    def run(store: ArticleStore) -> None:
+        if group:
+            store.volume_groups(flt, "week", group, start=START, end=END)
+        else:
+            store.volume(flt, "day", start=START, end=END)
+
+    plan = plan_of(db_at_scale, run)
+    sources = [step for step in plan if "article_source" in step]
+    assert sources == ["SEARCH article_source USING INDEX ix_article_source_feed_id (feed_id=?)"], (
+        plan
+    )
