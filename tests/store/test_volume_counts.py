@@ -22,13 +22,13 @@ from app.store.tables import Article, ArticleSource, Feed
 START, END = date(2026, 9, 2), date(2026, 9, 27)
 LANGS = ("en", "de", None, "fr", "de", "en", "es")
 MASKS = (0, THEME_BITS["security"], THEME_BITS["market"] | THEME_BITS["regulatory"], 7)
-TERM = "zebrafinch"  # in every third article's text; "Zebrafinch" in a title too
+TERM = "zebrafinch"  # in every third article's text, and in some other titles
 
 
 def seed(db: Database) -> list[tuple[datetime, int, str | None, int, bool]]:
     """Articles from three outlets, two a day from the Monday before START to the
     Tuesday after END (the days outside the range must not count); returns
-    (published, outlet index, language, theme mask, matches TERM) per article."""
+    (published, the outlet's feed id, language, theme mask, mentions TERM) for each."""
     made = []
     with db.write() as session:
         feeds = [
@@ -52,7 +52,8 @@ def seed(db: Database) -> list[tuple[datetime, int, str | None, int, bool]]:
                 language = LANGS[n % len(LANGS)]
                 mask = MASKS[n % len(MASKS)]
                 match = n % 3 == 0
-                title = f"Zebrafinch story {n}" if n % 9 == 0 else f"Story {n}"
+                in_title = n % 7 == 1  # capitalised, and in texts that do not have it
+                title = f"Zebrafinch story {n}" if in_title else f"Story {n}"
                 article = Article(
                     url=f"https://news.example/{n}",
                     url_hash=f"a{n:063d}",
@@ -73,9 +74,9 @@ def seed(db: Database) -> list[tuple[datetime, int, str | None, int, bool]]:
                         article_id=article.id, feed_id=feeds[outlet].id, first_seen_at=when
                     )
                 )
-                made.append((when, feeds[outlet].id, language, mask, match or n % 9 == 0))
+                made.append((when, feeds[outlet].id, language, mask, match or in_title))
                 n += 1
-    return [(w, f, lang, m, hit) for w, f, lang, m, hit in made]
+    return made
 
 
 def expected(

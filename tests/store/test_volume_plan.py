@@ -1,6 +1,8 @@
 """The volume chart's queries stay index range scans (the 1M-article timeline bench
 depends on it): SQLite's own plan for the plain count and for share of voice
-(``group=source|lang``), both relevance settings. PostgreSQL's plans are measured by
+(``group=source|lang``), both relevance settings; share of voice grouped per bucket; a
+search and an outlet filter checked against the ranges, not leading them (with the 1M
+file's statistics, which decide those plans). PostgreSQL's plans are measured by
 ``python -m bench timeline`` (they depend on statistics a small test cannot have)."""
 
 from __future__ import annotations
