@@ -28,15 +28,12 @@ from sqlalchemy import (
     exists,
     func,
     literal,
-    literal_column,
     select,
     true,
     tuple_,
     values,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, load_only
-from sqlalchemy.sql.selectable import Join
 
 from app.core.timeline import (
     THEME_BITS,
@@ -53,6 +50,7 @@ from app.core.types import Evidence, Page, Source, StoryCopy, ThemeTag
 from app.store.article_writes import ArticleWrites, UpsertResult, transient_error
 from app.store.extraction import ExtractionStore
 from app.store.search import (
+    UNINDEXED_ID,
     SearchQuery,
     doc_clause,
     fewer_matches_than,
@@ -80,21 +78,6 @@ SEARCH_WINDOW = 2000
 # tests the terms on each article's folded document.
 RARE_MATCHES = 10_000
 __all__ = ["ArticleStore", "UpsertResult", "delete_orphans", "transient_error"]
-
-
-class CrossJoin(Join):
-    """``left CROSS JOIN right`` on SQLite, whose planner keeps that order; elsewhere a
-    plain ``JOIN ... ON true`` (the conditions go in WHERE)."""
-
-    inherit_cache = True
-
-
-@compiles(CrossJoin, "sqlite")
-def _cross_join_sqlite(element: CrossJoin, compiler: Any, **kw: Any) -> str:
-    kw["asfrom"] = True
-    left = compiler.process(element.left, **kw)
-    right = compiler.process(element.right, **kw)
-    return f"{left} CROSS JOIN {right}"
 
 
 # The columns a listed article's values read (``to_values`` without content): a timeline
@@ -250,7 +233,7 @@ class ArticleStore(ArticleWrites):
             # look-up of article_source per article cost a year's split by language
             # ~4 times as much (1M articles, one outlet).
             carried = select(ArticleSource.article_id).where(ArticleSource.feed_id.in_(flt.sources))
-            stmt = stmt.where((Article.id + literal_column("0")).in_(carried))
+            stmt = stmt.where(UNINDEXED_ID.in_(carried))
         elif flt.sources:
             stmt = stmt.where(
                 exists().where(
@@ -269,12 +252,11 @@ class ArticleStore(ArticleWrites):
                 cond.append(Flag.kind == flt.flagged)
             stmt = stmt.where(exists().where(*cond))
         if flt.q:
-            dialect = self.session.get_bind().dialect.name
             query = parse_query(flt.q)
-            if scan and dialect == "sqlite":
+            if scan and self.dialect == "sqlite":
                 stmt = stmt.where(self._search_in_ranges(query))
             else:
-                stmt = stmt.where(search_clause(query, dialect))
+                stmt = stmt.where(search_clause(query, self.dialect))
         return stmt
 
     def _search_in_ranges(self, query: SearchQuery) -> ColumnElement[bool]:
@@ -334,10 +316,11 @@ class ArticleStore(ArticleWrites):
         language (``lang``), each article in one group; the largest groups and "other".
 
         The same index ranges as ``volume`` (one per day and theme mask on
-        ``ix_article_volume``), joined instead of counted, so each article is read
-        once; the language and the outlet (``primary_feed_id``, the first
-        ``article_source`` row by (first_seen_at, feed_id), as the card lists them) come
-        from that index.
+        ``ix_article_volume``), so each article is read once; the language and the
+        outlet (``primary_feed_id``, the first ``article_source`` row by (first_seen_at,
+        feed_id), as the card lists them) come from that index. PostgreSQL joins the
+        ranges and hash-aggregates them; SQLite groups per bucket
+        (``_volume_groups_sqlite``).
         """
         if group == "lang":
             key: Any = Article.language
@@ -346,21 +329,19 @@ class ArticleStore(ArticleWrites):
         else:
             raise ValueError(f"unknown group {group!r}")
         ranged = replace(flt, cursor=None, since=None, until=None)
-        if self.session.get_bind().dialect.name == "sqlite":
-            return self._volume_groups_sqlite(ranged, flt.relevance, key, interval, start, end)
+        if self.dialect == "sqlite":
+            return self._volume_groups_sqlite(ranged, key, interval, start, end)
         grid = self._day_grid(start, end)
         masks = (
             values(column("mask", Integer), name="volume_mask")
             .data([(m,) for m in range(1 << len(THEME_BITS))])
             .cte("volume_mask")
         )
-        # CROSS JOIN (SQLite keeps its order): days, then masks, then one index range of
-        # articles each. Left free, SQLite's planner put the article range outside the
-        # day grid for "relevant = 1" (every relevant article checked against each day).
+        # Days, then masks, then one index range of articles each.
         cells = select(grid.c.day.label("day"), key.label("k")).select_from(
-            CrossJoin(CrossJoin(grid, masks, true()), Article.__table__, true())
+            grid.join(masks, true()).join(Article.__table__, true())
         )
-        cells = self._filtered(cells, ranged, scan=True).where(
+        cells = self._filtered(cells, ranged).where(
             Article.theme_mask == masks.c.mask,
             Article.published_at >= grid.c.day_start,
             Article.published_at < grid.c.day_end,
@@ -377,7 +358,6 @@ class ArticleStore(ArticleWrites):
     def _volume_groups_sqlite(
         self,
         ranged: TimelineFilter,
-        relevance: str,
         key: Any,
         interval: str,
         start: date,
@@ -394,15 +374,11 @@ class ArticleStore(ArticleWrites):
         ``ix_article_volume`` per theme mask (the index leads with the mask), as
         ``volume`` does.
         """
-        grid_rows = [
-            (first.isoformat(), first.isoformat(), after.isoformat())
-            for first, after in _bucket_spans(interval, start, end)
-        ]
-        entry = func.json_each(json.dumps(grid_rows)).table_valued("value")
+        spans = [(a.isoformat(), b.isoformat()) for a, b in _bucket_spans(interval, start, end)]
+        entry = func.json_each(json.dumps(spans)).table_valued("value")
         grid = select(
-            func.json_extract(entry.c.value, "$[0]").label("bucket"),
-            func.json_extract(entry.c.value, "$[1]").label("low"),
-            func.json_extract(entry.c.value, "$[2]").label("high"),
+            func.json_extract(entry.c.value, "$[0]").label("low"),  # the bucket's first day
+            func.json_extract(entry.c.value, "$[1]").label("high"),
         ).cte("volume_bucket")
         counted = self._filtered(
             select(key.label("k"), func.count().label("n")).select_from(Article),
@@ -414,7 +390,7 @@ class ArticleStore(ArticleWrites):
             Article.published_at >= grid.c.low,
             Article.published_at < grid.c.high,
         )
-        if relevance != "relevant":  # both values, so the index can still seek on time
+        if ranged.relevance != "relevant":  # both values, so the index still seeks on time
             counted = counted.where(Article.relevant.in_([True, False]))
         per_group = counted.group_by(key).correlate(grid).subquery("volume_group")
         cells = (
@@ -424,7 +400,7 @@ class ArticleStore(ArticleWrites):
         )
         rows = [
             (bucket, None if k is None else str(k), int(n))
-            for bucket, found in self.session.execute(select(grid.c.bucket, cells))
+            for bucket, found in self.session.execute(select(grid.c.low, cells))
             if found
             for k, n in json.loads(found)
         ]

@@ -56,6 +56,10 @@ _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 fts = table("article_fts", column("rowid"), column("article_fts"))
+# The article's id as an expression no index serves: a statement that reads articles by
+# another index (the volume chart's ranges) checks each one against a list with it,
+# instead of SQLite's planner reading the list's rows one by one.
+UNINDEXED_ID: ColumnElement[int] = Article.id + literal_column("0")
 search_doc = table("article_search", column("id"), column("doc"))
 
 
@@ -179,10 +183,7 @@ def search_clause(query: SearchQuery, dialect: str, *, scan: bool = False) -> Co
         return true()
     if dialect == "postgresql":
         return _postgres(query)
-    ident: ColumnElement[int] = Article.id.expression
-    if scan:
-        ident = ident + literal_column("0")
-    return _sqlite(query, ident)
+    return _sqlite(query, UNINDEXED_ID if scan else Article.id.expression)
 
 
 def _like(term: str, doc: ColumnElement[str] | None = None) -> ColumnElement[bool]:
