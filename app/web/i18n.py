@@ -18,7 +18,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
-from babel import dates, numbers
+from babel import Locale, dates, numbers
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 from starlette.requests import Request
@@ -104,6 +104,17 @@ def zone_of(ctx: jinja2.runtime.Context) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+@cache
+def _babel_locale(code: str) -> Locale:
+    """Babel's locale for ``code``, parsed once: given as a string, each date or number
+    formatted parsed it again (a date 48 µs instead of 21; a timeline page has ~100)."""
+    return Locale.parse(code)
+
+
+def _locale_of(ctx: jinja2.runtime.Context) -> Locale:
+    return _babel_locale(ctx.get("locale", DEFAULT_LOCALE))
+
+
 def _zone_label(value: datetime) -> str:
     return value.strftime("%Z") or "UTC"
 
@@ -114,8 +125,7 @@ def format_datetime(ctx: jinja2.runtime.Context, value: datetime | None) -> str:
     if value is None:
         return "—"
     local = value.astimezone(zone_of(ctx))
-    locale = ctx.get("locale", DEFAULT_LOCALE)
-    text = dates.format_datetime(local, "medium", tzinfo=local.tzinfo, locale=locale)
+    text = dates.format_datetime(local, "medium", tzinfo=local.tzinfo, locale=_locale_of(ctx))
     return f"{text} {_zone_label(local)}"
 
 
@@ -123,9 +133,7 @@ def format_datetime(ctx: jinja2.runtime.Context, value: datetime | None) -> str:
 def format_time(ctx: jinja2.runtime.Context, value: datetime) -> str:
     """The time in the reader's zone with the zone's name (``10:15 CET``)."""
     local = value.astimezone(zone_of(ctx))
-    text = dates.format_time(
-        local, "short", tzinfo=local.tzinfo, locale=ctx.get("locale", DEFAULT_LOCALE)
-    )
+    text = dates.format_time(local, "short", tzinfo=local.tzinfo, locale=_locale_of(ctx))
     return f"{text} {_zone_label(local)}"
 
 
@@ -136,13 +144,13 @@ def format_date(
     if value is None:
         return ""
     day = value.astimezone(zone_of(ctx)).date() if isinstance(value, datetime) else value
-    return dates.format_date(day, style, locale=ctx.get("locale", DEFAULT_LOCALE))
+    return dates.format_date(day, style, locale=_locale_of(ctx))
 
 
 @jinja2.pass_context
 def format_number(ctx: jinja2.runtime.Context, value: float, digits: int = 0) -> str:
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return numbers.format_decimal(value, pattern, locale=ctx.get("locale", DEFAULT_LOCALE))
+    return numbers.format_decimal(value, pattern, locale=_locale_of(ctx))
 
 
 def install(env: jinja2.Environment) -> None:

@@ -8,8 +8,9 @@ import pytest
 
 from app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.core.timeline import TimelineFilter
+from app.store import reading
 from app.store.db import Database
-from app.store.reading import READ_WINDOW, ReadingStore
+from app.store.reading import READ_WINDOW, ReadingStore, check_time_zone
 from app.store.saved_views import SavedViewStore
 from app.store.users import UserStore
 from tests.web.test_auth_kit import NOW, make_user, seed_article
@@ -53,6 +54,29 @@ def test_visits_give_the_horizon_of_new_articles_and_zones_are_checked(db: Datab
                 store.set_time_zone(vera, bad)
         store.set_time_zone(vera, None)
         assert store.preferences(vera).time_zone is None
+
+
+def test_zone_checks_read_the_time_zone_database_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every HTML page checks the visitor's zone cookie: the database of zones (~600
+    files) is walked once per process, not once per page (unit test: a counting stand-in
+    for ``available_timezones``)."""
+    walks: list[int] = []
+
+    def available() -> set[str]:
+        walks.append(1)
+        return {"UTC", "Europe/Berlin", "America/New_York"}
+
+    monkeypatch.setattr(reading, "available_timezones", available)
+    reading.zone_names.cache_clear()
+    try:
+        for _ in range(3):
+            assert check_time_zone("Europe/Berlin") == "Europe/Berlin"
+            for bad in ("", "Europe/Atlantis", "europe/berlin", "x" * 200):
+                with pytest.raises(InvalidInput):
+                    check_time_zone(bad)
+        assert len(walks) == 1
+    finally:
+        reading.zone_names.cache_clear()  # the real names for the tests after this one
 
 
 def test_saved_views_personal_and_shared(db: Database) -> None:
