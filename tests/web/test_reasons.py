@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import jinja2
 
 from app.core.types import Evidence
 from app.tagging.explain import REASON_KEYS
+from app.web import i18n
 from app.web.i18n import catalogue
 from app.web.reasons import evidence_terms, install, localize_reason
 
@@ -57,3 +60,29 @@ def test_evidence_terms_list_each_term_once_as_the_pages_did() -> None:
         assert page.render(ev=ev) == reference.render(ev=ev)
     ev = tuple(Evidence(t, "text", 0, 1) for t in ("TikTok", "Amazon", "tiktok", "Prime"))
     assert evidence_terms(ev) == "TikTok, Amazon, Prime"
+
+
+def test_numbers_and_dates_follow_each_pages_language_when_made_once() -> None:
+    """Numbers, dates and times are formatted once per value, zone and language: the
+    same value on a German page and then on an English one still reads in each page's
+    language, and a time in each reader's zone."""
+    env = jinja2.Environment(autoescape=True)
+    i18n.install(env)
+    page = env.from_string("{{ n|number }} | {{ x|number(2) }} | {{ d|date }} | {{ t|time }}")
+    values = {
+        "n": 1234567,
+        "x": 0.5,
+        "d": date(2026, 12, 7),
+        "t": datetime(2026, 12, 7, 9, tzinfo=UTC),
+    }
+    for _ in range(2):
+        assert page.render(locale="de", tz="Europe/Berlin", **values) == (
+            "1.234.567 | 0,50 | 07.12.2026 | 10:00 CET"
+        )
+        assert page.render(locale="en", tz="America/New_York", **values) == (
+            "1,234,567 | 0.50 | Dec 7, 2026 | 4:00\u202fAM EST"
+        )
+        assert (
+            page.render(locale="de", tz="UTC", **values)
+            == "1.234.567 | 0,50 | 07.12.2026 | 09:00 UTC"
+        )
