@@ -207,10 +207,8 @@ class FlagStore:
         if query.assignee == "":
             stmt = stmt.where(Flag.assignee_id.is_(None))
         elif query.assignee is not None:
-            assignee = aliased(User)
-            stmt = stmt.where(
-                Flag.assignee_id.in_(select(assignee.id).where(assignee.name == query.assignee))
-            )
+            named = select(_NAMED.id).where(_NAMED.name == query.assignee)
+            stmt = stmt.where(Flag.assignee_id.in_(named))
         if query.article_id:
             stmt = stmt.where(Flag.article_id == query.article_id)
         views = self._views(stmt.order_by(Flag.id).limit(query.limit + 1))
@@ -258,12 +256,20 @@ class FlagStore:
         return article
 
 
+# The user table under the names a flag's people have, made once: an alias builds a
+# copy of every column of the table, and building three per call was ~10 % of the
+# article page's time. (``_NAMED``: the assignee filter's own look-up.)
+_AUTHOR = aliased(User, name="author")
+_ASSIGNEE = aliased(User, name="assignee")
+_RESOLVER = aliased(User, name="resolver")
+_NAMED = aliased(User, name="named")
+
+
 def select_flags() -> Select[Flag, str, str, str, str]:
-    author, assignee, resolver = aliased(User), aliased(User), aliased(User)
     return (
-        select(Flag, Article.title, author.name, assignee.name, resolver.name)
+        select(Flag, Article.title, _AUTHOR.name, _ASSIGNEE.name, _RESOLVER.name)
         .join(Article, Article.id == Flag.article_id)
-        .outerjoin(author, author.id == Flag.user_id)
-        .outerjoin(assignee, assignee.id == Flag.assignee_id)
-        .outerjoin(resolver, resolver.id == Flag.resolved_by)
+        .outerjoin(_AUTHOR, _AUTHOR.id == Flag.user_id)
+        .outerjoin(_ASSIGNEE, _ASSIGNEE.id == Flag.assignee_id)
+        .outerjoin(_RESOLVER, _RESOLVER.id == Flag.resolved_by)
     )
