@@ -23,7 +23,7 @@ def reason_filter(ctx: jinja2.runtime.Context, reason: str) -> str:
 
 def evidence_terms(evidence: Iterable[Evidence]) -> str:
     """The evidence's terms, each once (the first spelling, ignoring case), in order,
-    joined by commas: what ``map(attribute='term')|unique|join(', ')`` gave, for ~3 % of
+    joined by commas: what ``map(attribute='term')|unique|join(', ')`` gave, for ~2 % of
     a timeline page's time (two lists per theme per card)."""
     first: dict[str, str] = {}
     for item in evidence:
