@@ -116,6 +116,16 @@ def _bucket_spans(interval: str, start: date, end: date) -> list[tuple[date, dat
     return spans
 
 
+def _mask_grid() -> Any:
+    """Every theme mask as a row (``mask``): the volume index leads with the mask, so a
+    chart reads one range of it per mask (and per day or bucket)."""
+    return (
+        values(column("mask", Integer), name="volume_mask")
+        .data([(m,) for m in range(1 << len(THEME_BITS))])
+        .cte("volume_mask")
+    )
+
+
 def _utc_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, UTC)
 
@@ -185,7 +195,7 @@ class ArticleStore(ArticleWrites):
         every row outside the window is older than all of them.
         """
         assert flt.q is not None
-        dialect = self.session.get_bind().dialect.name
+        dialect = self.dialect
         doc = select(search_doc.c.doc).where(search_doc.c.id == Article.id).scalar_subquery()
         base: Select[Any] = select(Article.id, Article.published_at, doc.label("doc"))
         window = (
@@ -294,11 +304,7 @@ class ArticleStore(ArticleWrites):
         computed from the timestamp made both engines sort the whole range).
         """
         grid = self._day_grid(start, end)
-        masks = (
-            values(column("mask", Integer), name="volume_mask")
-            .data([(m,) for m in range(1 << len(THEME_BITS))])
-            .cte("volume_mask")
-        )
+        masks = _mask_grid()
         ranged = replace(flt, cursor=None, since=None, until=None)
         counted = self._filtered(select(func.count()).select_from(Article), ranged, scan=True)
         if flt.relevance != "relevant":  # both values, so the index can still seek on time
@@ -349,11 +355,7 @@ class ArticleStore(ArticleWrites):
             .data([(a.isoformat(), _utc_midnight(a), _utc_midnight(b)) for a, b in spans])
             .cte("volume_bucket")
         )
-        masks = (
-            values(column("mask", Integer), name="volume_mask")
-            .data([(m,) for m in range(1 << len(THEME_BITS))])
-            .cte("volume_mask")
-        )
+        masks = _mask_grid()
         cells = select(grid.c.low.label("day"), key.label("k")).select_from(
             grid.join(masks, true()).join(Article.__table__, true())
         )
@@ -427,7 +429,7 @@ class ArticleStore(ArticleWrites):
         the database from two parameters (a VALUES list cost more to build than to run)."""
         seq = select(literal(0, Integer).label("n")).cte("volume_seq", recursive=True)
         seq = seq.union_all(select((seq.c.n + 1).label("n")).where(seq.c.n < (end - start).days))
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self.dialect == "postgresql":
             first = literal(start, Date)
             day: Any = first + seq.c.n
             day_start: Any = func.timezone("UTC", cast(day, DateTime()))

@@ -16,7 +16,8 @@ import app.store.articles as articles_module
 from app.core.timeline import THEME_BITS, TimelineFilter
 from app.store.articles import ArticleStore
 from app.store.db import Database
-from app.store.tables import Article, ArticleSource, Feed
+from app.store.tables import Article, ArticleSource
+from tests.support.db import add_outlets
 
 # Wednesday 2026-09-02 .. Sunday 2026-09-27: the first and last weeks are cut.
 START, END = date(2026, 9, 2), date(2026, 9, 27)
@@ -31,18 +32,7 @@ def seed(db: Database) -> list[tuple[datetime, int, str | None, int, bool]]:
     (published, the outlet's feed id, language, theme mask, mentions TERM) for each."""
     made = []
     with db.write() as session:
-        feeds = [
-            Feed(
-                url=f"https://outlet{n}.example/feed.xml",
-                url_hash=f"f{n:063d}",
-                title=f"Outlet {n}",
-                created_at=datetime(2026, 8, 1, tzinfo=UTC),
-                next_poll_at=datetime(2026, 8, 1, tzinfo=UTC),
-            )
-            for n in range(3)
-        ]
-        session.add_all(feeds)
-        session.flush()
+        feeds = add_outlets(session, 3, now=datetime(2026, 8, 1, tzinfo=UTC))
         first = datetime(2026, 8, 31, 0, 30, tzinfo=UTC)  # the Monday before START
         n = 0
         for day in range((END - first.date()).days + 3):
@@ -173,6 +163,18 @@ def test_a_searched_chart_counts_the_matching_articles(
     ) - sum(sum(c.values()) for c in want.values())
 
 
+def roll_back_a_transaction(db: Database) -> None:
+    """A write transaction that fails: its pooled connection is handed out again."""
+
+    def rolled_back() -> None:
+        with db.write() as session:
+            session.execute(text("SELECT 1"))
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        rolled_back()
+
+
 def test_a_connection_keeps_planning_the_searched_chart_with_its_values(db: Database) -> None:
     """PostgreSQL: psycopg prepares a statement after 5 runs on a connection, and the
     server then switched the searched chart to a generic plan, made without the search's
@@ -182,14 +184,7 @@ def test_a_connection_keeps_planning_the_searched_chart_with_its_values(db: Data
     if db.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plan cache")
     made = seed(db)
-
-    def rolled_back() -> None:
-        with db.write() as session:
-            session.execute(text("SELECT 1"))
-            raise RuntimeError("rolled back")
-
-    with pytest.raises(RuntimeError):
-        rolled_back()
+    roll_back_a_transaction(db)
     with db.read() as session:
         store = ArticleStore(session)
         for _ in range(15):
@@ -211,14 +206,7 @@ def test_no_statement_is_jit_compiled_however_costly_its_plan(db: Database) -> N
     if db.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's JIT")
     seed(db)
-
-    def rolled_back() -> None:
-        with db.write() as session:
-            session.execute(text("SELECT 1"))
-            raise RuntimeError("rolled back")
-
-    with pytest.raises(RuntimeError):
-        rolled_back()
+    roll_back_a_transaction(db)
     with db.read() as session:
         for setting in ("jit_above_cost", "jit_inline_above_cost", "jit_optimize_above_cost"):
             session.execute(text(f"SET LOCAL {setting} = 0"))

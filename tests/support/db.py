@@ -12,13 +12,16 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from app.store import migrate
 from app.store.db import Database, make_engine
+from app.store.tables import Feed
 
 PG_ENV = "NEWSMON_TEST_POSTGRES_URL"
 PG_HINT = (
@@ -85,3 +88,21 @@ def db(db_target: DbTarget) -> Iterator[Database]:
     migrate.upgrade(database.engine)
     yield database
     database.dispose()
+
+
+def add_outlets(session: Session, count: int, *, now: datetime) -> list[Feed]:
+    """``count`` feeds "Outlet 0".. with their ids (flushed), for tests that seed
+    articles per outlet."""
+    feeds = [
+        Feed(
+            url=f"https://outlet{n}.example/feed.xml",
+            url_hash=f"f{n:063d}",
+            title=f"Outlet {n}",
+            created_at=now,
+            next_poll_at=now,
+        )
+        for n in range(count)
+    ]
+    session.add_all(feeds)
+    session.flush()
+    return feeds

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from app.core.timeline import THEME_BITS
 from app.store.db import Database
-from app.store.tables import Article, ArticleSource, Feed
+from app.store.tables import Article, ArticleSource
+from tests.support.db import add_outlets
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 SINCE = (NOW - timedelta(days=3)).date().isoformat()
@@ -26,18 +27,7 @@ def seed(db: Database) -> list[int]:
     """22 articles from 7 outlets over three days; the first one is also carried,
     later, by the second outlet (it still counts once, under the first)."""
     with db.write() as session:
-        feeds = [
-            Feed(
-                url=f"https://outlet{n}.example/feed.xml",
-                url_hash=f"f{n:063d}",
-                title=f"Outlet {n}",
-                created_at=NOW,
-                next_poll_at=NOW,
-            )
-            for n in range(len(SIZES))
-        ]
-        session.add_all(feeds)
-        session.flush()
+        feeds = add_outlets(session, len(SIZES), now=NOW)
         n = 0
         for feed, size in zip(feeds, SIZES, strict=True):
             for _ in range(size):
