@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 # The newest migration's revision (a test checks it against migrations/versions: a new
 # migration must change it).
-HEAD = "0012_story_keys"
+HEAD = "0013_cover_id"
 _VERSION = "SELECT version_num FROM alembic_version"  # the revision a database is at
 
 

@@ -440,7 +440,7 @@ INSERT INTO article_fts(rowid, doc) SELECT id, doc FROM article_search WHERE id 
 DELETE FROM article_search_pending WHERE id = old.id;
 END;
 
-INSERT INTO "alembic_version" VALUES ('0012_story_keys');
+INSERT INTO "alembic_version" VALUES ('0013_cover_id');
 
 INSERT INTO "article_search_bulk" VALUES (0);
 

@@ -105,8 +105,16 @@ class Article(Base):
         Index("ix_article_relevant_published", "relevant", "published_at", "id"),
         Index("ix_article_published", "published_at", "id"),
         Index("ix_article_updated", "updated_at", "id"),
-        # Covers the timeline's filters and the volume chart without row look-ups.
-        Index("ix_article_timeline_cover", "relevant", "published_at", "theme_mask", "language"),
+        # Covers the timeline's filters and the volume chart without row look-ups; on
+        # PostgreSQL with the id as well, which a searched chart looks up (0013).
+        Index(
+            "ix_article_timeline_cover",
+            "relevant",
+            "published_at",
+            "theme_mask",
+            "language",
+            postgresql_include=["id"],
+        ),
         # The volume chart counts one (theme mask, day) range at a time (migration 0003),
         # split by outlet from the index alone too (0009).
         Index(

@@ -270,3 +270,38 @@ def test_the_story_keys_migration_rekeys_stored_articles_both_ways(db_target: Db
         assert stored() == before
     finally:
         database.dispose()
+
+
+def _cover_index(engine: Engine, kind: str) -> str:
+    """How the database itself states the timeline cover index."""
+    with engine.connect() as connection:
+        if kind == "postgres":
+            sql = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_article_timeline_cover'"
+            sql += " AND schemaname = current_schema()"
+        else:
+            sql = "SELECT sql FROM sqlite_master WHERE name = 'ix_article_timeline_cover'"
+        return str(connection.execute(text(sql)).scalar_one())
+
+
+def test_the_cover_index_carries_the_id_on_postgresql_only(db_target: DbTarget) -> None:
+    """Migration 0013: a searched chart reads each article's id from the cover index. On
+    PostgreSQL the index includes it (the range is then read without the table's rows);
+    SQLite's indexes end with the row id already, and its index is left as it was. The
+    downgrade gives PostgreSQL the old index back."""
+    database = db_target.database()
+    try:
+        migrate.upgrade(database.engine, "0012_story_keys")
+        before = _cover_index(database.engine, db_target.kind)
+        migrate.upgrade(database.engine)
+        after = _cover_index(database.engine, db_target.kind)
+        columns = "(relevant, published_at, theme_mask, language)"
+        if db_target.kind == "postgres":
+            assert before.endswith(columns)
+            assert after.endswith(f"{columns} INCLUDE (id)")
+        else:
+            assert after == before
+            assert after.replace('"', "").endswith(columns)
+        migrate.downgrade(database.engine, "0012_story_keys")
+        assert _cover_index(database.engine, db_target.kind) == before
+    finally:
+        database.dispose()
