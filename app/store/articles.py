@@ -355,19 +355,14 @@ class ArticleStore(ArticleWrites):
             .data([(a.isoformat(), _utc_midnight(a), _utc_midnight(b)) for a, b in spans])
             .cte("volume_bucket")
         )
-        cells = select(grid.c.low.label("day"), key.label("k"))
-        if group == "source":
-            # The outlet is only in ix_article_volume, which leads with the theme mask: one
-            # range of it per mask and bucket.
-            masks = _mask_grid()
-            cells = cells.select_from(grid.join(masks, true()).join(Article.__table__, true()))
-            cells = cells.where(Article.theme_mask == masks.c.mask)
-        else:
-            # The language is in the timeline's cover index, which leads with relevance and
-            # time: one range per bucket. Joined to the masks (every article matches one),
-            # PostgreSQL read the same ranges and hashed each of a year's ~400k articles
-            # against the mask list: a quarter of the statement's time at 1M articles.
-            cells = cells.select_from(grid.join(Article.__table__, true()))
+        # One range of the timeline's cover index per bucket: it leads with relevance and
+        # time and carries the language and, on PostgreSQL, the outlet (migration 0013).
+        # Through ix_article_volume, which leads with the theme mask, each bucket was one
+        # range per mask, joined to the list of masks (every article matches one): a year
+        # at 1M articles by language 184 -> 137 ms, by outlet 230 -> 143 ms.
+        cells = select(grid.c.low.label("day"), key.label("k")).select_from(
+            grid.join(Article.__table__, true())
+        )
         cells = self._filtered(cells, ranged).where(
             Article.published_at >= grid.c.since,
             Article.published_at < grid.c.until,

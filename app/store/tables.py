@@ -106,14 +106,15 @@ class Article(Base):
         Index("ix_article_published", "published_at", "id"),
         Index("ix_article_updated", "updated_at", "id"),
         # Covers the timeline's filters and the volume chart without row look-ups; on
-        # PostgreSQL with the id as well, which a searched chart looks up (0013).
+        # PostgreSQL with the id, which a searched chart looks up, and the outlet, by
+        # which share of voice splits (0013).
         Index(
             "ix_article_timeline_cover",
             "relevant",
             "published_at",
             "theme_mask",
             "language",
-            postgresql_include=["id"],
+            postgresql_include=["id", "primary_feed_id"],
         ),
         # The volume chart counts one (theme mask, day) range at a time (migration 0003),
         # split by outlet from the index alone too (0009).

@@ -297,7 +297,7 @@ def test_the_cover_index_carries_the_id_on_postgresql_only(db_target: DbTarget) 
         columns = "(relevant, published_at, theme_mask, language)"
         if db_target.kind == "postgres":
             assert before.endswith(columns)
-            assert after.endswith(f"{columns} INCLUDE (id)")
+            assert after.endswith(f"{columns} INCLUDE (id, primary_feed_id)")
         else:
             assert after == before
             assert after.replace('"', "").endswith(columns)
