@@ -325,11 +325,12 @@ class ArticleStore(ArticleWrites):
         feed listed first on the article's card, the one that carried it first) or by
         language (``lang``), each article in one group; the largest groups and "other".
 
-        One index range per bucket and theme mask on ``ix_article_volume``, so each
-        article is read once; the language and the outlet (``primary_feed_id``, the
-        first ``article_source`` row by (first_seen_at, feed_id), as the card lists
-        them) come from that index. PostgreSQL joins the ranges and hash-aggregates them
-        per bucket; SQLite groups each bucket in a subquery (``_volume_groups_sqlite``).
+        Each article is read once, from an index: the language and the outlet
+        (``primary_feed_id``, the first ``article_source`` row by (first_seen_at,
+        feed_id), as the card lists them) are in it. PostgreSQL reads one range of
+        ``ix_article_timeline_cover`` per bucket and hash-aggregates them per bucket;
+        SQLite reads one range of ``ix_article_volume`` per bucket and theme mask and
+        groups each bucket in a subquery (``_volume_groups_sqlite``).
         """
         if group == "lang":
             key: Any = Article.language

@@ -117,7 +117,7 @@ class Article(Base):
             postgresql_include=["id", "primary_feed_id"],
         ),
         # The volume chart counts one (theme mask, day) range at a time (migration 0003),
-        # split by outlet from the index alone too (0009).
+        # on SQLite split by outlet from the index alone too (0009).
         Index(
             "ix_article_volume",
             "theme_mask",

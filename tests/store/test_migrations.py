@@ -283,11 +283,13 @@ def _cover_index(engine: Engine, kind: str) -> str:
         return str(connection.execute(text(sql)).scalar_one())
 
 
-def test_the_cover_index_carries_the_id_on_postgresql_only(db_target: DbTarget) -> None:
-    """Migration 0013: a searched chart reads each article's id from the cover index. On
-    PostgreSQL the index includes it (the range is then read without the table's rows);
-    SQLite's indexes end with the row id already, and its index is left as it was. The
-    downgrade gives PostgreSQL the old index back."""
+def test_the_cover_index_carries_the_id_and_outlet_on_postgresql_only(
+    db_target: DbTarget,
+) -> None:
+    """Migration 0013: a searched chart reads each article's id from the cover index, and
+    share of voice its outlet. On PostgreSQL the index includes both (the ranges are then
+    read without the table's rows); SQLite's indexes end with the row id already, and its
+    index is left as it was. The downgrade gives PostgreSQL the old index back."""
     database = db_target.database()
     try:
         migrate.upgrade(database.engine, "0012_story_keys")

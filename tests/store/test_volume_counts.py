@@ -127,8 +127,9 @@ def test_share_of_voice_counts_each_article_in_range_once(
 def test_the_split_bars_add_up_to_the_unsplit_ones_with_filters(
     db: Database, interval: str, group: str
 ) -> None:
-    """Each split (the outlet's statement reads one index range per theme mask, the
-    language's one per bucket) counts what the plain chart counts, filters applied."""
+    """Each split counts what the plain chart counts, filters applied (on PostgreSQL the
+    splits read one range of the cover index per bucket, without the theme masks the
+    plain chart's ranges are read by)."""
     made = seed(db)
     flt = TimelineFilter(themes=("security",), languages=("de", "en"), relevance="all")
     with db.read() as session:
