@@ -341,10 +341,10 @@ class ArticleStore(ArticleWrites):
         ranged = replace(flt, cursor=None, since=None, until=None)
         if self.dialect == "sqlite":
             return self._volume_groups_sqlite(ranged, key, interval, start, end)
-        # Buckets (days, or weeks cut to the range), then masks, then one index range of
-        # articles each, grouped per bucket: grouped per day, a year by outlet came back
-        # as ~70k rows for Python to sum into weeks (~190 ms at 1M articles), and the
-        # day's text was computed for every article before the hash.
+        # Buckets (days, or weeks cut to the range), each one index range of articles,
+        # grouped per bucket: grouped per day, a year by outlet came back as ~70k rows for
+        # Python to sum into weeks (~190 ms at 1M articles), and the day's text was
+        # computed for every article before the hash.
         spans = _bucket_spans(interval, start, end)
         grid = (
             values(

@@ -32,7 +32,8 @@ from app.config import Settings
 from app.core.timeline import THEME_BITS
 from app.store import migrate
 from app.store.db import Database
-from app.store.tables import Article, ArticleSource, ArticleTheme, Feed, Flag
+from app.store.tables import Article, ArticleSource, ArticleTheme, Flag
+from tests.support.db import add_outlets
 
 CHROMIUM = os.environ.get("NEWSMON_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -70,20 +71,14 @@ def seed_corpus(db: Database, *, count: int = 60, now: datetime = SEED_NOW) -> l
     newest article carries an open "important" flag. Returns ids, newest first.
     """
     with db.write() as session:
-        feeds = [
-            Feed(
-                url=f"https://outlet{n}.example/feed.xml",
-                url_hash=f"{n:064d}",
-                title=f"Outlet {n}",
-                created_at=now,
-                next_poll_at=now + timedelta(minutes=30),
-                last_polled_at=now - timedelta(minutes=30),
-                last_status="ok",
-            )
-            for n in range(3)
-        ]
-        session.add_all(feeds)
-        session.flush()
+        feeds = add_outlets(
+            session,
+            3,
+            now=now,
+            next_poll_at=now + timedelta(minutes=30),
+            last_polled_at=now - timedelta(minutes=30),
+            last_status="ok",
+        )
         articles = [_seed_article(i, now) for i in range(count)]
         session.add_all(articles)
         session.flush()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -90,16 +91,17 @@ def db(db_target: DbTarget) -> Iterator[Database]:
     database.dispose()
 
 
-def add_outlets(session: Session, count: int, *, now: datetime) -> list[Feed]:
+def add_outlets(session: Session, count: int, *, now: datetime, **state: Any) -> list[Feed]:
     """``count`` feeds "Outlet 0".. with their ids (flushed), for tests that seed
-    articles per outlet."""
+    articles per outlet; ``state``: other columns of every feed (``next_poll_at``
+    replaces the default ``now``)."""
+    columns: dict[str, Any] = {"created_at": now, "next_poll_at": now, **state}
     feeds = [
         Feed(
             url=f"https://outlet{n}.example/feed.xml",
             url_hash=f"f{n:063d}",
             title=f"Outlet {n}",
-            created_at=now,
-            next_poll_at=now,
+            **columns,
         )
         for n in range(count)
     ]
