@@ -125,7 +125,11 @@ async def test_the_per_host_delay_is_held(policy: FetchPolicy, site: NewsSite) -
                 group.start_soon(fetcher.fetch, site.url(f"/{lang}/story"))
     gaps = site.gaps()
     assert len(gaps) == 5  # robots.txt and five pages, each after the previous start
-    assert min(gaps) >= delay - 0.01  # measured by the server: arrival times
+    # Measured by the server: arrival times. The gate spaces the starts; between a start
+    # and its arrival lie the address check and, for some requests, a new connection, so
+    # on a loaded machine one gap arrived 13 ms short of 0.2 s (CI, stop 47). A quarter of
+    # the delay allows for that and still fails a gate that holds half of it.
+    assert min(gaps) >= delay * 0.75
 
 
 async def test_a_crawl_delay_slows_the_host_further(policy: FetchPolicy) -> None:
